@@ -1,0 +1,26 @@
+"""Domain errors with stable codes: what went wrong, in words and in a code clients can test."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status_code = 400
+
+    def __init__(self, code: str, message: str, *, field: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        if status is not None:
+            self.status_code = status
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+    def __init__(self, message: str = "Not found."):
+        super().__init__("not_found", message)
+
+
+class Conflict(DomainError):
+    status_code = 409

@@ -1,0 +1,19 @@
+from django.contrib import admin
+
+from readingcenter.hospitals.models import Hospital, HospitalAETitle
+
+
+class AETitleInline(admin.TabularInline):
+    model = HospitalAETitle
+    extra = 1
+
+
+@admin.register(Hospital)
+class HospitalAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "ae_title_list", "time_zone", "is_active")
+    search_fields = ("name", "code", "ae_titles__ae_title")
+    inlines = [AETitleInline]
+
+    @admin.display(description="AE titles")
+    def ae_title_list(self, obj: Hospital) -> str:
+        return ", ".join(t.ae_title for t in obj.ae_titles.all())

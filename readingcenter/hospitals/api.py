@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from readingcenter.api import IsManager
+from readingcenter.hospitals import selectors, services
+from readingcenter.hospitals.models import Hospital, normalise_ae_title, validate_ae_title
+
+
+class HospitalSerializer(serializers.ModelSerializer):
+    ae_titles = serializers.SlugRelatedField(many=True, read_only=True, slug_field="ae_title")
+
+    class Meta:
+        model = Hospital
+        fields = ["id", "name", "code", "ae_titles", "time_zone", "is_active", "created_at"]
+
+
+class AETitleField(serializers.CharField):
+    def to_internal_value(self, data):
+        value = normalise_ae_title(super().to_internal_value(data))
+        try:
+            validate_ae_title(value)
+        except Exception as exc:
+            raise serializers.ValidationError(str(exc.message if hasattr(exc, "message") else exc)) from exc
+        return value
+
+
+class HospitalCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    code = serializers.SlugField(max_length=32)
+    ae_titles = serializers.ListField(child=AETitleField(max_length=16), allow_empty=False)
+    time_zone = serializers.CharField(required=False, default="UTC")
+
+    def validate_time_zone(self, value):
+        if value not in zoneinfo.available_timezones():
+            raise serializers.ValidationError(f"{value!r} is not an IANA time zone (e.g. Asia/Seoul).")
+        return value
+
+
+@extend_schema(tags=["hospitals"])
+class HospitalListCreateApi(generics.ListCreateAPIView):
+    """Hospitals the caller may see; managers onboard new ones (they can send at once)."""
+
+    serializer_class = HospitalSerializer
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsManager()]
+        return super().get_permissions()
+
+    def get_queryset(self):
+        return selectors.hospital_list(user=self.request.user)
+
+    @extend_schema(request=HospitalCreateSerializer, responses={201: HospitalSerializer})
+    def create(self, request, *args, **kwargs):
+        payload = HospitalCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        hospital = services.hospital_create(actor=request.user, request=request, **payload.validated_data)
+        hospital = selectors.hospital_list(user=request.user).get(pk=hospital.pk)
+        return Response(HospitalSerializer(hospital).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["hospitals"])
+class HospitalDetailApi(generics.RetrieveAPIView):
+    serializer_class = HospitalSerializer
+
+    def get_queryset(self):
+        return selectors.hospital_list(user=self.request.user)

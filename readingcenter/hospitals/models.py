@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+# PS3.5 AE title: up to 16 characters of the default repertoire, no backslash or control
+# characters; leading and trailing spaces are not significant.
+AE_TITLE_PATTERN = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")
+
+
+def normalise_ae_title(value: str) -> str:
+    return (value or "").strip()
+
+
+def validate_ae_title(value: str) -> None:
+    if not AE_TITLE_PATTERN.match(value) or not value.strip():
+        raise ValidationError(
+            f"{value!r} is not a DICOM AE title: 1 to 16 printable ASCII characters, no backslash"
+        )
+
+
+class Hospital(models.Model):
+    """A referring hospital: the tenant. Everything a hospital user sees hangs off one."""
+
+    name = models.CharField(max_length=200)
+    code = models.SlugField(max_length=32, unique=True, help_text="Short code, e.g. 'seoul-north'")
+    time_zone = models.CharField(max_length=64, default="UTC")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class HospitalAETitle(models.Model):
+    """A DICOM AE title a hospital sends from; the sender of every study is recognised by it."""
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="ae_titles")
+    # Unique across hospitals: one calling AE must never map to two tenants.
+    ae_title = models.CharField(max_length=16, unique=True, validators=[validate_ae_title])
+
+    class Meta:
+        ordering = ["ae_title"]
+        verbose_name = "AE title"
+
+    def __str__(self) -> str:
+        return self.ae_title

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from readingcenter.hospitals.models import Hospital, HospitalAETitle, normalise_ae_title
+
+
+def hospital_for_ae_title(ae_title: str | None) -> Hospital | None:
+    """The active hospital that sends from this calling AE title, or None (quarantine)."""
+    ae_title = normalise_ae_title(ae_title or "")
+    if not ae_title:
+        return None
+    row = (
+        HospitalAETitle.objects.select_related("hospital")
+        .filter(ae_title=ae_title, hospital__is_active=True)
+        .first()
+    )
+    return row.hospital if row else None
+
+
+def hospital_list(*, user) -> QuerySet[Hospital]:
+    qs = Hospital.objects.prefetch_related("ae_titles").order_by("name")
+    if user.sees_all_hospitals:
+        return qs
+    if user.is_hospital_user:
+        return qs.filter(id=user.hospital_id)
+    return qs.none()

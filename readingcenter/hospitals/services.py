@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from readingcenter.audit.services import audit_record
+from readingcenter.errors import DomainError
+from readingcenter.hospitals.models import Hospital, HospitalAETitle, normalise_ae_title
+
+
+def hospital_create(
+    *, actor, name: str, code: str, ae_titles: list[str], time_zone: str = "UTC", request=None
+) -> Hospital:
+    """Onboard a hospital. It can send at once: the follower looks AE titles up per study."""
+    titles = [normalise_ae_title(t) for t in ae_titles]
+    if len(set(titles)) != len(titles):
+        raise DomainError("ae_title_duplicate", "The same AE title is listed twice.", field="ae_titles")
+    taken = list(HospitalAETitle.objects.filter(ae_title__in=titles).values_list("ae_title", flat=True))
+    if taken:
+        raise DomainError(
+            "ae_title_taken",
+            f"AE title(s) {', '.join(sorted(taken))} already belong to another hospital.",
+            field="ae_titles",
+        )
+    if Hospital.objects.filter(code=code).exists():
+        raise DomainError("hospital_code_taken", f"A hospital with code {code!r} exists.", field="code")
+    try:
+        with transaction.atomic():
+            hospital = Hospital.objects.create(name=name, code=code, time_zone=time_zone)
+            HospitalAETitle.objects.bulk_create(
+                [HospitalAETitle(hospital=hospital, ae_title=t) for t in titles]
+            )
+            audit_record(
+                actor=actor,
+                action="hospital.create",
+                target=hospital,
+                hospital=hospital,
+                request=request,
+                detail={"code": code, "ae_titles": titles},
+            )
+    except IntegrityError as exc:
+        # Two managers onboarding the same code or AE title at the same instant.
+        raise DomainError(
+            "hospital_conflict", "That code or AE title was just taken; reload and retry."
+        ) from exc
+    return hospital

@@ -1,0 +1,378 @@
+"""Following Orthanc's change log into the reading center.
+
+The follower reads ``/changes`` from a cursor kept in PostgreSQL and moves the cursor in the
+same transaction as the rows the changes produced. Every handler is idempotent: replaying the
+feed (after a crash, or from zero) leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from readingcenter.audit.services import audit_record
+from readingcenter.hospitals.selectors import hospital_for_ae_title
+from readingcenter.pacs.dicom_header import HeaderError, missing_tags, series_fields, study_fields
+from readingcenter.pacs.models import IngestCursor
+from readingcenter.pacs.orthanc import OrthancClient, OrthancError, get_client
+from readingcenter.studies import hints
+from readingcenter.studies.models import (
+    QuarantineReason,
+    Series,
+    Study,
+    StudyEvent,
+    StudyStatus,
+)
+from readingcenter.studies.services import (
+    SYSTEM_INGEST,
+    _event,
+    study_mark_complete,
+    study_match_order,
+    study_priority_refresh,
+)
+
+log = logging.getLogger(__name__)
+
+# Instance origins that mean "a hospital sent it". Objects the reading center itself writes
+# into a study go through the REST API (Origin "RestApi") and must not re-open or re-triage it.
+HOSPITAL_ORIGINS = {"DicomProtocol", "Plugins", "WebDav", "Unknown", ""}
+
+
+@dataclass
+class FollowResult:
+    processed: int
+    cursor: int
+    done: bool
+    resynced: bool = False
+    skipped: bool = False
+
+
+@dataclass
+class _NewSeries:
+    orthanc_id: str
+    instance_count: int
+    origin: str
+    remote_aet: str
+    header: object | None  # pydicom Dataset, None for our own objects
+    error: str = ""
+
+
+def _cursor(name: str) -> IngestCursor:
+    cursor, _ = IngestCursor.objects.get_or_create(name=name)
+    return cursor
+
+
+# -- one study ------------------------------------------------------------------------------
+def _read_new_series(client: OrthancClient, series: dict) -> _NewSeries:
+    instances = series.get("Instances") or []
+    first = instances[0] if instances else None
+    if first is None:
+        return _NewSeries(series["ID"], 0, "", "", None, error="series without instances")
+    metadata = client.instance_metadata(first)
+    origin = metadata.get("Origin", "")
+    remote_aet = (metadata.get("RemoteAET") or "").strip()
+    if origin not in HOSPITAL_ORIGINS:
+        return _NewSeries(series["ID"], len(instances), origin, remote_aet, None)
+    try:
+        header = client.instance_header(first)
+    except HeaderError as exc:
+        return _NewSeries(series["ID"], len(instances), origin, remote_aet, None, error=str(exc))
+    return _NewSeries(series["ID"], len(instances), origin, remote_aet, header)
+
+
+def study_sync(
+    orthanc_id: str,
+    *,
+    client: OrthancClient | None = None,
+    seq: int | None = None,
+    stable: bool | None = None,
+    reason: str = "StableStudy",
+) -> Study | None:
+    """Bring one study in line with Orthanc. ``stable=None`` asks Orthanc (sweep, resync)."""
+    client = client or get_client()
+    try:
+        info = client.study(orthanc_id)
+        orthanc_series = client.study_series(orthanc_id)
+    except OrthancError as exc:
+        if exc.is_not_found:
+            # Deleted from Orthanc between the change and now: nothing left to ingest.
+            log.info("study %s is gone from Orthanc (change %s); skipped", orthanc_id, seq)
+            return None
+        raise
+    if stable is None:
+        stable = bool(info.get("IsStable"))
+
+    with transaction.atomic():
+        study = Study.objects.select_for_update().filter(orthanc_id=orthanc_id).first()
+        known = {s.orthanc_id: s for s in study.series.all()} if study else {}
+        unknown = [s for s in orthanc_series if s["ID"] not in known]
+        # Reading series headers over HTTP while holding the study lock is deliberate: the
+        # only other writer is the sweep, and it must wait rather than create a twin.
+        fresh = [_read_new_series(client, s) for s in unknown]
+        hospital_series = [f for f in fresh if f.header is not None]
+        if study is None:
+            if not hospital_series:
+                if any(f.error for f in fresh):
+                    study = _create_unreadable(orthanc_id, info, fresh, seq)
+                else:
+                    return None  # only our own objects, or still empty: nothing to show
+            else:
+                study = _create(orthanc_id, hospital_series[0], seq)
+        _apply_series(study, orthanc_series, known, fresh, seq)
+        if stable:
+            _settle(study, seq, reason)
+        study.save()
+        hints.on_commit_study_changed(study)
+    return study
+
+
+def _create(orthanc_id: str, first: _NewSeries, seq: int | None) -> Study:
+    fields = study_fields(first.header)
+    hospital = hospital_for_ae_title(first.remote_aet)
+    missing = missing_tags(first.header, settings.INGEST_REQUIRED_TAGS)
+    study = Study(orthanc_id=orthanc_id, hospital=hospital, calling_ae_title=first.remote_aet[:16])
+    for name, value in fields.items():
+        setattr(study, name, value)
+    if hospital is None:
+        study.status = StudyStatus.QUARANTINED
+        study.quarantine_reason = QuarantineReason.UNKNOWN_SENDER
+        study.quarantine_detail = (
+            f"Calling AE title {first.remote_aet or '(none)'!r} belongs to no hospital. "
+            "Onboard the hospital with this AE title, then assign the study to it."
+        )
+    elif missing:
+        study.status = StudyStatus.QUARANTINED
+        study.quarantine_reason = QuarantineReason.MISSING_DATA
+        study.quarantine_detail = f"Missing required DICOM data: {', '.join(missing)}."
+    study.save()
+    _event(study, StudyEvent.Kind.RECEIVED, seq=seq, calling_ae_title=first.remote_aet)
+    if study.is_quarantined:
+        _event(study, StudyEvent.Kind.QUARANTINED, seq=seq, reason=study.quarantine_reason)
+    audit_record(
+        actor=SYSTEM_INGEST,
+        action="study.quarantine" if study.is_quarantined else "study.receive",
+        target=study,
+        hospital=hospital,
+        patient_id=study.patient_id,
+        detail={
+            "calling_ae_title": first.remote_aet,
+            "study_instance_uid": study.study_instance_uid,
+            "quarantine_reason": study.quarantine_reason,
+        },
+    )
+    study_match_order(study, seq=seq)
+    study_priority_refresh(study, actor_label=SYSTEM_INGEST, seq=seq)
+    return study
+
+
+def _create_unreadable(orthanc_id: str, info: dict, fresh: list[_NewSeries], seq) -> Study:
+    """A study whose headers cannot be read is kept, quarantined, with the reason."""
+    tags = info.get("MainDicomTags", {})
+    study = Study.objects.create(
+        orthanc_id=orthanc_id,
+        study_instance_uid=tags.get("StudyInstanceUID", orthanc_id)[:64],
+        status=StudyStatus.QUARANTINED,
+        quarantine_reason=QuarantineReason.MISSING_DATA,
+        quarantine_detail="; ".join(f.error for f in fresh if f.error)[:2000],
+        calling_ae_title=next((f.remote_aet for f in fresh if f.remote_aet), "")[:16],
+    )
+    _event(study, StudyEvent.Kind.QUARANTINED, seq=seq, reason=study.quarantine_reason)
+    audit_record(actor=SYSTEM_INGEST, action="study.quarantine", target=study,
+                 detail={"error": study.quarantine_detail})  # fmt: skip
+    return study
+
+
+def _apply_series(study: Study, orthanc_series, known, fresh, seq) -> None:
+    counts = {s["ID"]: len(s.get("Instances") or []) for s in orthanc_series}
+    grew = False
+    for orthanc_id, row in known.items():
+        count = counts.get(orthanc_id)
+        if count is not None and count != row.instance_count:
+            grew = grew or (count > row.instance_count and not row.is_own)
+            row.instance_count = count
+            row.save(update_fields=["instance_count"])
+    for item in fresh:
+        own = item.header is None and not item.error
+        values = series_fields(item.header) if item.header is not None else {}
+        series_uid = values.pop("series_instance_uid", "") or item.orthanc_id
+        row, created = Series.objects.get_or_create(
+            orthanc_id=item.orthanc_id,
+            defaults={
+                "study": study,
+                "series_instance_uid": series_uid,
+                "instance_count": item.instance_count,
+                "is_own": own,
+                **values,
+            },
+        )
+        if created and not own:
+            grew = True
+            _event(study, StudyEvent.Kind.SERIES_ADDED, seq=seq,
+                   series_instance_uid=series_uid, modality=row.modality)  # fmt: skip
+    rows = [s for s in study.series.all() if not s.is_own]
+    study.series_count = len(rows)
+    study.instance_count = sum(s.instance_count for s in rows)
+    study.modalities = sorted({s.modality for s in rows if s.modality})
+    study.body_part_examined = next((s.body_part_examined for s in rows if s.body_part_examined), "")
+    if grew:
+        study.last_instance_at = timezone.now()
+        if study.status == StudyStatus.COMPLETE:
+            # Late data re-opens the study; it completes again (a new version) when stable.
+            study.status = StudyStatus.RECEIVING
+            _event(study, StudyEvent.Kind.REOPENED, seq=seq, instances=study.instance_count)
+
+
+def _settle(study: Study, seq: int | None, reason: str) -> None:
+    """Orthanc says the study is stable."""
+    if study.status == StudyStatus.RECEIVING:
+        study_mark_complete(study, seq=seq, reason=reason)
+    elif study.status == StudyStatus.QUARANTINED and study.completed_at is None:
+        # Remembered so that a manager's assignment can complete it at once.
+        study.completed_at = timezone.now()
+
+
+# -- the feed ---------------------------------------------------------------------------------
+def apply_change(change: dict, *, client: OrthancClient) -> None:
+    kind, resource_id, seq = change["ChangeType"], change["ID"], change["Seq"]
+    if kind == "NewSeries":
+        if Series.objects.filter(orthanc_id=resource_id).exists():
+            return  # replayed
+        try:
+            parent = client.series(resource_id)["ParentStudy"]
+        except OrthancError as exc:
+            if exc.is_not_found:
+                return
+            raise
+        study_sync(parent, client=client, seq=seq, stable=False)
+    elif kind == "NewStudy":
+        if not Study.objects.filter(orthanc_id=resource_id).exists():
+            study_sync(resource_id, client=client, seq=seq, stable=False)
+    elif kind == "StableStudy":
+        study_sync(resource_id, client=client, seq=seq, stable=True)
+
+
+def _apply_guarded(change: dict, *, client: OrthancClient) -> None:
+    """Apply one change in a savepoint; a change that cannot be applied must not wedge the feed.
+
+    Orthanc being unreachable aborts the batch (it is retried whole). Anything else is a
+    defect or bad data in this one study: its partial writes roll back, the failure is put on
+    the audit trail with the change, and the feed moves on.
+    """
+    try:
+        with transaction.atomic():
+            apply_change(change, client=client)
+    except OrthancError as exc:
+        if exc.status is None or exc.status >= 500:
+            raise
+        _record_failure(change, exc)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.exception("could not apply Orthanc change %s", change.get("Seq"))
+        _record_failure(change, exc)
+
+
+def _record_failure(change: dict, exc: Exception) -> None:
+    audit_record(
+        actor=SYSTEM_INGEST,
+        action="ingest.change_failed",
+        outcome="error",
+        target_type="orthanc.change",
+        target_id=change.get("Seq", ""),
+        detail={"change": change, "error": f"{exc.__class__.__name__}: {exc}"[:2000]},
+    )
+
+
+def follow_once(*, client: OrthancClient | None = None, name: str = "default",
+                batch_size: int | None = None) -> FollowResult:  # fmt: skip
+    """Apply the next batch of changes. Safe to run in several processes at once."""
+    client = client or get_client()
+    batch_size = batch_size or settings.INGEST_BATCH_SIZE
+    cursor = _cursor(name)
+    if cursor.resync_needed:
+        return resync(client=client, name=name)
+    page = client.changes(since=cursor.last_seq, limit=batch_size)
+    if page.last < cursor.last_seq:
+        log.warning(
+            "Orthanc's change log is at %s, behind our cursor %s: its database was reset; "
+            "resynchronising from /studies", page.last, cursor.last_seq,
+        )  # fmt: skip
+        IngestCursor.objects.filter(pk=cursor.pk).update(resync_needed=True)
+        return resync(client=client, name=name)
+    if not page.changes:
+        return FollowResult(0, cursor.last_seq, done=True)
+    with transaction.atomic():
+        # Another follower may hold or have moved the cursor since we read the page: then
+        # this page is not ours to apply (skip_locked keeps us from queueing behind it).
+        locked = (
+            IngestCursor.objects.select_for_update(skip_locked=True)
+            .filter(pk=cursor.pk, last_seq=cursor.last_seq)
+            .first()
+        )
+        if locked is None:
+            return FollowResult(0, cursor.last_seq, done=False, skipped=True)
+        for change in page.changes:
+            _apply_guarded(change, client=client)
+        locked.last_seq = page.changes[-1]["Seq"]
+        locked.last_polled_at = timezone.now()
+        locked.save(update_fields=["last_seq", "last_polled_at", "updated_at"])
+    return FollowResult(len(page.changes), locked.last_seq, done=page.done)
+
+
+def follow_until_idle(*, client: OrthancClient | None = None, name: str = "default",
+                      max_batches: int = 10_000) -> int:  # fmt: skip
+    """Apply changes until Orthanc has none left; returns how many were applied."""
+    total = 0
+    for _ in range(max_batches):
+        result = follow_once(client=client, name=name)
+        total += result.processed
+        if result.done and not result.resynced:
+            break
+    return total
+
+
+def sweep(*, client: OrthancClient | None = None, name: str = "default",
+          older_than: dt.timedelta | None = None) -> int:  # fmt: skip
+    """Complete studies Orthanc reports stable but whose StableStudy we never saw.
+
+    Orthanc tracks stability in memory: restarted before StableAge, it never emits
+    StableStudy, yet reports ``IsStable`` later. Returns how many studies completed.
+    """
+    client = client or get_client()
+    older_than = older_than or dt.timedelta(seconds=settings.ORTHANC_STABLE_AGE)
+    cutoff = timezone.now() - older_than
+    waiting = Study.objects.filter(status=StudyStatus.RECEIVING, last_instance_at__lt=cutoff)
+    waiting_quarantined = Study.objects.filter(
+        status=StudyStatus.QUARANTINED, completed_at__isnull=True, updated_at__lt=cutoff
+    )
+    completed = 0
+    for orthanc_id in [*waiting.values_list("orthanc_id", flat=True),
+                       *waiting_quarantined.values_list("orthanc_id", flat=True)]:  # fmt: skip
+        study = study_sync(orthanc_id, client=client, stable=None, reason="sweep")
+        if study is not None and study.status == StudyStatus.COMPLETE:
+            completed += 1
+    IngestCursor.objects.filter(name=name).update(last_swept_at=timezone.now())
+    return completed
+
+
+def resync(*, client: OrthancClient | None = None, name: str = "default") -> FollowResult:
+    """Re-read every study Orthanc holds, then follow the change log from its newest entry."""
+    client = client or get_client()
+    last = client.changes(since=0, limit=1).last
+    studies = client.study_ids()
+    for orthanc_id in studies:
+        study = study_sync(orthanc_id, client=client, stable=None, reason="resync")
+        if study is not None:
+            _event(study, StudyEvent.Kind.RESYNCED)
+    with transaction.atomic():
+        cursor = IngestCursor.objects.select_for_update().get(name=name)
+        cursor.last_seq = last
+        cursor.resync_needed = False
+        cursor.resyncs += 1
+        cursor.save()
+        audit_record(actor=SYSTEM_INGEST, action="ingest.resync", target=cursor,
+                     detail={"studies": len(studies), "cursor": last})  # fmt: skip
+    return FollowResult(len(studies), last, done=True, resynced=True)

@@ -1,0 +1,155 @@
+"""The one module that talks HTTP to Orthanc.
+
+One ``requests`` session (connection pooling matters: the follower makes several calls per
+study), explicit timeouts on every call, and one error type, so that callers turn Orthanc
+trouble into domain results instead of 500s. Nothing else in the project imports requests
+for Orthanc.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.conf import settings
+
+
+class OrthancError(Exception):
+    """Orthanc could not be reached or refused a call. ``status`` is None when unreachable."""
+
+    def __init__(self, message: str, *, status: int | None = None, path: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.path = path
+
+    @property
+    def is_not_found(self) -> bool:
+        return self.status == 404
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    changes: list[dict[str, Any]]
+    done: bool
+    last: int
+
+
+class OrthancClient:
+    def __init__(self, url: str, username: str | None, password: str | None, timeout: float = 10.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        if username:
+            self.session.auth = (username, password or "")
+        # A pool at least as large as the number of threads that may share this client.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def __repr__(self) -> str:
+        return f"OrthancClient({self.url})"
+
+    # -- plumbing -----------------------------------------------------------------------
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = self.session.request(method, f"{self.url}{path}", **kwargs)
+        except requests.RequestException as exc:
+            raise OrthancError(
+                f"Orthanc at {self.url} is unreachable ({exc.__class__.__name__}); "
+                "check that it is running (make demo starts it) and ORTHANC_URL",
+                path=path,
+            ) from exc
+        if response.status_code >= 400:
+            detail = response.text[:300].strip()
+            raise OrthancError(
+                f"Orthanc answered {response.status_code} to {method} {path}: {detail}",
+                status=response.status_code,
+                path=path,
+            )
+        return response
+
+    def get_json(self, path: str, **params) -> Any:
+        response = self.request("GET", path, params=params or None)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise OrthancError(f"Orthanc sent something other than JSON for {path}", path=path) from exc
+
+    # -- the resources the reading center uses -------------------------------------------
+    def system(self) -> dict:
+        return self.get_json("/system")
+
+    def changes(self, since: int, limit: int) -> ChangePage:
+        body = self.get_json("/changes", since=since, limit=limit)
+        return ChangePage(changes=body["Changes"], done=bool(body["Done"]), last=int(body["Last"]))
+
+    def study(self, orthanc_id: str) -> dict:
+        return self.get_json(f"/studies/{orthanc_id}")
+
+    def study_series(self, orthanc_id: str) -> list[dict]:
+        """The study's series, each with MainDicomTags and its Instances list."""
+        return self.get_json(f"/studies/{orthanc_id}/series")
+
+    def series(self, orthanc_id: str) -> dict:
+        return self.get_json(f"/series/{orthanc_id}")
+
+    def instance_metadata(self, orthanc_id: str) -> dict:
+        return self.get_json(f"/instances/{orthanc_id}/metadata", expand="")
+
+    def instance_header(self, orthanc_id: str):
+        """The instance's DICOM header (pydicom Dataset), read without downloading the pixels."""
+        from readingcenter.pacs.dicom_header import read_header
+
+        path = f"/instances/{orthanc_id}/file"
+        response = self.request("GET", path, stream=True)
+        try:
+            return read_header(response.iter_content(64 * 1024))
+        except requests.RequestException as exc:
+            raise OrthancError(f"Orthanc broke off {path}: {exc}", path=path) from exc
+        finally:
+            response.close()
+
+    def instance_file(self, orthanc_id: str) -> bytes:
+        return self.request("GET", f"/instances/{orthanc_id}/file").content
+
+    def study_ids(self) -> list[str]:
+        return self.get_json("/studies")
+
+    def lookup_study(self, study_instance_uid: str) -> str | None:
+        response = self.request("POST", "/tools/lookup", data=study_instance_uid)
+        for item in response.json():
+            if item.get("Type") == "Study":
+                return item["ID"]
+        return None
+
+    def upload(self, dicom_bytes: bytes) -> dict:
+        return self.request(
+            "POST", "/instances", data=dicom_bytes, headers={"Content-Type": "application/dicom"}
+        ).json()
+
+    def delete_study(self, orthanc_id: str) -> None:
+        self.request("DELETE", f"/studies/{orthanc_id}")
+
+
+_local = threading.local()
+
+
+def get_client() -> OrthancClient:
+    """The process's client, built from settings on first use (never at import time).
+
+    requests.Session is not documented as thread-safe, so each thread gets its own.
+    """
+    key = (settings.ORTHANC_URL, settings.ORTHANC_USERNAME, settings.ORTHANC_PASSWORD)
+    client = getattr(_local, "client", None)
+    if client is None or getattr(_local, "key", None) != key:
+        client = OrthancClient(
+            settings.ORTHANC_URL,
+            settings.ORTHANC_USERNAME,
+            settings.ORTHANC_PASSWORD,
+            timeout=settings.ORTHANC_TIMEOUT,
+        )
+        _local.client, _local.key = client, key
+    return client

@@ -1,0 +1,171 @@
+"""Django settings for the reading center.
+
+Everything that differs between a laptop, CI and production comes from the environment
+(see ``readingcenter.env``); the defaults are the demo's, on this machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from readingcenter.env import database_from_url, env, env_bool, env_float, env_int
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env("READINGCENTER_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# The demo key is only good for a demo; production sets DJANGO_SECRET_KEY(_FILE).
+SECRET_KEY = env("DJANGO_SECRET_KEY", "demo-only-insecure-key-change-me-in-production-0123456789")
+ALLOWED_HOSTS = [h for h in (env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost") or "").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [
+    o for o in (env("DJANGO_CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000") or "").split(",") if o
+]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.postgres",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "procrastinate.contrib.django",
+    "readingcenter.accounts",
+    "readingcenter.hospitals",
+    "readingcenter.audit",
+    "readingcenter.pacs",
+    "readingcenter.studies",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "readingcenter.accounts.middleware.UserTimezoneMiddleware",
+]
+
+ROOT_URLCONF = "readingcenter.urls"
+ASGI_APPLICATION = "readingcenter.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_from_url(
+        env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/readingcenter")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+# Stored in UTC, shown in the user's zone (accounts.User.time_zone, see the middleware).
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", "readingcenter")},
+    }
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "readingcenter.api.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Reading center API",
+    "DESCRIPTION": (
+        "Hospitals post orders and read their studies; managers onboard hospitals. "
+        "Authenticate with a session or `Authorization: Token <key>`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the installed sidecar package: nothing is fetched from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
+
+# Orthanc, the DICOM front door. Only readingcenter.pacs.orthanc talks to it.
+ORTHANC_URL = env("ORTHANC_URL", "http://127.0.0.1:8043")
+ORTHANC_USERNAME = env("ORTHANC_USERNAME", "readingcenter")
+ORTHANC_PASSWORD = env("ORTHANC_PASSWORD", "demo-orthanc-password")
+ORTHANC_TIMEOUT = env_float("ORTHANC_TIMEOUT", 10.0)
+ORTHANC_AET = env("ORTHANC_AET", "READINGCENTER")
+ORTHANC_DICOM_PORT = env_int("ORTHANC_DICOM_PORT", 4242)
+ORTHANC_STABLE_AGE = env_int("ORTHANC_STABLE_AGE", 5)
+
+# The follower: how often it polls /changes when idle, how much it takes per transaction,
+# and how often it sweeps for studies whose StableStudy event Orthanc lost.
+INGEST_POLL_INTERVAL = env_float("INGEST_POLL_INTERVAL", 0.25)
+INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 200)
+INGEST_SWEEP_INTERVAL = env_float("INGEST_SWEEP_INTERVAL", 30.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# A study missing any of these is quarantined: without them it cannot be matched, read or
+# reported back. StudyInstanceUID is always there (Orthanc refuses instances without it).
+INGEST_REQUIRED_TAGS = [t for t in (env("INGEST_REQUIRED_TAGS", "PatientID") or "").split(",") if t]
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from readingcenter.api import AuditedReadMixin, IsManager
+from readingcenter.errors import DomainError
+from readingcenter.hospitals.models import Hospital
+from readingcenter.studies import selectors, services
+from readingcenter.studies.models import Order, Priority, Series, Study, StudyStatus
+
+
+class HospitalRefSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+
+
+class SeriesSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Series
+        fields = ["series_instance_uid", "series_number", "modality", "series_description",
+                  "body_part_examined", "instance_count"]  # fmt: skip
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    hospital = HospitalRefSerializer(read_only=True)
+    study = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = ["id", "hospital", "accession_number", "requested_procedure", "priority",
+                  "clinical_history", "referring_physician", "callback_phone", "patient_id",
+                  "created_at", "study"]  # fmt: skip
+
+
+class StudySerializer(serializers.ModelSerializer):
+    hospital = HospitalRefSerializer(read_only=True, allow_null=True)
+    series = SeriesSerializer(many=True, read_only=True)
+    order = OrderSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Study
+        fields = ["id", "study_instance_uid", "accession_number", "hospital", "patient_name",
+                  "patient_id", "patient_sex", "patient_birth_date", "study_date", "study_time",
+                  "study_description", "modalities", "body_part_examined",
+                  "referring_physician_name", "status", "quarantine_reason", "quarantine_detail",
+                  "calling_ae_title", "priority", "version", "series_count", "instance_count",
+                  "received_at", "completed_at", "series", "order"]  # fmt: skip
+
+
+class StudyFilterSerializer(serializers.Serializer):
+    study_instance_uid = serializers.CharField(required=False, max_length=64)
+    accession_number = serializers.CharField(required=False, max_length=16)
+    hospital = serializers.SlugField(required=False, help_text="hospital code")
+    status = serializers.ChoiceField(choices=StudyStatus.choices, required=False)
+    modality = serializers.CharField(required=False, max_length=16)
+    patient_id = serializers.CharField(required=False, max_length=64)
+
+
+@extend_schema(parameters=[StudyFilterSerializer], tags=["studies"])
+class StudyListApi(AuditedReadMixin, generics.ListAPIView):
+    """Studies the caller may see, newest first. A hospital user sees only its hospital's."""
+
+    serializer_class = StudySerializer
+    audit_name = "study"
+
+    def get_queryset(self):
+        filters = StudyFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.study_list(user=self.request.user, filters=filters.validated_data)
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        self.audit_read(many=len(response.data["results"]))
+        return response
+
+
+@extend_schema(tags=["studies"])
+class StudyDetailApi(AuditedReadMixin, generics.RetrieveAPIView):
+    serializer_class = StudySerializer
+    audit_name = "study"
+
+    def get_object(self):
+        study = selectors.study_get(user=self.request.user, study_id=self.kwargs["pk"])
+        self.audit_read(target=study, hospital=study.hospital_id, patient_id=study.patient_id)
+        return study
+
+
+class AssignHospitalSerializer(serializers.Serializer):
+    hospital = serializers.SlugField(help_text="code of the hospital the study came from")
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+@extend_schema(request=AssignHospitalSerializer, responses=StudySerializer, tags=["quarantine"])
+class StudyAssignHospitalApi(APIView):
+    """Release a quarantined study to the hospital it came from (managers)."""
+
+    permission_classes = [IsManager]
+
+    def post(self, request, pk: int):
+        payload = AssignHospitalSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        hospital = Hospital.objects.filter(code=payload.validated_data["hospital"]).first()
+        if hospital is None:
+            raise DomainError("hospital_unknown", "No hospital has that code.", field="hospital")
+        get_object_or_404(Study, pk=pk)
+        study = services.study_assign_hospital(
+            study_id=pk, hospital=hospital, actor=request.user, request=request
+        )
+        return Response(StudySerializer(selectors.study_get(user=request.user, study_id=study.pk)).data)
+
+
+@extend_schema(request=RejectSerializer, responses=StudySerializer, tags=["quarantine"])
+class StudyRejectApi(APIView):
+    """Reject a quarantined study (managers). It is kept, marked rejected, never read."""
+
+    permission_classes = [IsManager]
+
+    def post(self, request, pk: int):
+        payload = RejectSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        get_object_or_404(Study, pk=pk)
+        study = services.study_reject(
+            study_id=pk, actor=request.user, reason=payload.validated_data["reason"], request=request
+        )
+        return Response(StudySerializer(selectors.study_get(user=request.user, study_id=study.pk)).data)
+
+
+class PriorityField(serializers.CharField):
+    def to_internal_value(self, data):
+        try:
+            return Priority.parse(str(data))
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    accession_number = serializers.CharField(max_length=16)
+    requested_procedure = serializers.CharField(max_length=200)
+    priority = PriorityField(help_text="STAT, urgent or routine")
+    clinical_history = serializers.CharField(required=False, allow_blank=True, default="")
+    referring_physician = serializers.CharField(required=False, allow_blank=True, default="",
+                                                max_length=200)  # fmt: skip
+    callback_phone = serializers.RegexField(r"^[0-9+()\-. x]{3,40}$", required=False,
+                                            allow_blank=True, default="")  # fmt: skip
+    patient_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    hospital = serializers.SlugField(required=False,
+                                     help_text="hospital code; only managers set it")  # fmt: skip
+
+
+class OrderFilterSerializer(serializers.Serializer):
+    accession_number = serializers.CharField(required=False, max_length=16)
+    hospital = serializers.SlugField(required=False)
+
+
+@extend_schema(tags=["orders"])
+class OrderListCreateApi(AuditedReadMixin, generics.ListCreateAPIView):
+    """Hospital systems post their clinical orders here; each matches its study by accession."""
+
+    serializer_class = OrderSerializer
+    audit_name = "order"
+
+    def get_queryset(self):
+        filters = OrderFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.order_list(user=self.request.user, filters=filters.validated_data)
+
+    @extend_schema(parameters=[OrderFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        self.audit_read(many=len(response.data["results"]))
+        return response
+
+    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer})
+    def create(self, request, *args, **kwargs):
+        payload = OrderCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        hospital_code = data.pop("hospital", None)
+        user = request.user
+        if user.is_hospital_user:
+            if hospital_code and hospital_code != user.hospital.code:
+                raise DomainError("hospital_forbidden", "You post orders for your own hospital only.",
+                                  field="hospital")  # fmt: skip
+            hospital = user.hospital
+        elif user.is_manager:
+            hospital = Hospital.objects.filter(code=hospital_code).first() if hospital_code else None
+            if hospital is None:
+                raise DomainError("hospital_required", "Name the hospital by its code.",
+                                  field="hospital")  # fmt: skip
+        else:
+            raise DomainError("forbidden", "Only hospital systems and managers post orders.",
+                              status=403)  # fmt: skip
+        order = services.order_create(hospital=hospital, actor=user, request=request, **data)
+        order = selectors.order_get(user=user, order_id=order.pk)
+        return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["orders"])
+class OrderDetailApi(AuditedReadMixin, generics.RetrieveAPIView):
+    serializer_class = OrderSerializer
+    audit_name = "order"
+
+    def get_object(self):
+        order = selectors.order_get(user=self.request.user, order_id=self.kwargs["pk"])
+        self.audit_read(target=order, hospital=order.hospital_id, patient_id=order.patient_id)
+        return order

@@ -1,0 +1,203 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+
+class Priority(models.TextChoices):
+    STAT = "stat", "STAT"
+    URGENT = "urgent", "Urgent"
+    ROUTINE = "routine", "Routine"
+
+    @classmethod
+    def rank(cls, value: str) -> int:
+        """Lower is more urgent; the worklist sorts on it."""
+        return {cls.STAT: 0, cls.URGENT: 1, cls.ROUTINE: 2}[cls(value)]
+
+    @classmethod
+    def highest(cls, *values: str | None) -> Priority:
+        present = [cls(v) for v in values if v]
+        return min(present, key=cls.rank) if present else cls.ROUTINE
+
+    @classmethod
+    def parse(cls, value: str) -> Priority:
+        """Accept what hospital systems send: STAT, Urgent, routine, HL7's S/A/R, DICOM's HIGH/MED/LOW."""
+        aliases = {
+            "stat": cls.STAT, "s": cls.STAT, "high": cls.STAT, "emergency": cls.STAT,
+            "urgent": cls.URGENT, "a": cls.URGENT, "asap": cls.URGENT, "med": cls.URGENT,
+            "routine": cls.ROUTINE, "r": cls.ROUTINE, "low": cls.ROUTINE,
+        }  # fmt: skip
+        try:
+            return aliases[(value or "").strip().lower()]
+        except KeyError:
+            raise ValueError(f"{value!r} is not a priority: use STAT, urgent or routine") from None
+
+
+class StudyStatus(models.TextChoices):
+    RECEIVING = "receiving", "Receiving"
+    COMPLETE = "complete", "Complete"
+    QUARANTINED = "quarantined", "Quarantined"
+    REJECTED = "rejected", "Rejected"
+
+
+class QuarantineReason(models.TextChoices):
+    UNKNOWN_SENDER = "unknown_sender", "Unknown sending AE title"
+    MISSING_DATA = "missing_data", "Required DICOM data missing"
+
+
+class Order(models.Model):
+    """The clinical order a hospital system posts; matched to its study by accession number."""
+
+    hospital = models.ForeignKey("hospitals.Hospital", on_delete=models.PROTECT, related_name="orders")
+    accession_number = models.CharField(max_length=16)
+    requested_procedure = models.CharField(max_length=200)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.ROUTINE)
+    clinical_history = models.TextField(blank=True)
+    referring_physician = models.CharField(max_length=200, blank=True)
+    callback_phone = models.CharField(max_length=40, blank=True)
+    patient_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Matching is by accession number within the hospital: it must be unique there.
+            models.UniqueConstraint(
+                fields=["hospital", "accession_number"], name="order_accession_unique_per_hospital"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.accession_number} {self.requested_procedure}"
+
+
+class Study(models.Model):
+    study_instance_uid = models.CharField(max_length=64, unique=True)
+    # Orthanc ids are hashes of the DICOM UIDs: stable across an Orthanc database reset.
+    orthanc_id = models.CharField(max_length=64, unique=True)
+    hospital = models.ForeignKey(
+        "hospitals.Hospital", null=True, blank=True, on_delete=models.PROTECT, related_name="studies"
+    )
+    status = models.CharField(max_length=16, choices=StudyStatus.choices, default=StudyStatus.RECEIVING)
+    quarantine_reason = models.CharField(max_length=32, choices=QuarantineReason.choices, blank=True)
+    quarantine_detail = models.TextField(blank=True)
+    calling_ae_title = models.CharField(max_length=16, blank=True)
+
+    patient_name = models.CharField(max_length=324, blank=True)
+    patient_id = models.CharField(max_length=64, blank=True)
+    patient_sex = models.CharField(max_length=16, blank=True)
+    patient_birth_date = models.DateField(null=True, blank=True)
+    accession_number = models.CharField(max_length=16, blank=True)
+    study_date = models.DateField(null=True, blank=True)
+    study_time = models.TimeField(null=True, blank=True)
+    study_description = models.CharField(max_length=200, blank=True)
+    modalities = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+    body_part_examined = models.CharField(max_length=64, blank=True)
+    referring_physician_name = models.CharField(max_length=324, blank=True)
+    institution_name = models.CharField(max_length=200, blank=True)
+    requested_procedure_priority = models.CharField(max_length=16, blank=True)
+
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.ROUTINE)
+    order = models.OneToOneField(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="study"
+    )
+
+    series_count = models.PositiveIntegerField(default=0)
+    instance_count = models.PositiveIntegerField(default=0)
+    # Bumped each time the study completes with new content (a late series): one triage per version.
+    version = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    last_instance_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "studies"
+        indexes = [
+            # The hospital's own list, newest first, and order matching by accession number.
+            models.Index(fields=["hospital", "-received_at"]),
+            models.Index(fields=["hospital", "accession_number"]),
+            models.Index(fields=["status", "-received_at"]),
+            # The sweep looks for studies still receiving.
+            models.Index(fields=["status", "last_instance_at"], name="study_receiving_idx",
+                         condition=models.Q(status="receiving")),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.accession_number or self.study_instance_uid} ({self.get_status_display()})"
+
+    # -- state rules -------------------------------------------------------------------
+    ALLOWED = {
+        StudyStatus.RECEIVING: {StudyStatus.COMPLETE, StudyStatus.QUARANTINED},
+        StudyStatus.COMPLETE: {StudyStatus.RECEIVING, StudyStatus.QUARANTINED},
+        StudyStatus.QUARANTINED: {StudyStatus.RECEIVING, StudyStatus.COMPLETE, StudyStatus.REJECTED},
+        StudyStatus.REJECTED: set(),
+    }
+
+    def can_become(self, status: str) -> bool:
+        return status in self.ALLOWED[StudyStatus(self.status)]
+
+    @property
+    def is_quarantined(self) -> bool:
+        return self.status == StudyStatus.QUARANTINED
+
+    @property
+    def is_readable(self) -> bool:
+        """Whether the study belongs on a worklist: known sender, all data, complete."""
+        return self.status == StudyStatus.COMPLETE and self.hospital_id is not None
+
+
+class Series(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="series")
+    series_instance_uid = models.CharField(max_length=64, unique=True)
+    orthanc_id = models.CharField(max_length=64, unique=True)
+    series_number = models.IntegerField(null=True, blank=True)
+    modality = models.CharField(max_length=16, blank=True)
+    series_description = models.CharField(max_length=200, blank=True)
+    body_part_examined = models.CharField(max_length=64, blank=True)
+    instance_count = models.PositiveIntegerField(default=0)
+    # Objects the reading center itself stores into the study (reports as SR/PDF) arrive
+    # through the REST API; they are kept apart so they never re-open or re-triage a study.
+    is_own = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["series_number", "id"]
+        verbose_name_plural = "series"
+
+    def __str__(self) -> str:
+        return f"{self.series_number} {self.modality} {self.series_description}"
+
+
+class StudyEvent(models.Model):
+    """The study's timeline: arrival, series, completion, quarantine, order match."""
+
+    class Kind(models.TextChoices):
+        RECEIVED = "received", "First instance received"
+        SERIES_ADDED = "series_added", "Series added"
+        COMPLETED = "completed", "Complete"
+        REOPENED = "reopened", "Re-opened by late data"
+        QUARANTINED = "quarantined", "Quarantined"
+        ASSIGNED = "assigned", "Assigned to a hospital"
+        REJECTED = "rejected", "Rejected"
+        ORDER_MATCHED = "order_matched", "Order matched"
+        PRIORITY_CHANGED = "priority_changed", "Priority changed"
+        RESYNCED = "resynced", "Resynchronised from Orthanc"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    # The Orthanc change that caused it, when one did (None for sweeps and manual actions).
+    change_seq = models.BigIntegerField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.study_id} {self.kind}"

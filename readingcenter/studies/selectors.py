@@ -1,0 +1,70 @@
+"""Reads of studies and orders, already filtered for the user asking (tenancy on the server)."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from readingcenter.errors import NotFound
+from readingcenter.studies.models import Order, Series, Study
+
+
+def _visible_studies(user) -> QuerySet[Study]:
+    qs = Study.objects.all()
+    if user.sees_all_hospitals:
+        return qs
+    if user.is_hospital_user and user.hospital_id:
+        return qs.filter(hospital_id=user.hospital_id)
+    return qs.none()
+
+
+def study_list(*, user, filters: dict | None = None) -> QuerySet[Study]:
+    filters = filters or {}
+    qs = _visible_studies(user).select_related("hospital", "order")
+    if value := filters.get("study_instance_uid"):
+        qs = qs.filter(study_instance_uid=value)
+    if value := filters.get("accession_number"):
+        qs = qs.filter(accession_number=value)
+    if value := filters.get("hospital"):
+        qs = qs.filter(hospital__code=value)
+    if value := filters.get("status"):
+        qs = qs.filter(status=value)
+    if value := filters.get("modality"):
+        qs = qs.filter(modalities__contains=[value])
+    if value := filters.get("patient_id"):
+        qs = qs.filter(patient_id=value)
+    return qs.prefetch_related(
+        Prefetch("series", queryset=Series.objects.filter(is_own=False).order_by("series_number", "id"))
+    ).order_by("-received_at", "-id")
+
+
+def study_get(*, user, study_id: int) -> Study:
+    study = study_list(user=user).filter(pk=study_id).first()
+    if study is None:
+        # Another hospital's study and a study that does not exist look the same.
+        raise NotFound("No such study.")
+    return study
+
+
+def order_list(*, user, filters: dict | None = None) -> QuerySet[Order]:
+    qs = Order.objects.select_related("hospital", "study")
+    if user.is_hospital_user:
+        qs = qs.filter(hospital_id=user.hospital_id)
+    elif not user.sees_all_hospitals:
+        qs = qs.none()
+    filters = filters or {}
+    if value := filters.get("accession_number"):
+        qs = qs.filter(accession_number=value)
+    if value := filters.get("hospital"):
+        qs = qs.filter(hospital__code=value)
+    return qs.order_by("-created_at", "-id")
+
+
+def order_get(*, user, order_id: int) -> Order:
+    order = order_list(user=user).filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def studies_for_manager_page(*, user, status: str | None = None, limit: int = 200):
+    return study_list(user=user, filters={"status": status} if status else {})[:limit]

@@ -1,0 +1,216 @@
+"""Every write to studies and orders. Each function owns its transaction, audit and hints."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from readingcenter.audit.services import audit_record
+from readingcenter.errors import Conflict, DomainError
+from readingcenter.studies import hints
+from readingcenter.studies.models import (
+    Order,
+    Priority,
+    Study,
+    StudyEvent,
+    StudyStatus,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM_INGEST = "system:ingest"
+
+
+def _event(study: Study, kind: str, *, seq: int | None = None, **detail) -> StudyEvent:
+    return StudyEvent.objects.create(study=study, kind=kind, change_seq=seq, detail=detail)
+
+
+def _defer_completion_job(study: Study) -> None:
+    # Deferred inside the caller's transaction: the job exists only if the completion commits
+    # (Procrastinate's Django connector shares the connection), which makes it our outbox.
+    from readingcenter.studies.jobs import study_completed
+
+    study_completed.defer(study_id=study.id, version=study.version)
+
+
+def study_priority_refresh(study: Study, *, actor_label: str, seq: int | None = None) -> None:
+    """The study's priority is the most urgent of its signals. It only ever goes up here."""
+    signals = [study.priority]
+    if study.order_id:
+        signals.append(study.order.priority)
+    if study.requested_procedure_priority:
+        try:
+            signals.append(Priority.parse(study.requested_procedure_priority))
+        except ValueError:
+            pass
+    new = Priority.highest(*signals)
+    if new != study.priority:
+        old, study.priority = study.priority, new
+        _event(study, StudyEvent.Kind.PRIORITY_CHANGED, seq=seq, old=old, new=new, by=actor_label)
+
+
+def study_match_order(study: Study, *, seq: int | None = None) -> bool:
+    """Link the study to its hospital's order with the same accession number, if one waits."""
+    if study.order_id or not study.hospital_id or not study.accession_number:
+        return False
+    order = (
+        Order.objects.select_for_update()
+        .filter(hospital_id=study.hospital_id, accession_number=study.accession_number)
+        .first()
+    )
+    if order is None or Study.objects.filter(order=order).exclude(pk=study.pk).exists():
+        return False
+    study.order = order
+    _event(study, StudyEvent.Kind.ORDER_MATCHED, seq=seq, order_id=order.id)
+    study_priority_refresh(study, actor_label=SYSTEM_INGEST, seq=seq)
+    return True
+
+
+def study_mark_complete(study: Study, *, seq: int | None, reason: str) -> None:
+    """Receiving -> complete (or a complete study that got more data): a new version to triage."""
+    study.status = StudyStatus.COMPLETE
+    study.completed_at = timezone.now()
+    study.version += 1
+    _event(study, StudyEvent.Kind.COMPLETED, seq=seq, version=study.version, reason=reason)
+    audit_record(
+        actor=SYSTEM_INGEST,
+        action="study.complete",
+        target=study,
+        hospital=study.hospital_id,
+        patient_id=study.patient_id,
+        detail={"version": study.version, "reason": reason, "instances": study.instance_count},
+    )
+    _defer_completion_job(study)
+
+
+def study_assign_hospital(*, study_id: int, hospital, actor, request=None) -> Study:
+    """A manager releases a quarantined study to a hospital; a stable study completes at once."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study_id)
+        if study.status != StudyStatus.QUARANTINED:
+            raise Conflict("study_not_quarantined", f"The study is {study.status}, not quarantined.")
+        previous = study.quarantine_reason
+        study.hospital = hospital
+        study.quarantine_reason = ""
+        study.quarantine_detail = ""
+        _event(study, StudyEvent.Kind.ASSIGNED, hospital=hospital.code, by=actor.get_username())
+        study_match_order(study)
+        if study.completed_at is not None:
+            study_mark_complete(study, seq=None, reason="assigned from quarantine")
+        else:
+            study.status = StudyStatus.RECEIVING
+        study.save()
+        audit_record(
+            actor=actor,
+            action="study.assign_hospital",
+            target=study,
+            hospital=hospital,
+            patient_id=study.patient_id,
+            request=request,
+            detail={"hospital": hospital.code, "quarantine_reason": previous},
+        )
+        hints.on_commit_study_changed(study)
+    return study
+
+
+def study_reject(*, study_id: int, actor, reason: str, request=None) -> Study:
+    """A manager rejects a quarantined study. It stays in Orthanc and here, marked rejected."""
+    if not reason.strip():
+        raise DomainError("reason_required", "Say why the study is rejected.", field="reason")
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study_id)
+        if not study.can_become(StudyStatus.REJECTED):
+            raise Conflict("study_not_quarantined", f"The study is {study.status}, not quarantined.")
+        study.status = StudyStatus.REJECTED
+        study.save(update_fields=["status", "updated_at"])
+        _event(study, StudyEvent.Kind.REJECTED, reason=reason, by=actor.get_username())
+        audit_record(
+            actor=actor,
+            action="study.reject",
+            target=study,
+            hospital=study.hospital_id,
+            patient_id=study.patient_id,
+            request=request,
+            detail={"reason": reason},
+        )
+        hints.on_commit_study_changed(study)
+    return study
+
+
+def order_create(
+    *,
+    hospital,
+    actor,
+    accession_number: str,
+    requested_procedure: str,
+    priority: str = Priority.ROUTINE,
+    clinical_history: str = "",
+    referring_physician: str = "",
+    callback_phone: str = "",
+    patient_id: str = "",
+    request=None,
+) -> Order:
+    """Record a hospital's order; if its study already arrived, they are matched now."""
+    priority = Priority.parse(priority)
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                hospital=hospital,
+                accession_number=accession_number.strip(),
+                requested_procedure=requested_procedure,
+                priority=priority,
+                clinical_history=clinical_history,
+                referring_physician=referring_physician,
+                callback_phone=callback_phone,
+                patient_id=patient_id,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+            # Lock the study so that a follower completing it at this instant sees either
+            # no order or the order, never half of the match.
+            study = (
+                Study.objects.select_for_update()
+                .filter(
+                    hospital=hospital,
+                    accession_number=order.accession_number,
+                    order__isnull=True,
+                )
+                .first()
+            )
+            if study is not None and study_match_order(study):
+                study.save()
+                hints.on_commit_study_changed(study)
+            audit_record(
+                actor=actor or "system",
+                action="order.create",
+                target=order,
+                hospital=hospital,
+                patient_id=patient_id,
+                request=request,
+                detail={
+                    "accession_number": order.accession_number,
+                    "priority": priority,
+                    "matched_study": study.id if study is not None and study.order_id else None,
+                },
+            )
+    except IntegrityError as exc:
+        raise DomainError(
+            "order_exists",
+            f"An order with accession number {accession_number!r} already exists for this hospital.",
+            field="accession_number",
+        ) from exc
+    return order
+
+
+def study_completed_handle(*, study_id: int, version: int) -> None:
+    """What happens after a study version completes. AI triage plugs in here (issue 3)."""
+    study = Study.objects.filter(pk=study_id).only("id", "version", "status").first()
+    if study is None:
+        log.warning("completed study %s no longer exists; nothing to triage", study_id)
+        return
+    if study.version != version:
+        # A late series made a newer version; its own job will run for it.
+        log.info("study %s version %s superseded by %s", study_id, version, study.version)
+        return
+    log.info("study %s version %s complete and ready for reading", study_id, version)

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from readingcenter.audit.services import audit_record
+from readingcenter.errors import DomainError
+from readingcenter.hospitals.models import Hospital
+from readingcenter.studies import selectors, services
+from readingcenter.studies.models import StudyStatus
+
+
+@login_required
+def home(request):
+    return redirect("study-board")
+
+
+def _board_context(request):
+    user = request.user
+    sections = [
+        ("Quarantined", "quarantined", StudyStatus.QUARANTINED),
+        ("Arriving", "receiving", StudyStatus.RECEIVING),
+        ("Complete", "complete", StudyStatus.COMPLETE),
+    ]
+    if not user.sees_all_hospitals:
+        # A hospital never sees quarantine: those studies belong to nobody yet.
+        sections = sections[1:]
+    tables = []
+    for title, key, status in sections:
+        rows = list(selectors.studies_for_manager_page(user=user, status=status, limit=100))
+        tables.append({"title": title, "key": key, "rows": rows})
+    audit_record(actor=user, action="study.list", target_type="study", request=request,
+                 detail={"page": "board", "results": sum(len(t["rows"]) for t in tables)})  # fmt: skip
+    return {
+        "tables": tables,
+        "hospitals": Hospital.objects.filter(is_active=True) if user.is_manager else [],
+    }
+
+
+@login_required
+def study_board(request):
+    context = _board_context(request)
+    template = "studies/_board_tables.html" if request.GET.get("partial") else "studies/board.html"
+    return render(request, template, context)
+
+
+@login_required
+def study_detail(request, pk: int):
+    try:
+        study = selectors.study_get(user=request.user, study_id=pk)
+    except DomainError:
+        audit_record(actor=request.user, action="study.read", outcome="not_found",
+                     target_type="studies.study", target_id=pk, request=request)  # fmt: skip
+        raise Http404("No such study.") from None
+    audit_record(actor=request.user, action="study.read", target=study, hospital=study.hospital_id,
+                 patient_id=study.patient_id, request=request)  # fmt: skip
+    return render(
+        request,
+        "studies/detail.html",
+        {
+            "study": study,
+            "events": study.events.all(),
+            "hospitals": Hospital.objects.filter(is_active=True) if request.user.is_manager else [],
+        },
+    )
+
+
+@login_required
+@require_POST
+def study_assign(request, pk: int):
+    if not request.user.is_manager:
+        raise PermissionDenied
+    hospital = Hospital.objects.filter(code=request.POST.get("hospital", "")).first()
+    if hospital is None:
+        messages.error(request, "Choose the hospital the study came from.")
+        return redirect("study-detail", pk=pk)
+    try:
+        services.study_assign_hospital(study_id=pk, hospital=hospital, actor=request.user,
+                                       request=request)  # fmt: skip
+        messages.success(request, f"Study assigned to {hospital.name}.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("study-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def study_reject(request, pk: int):
+    if not request.user.is_manager:
+        raise PermissionDenied
+    try:
+        services.study_reject(study_id=pk, actor=request.user, reason=request.POST.get("reason", ""),
+                              request=request)  # fmt: skip
+        messages.success(request, "Study rejected; it is kept and will not be read.")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("study-detail", pk=pk)
