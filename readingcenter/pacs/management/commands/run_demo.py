@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from readingcenter.pacs.management.commands.run_orthanc import orthanc_config_from_settings
+from readingcenter.pacs.orthanc_server import OrthancProcess, OrthancServerError
+
+SHARED_DICOM = Path(settings.BASE_DIR).parent / "shared" / "dicom"
+
+# (folder under ../shared/dicom, calling AE): real files, each from a demo hospital, plus one
+# from an AE nobody onboarded, to show quarantine.
+REAL_SENDS = [
+    ("mr-brain-flair", "LAKEVIEW_MR"),
+    ("mr-bbmri", "GZRIVER_PACS"),
+    ("ct/dicompyler-ct.0.dcm", "SEOULNORTH_CT"),
+    ("cr-chest", "SEOULNORTH_CR"),  # no PatientID in this file: quarantined for missing data
+    ("ct/gdcm-CT-MONO2-8-abdo.dcm", "MYSTERY_MODALITY"),  # unknown sender: quarantined
+]
+# Synthetic studies, with orders: (AE, kind, how many).
+SYNTHETIC_SENDS = [
+    ("SEOULNORTH_CT", "head-ct", 4),
+    ("SEOULNORTH_CR", "chest-xr", 3),
+    ("GZRIVER_PACS", "mixed", 4),
+    ("LAKEVIEW_CT", "head-ct", 3),
+    ("LAKEVIEW_MR", "mr-brain", 1),
+]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))  # noqa: S104 - probing, not serving
+        except OSError:
+            return False
+    return True
+
+
+class Command(BaseCommand):
+    help = "Run the whole reading center (Orthanc, web, workers, follower) and send demo studies."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-send", action="store_true", help="start everything, send nothing")
+        parser.add_argument("--exit-after-send", action="store_true",
+                            help="stop once the demo studies have arrived (smoke test)")  # fmt: skip
+
+    def handle(self, *args, port: int, no_send: bool, exit_after_send: bool, **options):
+        self.children: list[tuple[str, subprocess.Popen, Path]] = []
+        self.orthanc: OrthancProcess | None = None
+        log_dir = Path(settings.VAR_DIR) / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        config = orthanc_config_from_settings()
+        for needed, what in [(port, "the web server"), (config.dicom_port, "Orthanc's DICOM port"),
+                             (config.http_port, "Orthanc's REST port")]:  # fmt: skip
+            if not _port_free(needed):
+                raise CommandError(
+                    f"port {needed} ({what}) is already in use. Is an earlier `make demo` still "
+                    f"running, or Debian's own Orthanc (stop it: service orthanc stop)? "
+                    f"`ss -ltnp 'sport = :{needed}'` shows who holds it."
+                )
+        signal.signal(signal.SIGTERM, self._interrupt)
+        try:
+            self._run(config, port, log_dir, no_send, exit_after_send)
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping…")
+        finally:
+            self._stop_all()
+
+    def _interrupt(self, signum, frame):
+        raise KeyboardInterrupt
+
+    def _run(self, config, port, log_dir, no_send, exit_after_send):
+        call_command("load_demo")
+        self.orthanc = OrthancProcess(config, log_path=log_dir / "orthanc.log")
+        try:
+            self.orthanc.start()
+        except OrthancServerError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"Orthanc up: C-STORE to {config.aet}@127.0.0.1:{config.dicom_port}")
+        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+        self._spawn("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                            "readingcenter.asgi:application"], log_dir)  # fmt: skip
+        self._spawn("worker", [*manage, "procrastinate", "worker", "--concurrency", "2"], log_dir)
+        self._spawn("follower", [*manage, "follow_orthanc"], log_dir)
+        self._wait_http(f"http://127.0.0.1:{port}/healthz", "web server", log_dir / "web.log")
+        self.stdout.write(f"web up at http://127.0.0.1:{port}/ (logs in {log_dir})")
+        if not no_send:
+            self._send_studies(manage)
+        self._banner(port, config)
+        if exit_after_send:
+            self._wait_settled()
+            return
+        while True:
+            for name, process, log_path in self.children:
+                if process.poll() is not None:
+                    tail = log_path.read_text(errors="replace").splitlines()[-20:]
+                    raise CommandError(
+                        f"{name} stopped unexpectedly (exit {process.returncode}); last lines of "
+                        f"{log_path}:\n" + "\n".join(tail)
+                    )
+            if self.orthanc and not self.orthanc.running:
+                raise CommandError(f"Orthanc stopped unexpectedly; see {self.orthanc.log_path}")
+            time.sleep(1)
+
+    def _spawn(self, name: str, command: list[str], log_dir: Path) -> None:
+        log_path = log_dir / f"{name}.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                       env=dict(os.environ), start_new_session=True)  # fmt: skip
+        self.children.append((name, process, log_path))
+
+    def _wait_http(self, url: str, what: str, log_path: Path, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url, timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise CommandError(f"{what} did not come up within {timeout:.0f}s; see {log_path}")
+
+    def _send_studies(self, manage: list[str]) -> None:
+        if SHARED_DICOM.exists():
+            for folder, aet in REAL_SENDS:
+                self.stdout.write(f"\n{aet} sends ../shared/dicom/{folder}")
+                subprocess.run([*manage, "send_studies", "--aet", aet, "--folder",
+                                str(SHARED_DICOM / folder)], check=False)  # fmt: skip
+        else:
+            self.stdout.write(f"({SHARED_DICOM} not found: sending synthetic studies only)")
+        # A new seed each run: a second `make demo` shows new arrivals instead of duplicates.
+        seed = int(time.time()) % 1_000_000
+        for index, (aet, kind, count) in enumerate(SYNTHETIC_SENDS):
+            self.stdout.write(f"\n{aet} sends {count} synthetic {kind} studies with orders")
+            subprocess.run([*manage, "send_studies", "--aet", aet, "--synthetic", str(count),
+                            "--kind", kind, "--orders", "--seed", str(seed + index),
+                            "--finding-rate", "0.4"], check=False)  # fmt: skip
+
+    def _wait_settled(self, timeout: float = 120) -> None:
+        from readingcenter.studies.models import Study, StudyStatus
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not Study.objects.filter(status=StudyStatus.RECEIVING).exists():
+                break
+            time.sleep(1)
+        counts = {s: Study.objects.filter(status=s).count() for s in StudyStatus.values}
+        self.stdout.write("studies: " + json.dumps(counts))
+
+    def _banner(self, port: int, config) -> None:
+        fixture = json.loads((Path(settings.BASE_DIR) / "fixtures" / "demo.json").read_text())
+        password = fixture["password"]
+        users = "\n".join(
+            f"    {u['username']:<12} {u['role']:<12} {u.get('hospital', '')}" for u in fixture["users"]
+        )
+        self.stdout.write(self.style.SUCCESS(f"""
+The reading center is running. Ctrl-C stops everything this command started.
+
+  Studies board     http://127.0.0.1:{port}/studies/
+  API docs          http://127.0.0.1:{port}/api/docs/    (schema: /api/schema/)
+  Django admin      http://127.0.0.1:{port}/admin/
+  DICOM C-STORE     AE {config.aet} on 127.0.0.1:{config.dicom_port} (hospital AE titles in the admin)
+
+  Logins (password for all: {password}):
+{users}
+
+  Send more:  .venv/bin/python manage.py send_studies --aet SEOULNORTH_CT --synthetic 5 --orders
+"""))
+
+    def _stop_all(self) -> None:
+        for _name, process, _log in reversed(self.children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for _name, process, _log in reversed(self.children):
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.orthanc:
+            self.orthanc.stop()
+        self.stdout.write("all stopped.")

@@ -1,0 +1,102 @@
+"""The fixed cast and the real services every test runs against.
+
+PostgreSQL is the configured server (pytest-django makes a test database on it), Redis the
+configured one, and Orthanc a real Orthanc process started per test on free loopback ports.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from readingcenter.accounts.models import Role, User
+from readingcenter.hospitals.models import Hospital, HospitalAETitle
+from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port
+
+
+@pytest.fixture
+def hospital_a(db) -> Hospital:
+    hospital = Hospital.objects.create(name="Alpha Regional", code="alpha", time_zone="Asia/Seoul")
+    HospitalAETitle.objects.create(hospital=hospital, ae_title="ALPHA_CT")
+    return hospital
+
+
+@pytest.fixture
+def hospital_b(db) -> Hospital:
+    hospital = Hospital.objects.create(name="Beta General", code="beta", time_zone="Asia/Shanghai")
+    HospitalAETitle.objects.create(hospital=hospital, ae_title="BETA_CT")
+    return hospital
+
+
+def _user(username: str, role: str, hospital: Hospital | None = None) -> User:
+    user = User.objects.create_user(username=username, password="correct-horse-battery", role=role,
+                                    hospital=hospital)  # fmt: skip
+    return user
+
+
+@pytest.fixture
+def manager(db) -> User:
+    return _user("mgr", Role.MANAGER)
+
+
+@pytest.fixture
+def radiologist(db) -> User:
+    return _user("dr.who", Role.RADIOLOGIST)
+
+
+@pytest.fixture
+def hospital_user_a(hospital_a) -> User:
+    return _user("alpha.it", Role.HOSPITAL, hospital_a)
+
+
+@pytest.fixture
+def hospital_user_b(hospital_b) -> User:
+    return _user("beta.it", Role.HOSPITAL, hospital_b)
+
+
+def api_as(user: User | None) -> APIClient:
+    """An API client authenticated the way hospital systems are: with a token."""
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def orthanc_factory(tmp_path, settings):
+    """Start real Orthanc processes; the last one started is the one settings point at."""
+    started: list[OrthancProcess] = []
+
+    def start(*, stable_age: int = 1, directory=None, http_port=None, dicom_port=None) -> OrthancProcess:
+        config = OrthancConfig(
+            directory=directory or tmp_path / f"orthanc{len(started)}",
+            http_port=http_port or free_port(),
+            dicom_port=dicom_port or free_port(),
+            stable_age=stable_age,
+        )
+        process = OrthancProcess(config).start()
+        started.append(process)
+        settings.ORTHANC_URL = config.url
+        settings.ORTHANC_USERNAME = config.username
+        settings.ORTHANC_PASSWORD = config.password
+        settings.ORTHANC_DICOM_PORT = config.dicom_port
+        settings.ORTHANC_AET = config.aet
+        settings.ORTHANC_STABLE_AGE = stable_age
+        return process
+
+    yield start
+    for process in started:
+        process.stop(kill=True)
+
+
+@pytest.fixture
+def orthanc(orthanc_factory) -> OrthancProcess:
+    return orthanc_factory()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness protects real passwords; test users need none of it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
