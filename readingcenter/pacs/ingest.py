@@ -145,6 +145,14 @@ def _create(orthanc_id: str, first: _NewSeries, seq: int | None) -> Study:
             f"Calling AE title {first.remote_aet or '(none)'!r} belongs to no hospital. "
             "Onboard the hospital with this AE title, then assign the study to it."
         )
+    elif twin := Study.objects.filter(study_instance_uid=study.study_instance_uid).first():
+        study.status = StudyStatus.QUARANTINED
+        study.quarantine_reason = QuarantineReason.CONFLICTING_UID
+        study.quarantine_detail = (
+            f"Study {twin.pk} (patient {twin.patient_id!r}) already has this StudyInstanceUID; "
+            f"this copy is for patient {study.patient_id!r}. Ask the hospital which is right "
+            "before assigning or rejecting it."
+        )
     elif missing:
         study.status = StudyStatus.QUARANTINED
         study.quarantine_reason = QuarantineReason.MISSING_DATA

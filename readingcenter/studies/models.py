@@ -44,6 +44,7 @@ class StudyStatus(models.TextChoices):
 class QuarantineReason(models.TextChoices):
     UNKNOWN_SENDER = "unknown_sender", "Unknown sending AE title"
     MISSING_DATA = "missing_data", "Required DICOM data missing"
+    CONFLICTING_UID = "conflicting_uid", "StudyInstanceUID already used for another patient"
 
 
 class Order(models.Model):
@@ -76,7 +77,9 @@ class Order(models.Model):
 
 
 class Study(models.Model):
-    study_instance_uid = models.CharField(max_length=64, unique=True)
+    # Not unique: Orthanc keys a study by PatientID + StudyInstanceUID, so two patients can
+    # arrive with one UID (a PACS bug or a mix-up). The second is quarantined, never merged.
+    study_instance_uid = models.CharField(max_length=64, db_index=True)
     # Orthanc ids are hashes of the DICOM UIDs: stable across an Orthanc database reset.
     orthanc_id = models.CharField(max_length=64, unique=True)
     hospital = models.ForeignKey(

@@ -136,7 +136,7 @@ def _smooth_noise(
     Drawn on a coarse grid, low-passed there and resized, so its cost hardly depends on the
     output size.
     """
-    small = tuple(max(2, min(int(n), int(round(c * 4)))) for n, c in zip(shape, cells, strict=True))
+    small = tuple(max(2, min(int(n), round(c * 4))) for n, c in zip(shape, cells, strict=True))
     white = rng.standard_normal(small)
     spectrum = np.fft.fftn(white)
     freq2 = sum(
@@ -235,14 +235,14 @@ def _head_anatomy(rng: np.random.Generator, slices: int, size: int) -> _HeadAnat
     shape = labels.shape
     cells = (max(2.0, slices / 3), 10.0, 10.0)
     gyri = _smooth_noise(rng, shape, cells)
-    sulci = _smooth_noise(rng, shape, (max(2.0, slices / 2), 14.0, 14.0))
+    sulci = _smooth_noise(rng, shape, (max(2.0, slices / 2), 20.0, 20.0))
     texture = _smooth_noise(rng, shape, (max(2.0, slices / 4), 6.0, 6.0))
 
     # Order matters: each tissue paints over the one before, deepest structures last.
     labels[brain] = WHITE
     labels[brain & (depth < 3.0 + 1.6 * np.clip(gyri + 1.0, 0.0, 3.0))] = GREY
     # Zero crossings of a smooth field wind like sulci; the thin rim is the subarachnoid space.
-    labels[brain & (depth < 9.0) & (np.abs(sulci) < 0.09)] = CSF
+    labels[brain & (depth < 12.0) & (np.abs(sulci) < 0.12)] = CSF
     labels[brain & (depth < 1.3)] = CSF
     labels[brain & (np.abs(xz2) < 1.1) & (depth < 30.0)] = CSF  # interhemispheric fissure
 
@@ -497,8 +497,12 @@ def chest_image(
         hx, hy = cx * 0.45, cy + 0.05
         d = np.hypot(x - hx, y - hy)
         theta = np.arctan2(y - hy, x - hx)
-        streaks = (0.5 + 0.5 * np.cos(22.0 * theta + 2.5 * swirl)) ** 8
-        m = (0.7 * streaks + 0.3 * np.clip(fine, 0.0, None)) * np.exp(-d / 0.5)
+        # Two sets of radial streaks, broken up by a fine field: branching vessels seen end-on
+        # and along their length, rather than a regular starburst.
+        streaks = (0.5 + 0.5 * np.cos(17.0 * theta + 2.5 * swirl)) ** 10
+        streaks += 0.6 * (0.5 + 0.5 * np.cos(31.0 * theta - 3.0 * swirl)) ** 12
+        m = 0.6 * streaks * np.clip(0.6 + 0.5 * fine, 0.0, 1.0) + 0.3 * np.clip(fine, 0.0, None)
+        m *= np.exp(-d / 0.45)
         m += 0.9 * np.exp(-(d**2) / 0.006)  # the hilum itself
         markings += np.where(lung, m, 0.0)
 
@@ -526,9 +530,9 @@ def chest_image(
 
     heart_scale = rng.uniform(0.9, 1.15)
     h2 = ((x - 0.10) / (0.29 * heart_scale)) ** 2 + ((y - 0.30) / 0.25) ** 2
-    img += 0.27 * np.clip(1.0 - h2, 0.0, 1.0) ** 0.35
+    img += 0.17 * np.clip(1.0 - h2, 0.0, 1.0) ** 0.35
     mediastinum = (np.abs(x) < 0.11 + 0.04 * (y > 0)) & (y > -0.75) & (y < 0.55)
-    img += np.where(mediastinum, 0.20, 0.0)
+    img += 0.14 * _box_blur(mediastinum.astype(np.float32), max(1, n // 128))
     spine = (np.abs(x) < 0.07) & (((y + 1.0) / 0.09) % 1.0 < 0.8) & body
     img += np.where(spine, 0.05, 0.0)
     img += 0.12 * (np.hypot(x - 0.12, y + 0.22) < 0.07)  # aortic knob
@@ -537,7 +541,8 @@ def chest_image(
     rib_t = (y + 0.98 - 0.5 * (np.abs(x) - 0.3) ** 2) / 0.115
     rib_p = rib_t % 1.0
     ribs = (rib_t >= 0) & (rib_t < 10) & (rib_p < 0.3) & (np.abs(x) > 0.08) & (np.abs(x) < 0.8)
-    img += np.where(ribs & body, 0.06 * np.sin(np.pi * rib_p / 0.3) ** 0.5, 0.0)
+    rib_profile = np.sqrt(np.clip(np.sin(np.pi * rib_p / 0.3), 0.0, 1.0))
+    img += np.where(ribs & body, 0.06 * rib_profile, 0.0)
     for sx in (-1.0, 1.0):
         dist = np.abs((y + 0.68) + 0.18 * (x * sx - 0.08))
         clavicle = (dist < 0.025) & (x * sx > 0.06) & (x * sx < 0.6)
@@ -627,18 +632,45 @@ class Scanner:
 
 SCANNERS: dict[str, tuple[Scanner, ...]] = {
     "CT": (
-        Scanner("CT", "SIEMENS", "SOMATOM Definition AS+", "CTAWP73412", "syngo CT VA48A",
-                kernels=("H30s", "H70h")),  # fmt: skip
-        Scanner("CT", "GE MEDICAL SYSTEMS", "Revolution EVO", "CT01OC0", "revo_ct_22ms.40",
-                pixel_representation=1, bits_stored=16),  # fmt: skip
+        Scanner(
+            "CT",
+            "SIEMENS",
+            "SOMATOM Definition AS+",
+            "CTAWP73412",
+            "syngo CT VA48A",
+            kernels=("H30s", "H70h"),
+        ),
+        Scanner(
+            "CT",
+            "GE MEDICAL SYSTEMS",
+            "Revolution EVO",
+            "CT01OC0",
+            "revo_ct_22ms.40",
+            pixel_representation=1,
+            bits_stored=16,
+        ),
         Scanner("CT", "Philips", "Ingenuity CT", "PHILIPS-4T2K", "4.1.5", kernels=("UB", "YC")),
-        Scanner("CT", "CANON_MEDICAL_SYSTEMS", "Aquilion ONE", "ER_CT1", "V10.8",
-                pixel_representation=1, bits_stored=16, rescale_intercept=0.0,
-                kernels=("FC21", "FC30")),  # fmt: skip
+        Scanner(
+            "CT",
+            "CANON_MEDICAL_SYSTEMS",
+            "Aquilion ONE",
+            "ER_CT1",
+            "V10.8",
+            pixel_representation=1,
+            bits_stored=16,
+            rescale_intercept=0.0,
+            kernels=("FC21", "FC30"),
+        ),
     ),
     "CR": (
-        Scanner("CR", "FUJIFILM Corporation", "FCR CAPSULA XLII", "FCR01", "A10.2",
-                photometric="MONOCHROME1"),  # fmt: skip
+        Scanner(
+            "CR",
+            "FUJIFILM Corporation",
+            "FCR CAPSULA XLII",
+            "FCR01",
+            "A10.2",
+            photometric="MONOCHROME1",
+        ),
         Scanner("CR", "Agfa", "CR 85-X", "ADC_5146", "NX 23.0"),
     ),
     "DX": (
@@ -740,8 +772,9 @@ def new_study_header(
     if accession_number is None:
         if len(accession_prefix) > 8:
             raise ValueError("accession_prefix is at most 8 characters (AccessionNumber is 16)")
-        digits = 16 - len(accession_prefix)
-        accession_number = f"{accession_prefix}{int(rng.integers(10 ** (min(digits, 10) - 1), 10 ** min(digits, 10)))}"
+        digits = min(16 - len(accession_prefix), 10)
+        number = int(rng.integers(10 ** (digits - 1), 10**digits))
+        accession_number = f"{accession_prefix}{number}"
     if len(accession_number) > 16:
         raise ValueError(f"AccessionNumber {accession_number!r} is longer than 16 characters")
     drawn_priority = str(rng.choice(PRIORITIES, p=[0.2, 0.3, 0.5]))
@@ -1034,7 +1067,9 @@ def _chest_datasets(
         protocol=f"Chest {view}",
     )
     sop_class = (
-        DigitalXRayImageStorageForPresentation if modality == "DX" else ComputedRadiographyImageStorage
+        DigitalXRayImageStorageForPresentation
+        if modality == "DX"
+        else ComputedRadiographyImageStorage
     )
     ds = _instance(rng, header, scanner, series, sop_class, 1)
     n = image.shape[0]
@@ -1074,6 +1109,12 @@ def _chest_datasets(
         region.CodingSchemeDesignator = "SCT"
         region.CodeMeaning = "Thorax"
         ds.AnatomicRegionSequence = DicomSequence([region])
+        ds.PositionerType = "COLUMN"
+        view_code = Dataset()
+        view_code.CodeValue = "399348003" if view == "PA" else "399067008"
+        view_code.CodingSchemeDesignator = "SCT"
+        view_code.CodeMeaning = "postero-anterior" if view == "PA" else "antero-posterior"
+        ds.ViewCodeSequence = DicomSequence([view_code])
     _set_pixels(
         ds,
         stored,
@@ -1194,10 +1235,41 @@ def _mr_series(
         ds.PixelSpacing = [f"{spacing:.6g}", f"{spacing:.6g}"]
         ds.WindowCenter = f"{hi / 2:.0f}"
         ds.WindowWidth = f"{hi:.0f}"
-        _set_pixels(
-            ds, stored_all[i], bits_stored=12, signed=False, photometric="MONOCHROME2"
-        )
+        _set_pixels(ds, stored_all[i], bits_stored=12, signed=False, photometric="MONOCHROME2")
         datasets.append(ds)
+    return datasets
+
+
+def _mr_datasets(
+    rng: np.random.Generator,
+    phantom: np.random.Generator,
+    header: StudyHeader,
+    scanner: Scanner,
+    *,
+    slices: int,
+    size: int,
+    sequences: Sequence[str],
+    lesion: bool,
+    first_series_number: int,
+    appearance: Appearance | None,
+) -> list[Dataset]:
+    appearance = appearance or Appearance()
+    anat, mask, level = _mr_phantom(phantom, slices, size, lesion, appearance)
+    frame = _uid(rng)
+    datasets: list[Dataset] = []
+    for k, weighting in enumerate(sequences):
+        signal = _mr_signal(phantom, anat, weighting, mask, appearance, level)
+        datasets += _mr_series(
+            rng,
+            header,
+            scanner,
+            signal,
+            anat,
+            weighting=weighting,
+            number=first_series_number + k,
+            frame_of_reference=frame,
+            started=header.study_datetime + dt.timedelta(minutes=3 + 4 * k),
+        )
     return datasets
 
 
@@ -1218,31 +1290,26 @@ def mr_brain(
 ) -> list[Dataset]:
     """A routine MR brain: one axial series per weighting, sharing one frame of reference."""
     study, scanner = _header_and_scanner("mr-brain", rng, study, patient, accession_number, scanner)
-    appearance = appearance or Appearance()
     phantom = np.random.default_rng(rng.integers(2**63))
-    anat = _head_anatomy(phantom, slices, size)
-    mask = _head_lesion(phantom, anat, "intraparenchymal", appearance) if lesion else None
-    level = phantom.uniform(0.8, 1.0)
-    frame = _uid(rng)
-    datasets: list[Dataset] = []
-    for k, weighting in enumerate(sequences):
-        signal = _mr_signal(phantom, anat, weighting, mask, appearance, level)
-        datasets += _mr_series(
-            rng,
-            study,
-            scanner,
-            signal,
-            anat,
-            weighting=weighting,
-            number=first_series_number + k,
-            frame_of_reference=frame,
-            started=study.study_datetime + dt.timedelta(minutes=3 + 4 * k),
-        )
+    datasets = _mr_datasets(
+        rng,
+        phantom,
+        study,
+        scanner,
+        slices=slices,
+        size=size,
+        sequences=sequences,
+        lesion=lesion,
+        first_series_number=first_series_number,
+        appearance=appearance,
+    )
     return _finish(datasets, compress)
 
 
 # --------------------------------------------------------------------------------------------
 # Studies
+
+_DEFAULT_SIZES = {"head-ct": 256, "chest-xr": 512, "mr-brain": 256}
 
 
 @dataclass
@@ -1254,10 +1321,14 @@ class SyntheticStudy:
     scanner: Scanner
     finding: bool
     datasets: list[Dataset]
-    # What a late series needs to show the same patient: the phantom's seed and the options.
-    _phantom_seed: int = field(repr=False)
-    _options: dict = field(repr=False, default_factory=dict)
-    _late_rng: np.random.Generator | None = field(repr=False, default=None)
+    slices: int
+    size: int
+    appearance: Appearance | None = None
+    compress: bool = False
+    # A late series must show the same patient: the same phantom seed replays the anatomy and
+    # the finding; its own generator keeps add_series reproducible too.
+    phantom_seed: int = field(repr=False, default=0)
+    late_rng: np.random.Generator = field(repr=False, default_factory=np.random.default_rng)
 
     @property
     def study_instance_uid(self) -> str:
@@ -1307,38 +1378,27 @@ class SyntheticStudy:
             "manufacturer": self.scanner.manufacturer,
         }
 
-    def add_series(
-        self, *, rng: np.random.Generator | None = None, compress: bool | None = None
-    ) -> list[Dataset]:
+    def add_series(self, *, rng: np.random.Generator | None = None) -> list[Dataset]:
         """A series that arrives after the study looked complete, appended to ``datasets``.
 
-        Head CT: a bone-kernel reconstruction; chest: an AP view; MR: T1 after contrast. The
-        anatomy and finding are the study's own (the same phantom seed).
+        Head CT: a bone-kernel reconstruction; chest: an AP view; MR: T1 after contrast. Same
+        anatomy and finding as the rest of the study.
         """
-        rng = rng or self._late_rng or np.random.default_rng()
-        compress = self._options.get("compress", False) if compress is None else compress
+        rng = rng or self.late_rng
         number = max(int(ds.SeriesNumber) for ds in self.datasets) + 1
-        started = dt.datetime.combine(
-            dt.date.today(), dt.time()
-        )  # replaced below; keeps types simple
         last = max(
-            dt.datetime.strptime(ds.SeriesDate + ds.SeriesTime[:6], "%Y%m%d%H%M%S")
+            dt.datetime.strptime(f"{ds.SeriesDate}{str(ds.SeriesTime)[:6]}", "%Y%m%d%H%M%S")
             for ds in self.datasets
         )
         started = last + dt.timedelta(minutes=10)
-        phantom = np.random.default_rng(self._phantom_seed)
-        slices = self._options.get("slices", 20)
-        size = self._options.get("size")
-        appearance = self._options.get("appearance")
+        phantom = np.random.default_rng(self.phantom_seed)
+        frame = str(self.datasets[0].get("FrameOfReferenceUID", "")) or _uid(rng)
         if self.kind == "head-ct":
-            size = size or 256
-            anat = _head_anatomy(np.random.default_rng(self._phantom_seed), slices, size)
-            volume = head_ct_volume(
-                phantom, slices=slices, size=size, bleed=self.finding, appearance=appearance
+            volume, anat = _head_ct(
+                phantom, self.slices, self.size, self.finding, None, self.appearance
             )
             # A sharper kernel: the same anatomy, more noise.
             hu = volume.image + _correlated_noise(rng, volume.image.shape, 12.0)
-            frame = str(self.datasets[0].FrameOfReferenceUID)
             new = _ct_series(
                 rng,
                 self.header,
@@ -1352,10 +1412,9 @@ class SyntheticStudy:
             )
         elif self.kind == "chest-xr":
             image = chest_image(
-                phantom, size=size or 512, pneumothorax=self.finding, appearance=appearance
+                phantom, size=self.size, pneumothorax=self.finding, appearance=self.appearance
             ).image
             image = np.clip(image + rng.normal(0.0, 0.01, image.shape), 0.0, 1.0)
-            mono1 = self.datasets[0].PhotometricInterpretation == "MONOCHROME1"
             new = _chest_datasets(
                 rng,
                 self.header,
@@ -1363,16 +1422,15 @@ class SyntheticStudy:
                 image,
                 number=number,
                 view="AP",
-                monochrome1=mono1,
+                monochrome1=self.datasets[0].PhotometricInterpretation == "MONOCHROME1",
                 started=started,
             )
         else:
-            size = size or 256
-            anat = _head_anatomy(phantom, slices, size)
-            app = appearance or Appearance()
-            mask = _head_lesion(phantom, anat, "intraparenchymal", app) if self.finding else None
-            level = phantom.uniform(0.8, 1.0)
-            signal = _mr_signal(rng, anat, "T1", mask, app, level)
+            appearance = self.appearance or Appearance()
+            anat, mask, level = _mr_phantom(
+                phantom, self.slices, self.size, self.finding, appearance
+            )
+            signal = _mr_signal(rng, anat, "T1", mask, appearance, level)
             new = _mr_series(
                 rng,
                 self.header,
@@ -1381,11 +1439,11 @@ class SyntheticStudy:
                 anat,
                 weighting="T1",
                 number=number,
-                frame_of_reference=str(self.datasets[0].FrameOfReferenceUID),
+                frame_of_reference=frame,
                 started=started,
                 contrast=True,
             )
-        new = _finish(new, compress)
+        new = _finish(new, self.compress)
         self.datasets.extend(new)
         return new
 
@@ -1414,6 +1472,7 @@ def make_study(
 
     ``finding`` is the ground truth: a bleed (head CT), a pneumothorax (chest) or a T2-bright
     lesion (MR). Order details (priority, history, referrer) are drawn unless given.
+    ``monochrome1=None`` follows the scanner's habit.
     """
     header = new_study_header(
         kind,
@@ -1430,16 +1489,11 @@ def make_study(
     scanner = _pick_scanner(rng, kind, scanner)
     phantom_seed = int(rng.integers(2**63))
     late_rng = np.random.default_rng(rng.integers(2**63))
-    options: dict = {"compress": compress, "appearance": appearance, "size": size}
-    started = header.study_datetime + dt.timedelta(minutes=2)
     phantom = np.random.default_rng(phantom_seed)
+    slices = slices or 20
+    size = size or _DEFAULT_SIZES[kind]
     if kind == "head-ct":
-        slices = slices or 20
-        size = size or 256
-        anat = _head_anatomy(np.random.default_rng(phantom_seed), slices, size)
-        volume = head_ct_volume(
-            phantom, slices=slices, size=size, bleed=finding, appearance=appearance
-        )
+        volume, anat = _head_ct(phantom, slices, size, finding, None, appearance)
         datasets = _ct_series(
             rng,
             header,
@@ -1449,13 +1503,10 @@ def make_study(
             number=1,
             bone=False,
             frame_of_reference=_uid(rng),
-            started=started,
+            started=header.study_datetime + dt.timedelta(minutes=2),
         )
     elif kind == "chest-xr":
-        image = chest_image(
-            phantom, size=size or 512, pneumothorax=finding, appearance=appearance
-        ).image
-        mono1 = scanner.photometric == "MONOCHROME1" if monochrome1 is None else monochrome1
+        image = chest_image(phantom, size=size, pneumothorax=finding, appearance=appearance).image
         datasets = _chest_datasets(
             rng,
             header,
@@ -1463,28 +1514,34 @@ def make_study(
             image,
             number=1,
             view="PA",
-            monochrome1=mono1,
-            started=started,
+            monochrome1=scanner.photometric == "MONOCHROME1"
+            if monochrome1 is None
+            else monochrome1,
+            started=header.study_datetime + dt.timedelta(minutes=1),
         )
     else:
-        slices = slices or 20
-        datasets = mr_brain(
-            rng=phantom,
+        datasets = _mr_datasets(
+            rng,
+            phantom,
+            header,
+            scanner,
             slices=slices,
-            size=size or 256,
+            size=size,
+            sequences=("T1", "T2", "FLAIR"),
             lesion=finding,
-            study=header,
-            scanner=scanner,
+            first_series_number=1,
             appearance=appearance,
         )
-    options["slices"] = slices
     return SyntheticStudy(
         kind=kind,
         header=header,
         scanner=scanner,
         finding=finding,
         datasets=_finish(datasets, compress),
-        _phantom_seed=phantom_seed,
-        _options=options,
-        _late_rng=late_rng,
+        slices=slices,
+        size=size,
+        appearance=appearance,
+        compress=compress,
+        phantom_seed=phantom_seed,
+        late_rng=late_rng,
     )
