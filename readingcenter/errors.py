@@ -6,7 +6,9 @@ from __future__ import annotations
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(self, code: str, message: str, *, field: str | None = None, status: int | None = None):
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, status: int | None = None
+    ):
         super().__init__(message)
         self.code = code
         self.message = message

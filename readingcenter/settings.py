@@ -16,7 +16,9 @@ VAR_DIR = Path(env("READINGCENTER_VAR_DIR", str(BASE_DIR / "var")))
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # The demo key is only good for a demo; production sets DJANGO_SECRET_KEY(_FILE).
 SECRET_KEY = env("DJANGO_SECRET_KEY", "demo-only-insecure-key-change-me-in-production-0123456789")
-ALLOWED_HOSTS = [h for h in (env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost") or "").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in (env("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost") or "").split(",") if h
+]
 CSRF_TRUSTED_ORIGINS = [
     o for o in (env("DJANGO_CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000") or "").split(",") if o
 ]

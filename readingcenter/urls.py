@@ -18,12 +18,15 @@ api_v1 = [
     path("hospitals/<int:pk>/", hospitals_api.HospitalDetailApi.as_view(), name="hospital-detail"),
     path("studies/", studies_api.StudyListApi.as_view(), name="study-list"),
     path("studies/<int:pk>/", studies_api.StudyDetailApi.as_view(), name="study-api-detail"),
-    path("studies/<int:pk>/assign-hospital/", studies_api.StudyAssignHospitalApi.as_view(),
-         name="study-assign-hospital"),
+    path(
+        "studies/<int:pk>/assign-hospital/",
+        studies_api.StudyAssignHospitalApi.as_view(),
+        name="study-assign-hospital",
+    ),
     path("studies/<int:pk>/reject/", studies_api.StudyRejectApi.as_view(), name="study-reject-api"),
     path("orders/", studies_api.OrderListCreateApi.as_view(), name="order-list"),
     path("orders/<int:pk>/", studies_api.OrderDetailApi.as_view(), name="order-detail"),
-]  # fmt: skip
+]
 
 urlpatterns = [
     path("", studies_views.home, name="home"),

@@ -30,8 +30,9 @@ def hospital_b(db) -> Hospital:
 
 
 def _user(username: str, role: str, hospital: Hospital | None = None) -> User:
-    user = User.objects.create_user(username=username, password="correct-horse-battery", role=role,
-                                    hospital=hospital)  # fmt: skip
+    user = User.objects.create_user(
+        username=username, password="correct-horse-battery", role=role, hospital=hospital
+    )
     return user
 
 
@@ -69,7 +70,9 @@ def orthanc_factory(tmp_path, settings):
     """Start real Orthanc processes; the last one started is the one settings point at."""
     started: list[OrthancProcess] = []
 
-    def start(*, stable_age: int = 1, directory=None, http_port=None, dicom_port=None) -> OrthancProcess:
+    def start(
+        *, stable_age: int = 1, directory=None, http_port=None, dicom_port=None
+    ) -> OrthancProcess:
         config = OrthancConfig(
             directory=directory or tmp_path / f"orthanc{len(started)}",
             http_port=http_port or free_port(),

@@ -5,7 +5,15 @@ from readingcenter.audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("at", "actor_label", "action", "outcome", "target_type", "target_id", "ip_address")
+    list_display = (
+        "at",
+        "actor_label",
+        "action",
+        "outcome",
+        "target_type",
+        "target_id",
+        "ip_address",
+    )
     list_filter = ("outcome", "action")
     search_fields = ("actor_label", "action", "target_id", "patient_id")
     date_hierarchy = "at"

@@ -25,7 +25,9 @@ class AETitleField(serializers.CharField):
         try:
             validate_ae_title(value)
         except Exception as exc:
-            raise serializers.ValidationError(str(exc.message if hasattr(exc, "message") else exc)) from exc
+            raise serializers.ValidationError(
+                str(exc.message if hasattr(exc, "message") else exc)
+            ) from exc
         return value
 
 
@@ -37,7 +39,9 @@ class HospitalCreateSerializer(serializers.Serializer):
 
     def validate_time_zone(self, value):
         if value not in zoneinfo.available_timezones():
-            raise serializers.ValidationError(f"{value!r} is not an IANA time zone (e.g. Asia/Seoul).")
+            raise serializers.ValidationError(
+                f"{value!r} is not an IANA time zone (e.g. Asia/Seoul)."
+            )
         return value
 
 
@@ -59,7 +63,9 @@ class HospitalListCreateApi(generics.ListCreateAPIView):
     def create(self, request, *args, **kwargs):
         payload = HospitalCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        hospital = services.hospital_create(actor=request.user, request=request, **payload.validated_data)
+        hospital = services.hospital_create(
+            actor=request.user, request=request, **payload.validated_data
+        )
         hospital = selectors.hospital_list(user=request.user).get(pk=hospital.pk)
         return Response(HospitalSerializer(hospital).data, status=status.HTTP_201_CREATED)
 

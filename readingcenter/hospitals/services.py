@@ -13,8 +13,12 @@ def hospital_create(
     """Onboard a hospital. It can send at once: the follower looks AE titles up per study."""
     titles = [normalise_ae_title(t) for t in ae_titles]
     if len(set(titles)) != len(titles):
-        raise DomainError("ae_title_duplicate", "The same AE title is listed twice.", field="ae_titles")
-    taken = list(HospitalAETitle.objects.filter(ae_title__in=titles).values_list("ae_title", flat=True))
+        raise DomainError(
+            "ae_title_duplicate", "The same AE title is listed twice.", field="ae_titles"
+        )
+    taken = list(
+        HospitalAETitle.objects.filter(ae_title__in=titles).values_list("ae_title", flat=True)
+    )
     if taken:
         raise DomainError(
             "ae_title_taken",
@@ -22,7 +26,9 @@ def hospital_create(
             field="ae_titles",
         )
     if Hospital.objects.filter(code=code).exists():
-        raise DomainError("hospital_code_taken", f"A hospital with code {code!r} exists.", field="code")
+        raise DomainError(
+            "hospital_code_taken", f"A hospital with code {code!r} exists.", field="code"
+        )
     try:
         with transaction.atomic():
             hospital = Hospital.objects.create(name=name, code=code, time_zone=time_zone)

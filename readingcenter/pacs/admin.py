@@ -5,5 +5,12 @@ from readingcenter.pacs.models import IngestCursor
 
 @admin.register(IngestCursor)
 class IngestCursorAdmin(admin.ModelAdmin):
-    list_display = ["name", "last_seq", "resync_needed", "resyncs", "last_polled_at", "last_swept_at"]
+    list_display = [
+        "name",
+        "last_seq",
+        "resync_needed",
+        "resyncs",
+        "last_polled_at",
+        "last_swept_at",
+    ]
     readonly_fields = ["last_polled_at", "last_swept_at", "resyncs"]

@@ -190,8 +190,12 @@ def _create_unreadable(orthanc_id: str, info: dict, fresh: list[_NewSeries], seq
         calling_ae_title=next((f.remote_aet for f in fresh if f.remote_aet), "")[:16],
     )
     _event(study, StudyEvent.Kind.QUARANTINED, seq=seq, reason=study.quarantine_reason)
-    audit_record(actor=SYSTEM_INGEST, action="study.quarantine", target=study,
-                 detail={"error": study.quarantine_detail})  # fmt: skip
+    audit_record(
+        actor=SYSTEM_INGEST,
+        action="study.quarantine",
+        target=study,
+        detail={"error": study.quarantine_detail},
+    )
     return study
 
 
@@ -220,13 +224,20 @@ def _apply_series(study: Study, orthanc_series, known, fresh, seq) -> None:
         )
         if created and not own:
             grew = True
-            _event(study, StudyEvent.Kind.SERIES_ADDED, seq=seq,
-                   series_instance_uid=series_uid, modality=row.modality)  # fmt: skip
+            _event(
+                study,
+                StudyEvent.Kind.SERIES_ADDED,
+                seq=seq,
+                series_instance_uid=series_uid,
+                modality=row.modality,
+            )
     rows = [s for s in study.series.all() if not s.is_own]
     study.series_count = len(rows)
     study.instance_count = sum(s.instance_count for s in rows)
     study.modalities = sorted({s.modality for s in rows if s.modality})
-    study.body_part_examined = next((s.body_part_examined for s in rows if s.body_part_examined), "")
+    study.body_part_examined = next(
+        (s.body_part_examined for s in rows if s.body_part_examined), ""
+    )
     if grew:
         study.last_instance_at = timezone.now()
         if study.status == StudyStatus.COMPLETE:
@@ -278,7 +289,7 @@ def _apply_guarded(change: dict, *, client: OrthancClient) -> None:
         if exc.status is None or exc.status >= 500:
             raise
         _record_failure(change, exc)
-    except Exception as exc:  # noqa: BLE001 - see the docstring
+    except Exception as exc:
         log.exception("could not apply Orthanc change %s", change.get("Seq"))
         _record_failure(change, exc)
 
@@ -294,8 +305,9 @@ def _record_failure(change: dict, exc: Exception) -> None:
     )
 
 
-def follow_once(*, client: OrthancClient | None = None, name: str = "default",
-                batch_size: int | None = None) -> FollowResult:  # fmt: skip
+def follow_once(
+    *, client: OrthancClient | None = None, name: str = "default", batch_size: int | None = None
+) -> FollowResult:
     """Apply the next batch of changes. Safe to run in several processes at once."""
     client = client or get_client()
     batch_size = batch_size or settings.INGEST_BATCH_SIZE
@@ -306,8 +318,10 @@ def follow_once(*, client: OrthancClient | None = None, name: str = "default",
     if page.last < cursor.last_seq:
         log.warning(
             "Orthanc's change log is at %s, behind our cursor %s: its database was reset; "
-            "resynchronising from /studies", page.last, cursor.last_seq,
-        )  # fmt: skip
+            "resynchronising from /studies",
+            page.last,
+            cursor.last_seq,
+        )
         IngestCursor.objects.filter(pk=cursor.pk).update(resync_needed=True)
         return resync(client=client, name=name)
     if not page.changes:
@@ -330,8 +344,9 @@ def follow_once(*, client: OrthancClient | None = None, name: str = "default",
     return FollowResult(len(page.changes), locked.last_seq, done=page.done)
 
 
-def follow_until_idle(*, client: OrthancClient | None = None, name: str = "default",
-                      max_batches: int = 10_000) -> int:  # fmt: skip
+def follow_until_idle(
+    *, client: OrthancClient | None = None, name: str = "default", max_batches: int = 10_000
+) -> int:
     """Apply changes until Orthanc has none left; returns how many were applied."""
     total = 0
     for _ in range(max_batches):
@@ -342,8 +357,12 @@ def follow_until_idle(*, client: OrthancClient | None = None, name: str = "defau
     return total
 
 
-def sweep(*, client: OrthancClient | None = None, name: str = "default",
-          older_than: dt.timedelta | None = None) -> int:  # fmt: skip
+def sweep(
+    *,
+    client: OrthancClient | None = None,
+    name: str = "default",
+    older_than: dt.timedelta | None = None,
+) -> int:
     """Complete studies Orthanc reports stable but whose StableStudy we never saw.
 
     Orthanc tracks stability in memory: restarted before StableAge, it never emits
@@ -357,8 +376,10 @@ def sweep(*, client: OrthancClient | None = None, name: str = "default",
         status=StudyStatus.QUARANTINED, completed_at__isnull=True, updated_at__lt=cutoff
     )
     completed = 0
-    for orthanc_id in [*waiting.values_list("orthanc_id", flat=True),
-                       *waiting_quarantined.values_list("orthanc_id", flat=True)]:  # fmt: skip
+    for orthanc_id in [
+        *waiting.values_list("orthanc_id", flat=True),
+        *waiting_quarantined.values_list("orthanc_id", flat=True),
+    ]:
         study = study_sync(orthanc_id, client=client, stable=None, reason="sweep")
         if study is not None and study.status == StudyStatus.COMPLETE:
             completed += 1
@@ -381,6 +402,10 @@ def resync(*, client: OrthancClient | None = None, name: str = "default") -> Fol
         cursor.resync_needed = False
         cursor.resyncs += 1
         cursor.save()
-        audit_record(actor=SYSTEM_INGEST, action="ingest.resync", target=cursor,
-                     detail={"studies": len(studies), "cursor": last})  # fmt: skip
+        audit_record(
+            actor=SYSTEM_INGEST,
+            action="ingest.resync",
+            target=cursor,
+            detail={"studies": len(studies), "cursor": last},
+        )
     return FollowResult(len(studies), last, done=True, resynced=True)

@@ -76,7 +76,9 @@ class OrthancClient:
         try:
             return response.json()
         except ValueError as exc:
-            raise OrthancError(f"Orthanc sent something other than JSON for {path}", path=path) from exc
+            raise OrthancError(
+                f"Orthanc sent something other than JSON for {path}", path=path
+            ) from exc
 
     # -- the resources the reading center uses -------------------------------------------
     def system(self) -> dict:

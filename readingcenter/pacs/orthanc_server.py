@@ -27,7 +27,9 @@ class OrthancServerError(RuntimeError):
 
 
 def orthanc_binary() -> str:
-    path = shutil.which("Orthanc") or ("/usr/sbin/Orthanc" if Path("/usr/sbin/Orthanc").exists() else None)
+    path = shutil.which("Orthanc") or (
+        "/usr/sbin/Orthanc" if Path("/usr/sbin/Orthanc").exists() else None
+    )
     if not path:
         raise OrthancServerError(
             "Orthanc is not installed: run `make setup` (it installs the Debian packages "
@@ -171,7 +173,9 @@ class OrthancProcess:
             except requests.RequestException:
                 pass
             time.sleep(0.1)
-        raise OrthancServerError(f"Orthanc did not answer within {timeout:.0f}s; see {self.log_path}")
+        raise OrthancServerError(
+            f"Orthanc did not answer within {timeout:.0f}s; see {self.log_path}"
+        )
 
     def stop(self, *, kill: bool = False, timeout: float = 15.0) -> None:
         if self.process is None or self.process.poll() is not None:

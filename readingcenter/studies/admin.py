@@ -6,8 +6,15 @@ from readingcenter.studies.models import Order, Series, Study, StudyEvent
 class SeriesInline(admin.TabularInline):
     model = Series
     extra = 0
-    readonly_fields = ["series_instance_uid", "series_number", "modality", "series_description",
-                       "body_part_examined", "instance_count", "is_own"]  # fmt: skip
+    readonly_fields = [
+        "series_instance_uid",
+        "series_number",
+        "modality",
+        "series_description",
+        "body_part_examined",
+        "instance_count",
+        "is_own",
+    ]
     can_delete = False
 
 
@@ -20,8 +27,17 @@ class EventInline(admin.TabularInline):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ["accession_number", "patient_name", "hospital", "status", "priority",
-                    "modalities", "instance_count", "received_at", "completed_at"]  # fmt: skip
+    list_display = [
+        "accession_number",
+        "patient_name",
+        "hospital",
+        "status",
+        "priority",
+        "modalities",
+        "instance_count",
+        "received_at",
+        "completed_at",
+    ]
     list_filter = ["status", "priority", "hospital"]
     search_fields = ["accession_number", "patient_id", "patient_name", "study_instance_uid"]
     list_select_related = ["hospital"]

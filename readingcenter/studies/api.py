@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,8 +21,14 @@ class HospitalRefSerializer(serializers.Serializer):
 class SeriesSerializer(serializers.ModelSerializer):
     class Meta:
         model = Series
-        fields = ["series_instance_uid", "series_number", "modality", "series_description",
-                  "body_part_examined", "instance_count"]  # fmt: skip
+        fields = [
+            "series_instance_uid",
+            "series_number",
+            "modality",
+            "series_description",
+            "body_part_examined",
+            "instance_count",
+        ]
 
 
 class OrderSerializer(serializers.ModelSerializer):
@@ -31,9 +37,19 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "hospital", "accession_number", "requested_procedure", "priority",
-                  "clinical_history", "referring_physician", "callback_phone", "patient_id",
-                  "created_at", "study"]  # fmt: skip
+        fields = [
+            "id",
+            "hospital",
+            "accession_number",
+            "requested_procedure",
+            "priority",
+            "clinical_history",
+            "referring_physician",
+            "callback_phone",
+            "patient_id",
+            "created_at",
+            "study",
+        ]
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -43,12 +59,34 @@ class StudySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = ["id", "study_instance_uid", "accession_number", "hospital", "patient_name",
-                  "patient_id", "patient_sex", "patient_birth_date", "study_date", "study_time",
-                  "study_description", "modalities", "body_part_examined",
-                  "referring_physician_name", "status", "quarantine_reason", "quarantine_detail",
-                  "calling_ae_title", "priority", "version", "series_count", "instance_count",
-                  "received_at", "completed_at", "series", "order"]  # fmt: skip
+        fields = [
+            "id",
+            "study_instance_uid",
+            "accession_number",
+            "hospital",
+            "patient_name",
+            "patient_id",
+            "patient_sex",
+            "patient_birth_date",
+            "study_date",
+            "study_time",
+            "study_description",
+            "modalities",
+            "body_part_examined",
+            "referring_physician_name",
+            "status",
+            "quarantine_reason",
+            "quarantine_detail",
+            "calling_ae_title",
+            "priority",
+            "version",
+            "series_count",
+            "instance_count",
+            "received_at",
+            "completed_at",
+            "series",
+            "order",
+        ]
 
 
 class StudyFilterSerializer(serializers.Serializer):
@@ -113,7 +151,9 @@ class StudyAssignHospitalApi(APIView):
         study = services.study_assign_hospital(
             study_id=pk, hospital=hospital, actor=request.user, request=request
         )
-        return Response(StudySerializer(selectors.study_get(user=request.user, study_id=study.pk)).data)
+        return Response(
+            StudySerializer(selectors.study_get(user=request.user, study_id=study.pk)).data
+        )
 
 
 @extend_schema(request=RejectSerializer, responses=StudySerializer, tags=["quarantine"])
@@ -127,9 +167,14 @@ class StudyRejectApi(APIView):
         payload.is_valid(raise_exception=True)
         get_object_or_404(Study, pk=pk)
         study = services.study_reject(
-            study_id=pk, actor=request.user, reason=payload.validated_data["reason"], request=request
+            study_id=pk,
+            actor=request.user,
+            reason=payload.validated_data["reason"],
+            request=request,
         )
-        return Response(StudySerializer(selectors.study_get(user=request.user, study_id=study.pk)).data)
+        return Response(
+            StudySerializer(selectors.study_get(user=request.user, study_id=study.pk)).data
+        )
 
 
 class PriorityField(serializers.CharField):
@@ -145,13 +190,16 @@ class OrderCreateSerializer(serializers.Serializer):
     requested_procedure = serializers.CharField(max_length=200)
     priority = PriorityField(help_text="STAT, urgent or routine")
     clinical_history = serializers.CharField(required=False, allow_blank=True, default="")
-    referring_physician = serializers.CharField(required=False, allow_blank=True, default="",
-                                                max_length=200)  # fmt: skip
-    callback_phone = serializers.RegexField(r"^[0-9+()\-. x]{3,40}$", required=False,
-                                            allow_blank=True, default="")  # fmt: skip
+    referring_physician = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200
+    )
+    callback_phone = serializers.RegexField(
+        r"^[0-9+()\-. x]{3,40}$", required=False, allow_blank=True, default=""
+    )
     patient_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
-    hospital = serializers.SlugField(required=False,
-                                     help_text="hospital code; only managers set it")  # fmt: skip
+    hospital = serializers.SlugField(
+        required=False, help_text="hospital code; only managers set it"
+    )
 
 
 class OrderFilterSerializer(serializers.Serializer):
@@ -186,17 +234,24 @@ class OrderListCreateApi(AuditedReadMixin, generics.ListCreateAPIView):
         user = request.user
         if user.is_hospital_user:
             if hospital_code and hospital_code != user.hospital.code:
-                raise DomainError("hospital_forbidden", "You post orders for your own hospital only.",
-                                  field="hospital")  # fmt: skip
+                raise DomainError(
+                    "hospital_forbidden",
+                    "You post orders for your own hospital only.",
+                    field="hospital",
+                )
             hospital = user.hospital
         elif user.is_manager:
-            hospital = Hospital.objects.filter(code=hospital_code).first() if hospital_code else None
+            hospital = (
+                Hospital.objects.filter(code=hospital_code).first() if hospital_code else None
+            )
             if hospital is None:
-                raise DomainError("hospital_required", "Name the hospital by its code.",
-                                  field="hospital")  # fmt: skip
+                raise DomainError(
+                    "hospital_required", "Name the hospital by its code.", field="hospital"
+                )
         else:
-            raise DomainError("forbidden", "Only hospital systems and managers post orders.",
-                              status=403)  # fmt: skip
+            raise DomainError(
+                "forbidden", "Only hospital systems and managers post orders.", status=403
+            )
         order = services.order_create(hospital=hospital, actor=user, request=request, **data)
         order = selectors.order_get(user=user, order_id=order.pk)
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)

@@ -31,7 +31,7 @@ def send_study_changed(study_id: int, status: str, hospital_id: int | None) -> N
         async_to_sync(layer.group_send)(ALL_STUDIES_GROUP, message)
         if hospital_id is not None:
             async_to_sync(layer.group_send)(hospital_group(hospital_id), message)
-    except Exception as exc:  # noqa: BLE001 - Redis down must not fail ingest
+    except Exception as exc:
         log.warning("could not send a live hint for study %s: %s", study_id, exc)
 
 

@@ -22,12 +22,20 @@ class Priority(models.TextChoices):
 
     @classmethod
     def parse(cls, value: str) -> Priority:
-        """Accept what hospital systems send: STAT, Urgent, routine, HL7's S/A/R, DICOM's HIGH/MED/LOW."""
+        """Accept what hospitals send: STAT, Urgent, routine; HL7's S/A/R, DICOM's HIGH/MED/LOW."""
         aliases = {
-            "stat": cls.STAT, "s": cls.STAT, "high": cls.STAT, "emergency": cls.STAT,
-            "urgent": cls.URGENT, "a": cls.URGENT, "asap": cls.URGENT, "med": cls.URGENT,
-            "routine": cls.ROUTINE, "r": cls.ROUTINE, "low": cls.ROUTINE,
-        }  # fmt: skip
+            "stat": cls.STAT,
+            "s": cls.STAT,
+            "high": cls.STAT,
+            "emergency": cls.STAT,
+            "urgent": cls.URGENT,
+            "a": cls.URGENT,
+            "asap": cls.URGENT,
+            "med": cls.URGENT,
+            "routine": cls.ROUTINE,
+            "r": cls.ROUTINE,
+            "low": cls.ROUTINE,
+        }
         try:
             return aliases[(value or "").strip().lower()]
         except KeyError:
@@ -50,7 +58,9 @@ class QuarantineReason(models.TextChoices):
 class Order(models.Model):
     """The clinical order a hospital system posts; matched to its study by accession number."""
 
-    hospital = models.ForeignKey("hospitals.Hospital", on_delete=models.PROTECT, related_name="orders")
+    hospital = models.ForeignKey(
+        "hospitals.Hospital", on_delete=models.PROTECT, related_name="orders"
+    )
     accession_number = models.CharField(max_length=16)
     requested_procedure = models.CharField(max_length=200)
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.ROUTINE)
@@ -83,10 +93,18 @@ class Study(models.Model):
     # Orthanc ids are hashes of the DICOM UIDs: stable across an Orthanc database reset.
     orthanc_id = models.CharField(max_length=64, unique=True)
     hospital = models.ForeignKey(
-        "hospitals.Hospital", null=True, blank=True, on_delete=models.PROTECT, related_name="studies"
+        "hospitals.Hospital",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="studies",
     )
-    status = models.CharField(max_length=16, choices=StudyStatus.choices, default=StudyStatus.RECEIVING)
-    quarantine_reason = models.CharField(max_length=32, choices=QuarantineReason.choices, blank=True)
+    status = models.CharField(
+        max_length=16, choices=StudyStatus.choices, default=StudyStatus.RECEIVING
+    )
+    quarantine_reason = models.CharField(
+        max_length=32, choices=QuarantineReason.choices, blank=True
+    )
     quarantine_detail = models.TextField(blank=True)
     calling_ae_title = models.CharField(max_length=16, blank=True)
 
@@ -127,9 +145,12 @@ class Study(models.Model):
             models.Index(fields=["hospital", "accession_number"]),
             models.Index(fields=["status", "-received_at"]),
             # The sweep looks for studies still receiving.
-            models.Index(fields=["status", "last_instance_at"], name="study_receiving_idx",
-                         condition=models.Q(status="receiving")),
-        ]  # fmt: skip
+            models.Index(
+                fields=["status", "last_instance_at"],
+                name="study_receiving_idx",
+                condition=models.Q(status="receiving"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.accession_number or self.study_instance_uid} ({self.get_status_display()})"
@@ -138,7 +159,11 @@ class Study(models.Model):
     ALLOWED = {
         StudyStatus.RECEIVING: {StudyStatus.COMPLETE, StudyStatus.QUARANTINED},
         StudyStatus.COMPLETE: {StudyStatus.RECEIVING, StudyStatus.QUARANTINED},
-        StudyStatus.QUARANTINED: {StudyStatus.RECEIVING, StudyStatus.COMPLETE, StudyStatus.REJECTED},
+        StudyStatus.QUARANTINED: {
+            StudyStatus.RECEIVING,
+            StudyStatus.COMPLETE,
+            StudyStatus.REJECTED,
+        },
         StudyStatus.REJECTED: set(),
     }
 

@@ -33,7 +33,9 @@ def study_list(*, user, filters: dict | None = None) -> QuerySet[Study]:
     if value := filters.get("patient_id"):
         qs = qs.filter(patient_id=value)
     return qs.prefetch_related(
-        Prefetch("series", queryset=Series.objects.filter(is_own=False).order_by("series_number", "id"))
+        Prefetch(
+            "series", queryset=Series.objects.filter(is_own=False).order_by("series_number", "id")
+        )
     ).order_by("-received_at", "-id")
 
 

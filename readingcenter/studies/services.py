@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from django.db import IntegrityError, transaction
@@ -41,10 +42,9 @@ def study_priority_refresh(study: Study, *, actor_label: str, seq: int | None = 
     if study.order_id:
         signals.append(study.order.priority)
     if study.requested_procedure_priority:
-        try:
+        # A header value we cannot read (free text) simply carries no signal.
+        with contextlib.suppress(ValueError):
             signals.append(Priority.parse(study.requested_procedure_priority))
-        except ValueError:
-            pass
     new = Priority.highest(*signals)
     if new != study.priority:
         old, study.priority = study.priority, new
@@ -90,7 +90,9 @@ def study_assign_hospital(*, study_id: int, hospital, actor, request=None) -> St
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study_id)
         if study.status != StudyStatus.QUARANTINED:
-            raise Conflict("study_not_quarantined", f"The study is {study.status}, not quarantined.")
+            raise Conflict(
+                "study_not_quarantined", f"The study is {study.status}, not quarantined."
+            )
         previous = study.quarantine_reason
         study.hospital = hospital
         study.quarantine_reason = ""
@@ -122,7 +124,9 @@ def study_reject(*, study_id: int, actor, reason: str, request=None) -> Study:
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study_id)
         if not study.can_become(StudyStatus.REJECTED):
-            raise Conflict("study_not_quarantined", f"The study is {study.status}, not quarantined.")
+            raise Conflict(
+                "study_not_quarantined", f"The study is {study.status}, not quarantined."
+            )
         study.status = StudyStatus.REJECTED
         study.save(update_fields=["status", "updated_at"])
         _event(study, StudyEvent.Kind.REJECTED, reason=reason, by=actor.get_username())
@@ -197,7 +201,8 @@ def order_create(
     except IntegrityError as exc:
         raise DomainError(
             "order_exists",
-            f"An order with accession number {accession_number!r} already exists for this hospital.",
+            f"An order with accession number {accession_number!r} already exists "
+            "for this hospital.",
             field="accession_number",
         ) from exc
     return order

@@ -33,8 +33,13 @@ def _board_context(request):
     for title, key, status in sections:
         rows = list(selectors.studies_for_manager_page(user=user, status=status, limit=100))
         tables.append({"title": title, "key": key, "rows": rows})
-    audit_record(actor=user, action="study.list", target_type="study", request=request,
-                 detail={"page": "board", "results": sum(len(t["rows"]) for t in tables)})  # fmt: skip
+    audit_record(
+        actor=user,
+        action="study.list",
+        target_type="study",
+        request=request,
+        detail={"page": "board", "results": sum(len(t["rows"]) for t in tables)},
+    )
     return {
         "tables": tables,
         "hospitals": Hospital.objects.filter(is_active=True) if user.is_manager else [],
@@ -53,11 +58,23 @@ def study_detail(request, pk: int):
     try:
         study = selectors.study_get(user=request.user, study_id=pk)
     except DomainError:
-        audit_record(actor=request.user, action="study.read", outcome="not_found",
-                     target_type="studies.study", target_id=pk, request=request)  # fmt: skip
+        audit_record(
+            actor=request.user,
+            action="study.read",
+            outcome="not_found",
+            target_type="studies.study",
+            target_id=pk,
+            request=request,
+        )
         raise Http404("No such study.") from None
-    audit_record(actor=request.user, action="study.read", target=study, hospital=study.hospital_id,
-                 patient_id=study.patient_id, request=request)  # fmt: skip
+    audit_record(
+        actor=request.user,
+        action="study.read",
+        target=study,
+        hospital=study.hospital_id,
+        patient_id=study.patient_id,
+        request=request,
+    )
     return render(
         request,
         "studies/detail.html",
@@ -79,8 +96,9 @@ def study_assign(request, pk: int):
         messages.error(request, "Choose the hospital the study came from.")
         return redirect("study-detail", pk=pk)
     try:
-        services.study_assign_hospital(study_id=pk, hospital=hospital, actor=request.user,
-                                       request=request)  # fmt: skip
+        services.study_assign_hospital(
+            study_id=pk, hospital=hospital, actor=request.user, request=request
+        )
         messages.success(request, f"Study assigned to {hospital.name}.")
     except DomainError as exc:
         messages.error(request, exc.message)
@@ -93,8 +111,9 @@ def study_reject(request, pk: int):
     if not request.user.is_manager:
         raise PermissionDenied
     try:
-        services.study_reject(study_id=pk, actor=request.user, reason=request.POST.get("reason", ""),
-                              request=request)  # fmt: skip
+        services.study_reject(
+            study_id=pk, actor=request.user, reason=request.POST.get("reason", ""), request=request
+        )
         messages.success(request, "Study rejected; it is kept and will not be read.")
     except DomainError as exc:
         messages.error(request, exc.message)

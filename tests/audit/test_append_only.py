@@ -24,8 +24,13 @@ def test_the_database_refuses_to_delete_an_audit_row(db, manager):
 
 def test_an_audit_row_records_who_what_when_and_from_where(rf, manager):
     request = rf.get("/api/v1/studies/1/", REMOTE_ADDR="10.1.2.3", HTTP_USER_AGENT="pytest")
-    event = audit_record(actor=manager, action="study.read", target_type="studies.study",
-                         target_id=1, request=request)  # fmt: skip
+    event = audit_record(
+        actor=manager,
+        action="study.read",
+        target_type="studies.study",
+        target_id=1,
+        request=request,
+    )
     assert event.actor_label == "mgr"
     assert event.ip_address == "10.1.2.3"
     assert event.user_agent == "pytest"

@@ -9,10 +9,14 @@ from tests.conftest import api_as
 def test_a_manager_onboards_a_hospital_and_its_ae_titles_are_recognised_at_once(manager):
     response = api_as(manager).post(
         "/api/v1/hospitals/",
-        {"name": "Busan Coastal", "code": "busan", "ae_titles": ["BUSAN_CT", "BUSAN_MR "],
-         "time_zone": "Asia/Seoul"},
+        {
+            "name": "Busan Coastal",
+            "code": "busan",
+            "ae_titles": ["BUSAN_CT", "BUSAN_MR "],
+            "time_zone": "Asia/Seoul",
+        },
         format="json",
-    )  # fmt: skip
+    )
     assert response.status_code == 201, response.data
     assert sorted(response.data["ae_titles"]) == ["BUSAN_CT", "BUSAN_MR"]
     assert hospital_for_ae_title("BUSAN_MR").code == "busan"

@@ -21,8 +21,14 @@ def charset_file(name: str) -> Path:
     return Path(get_charset_files(name)[0])
 
 
-def new_study(sources: list[Path], directory: Path, *, study_instance_uid: str | None = None,
-              series_instance_uid: str | None = None, **tags) -> tuple[str, list[Path]]:  # fmt: skip
+def new_study(
+    sources: list[Path],
+    directory: Path,
+    *,
+    study_instance_uid: str | None = None,
+    series_instance_uid: str | None = None,
+    **tags,
+) -> tuple[str, list[Path]]:
     """Copies of real files made into a study of their own (fresh UIDs, chosen tags)."""
     directory.mkdir(parents=True, exist_ok=True)
     study_instance_uid = study_instance_uid or generate_uid()
@@ -46,10 +52,22 @@ def c_store(files: list[Path], *, port: int, calling_aet: str, called_aet: str =
     """Send files over a real DICOM association, as a hospital's PACS would."""
     env = {**os.environ, "TCP_NODELAY": "1"}
     result = subprocess.run(
-        ["storescu", "-aet", calling_aet, "-aec", called_aet, "127.0.0.1", str(port),
-         *map(str, files)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            "storescu",
+            "-aet",
+            calling_aet,
+            "-aec",
+            called_aet,
+            "127.0.0.1",
+            str(port),
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -38,8 +38,12 @@ def _follower() -> subprocess.Popen:
         "ORTHANC_STABLE_AGE": str(settings.ORTHANC_STABLE_AGE),
         "INGEST_POLL_INTERVAL": "0.1",
     }
-    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "follow_orthanc"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "follow_orthanc"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _wait_for_a_blocked_backend(conn, timeout=20.0) -> None:
@@ -62,14 +66,21 @@ def test_a_follower_killed_mid_batch_and_restarted_records_each_change_once(
     port = orthanc.config.dicom_port
     uid_a, first = new_study(FLAIR[:4], tmp_path / "a")
     c_store(first, port=port, calling_aet="ALPHA_CT")
-    study_a = follow_until(lambda: Study.objects.filter(study_instance_uid=uid_a, status="complete").first())
+    study_a = follow_until(
+        lambda: Study.objects.filter(study_instance_uid=uid_a, status="complete").first()
+    )
     cursor_before = IngestCursor.objects.get().last_seq
 
     # New work for one batch: study B, then a late series for A; all of it stable already.
     uid_b, files_b = new_study(BBMRI[:3], tmp_path / "b")
     c_store(files_b, port=port, calling_aet="ALPHA_CT")
-    _, late = new_study(FLAIR[4:6], tmp_path / "late", study_instance_uid=uid_a,
-                        PatientID=study_a.patient_id, PatientName=study_a.patient_name)  # fmt: skip
+    _, late = new_study(
+        FLAIR[4:6],
+        tmp_path / "late",
+        study_instance_uid=uid_a,
+        PatientID=study_a.patient_id,
+        PatientName=study_a.patient_name,
+    )
     c_store(late, port=port, calling_aet="ALPHA_CT")
     time.sleep(orthanc.config.stable_age + 1.5)
 
@@ -96,8 +107,10 @@ def test_a_follower_killed_mid_batch_and_restarted_records_each_change_once(
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if (Study.objects.filter(study_instance_uid=uid_b, status="complete").exists()
-                    and Study.objects.filter(pk=study_a.pk, version=2, status="complete").exists()):
+            if (
+                Study.objects.filter(study_instance_uid=uid_b, status="complete").exists()
+                and Study.objects.filter(pk=study_a.pk, version=2, status="complete").exists()
+            ):
                 break
             time.sleep(0.2)
         else:
@@ -111,7 +124,11 @@ def test_a_follower_killed_mid_batch_and_restarted_records_each_change_once(
     assert list(study_b.events.values_list("kind", flat=True)).count("received") == 1
     assert list(study_b.events.values_list("kind", flat=True)).count("completed") == 1
     kinds_a = list(study_a.events.values_list("kind", flat=True))
-    assert (kinds_a.count("received"), kinds_a.count("reopened"), kinds_a.count("completed")) == (1, 1, 2)
+    assert (kinds_a.count("received"), kinds_a.count("reopened"), kinds_a.count("completed")) == (
+        1,
+        1,
+        2,
+    )
     assert (study_a.series_count, study_a.instance_count) == (2, 6)
     jobs = [j.args for j in ProcrastinateJob.objects.filter(task_name="studies.study_completed")]
     assert sorted((j["study_id"], j["version"]) for j in jobs) == sorted(

@@ -20,9 +20,10 @@ def _complete(uid: str, version: int = 1):
 
 def _jobs(study: Study) -> list[dict]:
     return [
-        job.args for job in ProcrastinateJob.objects.filter(task_name="studies.study_completed")
+        job.args
+        for job in ProcrastinateJob.objects.filter(task_name="studies.study_completed")
         if job.args["study_id"] == study.id
-    ]  # fmt: skip
+    ]
 
 
 def test_a_study_sent_from_a_known_ae_arrives_complete_with_its_hospital_and_series(
@@ -72,15 +73,18 @@ def test_a_study_from_an_unknown_ae_is_quarantined_not_dropped_and_not_queued(
     assert study.hospital is None
     assert _jobs(study) == []
     # A manager sees why, assigns it to the right hospital, and it completes at once.
-    response = api_as(manager).post(f"/api/v1/studies/{study.id}/assign-hospital/",
-                                    {"hospital": "alpha"}, format="json")  # fmt: skip
+    response = api_as(manager).post(
+        f"/api/v1/studies/{study.id}/assign-hospital/", {"hospital": "alpha"}, format="json"
+    )
     assert response.status_code == 200, response.data
     assert response.data["status"] == "complete"
     study.refresh_from_db()
     assert len(_jobs(study)) == 1
 
 
-def test_a_study_missing_the_patient_id_is_quarantined_with_the_reason(orthanc, hospital_a, tmp_path):
+def test_a_study_missing_the_patient_id_is_quarantined_with_the_reason(
+    orthanc, hospital_a, tmp_path
+):
     uid, files = new_study(FLAIR[:2], tmp_path, PatientID="")
     c_store(files, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT")
     study = follow_until(lambda: Study.objects.filter(study_instance_uid=uid).first())
@@ -93,8 +97,13 @@ def test_a_late_series_reopens_and_recompletes_the_same_study(orthanc, hospital_
     uid, first = new_study(FLAIR[:4], tmp_path / "a")
     c_store(first, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT")
     study = follow_until(lambda: _complete(uid))
-    _, late = new_study(BBMRI[:3], tmp_path / "b", study_instance_uid=uid,
-                        PatientID=study.patient_id, PatientName=study.patient_name)
+    _, late = new_study(
+        BBMRI[:3],
+        tmp_path / "b",
+        study_instance_uid=uid,
+        PatientID=study.patient_id,
+        PatientName=study.patient_name,
+    )
     c_store(late, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT")
     follow_until(lambda: Study.objects.filter(pk=study.pk, status="receiving").exists(), timeout=5)
     study = follow_until(lambda: _complete(uid, version=2))
@@ -115,9 +124,12 @@ def test_orthanc_restarted_before_stable_age_still_ends_complete_through_the_swe
     follow_until(lambda: Study.objects.filter(study_instance_uid=uid).exists())
     # Killed before StableAge: Orthanc's in-memory stability tracking is gone with it.
     orthanc.stop(kill=True)
-    restarted = orthanc_factory(stable_age=3, directory=orthanc.config.directory,
-                                http_port=orthanc.config.http_port,
-                                dicom_port=orthanc.config.dicom_port)  # fmt: skip
+    restarted = orthanc_factory(
+        stable_age=3,
+        directory=orthanc.config.directory,
+        http_port=orthanc.config.http_port,
+        dicom_port=orthanc.config.dicom_port,
+    )
     time.sleep(restarted.config.stable_age + 2)
     follow_until_idle()
     assert Study.objects.get(study_instance_uid=uid).status == "receiving", "no StableStudy came"
@@ -147,8 +159,11 @@ def test_an_orthanc_database_reset_triggers_a_resync(orthanc_factory, hospital_a
     cursor_before = IngestCursor.objects.get().last_seq
     # A fresh Orthanc database behind the same URL: its change log starts again from zero.
     orthanc.stop()
-    fresh = orthanc_factory(directory=tmp_path / "fresh", http_port=orthanc.config.http_port,
-                            dicom_port=orthanc.config.dicom_port)  # fmt: skip
+    fresh = orthanc_factory(
+        directory=tmp_path / "fresh",
+        http_port=orthanc.config.http_port,
+        dicom_port=orthanc.config.dicom_port,
+    )
     uid_b, files_b = new_study(FLAIR[:2], tmp_path / "b")
     c_store(files_b, port=fresh.config.dicom_port, calling_aet="ALPHA_CT")
     time.sleep(fresh.config.stable_age + 1.5)
@@ -162,9 +177,16 @@ def test_an_orthanc_database_reset_triggers_a_resync(orthanc_factory, hospital_a
 def test_an_order_that_arrives_first_is_matched_when_its_study_arrives(
     orthanc, hospital_a, hospital_user_a, tmp_path
 ):
-    response = api_as(hospital_user_a).post("/api/v1/orders/", {
-        "accession_number": "ORD-77", "requested_procedure": "MR brain", "priority": "urgent",
-        "clinical_history": "new seizure"}, format="json")  # fmt: skip
+    response = api_as(hospital_user_a).post(
+        "/api/v1/orders/",
+        {
+            "accession_number": "ORD-77",
+            "requested_procedure": "MR brain",
+            "priority": "urgent",
+            "clinical_history": "new seizure",
+        },
+        format="json",
+    )
     assert response.status_code == 201
     uid, files = new_study(FLAIR[:2], tmp_path, AccessionNumber="ORD-77")
     c_store(files, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT")
@@ -176,9 +198,11 @@ def test_an_order_that_arrives_first_is_matched_when_its_study_arrives(
 def test_the_same_accession_at_another_hospital_is_not_matched(
     orthanc, hospital_a, hospital_b, hospital_user_a, tmp_path
 ):
-    api_as(hospital_user_a).post("/api/v1/orders/", {
-        "accession_number": "SAME-1", "requested_procedure": "MR brain", "priority": "STAT"},
-        format="json")  # fmt: skip
+    api_as(hospital_user_a).post(
+        "/api/v1/orders/",
+        {"accession_number": "SAME-1", "requested_procedure": "MR brain", "priority": "STAT"},
+        format="json",
+    )
     uid, files = new_study(FLAIR[:2], tmp_path, AccessionNumber="SAME-1")
     c_store(files, port=orthanc.config.dicom_port, calling_aet="BETA_CT")
     study = follow_until(lambda: _complete(uid))
@@ -221,7 +245,9 @@ def test_the_follower_and_the_sweep_never_complete_a_study_twice(orthanc, hospit
     assert len(_jobs(study)) == 1
 
 
-def test_one_study_uid_sent_for_two_patients_is_quarantined_not_merged(orthanc, hospital_a, tmp_path):
+def test_one_study_uid_sent_for_two_patients_is_quarantined_not_merged(
+    orthanc, hospital_a, tmp_path
+):
     uid, first = new_study(FLAIR[:2], tmp_path / "a")
     c_store(first, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT")
     original = follow_until(lambda: _complete(uid))

@@ -71,8 +71,9 @@ def test_the_same_accession_twice_is_refused_with_a_clear_code(hospital_user_a):
 
 
 def test_a_hospital_cannot_post_an_order_for_another_hospital(hospital_user_a, hospital_b):
-    response = api_as(hospital_user_a).post("/api/v1/orders/", {**GOOD, "hospital": "beta"},
-                                            format="json")  # fmt: skip
+    response = api_as(hospital_user_a).post(
+        "/api/v1/orders/", {**GOOD, "hospital": "beta"}, format="json"
+    )
     assert response.status_code == 400
     assert response.data["code"] == "hospital_forbidden"
     assert not Order.objects.exists()
@@ -97,6 +98,7 @@ def test_orders_are_listed_per_hospital(hospital_user_a, hospital_user_b):
 
 
 def test_hl7_style_priorities_are_understood(hospital_user_a):
-    response = api_as(hospital_user_a).post("/api/v1/orders/", {**GOOD, "priority": "A"},
-                                            format="json")  # fmt: skip
+    response = api_as(hospital_user_a).post(
+        "/api/v1/orders/", {**GOOD, "priority": "A"}, format="json"
+    )
     assert response.data["priority"] == "urgent"

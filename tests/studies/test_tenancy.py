@@ -35,7 +35,9 @@ def test_filtering_by_another_hospital_gives_nothing_rather_than_its_studies(
     assert response.data["count"] == 0
 
 
-def test_a_manager_and_a_radiologist_see_every_hospital(manager, radiologist, hospital_a, hospital_b):
+def test_a_manager_and_a_radiologist_see_every_hospital(
+    manager, radiologist, hospital_a, hospital_b
+):
     make_study(hospital_a)
     make_study(hospital_b)
     for user in (manager, radiologist):
@@ -51,7 +53,9 @@ def test_the_list_filters_by_status_modality_and_accession(manager, hospital_a):
     ct = make_study(hospital_a, modalities=["CT"], accession_number="X1")
     make_study(hospital_a, modalities=["MR"], status="receiving")
     client = api_as(manager)
-    assert [s["id"] for s in client.get("/api/v1/studies/", {"modality": "CT"}).data["results"]] == [ct.id]
+    assert [
+        s["id"] for s in client.get("/api/v1/studies/", {"modality": "CT"}).data["results"]
+    ] == [ct.id]
     assert client.get("/api/v1/studies/", {"status": "receiving"}).data["count"] == 1
     assert client.get("/api/v1/studies/", {"accession_number": "X1"}).data["count"] == 1
 
@@ -67,7 +71,9 @@ def test_every_read_of_patient_data_is_audited(hospital_user_a, hospital_a):
     client = api_as(hospital_user_a)
     client.get("/api/v1/studies/")
     client.get(f"/api/v1/studies/{study.id}/")
-    actions = list(AuditEvent.objects.filter(actor=hospital_user_a).values_list("action", "outcome"))
+    actions = list(
+        AuditEvent.objects.filter(actor=hospital_user_a).values_list("action", "outcome")
+    )
     assert ("study.list", "success") in actions
     assert ("study.read", "success") in actions
     read = AuditEvent.objects.get(action="study.read", actor=hospital_user_a)
@@ -79,7 +85,19 @@ def test_every_read_of_patient_data_is_audited(hospital_user_a, hospital_a):
 def test_the_study_answer_has_the_fields_hospital_systems_rely_on(manager, hospital_a):
     study = make_study(hospital_a)
     data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
-    for field in ["id", "study_instance_uid", "accession_number", "hospital", "patient_name",
-                  "modalities", "study_description", "status", "priority", "received_at",
-                  "completed_at", "series", "order"]:  # fmt: skip
+    for field in [
+        "id",
+        "study_instance_uid",
+        "accession_number",
+        "hospital",
+        "patient_name",
+        "modalities",
+        "study_description",
+        "status",
+        "priority",
+        "received_at",
+        "completed_at",
+        "series",
+        "order",
+    ]:
         assert field in data, field

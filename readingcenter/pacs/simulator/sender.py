@@ -435,6 +435,19 @@ def send_datasets(
 # C-STORE with dcmtk's storescu (for comparison and benchmarks)
 
 _RESPONSE = re.compile(r"Received Store Response \(([^)]*)\)")
+# storescu proposes uncompressed syntaxes unless told; each of these flags adds one compressed
+# syntax (and it takes only one).
+_STORESCU_PROPOSE = {
+    "1.2.840.10008.1.2.5": "-xr",  # RLE Lossless
+    "1.2.840.10008.1.2.4.70": "-xs",  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.50": "-xy",  # JPEG Baseline
+    "1.2.840.10008.1.2.4.51": "-xx",  # JPEG Extended 12-bit
+    "1.2.840.10008.1.2.4.90": "-xv",  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91": "-xw",  # JPEG 2000
+    "1.2.840.10008.1.2.4.80": "-xt",  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81": "-xu",  # JPEG-LS Near-lossless
+    "1.2.840.10008.1.2.1.99": "-xd",  # Deflated Explicit VR Little Endian
+}
 
 
 def send_with_storescu(
@@ -455,10 +468,17 @@ def send_with_storescu(
     exe = shutil.which("storescu")
     if exe is None:
         raise SendError("dcmtk's storescu is not installed (apt-get install dcmtk).")
+    compressed = {str(_ts_of(ds)) for ds in datasets} - {str(ts) for ts in _UNCOMPRESSED}
+    flags = {_STORESCU_PROPOSE.get(ts, f"? ({ts})") for ts in compressed}
+    if len(flags) > 1 or any(f.startswith("?") for f in flags):
+        raise SendError(
+            "storescu can propose only one compressed transfer syntax per run, from a fixed list; "
+            f"these instances use {', '.join(sorted(compressed))}. Use the default sender."
+        )
     result = SendResult(total=len(datasets))
     with tempfile.TemporaryDirectory(prefix="send-studies-") as tmp:
         write_folder(datasets, tmp)
-        cmd = [exe, "-v", "-R", "+sd", "+r", "-aet", calling_aet, "-aec", called_aet]
+        cmd = [exe, "-v", "-R", *flags, "+sd", "+r", "-aet", calling_aet, "-aec", called_aet]
         cmd += ["-to", str(int(timeout)), "-ta", str(int(timeout)), "-td", str(int(timeout))]
         cmd += [host, str(port), tmp]
         env = {**os.environ, "TCP_NODELAY": "1"}

@@ -7,125 +7,269 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('hospitals', '0001_initial'),
+        ("hospitals", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('accession_number', models.CharField(max_length=16)),
-                ('requested_procedure', models.CharField(max_length=200)),
-                ('priority', models.CharField(choices=[('stat', 'STAT'), ('urgent', 'Urgent'), ('routine', 'Routine')], default='routine', max_length=8)),
-                ('clinical_history', models.TextField(blank=True)),
-                ('referring_physician', models.CharField(blank=True, max_length=200)),
-                ('callback_phone', models.CharField(blank=True, max_length=40)),
-                ('patient_id', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('hospital', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='hospitals.hospital')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("accession_number", models.CharField(max_length=16)),
+                ("requested_procedure", models.CharField(max_length=200)),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("stat", "STAT"), ("urgent", "Urgent"), ("routine", "Routine")],
+                        default="routine",
+                        max_length=8,
+                    ),
+                ),
+                ("clinical_history", models.TextField(blank=True)),
+                ("referring_physician", models.CharField(blank=True, max_length=200)),
+                ("callback_phone", models.CharField(blank=True, max_length=40)),
+                ("patient_id", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "hospital",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="hospitals.hospital",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Study',
+            name="Study",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('study_instance_uid', models.CharField(db_index=True, max_length=64)),
-                ('orthanc_id', models.CharField(max_length=64, unique=True)),
-                ('status', models.CharField(choices=[('receiving', 'Receiving'), ('complete', 'Complete'), ('quarantined', 'Quarantined'), ('rejected', 'Rejected')], default='receiving', max_length=16)),
-                ('quarantine_reason', models.CharField(blank=True, choices=[('unknown_sender', 'Unknown sending AE title'), ('missing_data', 'Required DICOM data missing'), ('conflicting_uid', 'StudyInstanceUID already used for another patient')], max_length=32)),
-                ('quarantine_detail', models.TextField(blank=True)),
-                ('calling_ae_title', models.CharField(blank=True, max_length=16)),
-                ('patient_name', models.CharField(blank=True, max_length=324)),
-                ('patient_id', models.CharField(blank=True, max_length=64)),
-                ('patient_sex', models.CharField(blank=True, max_length=16)),
-                ('patient_birth_date', models.DateField(blank=True, null=True)),
-                ('accession_number', models.CharField(blank=True, max_length=16)),
-                ('study_date', models.DateField(blank=True, null=True)),
-                ('study_time', models.TimeField(blank=True, null=True)),
-                ('study_description', models.CharField(blank=True, max_length=200)),
-                ('modalities', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=16), blank=True, default=list, size=None)),
-                ('body_part_examined', models.CharField(blank=True, max_length=64)),
-                ('referring_physician_name', models.CharField(blank=True, max_length=324)),
-                ('institution_name', models.CharField(blank=True, max_length=200)),
-                ('requested_procedure_priority', models.CharField(blank=True, max_length=16)),
-                ('priority', models.CharField(choices=[('stat', 'STAT'), ('urgent', 'Urgent'), ('routine', 'Routine')], default='routine', max_length=8)),
-                ('series_count', models.PositiveIntegerField(default=0)),
-                ('instance_count', models.PositiveIntegerField(default=0)),
-                ('version', models.PositiveIntegerField(default=0)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('last_instance_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('hospital', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='studies', to='hospitals.hospital')),
-                ('order', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='study', to='studies.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("study_instance_uid", models.CharField(db_index=True, max_length=64)),
+                ("orthanc_id", models.CharField(max_length=64, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("receiving", "Receiving"),
+                            ("complete", "Complete"),
+                            ("quarantined", "Quarantined"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="receiving",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "quarantine_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("unknown_sender", "Unknown sending AE title"),
+                            ("missing_data", "Required DICOM data missing"),
+                            (
+                                "conflicting_uid",
+                                "StudyInstanceUID already used for another patient",
+                            ),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("quarantine_detail", models.TextField(blank=True)),
+                ("calling_ae_title", models.CharField(blank=True, max_length=16)),
+                ("patient_name", models.CharField(blank=True, max_length=324)),
+                ("patient_id", models.CharField(blank=True, max_length=64)),
+                ("patient_sex", models.CharField(blank=True, max_length=16)),
+                ("patient_birth_date", models.DateField(blank=True, null=True)),
+                ("accession_number", models.CharField(blank=True, max_length=16)),
+                ("study_date", models.DateField(blank=True, null=True)),
+                ("study_time", models.TimeField(blank=True, null=True)),
+                ("study_description", models.CharField(blank=True, max_length=200)),
+                (
+                    "modalities",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=16),
+                        blank=True,
+                        default=list,
+                        size=None,
+                    ),
+                ),
+                ("body_part_examined", models.CharField(blank=True, max_length=64)),
+                ("referring_physician_name", models.CharField(blank=True, max_length=324)),
+                ("institution_name", models.CharField(blank=True, max_length=200)),
+                ("requested_procedure_priority", models.CharField(blank=True, max_length=16)),
+                (
+                    "priority",
+                    models.CharField(
+                        choices=[("stat", "STAT"), ("urgent", "Urgent"), ("routine", "Routine")],
+                        default="routine",
+                        max_length=8,
+                    ),
+                ),
+                ("series_count", models.PositiveIntegerField(default=0)),
+                ("instance_count", models.PositiveIntegerField(default=0)),
+                ("version", models.PositiveIntegerField(default=0)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("last_instance_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "hospital",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="studies",
+                        to="hospitals.hospital",
+                    ),
+                ),
+                (
+                    "order",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="study",
+                        to="studies.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'studies',
-                'ordering': ['-received_at', '-id'],
+                "verbose_name_plural": "studies",
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Series',
+            name="Series",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('series_instance_uid', models.CharField(max_length=64, unique=True)),
-                ('orthanc_id', models.CharField(max_length=64, unique=True)),
-                ('series_number', models.IntegerField(blank=True, null=True)),
-                ('modality', models.CharField(blank=True, max_length=16)),
-                ('series_description', models.CharField(blank=True, max_length=200)),
-                ('body_part_examined', models.CharField(blank=True, max_length=64)),
-                ('instance_count', models.PositiveIntegerField(default=0)),
-                ('is_own', models.BooleanField(default=False)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='series', to='studies.study')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("series_instance_uid", models.CharField(max_length=64, unique=True)),
+                ("orthanc_id", models.CharField(max_length=64, unique=True)),
+                ("series_number", models.IntegerField(blank=True, null=True)),
+                ("modality", models.CharField(blank=True, max_length=16)),
+                ("series_description", models.CharField(blank=True, max_length=200)),
+                ("body_part_examined", models.CharField(blank=True, max_length=64)),
+                ("instance_count", models.PositiveIntegerField(default=0)),
+                ("is_own", models.BooleanField(default=False)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "study",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="series",
+                        to="studies.study",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'series',
-                'ordering': ['series_number', 'id'],
+                "verbose_name_plural": "series",
+                "ordering": ["series_number", "id"],
             },
         ),
         migrations.CreateModel(
-            name='StudyEvent',
+            name="StudyEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('received', 'First instance received'), ('series_added', 'Series added'), ('completed', 'Complete'), ('reopened', 'Re-opened by late data'), ('quarantined', 'Quarantined'), ('assigned', 'Assigned to a hospital'), ('rejected', 'Rejected'), ('order_matched', 'Order matched'), ('priority_changed', 'Priority changed'), ('resynced', 'Resynchronised from Orthanc')], max_length=32)),
-                ('at', models.DateTimeField(auto_now_add=True)),
-                ('change_seq', models.BigIntegerField(blank=True, null=True)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='studies.study')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("received", "First instance received"),
+                            ("series_added", "Series added"),
+                            ("completed", "Complete"),
+                            ("reopened", "Re-opened by late data"),
+                            ("quarantined", "Quarantined"),
+                            ("assigned", "Assigned to a hospital"),
+                            ("rejected", "Rejected"),
+                            ("order_matched", "Order matched"),
+                            ("priority_changed", "Priority changed"),
+                            ("resynced", "Resynchronised from Orthanc"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("at", models.DateTimeField(auto_now_add=True)),
+                ("change_seq", models.BigIntegerField(blank=True, null=True)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "study",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="studies.study",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['at', 'id'],
+                "ordering": ["at", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(fields=('hospital', 'accession_number'), name='order_accession_unique_per_hospital'),
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                fields=("hospital", "accession_number"), name="order_accession_unique_per_hospital"
+            ),
         ),
         migrations.AddIndex(
-            model_name='study',
-            index=models.Index(fields=['hospital', '-received_at'], name='studies_stu_hospita_3b646f_idx'),
+            model_name="study",
+            index=models.Index(
+                fields=["hospital", "-received_at"], name="studies_stu_hospita_3b646f_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='study',
-            index=models.Index(fields=['hospital', 'accession_number'], name='studies_stu_hospita_3acb76_idx'),
+            model_name="study",
+            index=models.Index(
+                fields=["hospital", "accession_number"], name="studies_stu_hospita_3acb76_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='study',
-            index=models.Index(fields=['status', '-received_at'], name='studies_stu_status_d37dbb_idx'),
+            model_name="study",
+            index=models.Index(
+                fields=["status", "-received_at"], name="studies_stu_status_d37dbb_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='study',
-            index=models.Index(condition=models.Q(('status', 'receiving')), fields=['status', 'last_instance_at'], name='study_receiving_idx'),
+            model_name="study",
+            index=models.Index(
+                condition=models.Q(("status", "receiving")),
+                fields=["status", "last_instance_at"],
+                name="study_receiving_idx",
+            ),
         ),
     ]

@@ -16,7 +16,9 @@ class Command(BaseCommand):
     help = "Load the demo hospitals and users (idempotent: running it again changes nothing)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--file", default=str(Path(settings.BASE_DIR) / "fixtures" / "demo.json"))
+        parser.add_argument(
+            "--file", default=str(Path(settings.BASE_DIR) / "fixtures" / "demo.json")
+        )
 
     def handle(self, *args, file: str, **options):
         try:
@@ -32,7 +34,9 @@ class Command(BaseCommand):
                 else:
                     hospital = Hospital.objects.get(code=item["code"])
                     for title in item["ae_titles"]:
-                        HospitalAETitle.objects.get_or_create(ae_title=title, defaults={"hospital": hospital})
+                        HospitalAETitle.objects.get_or_create(
+                            ae_title=title, defaults={"hospital": hospital}
+                        )
             for item in data["users"]:
                 item = dict(item)
                 code = item.pop("hospital", None)

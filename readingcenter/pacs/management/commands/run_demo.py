@@ -54,8 +54,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-send", action="store_true", help="start everything, send nothing")
-        parser.add_argument("--exit-after-send", action="store_true",
-                            help="stop once the demo studies have arrived (smoke test)")  # fmt: skip
+        parser.add_argument(
+            "--exit-after-send",
+            action="store_true",
+            help="stop once the demo studies have arrived (smoke test)",
+        )
 
     def handle(self, *args, port: int, no_send: bool, exit_after_send: bool, **options):
         self.children: list[tuple[str, subprocess.Popen, Path]] = []
@@ -63,8 +66,11 @@ class Command(BaseCommand):
         log_dir = Path(settings.VAR_DIR) / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
         config = orthanc_config_from_settings()
-        for needed, what in [(port, "the web server"), (config.dicom_port, "Orthanc's DICOM port"),
-                             (config.http_port, "Orthanc's REST port")]:  # fmt: skip
+        for needed, what in [
+            (port, "the web server"),
+            (config.dicom_port, "Orthanc's DICOM port"),
+            (config.http_port, "Orthanc's REST port"),
+        ]:
             if not _port_free(needed):
                 raise CommandError(
                     f"port {needed} ({what}) is already in use. Is an earlier `make demo` still "
@@ -91,8 +97,20 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Orthanc up: C-STORE to {config.aet}@127.0.0.1:{config.dicom_port}")
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-        self._spawn("web", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                            "readingcenter.asgi:application"], log_dir)  # fmt: skip
+        self._spawn(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "readingcenter.asgi:application",
+            ],
+            log_dir,
+        )
         self._spawn("worker", [*manage, "procrastinate", "worker", "--concurrency", "2"], log_dir)
         self._spawn("follower", [*manage, "follow_orthanc"], log_dir)
         self._wait_http(f"http://127.0.0.1:{port}/healthz", "web server", log_dir / "web.log")
@@ -118,8 +136,13 @@ class Command(BaseCommand):
     def _spawn(self, name: str, command: list[str], log_dir: Path) -> None:
         log_path = log_dir / f"{name}.log"
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                       env=dict(os.environ), start_new_session=True)  # fmt: skip
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(os.environ),
+                start_new_session=True,
+            )
         self.children.append((name, process, log_path))
 
     def _wait_http(self, url: str, what: str, log_path: Path, timeout: float = 60) -> None:
@@ -137,17 +160,34 @@ class Command(BaseCommand):
         if SHARED_DICOM.exists():
             for folder, aet in REAL_SENDS:
                 self.stdout.write(f"\n{aet} sends ../shared/dicom/{folder}")
-                subprocess.run([*manage, "send_studies", "--aet", aet, "--folder",
-                                str(SHARED_DICOM / folder)], check=False)  # fmt: skip
+                subprocess.run(
+                    [*manage, "send_studies", "--aet", aet, "--folder", str(SHARED_DICOM / folder)],
+                    check=False,
+                )
         else:
             self.stdout.write(f"({SHARED_DICOM} not found: sending synthetic studies only)")
         # A new seed each run: a second `make demo` shows new arrivals instead of duplicates.
         seed = int(time.time()) % 1_000_000
         for index, (aet, kind, count) in enumerate(SYNTHETIC_SENDS):
             self.stdout.write(f"\n{aet} sends {count} synthetic {kind} studies with orders")
-            subprocess.run([*manage, "send_studies", "--aet", aet, "--synthetic", str(count),
-                            "--kind", kind, "--orders", "--seed", str(seed + index),
-                            "--finding-rate", "0.4"], check=False)  # fmt: skip
+            subprocess.run(
+                [
+                    *manage,
+                    "send_studies",
+                    "--aet",
+                    aet,
+                    "--synthetic",
+                    str(count),
+                    "--kind",
+                    kind,
+                    "--orders",
+                    "--seed",
+                    str(seed + index),
+                    "--finding-rate",
+                    "0.4",
+                ],
+                check=False,
+            )
 
     def _wait_settled(self, timeout: float = 120) -> None:
         from readingcenter.studies.models import Study, StudyStatus
@@ -164,21 +204,24 @@ class Command(BaseCommand):
         fixture = json.loads((Path(settings.BASE_DIR) / "fixtures" / "demo.json").read_text())
         password = fixture["password"]
         users = "\n".join(
-            f"    {u['username']:<12} {u['role']:<12} {u.get('hospital', '')}" for u in fixture["users"]
+            f"    {u['username']:<12} {u['role']:<12} {u.get('hospital', '')}"
+            for u in fixture["users"]
         )
-        self.stdout.write(self.style.SUCCESS(f"""
+        self.stdout.write(
+            self.style.SUCCESS(f"""
 The reading center is running. Ctrl-C stops everything this command started.
 
   Studies board     http://127.0.0.1:{port}/studies/
   API docs          http://127.0.0.1:{port}/api/docs/    (schema: /api/schema/)
   Django admin      http://127.0.0.1:{port}/admin/
-  DICOM C-STORE     AE {config.aet} on 127.0.0.1:{config.dicom_port} (hospital AE titles in the admin)
+  DICOM C-STORE     AE {config.aet} on 127.0.0.1:{config.dicom_port} (AE titles: admin)
 
   Logins (password for all: {password}):
 {users}
 
   Send more:  .venv/bin/python manage.py send_studies --aet SEOULNORTH_CT --synthetic 5 --orders
-"""))
+""")
+        )
 
     def _stop_all(self) -> None:
         for _name, process, _log in reversed(self.children):

@@ -36,7 +36,8 @@ class Command(BaseCommand):
         except OrthancServerError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
-            f"Orthanc {config.aet} on DICOM port {config.dicom_port}, REST {config.url} (loopback only)"
+            f"Orthanc {config.aet} on DICOM port {config.dicom_port}, "
+            f"REST {config.url} (loopback only)"
         )
         stop = []
         signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
