@@ -1,0 +1,365 @@
+"""Play a regional hospital: send studies to the reading center over DICOM C-STORE.
+
+manage.py send_studies --aet SEOULNORTH_CT --folder ../shared/dicom/mr-brain-flair
+manage.py send_studies --aet SEOULNORTH_CT --synthetic 20 --kind mixed --orders --seed 7
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from readingcenter.pacs.simulator.sender import (
+    SendError,
+    SendResult,
+    load_folder,
+    send_datasets,
+    send_with_storescu,
+)
+from readingcenter.pacs.simulator.synthetic import SyntheticStudy, make_study
+
+KIND_CHOICES = ("head-ct", "chest-xr", "mr-brain", "mixed")
+# What a regional hospital's teleradiology traffic roughly looks like.
+MIXED_WEIGHTS = {"head-ct": 0.45, "chest-xr": 0.4, "mr-brain": 0.15}
+INSTANCES_PER_SLICE = {"head-ct": 1, "mr-brain": 3}  # MR: T1, T2 and FLAIR series
+
+
+class Progress:
+    """``[####....] 120/400 instances 310/s`` in place on a terminal, plain lines in CI logs."""
+
+    def __init__(self, out, total: int, *, enabled: bool = True):
+        self.out = out
+        self.total = max(total, 1)
+        self.enabled = enabled
+        self.tty = enabled and out.isatty()
+        self.started = time.perf_counter()
+        self.last_draw = 0.0
+        self.last_line_fraction = 0.0
+        self.done = 0
+
+    def _line(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        filled = int(30 * self.done / self.total)
+        bar = "#" * filled + "." * (30 - filled)
+        return f"[{bar}] {self.done}/{self.total} instances {rate:.0f}/s"
+
+    def update(self, done: int) -> None:
+        self.done = done
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if self.tty:
+            if now - self.last_draw >= 0.1 or done >= self.total:
+                self.out.write("\r" + self._line(), ending="")
+                self.out.flush()
+                self.last_draw = now
+            return
+        # Without a terminal, a line per tenth of the way (or every 5 s) keeps logs readable.
+        fraction = done / self.total
+        if fraction - self.last_line_fraction >= 0.1 or now - self.last_draw >= 5.0:
+            self.out.write(self._line())
+            self.last_line_fraction = fraction
+            self.last_draw = now
+
+    def finish(self) -> None:
+        if self.enabled and self.tty:
+            self.out.write("\r" + self._line())
+
+
+def _merge(total: SendResult, part: SendResult) -> None:
+    total.total += part.total
+    total.sent += part.sent
+    total.warnings += part.warnings
+    total.failed += part.failed
+    total.failures.extend(part.failures)
+    total.elapsed += part.elapsed
+    total.associations += part.associations
+
+
+def _readable_name(pn: str) -> str:
+    family, _, rest = pn.split("=")[0].partition("^")
+    given = rest.split("^")[0]
+    return f"Dr {given} {family}".strip()
+
+
+class Command(BaseCommand):
+    help = (
+        "Send studies to the reading center over DICOM C-STORE as a hospital would: files from "
+        "a folder, or synthetic head CTs, chest X-rays and brain MRs (optionally with orders)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--aet", required=True, help="calling AE title: the hospital's")
+        parser.add_argument("--host", default="127.0.0.1", help="receiver host (127.0.0.1)")
+        parser.add_argument(
+            "--port", type=int, default=None, help="receiver DICOM port (ORTHANC_DICOM_PORT)"
+        )
+        parser.add_argument("--called-aet", default=None, help="receiver AE title (ORTHANC_AET)")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--folder", help="send every DICOM file under this folder")
+        source.add_argument("--synthetic", type=int, metavar="N", help="send N synthetic studies")
+        parser.add_argument("--kind", choices=KIND_CHOICES, default="mixed")
+        parser.add_argument("--slices", type=int, default=20, help="slices per CT/MR series")
+        parser.add_argument(
+            "--finding-rate",
+            type=float,
+            default=0.3,
+            help="fraction of synthetic studies with a finding (bleed, pneumothorax, lesion)",
+        )
+        parser.add_argument(
+            "--seed", type=int, default=None, help="replay the same studies (UIDs included)"
+        )
+        parser.add_argument(
+            "--accession-prefix",
+            default=None,
+            help="accession number prefix, up to 8 characters (default: from the AE title)",
+        )
+        parser.add_argument(
+            "--compress", action="store_true", help="send synthetic images as RLE Lossless"
+        )
+        parser.add_argument(
+            "--late-series-after",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="after sending, wait this long and send one more series for every study",
+        )
+        parser.add_argument(
+            "--orders",
+            action="store_true",
+            help="also create each synthetic study's order, as the hospital's system would",
+        )
+        parser.add_argument(
+            "--sender",
+            choices=("pynetdicom", "storescu"),
+            default="pynetdicom",
+            help="storescu: dcmtk's, with TCP_NODELAY=1 (for benchmarks)",
+        )
+        parser.add_argument("--timeout", type=float, default=30.0, help="network timeout (s)")
+        parser.add_argument(
+            "--json", action="store_true", help="print a machine-readable summary on stdout"
+        )
+
+    def handle(self, *args, **options) -> None:
+        # Progress is not an error: keep it out of the red the stderr wrapper paints.
+        self.stderr.style_func = None
+        self.options = options
+        self.host = options["host"]
+        self.port = options["port"] or getattr(settings, "ORTHANC_DICOM_PORT", 4242)
+        self.called_aet = options["called_aet"] or getattr(settings, "ORTHANC_AET", "ORTHANC")
+        self.aet = options["aet"].strip()
+        self.result = SendResult()
+        self.progress_enabled = options["verbosity"] > 0
+        summary: dict = {
+            "calling_aet": self.aet,
+            "called_aet": self.called_aet,
+            "host": self.host,
+            "port": self.port,
+        }
+        try:
+            if options["folder"]:
+                summary.update(self._send_folder(options["folder"]))
+            else:
+                summary.update(self._send_synthetic(options))
+        except SendError as exc:
+            if exc.result is not None:
+                _merge(self.result, exc.result)
+            self._finish(summary)
+            raise CommandError(str(exc)) from None
+        self._finish(summary)
+        if self.result.failed:
+            reasons = sorted({f.reason for f in self.result.failures})
+            raise CommandError(
+                f"{self.result.failed} of {self.result.total} instances were not stored: "
+                + "; ".join(reasons[:5])
+            )
+
+    # ----------------------------------------------------------------------------------------
+
+    def _send(self, datasets, progress: Progress, offset: int) -> None:
+        send = send_with_storescu if self.options["sender"] == "storescu" else send_datasets
+        part = send(
+            datasets,
+            host=self.host,
+            port=self.port,
+            calling_aet=self.aet,
+            called_aet=self.called_aet,
+            progress=lambda done, _total: progress.update(offset + done),
+            timeout=self.options["timeout"],
+        )
+        _merge(self.result, part)
+
+    def _send_folder(self, folder: str) -> dict:
+        try:
+            datasets = load_folder(folder)
+        except OSError as exc:
+            raise CommandError(f"Cannot read {folder}: {exc}") from None
+        for path, why in datasets.skipped[:10]:
+            self.stderr.write(f"skipped {path}: {why}")
+        if len(datasets.skipped) > 10:
+            self.stderr.write(f"... and {len(datasets.skipped) - 10} more files skipped")
+        if not datasets:
+            raise CommandError(f"No DICOM files under {folder}.")
+        if self.options["orders"]:
+            self.stderr.write("--orders applies to --synthetic studies only; no orders created.")
+        progress = Progress(self.stderr, len(datasets), enabled=self.progress_enabled)
+        try:
+            self._send(datasets, progress, 0)
+        finally:
+            progress.finish()
+        studies = sorted({str(ds.get("StudyInstanceUID", "")) for ds in datasets})
+        return {"folder": str(folder), "skipped": len(datasets.skipped), "study_uids": studies}
+
+    def _send_synthetic(self, options: dict) -> dict:
+        count = options["synthetic"]
+        rate = options["finding_rate"]
+        if count < 1:
+            raise CommandError("--synthetic needs at least 1 study.")
+        if not 0.0 <= rate <= 1.0:
+            raise CommandError("--finding-rate is a fraction between 0 and 1.")
+        if options["slices"] < 3:
+            raise CommandError("--slices must be at least 3 (a lesion spans several slices).")
+        # Without --seed every run sends new studies; the seed is reported so a run can be
+        # replayed (same UIDs: the receiver then sees the same instances again).
+        seed = options["seed"]
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**32)
+        rng = np.random.default_rng(seed)
+        prefix = options["accession_prefix"]
+        if prefix is None:
+            prefix = re.sub(r"[^A-Z0-9]", "", self.aet.upper())[:4] or "RGH"
+        if len(prefix) > 8:
+            raise CommandError("--accession-prefix is at most 8 characters.")
+
+        if options["kind"] == "mixed":
+            names = list(MIXED_WEIGHTS)
+            kinds = [str(k) for k in rng.choice(names, size=count, p=list(MIXED_WEIGHTS.values()))]
+        else:
+            kinds = [options["kind"]] * count
+        findings = [bool(f) for f in rng.random(count) < rate]
+        slices = options["slices"]
+        total = sum(INSTANCES_PER_SLICE.get(k, 0) * slices or 1 for k in kinds)
+
+        hospital, institution = self._hospital() if options["orders"] else (None, None)
+        orders = {"created": 0, "failed": 0, "skipped": not bool(hospital)}
+        progress = Progress(self.stderr, total, enabled=self.progress_enabled)
+        studies: list[SyntheticStudy] = []
+        try:
+            for kind, finding in zip(kinds, findings, strict=True):
+                study = make_study(
+                    kind,
+                    rng=rng,
+                    finding=finding,
+                    accession_prefix=prefix,
+                    institution_name=institution or "Regional General Hospital",
+                    slices=slices,
+                    compress=options["compress"],
+                )
+                studies.append(study)
+                if hospital is not None:
+                    # The order goes first, as a hospital's RIS places it before imaging.
+                    ok = self._create_order(hospital, study)
+                    orders["created" if ok else "failed"] += 1
+                self._send(study.datasets, progress, self.result.total)
+        finally:
+            progress.finish()
+
+        late = 0
+        if options["late_series_after"] is not None and studies:
+            self.stderr.write(f"waiting {options['late_series_after']:g} s before late series")
+            time.sleep(options["late_series_after"])
+            new = [ds for study in studies for ds in study.add_series()]
+            progress = Progress(self.stderr, len(new), enabled=self.progress_enabled)
+            try:
+                self._send(new, progress, 0)
+            finally:
+                progress.finish()
+            late = len(new)
+        return {
+            "seed": seed,
+            "kind": options["kind"],
+            "studies": [s.summary() for s in studies],
+            "findings": sum(s.finding for s in studies),
+            "late_series_instances": late,
+            "orders": orders if options["orders"] else None,
+        }
+
+    def _hospital(self):
+        from readingcenter.hospitals.selectors import hospital_for_ae_title
+
+        hospital = hospital_for_ae_title(self.aet)
+        if hospital is None:
+            self.stderr.write(
+                f"No active hospital sends from AE title {self.aet!r}: orders are skipped (the "
+                "studies will be quarantined as from an unknown sender). Register the AE title "
+                "with the hospital first (e.g. `make demo` loads the demo hospitals)."
+            )
+            return None, None
+        return hospital, hospital.name
+
+    def _create_order(self, hospital, study: SyntheticStudy) -> bool:
+        from django.core.exceptions import ValidationError
+        from django.db import IntegrityError
+
+        from readingcenter.errors import DomainError
+        from readingcenter.studies.services import order_create
+
+        try:
+            order_create(
+                hospital=hospital,
+                actor=None,
+                accession_number=study.accession_number,
+                requested_procedure=study.header.requested_procedure,
+                priority=study.priority,
+                clinical_history=study.clinical_history,
+                referring_physician=_readable_name(study.header.referring_physician),
+                callback_phone=study.header.callback_phone,
+                patient_id=study.patient_id,
+            )
+        except (DomainError, ValidationError, IntegrityError) as exc:
+            self.stderr.write(f"order {study.accession_number} not created: {exc}")
+            return False
+        return True
+
+    def _finish(self, summary: dict) -> None:
+        r = self.result
+        summary.update(
+            {
+                "sender": self.options["sender"],
+                "instances": r.total,
+                "sent": r.sent,
+                "warnings": r.warnings,
+                "failed": r.failed,
+                "associations": r.associations,
+                "send_seconds": round(r.elapsed, 3),
+                "instances_per_second": round(r.rate, 1),
+                "failures": [
+                    {"sop_instance_uid": f.sop_instance_uid, "status": f.status, "reason": f.reason}
+                    for f in r.failures[:100]
+                ],
+            }
+        )
+        if self.options["json"]:
+            self.stdout.write(json.dumps(summary, indent=2, ensure_ascii=False))
+        if self.options["verbosity"] == 0:
+            return
+        studies = summary.get("studies")
+        what = f" in {len(studies)} studies" if studies else ""
+        line = (
+            f"Sent {r.sent}/{r.total} instances{what} to {self.called_aet} at "
+            f"{self.host}:{self.port} as {self.aet} in {r.elapsed:.1f} s ({r.rate:.0f}/s)"
+        )
+        if studies:
+            line += f"; {summary['findings']} with a finding; seed {summary['seed']}"
+        orders = summary.get("orders")
+        if orders and not orders["skipped"]:
+            line += f"; orders created {orders['created']}, failed {orders['failed']}"
+        if r.failed:
+            line += f"; {r.failed} failed"
+        self.stderr.write(line)

@@ -1,0 +1,83 @@
+"""Live hints over Channels with the real Redis layer: who gets them, and who never does."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+
+from readingcenter.asgi import application
+from readingcenter.studies.consumers import StudyHintConsumer
+from readingcenter.studies.hints import send_study_changed
+
+
+@pytest.fixture(autouse=True)
+def _own_redis_prefix(settings):
+    # A prefix of our own: a demo running on the same Redis never sees these hints.
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex}"},
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+async def _connect(user):
+    communicator = WebsocketCommunicator(StudyHintConsumer.as_asgi(), "/ws/studies/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+def _hint_reaches(user, *, hospital_id) -> bool:
+    async def scenario():
+        communicator, connected = await _connect(user)
+        if not connected:
+            return None
+        await sync_to_async(send_study_changed)(42, "complete", hospital_id)
+        try:
+            message = await communicator.receive_json_from(timeout=2)
+        except TimeoutError:
+            # The communicator cancels the consumer on a receive timeout: nothing to close.
+            return False
+        assert message == {"type": "study", "id": 42, "status": "complete"}
+        await communicator.disconnect()
+        return True
+
+    return async_to_sync(scenario)()
+
+
+def test_a_manager_gets_a_hint_for_any_hospitals_study(manager, hospital_a):
+    assert _hint_reaches(manager, hospital_id=hospital_a.id) is True
+
+
+def test_a_hospital_user_gets_hints_for_its_own_studies(hospital_user_a, hospital_a):
+    assert _hint_reaches(hospital_user_a, hospital_id=hospital_a.id) is True
+
+
+def test_a_hospital_user_never_hears_of_another_hospitals_study(hospital_user_b, hospital_a):
+    assert _hint_reaches(hospital_user_b, hospital_id=hospital_a.id) is False
+
+
+def test_an_anonymous_socket_is_refused(db):
+    from django.contrib.auth.models import AnonymousUser
+
+    assert _hint_reaches(AnonymousUser(), hospital_id=None) is None
+
+
+def test_a_socket_from_a_foreign_origin_is_refused(db):
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, "/ws/studies/", headers=[(b"origin", b"https://evil.example")]
+        )
+        connected, _ = await communicator.connect()
+        await communicator.disconnect()
+        return connected
+
+    assert async_to_sync(scenario)() is False
