@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # Instance origins that mean "a hospital sent it". Objects the reading center itself writes
 # into a study go through the REST API (Origin "RestApi") and must not re-open or re-triage it.
 HOSPITAL_ORIGINS = {"DicomProtocol", "Plugins", "WebDav", "Unknown", ""}
+HANDLED_CHANGES = {"NewSeries", "NewStudy", "StableStudy"}
 
 
 @dataclass
@@ -96,7 +97,8 @@ def study_sync(
     """Bring one study in line with Orthanc. ``stable=None`` asks Orthanc (sweep, resync)."""
     client = client or get_client()
     try:
-        info = client.study(orthanc_id)
+        # IsStable is only asked for when the caller does not know (the feed says it).
+        info = client.study(orthanc_id) if stable is None else None
         orthanc_series = client.study_series(orthanc_id)
     except OrthancError as exc:
         if exc.is_not_found:
@@ -118,6 +120,7 @@ def study_sync(
         if study is None:
             if not hospital_series:
                 if any(f.error for f in fresh):
+                    info = info or client.study(orthanc_id)
                     study = _create_unreadable(orthanc_id, info, fresh, seq)
                 else:
                     return None  # only our own objects, or still empty: nothing to show
@@ -201,6 +204,7 @@ def _create_unreadable(orthanc_id: str, info: dict, fresh: list[_NewSeries], seq
 
 def _apply_series(study: Study, orthanc_series, known, fresh, seq) -> None:
     counts = {s["ID"]: len(s.get("Instances") or []) for s in orthanc_series}
+    created_rows: list[Series] = []
     grew = False
     for orthanc_id, row in known.items():
         count = counts.get(orthanc_id)
@@ -212,17 +216,17 @@ def _apply_series(study: Study, orthanc_series, known, fresh, seq) -> None:
         own = item.header is None and not item.error
         values = series_fields(item.header) if item.header is not None else {}
         series_uid = values.pop("series_instance_uid", "") or item.orthanc_id
-        row, created = Series.objects.get_or_create(
+        # Plain create: the study row is locked and the series was not among its known ones.
+        row = Series.objects.create(
+            study=study,
             orthanc_id=item.orthanc_id,
-            defaults={
-                "study": study,
-                "series_instance_uid": series_uid,
-                "instance_count": item.instance_count,
-                "is_own": own,
-                **values,
-            },
+            series_instance_uid=series_uid,
+            instance_count=item.instance_count,
+            is_own=own,
+            **values,
         )
-        if created and not own:
+        created_rows.append(row)
+        if not own:
             grew = True
             _event(
                 study,
@@ -231,7 +235,7 @@ def _apply_series(study: Study, orthanc_series, known, fresh, seq) -> None:
                 series_instance_uid=series_uid,
                 modality=row.modality,
             )
-    rows = [s for s in study.series.all() if not s.is_own]
+    rows = [s for s in [*known.values(), *created_rows] if not s.is_own]
     study.series_count = len(rows)
     study.instance_count = sum(s.instance_count for s in rows)
     study.modalities = sorted({s.modality for s in rows if s.modality})
@@ -326,22 +330,46 @@ def follow_once(
         return resync(client=client, name=name)
     if not page.changes:
         return FollowResult(0, cursor.last_seq, done=True)
+    # Each change we act on commits on its own, together with the cursor moved past it: a
+    # completed study is visible at once instead of waiting for the rest of the page, and a
+    # crash loses only the change in flight. Changes we do not act on (most are NewInstance)
+    # ride along with the next commit.
+    position = cursor.last_seq
+    applied = 0
+    pending = [c for c in page.changes if c["ChangeType"] in HANDLED_CHANGES]
+    for index, change in enumerate(pending):
+        # The last handled change carries the cursor to the end of the page.
+        target = page.changes[-1]["Seq"] if index == len(pending) - 1 else change["Seq"]
+        if not _commit_step(cursor.pk, position, target, change, client):
+            return FollowResult(applied, position, done=False, skipped=True)
+        position, applied = target, applied + 1
+    if not pending:
+        if not _commit_step(cursor.pk, position, page.changes[-1]["Seq"], None, client):
+            return FollowResult(0, position, done=False, skipped=True)
+        position = page.changes[-1]["Seq"]
+    return FollowResult(len(page.changes), position, done=page.done)
+
+
+def _commit_step(cursor_pk: int, expected: int, target: int, change: dict | None, client) -> bool:
+    """Apply one change and move the cursor from ``expected`` to ``target``, atomically.
+
+    False when another follower holds or has moved the cursor: what we read is not ours to
+    apply (skip_locked keeps us from queueing behind it; it will apply the same changes).
+    """
     with transaction.atomic():
-        # Another follower may hold or have moved the cursor since we read the page: then
-        # this page is not ours to apply (skip_locked keeps us from queueing behind it).
         locked = (
             IngestCursor.objects.select_for_update(skip_locked=True)
-            .filter(pk=cursor.pk, last_seq=cursor.last_seq)
+            .filter(pk=cursor_pk, last_seq=expected)
             .first()
         )
         if locked is None:
-            return FollowResult(0, cursor.last_seq, done=False, skipped=True)
-        for change in page.changes:
+            return False
+        if change is not None:
             _apply_guarded(change, client=client)
-        locked.last_seq = page.changes[-1]["Seq"]
+        locked.last_seq = target
         locked.last_polled_at = timezone.now()
         locked.save(update_fields=["last_seq", "last_polled_at", "updated_at"])
-    return FollowResult(len(page.changes), locked.last_seq, done=page.done)
+    return True
 
 
 def follow_until_idle(

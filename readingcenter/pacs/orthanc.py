@@ -108,7 +108,14 @@ class OrthancClient:
         path = f"/instances/{orthanc_id}/file"
         response = self.request("GET", path, stream=True)
         try:
-            return read_header(response.iter_content(64 * 1024))
+            chunks = response.iter_content(64 * 1024)
+            header = read_header(chunks)
+            # Closing a half-read response drops the connection; for an ordinary slice,
+            # reading the rest is cheaper than a new TCP connection for the next call.
+            if int(response.headers.get("Content-Length") or 0) <= 4 * 1024 * 1024:
+                for _ in chunks:
+                    pass
+            return header
         except requests.RequestException as exc:
             raise OrthancError(f"Orthanc broke off {path}: {exc}", path=path) from exc
         finally:

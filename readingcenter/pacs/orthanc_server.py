@@ -99,7 +99,8 @@ class OrthancConfig:
             "DicomCheckCalledAet": False,
             "OverwriteInstances": False,
             "StorageCompression": False,
-            "HttpCompressionEnabled": True,
+            # Only loopback clients talk to this REST API: gzip would cost CPU and save nothing.
+            "HttpCompressionEnabled": False,
             "KeepAlive": True,
             "TcpNoDelay": True,
             "ConcurrentJobs": 2,

@@ -2,11 +2,14 @@
 
 Hints are sent after commit (a rolled-back change must not be announced) and at most once;
 a lost hint only delays a page until its next refetch, so failures are logged, not raised.
+All the hints of one transaction go out together: the follower changes dozens of studies per
+batch, and one trip to Redis per study would cost more than the ingest itself.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
@@ -14,27 +17,60 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 ALL_STUDIES_GROUP = "studies.all"
+_pending = threading.local()
 
 
 def hospital_group(hospital_id: int) -> str:
     return f"studies.hospital.{hospital_id}"
 
 
-def send_study_changed(study_id: int, status: str, hospital_id: int | None) -> None:
+def _messages(hints: dict[int, tuple[str, int | None]]):
+    for study_id, (status, hospital_id) in hints.items():
+        message = {"type": "study.hint", "study_id": study_id, "status": status}
+        yield ALL_STUDIES_GROUP, message
+        if hospital_id is not None:
+            yield hospital_group(hospital_id), message
+
+
+def send_hints(hints: dict[int, tuple[str, int | None]]) -> None:
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not hints:
         return
-    message = {"type": "study.hint", "study_id": study_id, "status": status}
+
+    async def send_all():
+        for group, message in _messages(hints):
+            await layer.group_send(group, message)
+
     try:
-        async_to_sync(layer.group_send)(ALL_STUDIES_GROUP, message)
-        if hospital_id is not None:
-            async_to_sync(layer.group_send)(hospital_group(hospital_id), message)
-    except Exception as exc:
-        log.warning("could not send a live hint for study %s: %s", study_id, exc)
+        async_to_sync(send_all)()
+    except Exception as exc:  # noqa: BLE001 - Redis down must not fail ingest
+        log.warning("could not send %d live hints: %s", len(hints), exc)
+
+
+def send_study_changed(study_id: int, status: str, hospital_id: int | None) -> None:
+    send_hints({study_id: (status, hospital_id)})
 
 
 def on_commit_study_changed(study) -> None:
-    study_id, status, hospital_id = study.id, study.status, study.hospital_id
-    transaction.on_commit(lambda: send_study_changed(study_id, status, hospital_id))
+    """Announce the study once the outermost transaction commits (coalesced per transaction)."""
+    from django.db import connection
+
+    batch = getattr(_pending, "batch", None)
+    flush = getattr(_pending, "flush", None)
+    # A rollback discards the registered flush with the transaction: start a new batch then.
+    registered = flush is not None and any(entry[1] is flush for entry in connection.run_on_commit)
+    if batch is None or not registered:
+        batch = {}
+
+        def flush():
+            if _pending.batch is batch:
+                _pending.batch = _pending.flush = None
+            send_hints(batch)
+
+        _pending.batch, _pending.flush = batch, flush
+        batch[study.id] = (study.status, study.hospital_id)
+        transaction.on_commit(flush)  # runs at once when no transaction is open
+        return
+    batch[study.id] = (study.status, study.hospital_id)

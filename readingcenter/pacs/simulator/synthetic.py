@@ -40,6 +40,7 @@ from pydicom.uid import (
 
 __all__ = [
     "KINDS",
+    "PRIORITIES",
     "SCANNERS",
     "Appearance",
     "Lesioned",
@@ -345,13 +346,16 @@ def _head_ct(
     appearance = appearance or Appearance()
     if bleed_type not in (None, "intraparenchymal", "subdural"):
         raise ValueError(f"unknown bleed_type {bleed_type!r}: intraparenchymal or subdural")
+    # The lesion draws from its own stream, so one seed gives the same head and the same
+    # noise with or without it: paired examples for training and for tests.
+    lesion_rng = np.random.default_rng(rng.integers(2**63))
     anat = _head_anatomy(rng, slices, size)
     hu = _ct_hu(rng, anat)
     mask = np.zeros(hu.shape, bool)
     if bleed:
-        kind = bleed_type or str(rng.choice(["intraparenchymal", "subdural"]))
-        mask = _head_lesion(rng, anat, kind, appearance)
-        blood = 38.0 + rng.uniform(25.0, 45.0) * appearance.contrast
+        kind = bleed_type or str(lesion_rng.choice(["intraparenchymal", "subdural"]))
+        mask = _head_lesion(lesion_rng, anat, kind, appearance)
+        blood = 38.0 + lesion_rng.uniform(25.0, 45.0) * appearance.contrast
         hu[mask] = blood + 2.0 * anat.texture[mask]
     # Partial volume at edges, then the reconstruction's noise.
     hu = _box_blur(hu, 1)
@@ -416,11 +420,12 @@ def _mr_signal(
 def _mr_phantom(
     rng: np.random.Generator, slices: int, size: int, lesion: bool, appearance: Appearance
 ) -> tuple[_HeadAnatomy, np.ndarray, float]:
+    lesion_rng = np.random.default_rng(rng.integers(2**63))  # see _head_ct
     anat = _head_anatomy(rng, slices, size)
     mask = np.zeros(anat.labels.shape, bool)
     if lesion:
-        mask = _head_lesion(rng, anat, "intraparenchymal", appearance)
-    return anat, mask, float(rng.uniform(0.8, 1.0))
+        mask = _head_lesion(lesion_rng, anat, "intraparenchymal", appearance)
+    return anat, mask, float(lesion_rng.uniform(0.8, 1.0))
 
 
 def mr_brain_volume(
@@ -457,6 +462,7 @@ def chest_image(
     darker, bounded by a thin white visceral pleural line.
     """
     appearance = appearance or Appearance()
+    lesion_rng = np.random.default_rng(rng.integers(2**63))  # see _head_ct
     n = size
     c = (np.arange(n, dtype=np.float32) + 0.5) / n * 2.0 - 1.0
     tilt = rng.normal(0.0, 0.03)
@@ -502,23 +508,23 @@ def chest_image(
         streaks = (0.5 + 0.5 * np.cos(17.0 * theta + 2.5 * swirl)) ** 10
         streaks += 0.6 * (0.5 + 0.5 * np.cos(31.0 * theta - 3.0 * swirl)) ** 12
         m = 0.6 * streaks * np.clip(0.6 + 0.5 * fine, 0.0, 1.0) + 0.3 * np.clip(fine, 0.0, None)
-        m *= np.exp(-d / 0.45)
+        m *= 0.5 + 0.5 * np.exp(-d / 0.35)  # fainter but still present at the periphery
         m += 0.9 * np.exp(-(d**2) / 0.006)  # the hilum itself
         markings += np.where(lung, m, 0.0)
 
     mask = np.zeros((n, n), bool)
     pleural_line = np.zeros((n, n), bool)
     if pneumothorax:
-        side = side or str(rng.choice(["right", "left"]))
+        side = side or str(lesion_rng.choice(["right", "left"]))
         if side not in lungs:
             raise ValueError(f"unknown side {side!r}: right or left")
         lung, s2, (cx, cy, ax, ay) = lungs[side]
         lateral = 1.0 if side == "left" else -1.0
         rho = np.sqrt(s2)
         phi = np.arctan2(y - cy, (x - cx) * lateral)  # 0 = lateral, -pi/2 = apex
-        centre = rng.uniform(-1.3, -0.7)
-        span = rng.uniform(0.8, 1.4)
-        depth = rng.uniform(0.10, 0.25) * appearance.lesion_scale
+        centre = lesion_rng.uniform(-1.3, -0.7)
+        span = lesion_rng.uniform(0.8, 1.4)
+        depth = lesion_rng.uniform(0.10, 0.25) * appearance.lesion_scale
         w = depth * np.clip(1.0 - ((phi - centre) / span) ** 2, 0.0, 1.0)
         edge = 1.0 - w
         mask = lung & (w > 0.0) & (rho > edge)
@@ -526,7 +532,7 @@ def chest_image(
         pleural_line = lung & (w > 0.02) & (np.abs(rho - edge) < line_half) & ~mask
         markings[mask] = 0.0
 
-    img += 0.10 * markings
+    img += 0.14 * markings
 
     heart_scale = rng.uniform(0.9, 1.15)
     h2 = ((x - 0.10) / (0.29 * heart_scale)) ** 2 + ((y - 0.30) / 0.25) ** 2
@@ -549,7 +555,7 @@ def chest_image(
         img += np.where(clavicle, 0.12, 0.0)
 
     if pneumothorax:
-        img[mask] -= rng.uniform(0.06, 0.10) * appearance.contrast
+        img[mask] -= lesion_rng.uniform(0.06, 0.10) * appearance.contrast
         img[pleural_line] += 0.08 * appearance.contrast
 
     # Detector blur, scatter and quantum noise.
@@ -923,7 +929,8 @@ def _finish(datasets: list[Dataset], compress: bool) -> list[Dataset]:
 
 
 def _hu_to_stored(hu: np.ndarray, scanner: Scanner) -> np.ndarray:
-    stored = np.rint(hu - scanner.rescale_intercept)
+    # Quantise in HU first: every vendor then decodes to the same integers.
+    stored = np.rint(hu).astype(np.float64) - scanner.rescale_intercept
     if scanner.pixel_representation:
         lo, hi = -(2 ** (scanner.bits_stored - 1)), 2 ** (scanner.bits_stored - 1) - 1
     else:

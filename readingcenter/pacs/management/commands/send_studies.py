@@ -7,6 +7,7 @@ manage.py send_studies --aet SEOULNORTH_CT --synthetic 20 --kind mixed --orders 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 
@@ -149,6 +150,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         # Progress is not an error: keep it out of the red the stderr wrapper paints.
         self.stderr.style_func = None
+        # pynetdicom logs every PDU at INFO and every failure at ERROR; the command reports
+        # both itself, so its log only shows on request (-v 2 warnings, -v 3 everything).
+        level = {2: logging.WARNING, 3: logging.INFO}.get(options["verbosity"], logging.CRITICAL)
+        logging.getLogger("pynetdicom").setLevel(level)
         self.options = options
         self.host = options["host"]
         self.port = options["port"] or getattr(settings, "ORTHANC_DICOM_PORT", 4242)
@@ -291,9 +296,17 @@ class Command(BaseCommand):
         }
 
     def _hospital(self):
+        from django.db import DatabaseError
+
         from readingcenter.hospitals.selectors import hospital_for_ae_title
 
-        hospital = hospital_for_ae_title(self.aet)
+        try:
+            hospital = hospital_for_ae_title(self.aet)
+        except DatabaseError as exc:
+            raise CommandError(
+                f"Cannot look up the hospital for --orders: the database is unavailable ({exc}). "
+                "Start it (`make demo`) or send without --orders."
+            ) from None
         if hospital is None:
             self.stderr.write(
                 f"No active hospital sends from AE title {self.aet!r}: orders are skipped (the "

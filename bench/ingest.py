@@ -1,0 +1,240 @@
+#!/usr/bin/env python
+"""Ingest benchmark: does the reading center keep up with Orthanc?
+
+Sends N synthetic CT studies over real DICOM C-STORE (dcmtk's storescu, several hospital
+senders in parallel, one association per study) to a fresh Orthanc of ours, with the real
+follower process running against a fresh database, and reports:
+
+  (a) Orthanc's own ingest rate (instances/s and studies/s, sender side, acknowledged stores);
+  (b) the rate at which studies become `complete` in the reading center (studies/s, StableAge
+      taken out), and the ratio (b)/(a), the baseline being Orthanc measured in the same run;
+  (c) the latency from a study's last instance stored to `complete`, minus StableAge (p50/p95).
+
+    .venv/bin/python bench/ingest.py --studies 200 --slices 20
+
+Nothing here is a pass/fail threshold; the figures go into the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+from pydicom.uid import generate_uid  # noqa: E402
+
+from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port  # noqa: E402
+from readingcenter.pacs.simulator.synthetic import make_study  # noqa: E402
+
+AET = "SEOULNORTH_CT"
+
+
+_last_shown: dict[str, int] = {}
+
+
+def progress(label: str, done: int, total: int, started: float) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    rate = done / max(time.monotonic() - started, 1e-9)
+    line = f"\r  {label:<22} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {rate:7.1f}/s"
+    if sys.stderr.isatty():
+        sys.stderr.write(line)
+        if done == total:
+            sys.stderr.write("\n")
+    elif _last_shown.get(label) != done and (done == total or done % max(total // 10, 1) == 0):
+        _last_shown[label] = done
+        sys.stderr.write(line.strip("\r") + "\n")
+    sys.stderr.flush()
+
+
+def bar_chart(rows: list[tuple[str, float]], unit: str, width: int = 40) -> str:
+    top = max(v for _, v in rows) or 1.0
+    return "\n".join(
+        f"  {label:<34} {'█' * max(1, round(width * value / top))} {value:,.2f} {unit}"
+        for label, value in rows
+    )
+
+
+def generate(directory: Path, studies: int, slices: int, seed: int) -> list[list[Path]]:
+    """Studies on disk. A few are drawn by the simulator; the rest are copies with new UIDs."""
+    rng = np.random.default_rng(seed)
+    templates = [
+        make_study("head-ct", rng=rng, finding=bool(i % 3 == 0), slices=slices).datasets
+        for i in range(min(studies, 6))
+    ]
+    paths: list[list[Path]] = []
+    started = time.monotonic()
+    for index in range(studies):
+        study_uid, series_uid = generate_uid(), generate_uid()
+        folder = directory / f"study{index:05d}"
+        folder.mkdir(parents=True)
+        files = []
+        for number, template in enumerate(templates[index % len(templates)]):
+            ds = copy.deepcopy(template)
+            ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+            ds.SOPInstanceUID = generate_uid()
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            ds.AccessionNumber = f"BENCH{index:06d}"
+            ds.PatientID = f"BP{index:06d}"
+            path = folder / f"{number:04d}.dcm"
+            ds.save_as(path, enforce_file_format=True)
+            files.append(path)
+        paths.append(files)
+        progress("generating studies", index + 1, studies, started)
+    return paths
+
+
+def prepare_database(base_url: str, name: str) -> str:
+    parts = urlsplit(base_url)
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return parts._replace(path=f"/{name}").geturl()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--studies", type=int, default=200)
+    parser.add_argument("--slices", type=int, default=20)
+    parser.add_argument("--senders", type=int, default=4, help="parallel hospital senders")
+    parser.add_argument("--stable-age", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the bench database and files")
+    args = parser.parse_args()
+
+    base_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/readingcenter")
+    work = Path(tempfile.mkdtemp(prefix="rc-bench-"))
+    print(f"ingest benchmark: {args.studies} CT studies x {args.slices} slices, "
+          f"{args.senders} senders, StableAge {args.stable_age}s (work dir {work})")  # fmt: skip
+    files = generate(work / "dicom", args.studies, args.slices, args.seed)
+    instances = sum(len(f) for f in files)
+
+    database_url = prepare_database(base_url, "readingcenter_bench")
+    config = OrthancConfig(directory=work / "orthanc", http_port=free_port(),
+                           dicom_port=free_port(), stable_age=args.stable_age)  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ORTHANC_URL": config.url,
+        "ORTHANC_USERNAME": config.username,
+        "ORTHANC_PASSWORD": config.password,
+        "ORTHANC_STABLE_AGE": str(args.stable_age),
+        "ORTHANC_DICOM_PORT": str(config.dicom_port),
+        "INGEST_SWEEP_INTERVAL": "3600",  # measure the change feed, not the backstop
+        "TCP_NODELAY": "1",
+    }
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True)
+    subprocess.run([*manage, "load_demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+    orthanc = OrthancProcess(config).start()
+    follower = subprocess.Popen([*manage, "follow_orthanc"], env=env,
+                                stdout=open(work / "follower.log", "wb"),  # noqa: SIM115
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        sent_at: dict[int, float] = {}
+        done = 0
+        lock = threading.Lock()
+        started = time.monotonic()
+        wall_started = time.time()
+
+        def send(index: int) -> None:
+            nonlocal done
+            result = subprocess.run(
+                ["storescu", "-aet", AET, "-aec", config.aet, "127.0.0.1", str(config.dicom_port),
+                 *map(str, files[index])],
+                env=env, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise RuntimeError(f"storescu failed for study {index}: {result.stderr[-500:]}")
+            with lock:
+                sent_at[index] = time.time()
+                done += 1
+                progress("C-STORE to Orthanc", done, len(files), started)
+
+        # "Complete" is when a reader could see it: the committed row, polled every 50 ms.
+        completed: dict[int, float] = {}
+
+        def watch() -> None:
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                watch_started = time.monotonic()
+                while len(completed) < len(files) and time.monotonic() - watch_started < 600:
+                    for (accession,) in conn.execute(
+                        "select accession_number from studies_study where status = 'complete'"
+                    ).fetchall():
+                        completed.setdefault(int(accession.removeprefix("BENCH")), time.time())
+                    if done == len(files):
+                        progress("complete in the center", len(completed), len(files),
+                                 watch_started)  # fmt: skip
+                    time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        with ThreadPoolExecutor(args.senders) as pool:
+            list(pool.map(send, range(len(files))))
+        send_seconds = time.monotonic() - started
+
+        for thread in [watcher]:
+            thread.join(600)
+        if len(completed) < len(files):
+            raise RuntimeError(f"only {len(completed)}/{len(files)} completed in 10 minutes")
+        last_complete = max(completed.values())
+
+        orthanc_ips = instances / send_seconds
+        orthanc_sps = len(files) / send_seconds
+        center_seconds = last_complete - wall_started - args.stable_age
+        center_sps = len(files) / center_seconds
+        latencies = [completed[i] - sent_at[i] - args.stable_age for i in completed]
+        p50, p95 = percentile(latencies, 0.50), percentile(latencies, 0.95)
+
+        print()
+        print(f"(a) Orthanc ingest          {orthanc_ips:8.1f} instances/s  "
+              f"{orthanc_sps:6.2f} studies/s  ({instances} instances in {send_seconds:.1f}s)")
+        print(f"(b) complete in the center  {center_sps:8.2f} studies/s   "
+              f"(last study complete {center_seconds:.1f}s after the first send, StableAge out)")
+        print(f"    ratio (b)/(a)           {center_sps / orthanc_sps:8.2f}  (goal: at least 0.9)")
+        print(f"(c) last instance -> complete, minus StableAge {args.stable_age}s: "
+              f"p50 {p50:.2f}s  p95 {p95:.2f}s  max {max(latencies):.2f}s  "
+              f"mean {statistics.fmean(latencies):.2f}s  (goal: under 1s)")  # fmt: skip
+        print()
+        print(bar_chart([("Orthanc ingest (studies/s)", orthanc_sps),
+                         ("reading center complete (studies/s)", center_sps)], "studies/s"))
+        print(bar_chart([("latency p50 beyond StableAge", p50),
+                         ("latency p95 beyond StableAge", p95)], "s"))  # fmt: skip
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        try:
+            follower.wait(15)
+        except subprocess.TimeoutExpired:
+            follower.kill()
+        orthanc.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
