@@ -191,8 +191,29 @@ def main() -> int:
                                  watch_started)  # fmt: skip
                     time.sleep(0.05)
 
+        # Orthanc's own part of the latency: when its StableStudy appears in the change log.
+        stable_seen: dict[str, float] = {}
+
+        def watch_orthanc() -> None:
+            import requests
+
+            auth = (config.username, config.password)
+            since, watch_started = 0, time.monotonic()
+            while len(stable_seen) < len(files) and time.monotonic() - watch_started < 600:
+                page = requests.get(f"{config.url}/changes", params={"since": since, "limit": 1000},
+                                    auth=auth, timeout=10).json()  # fmt: skip
+                now = time.time()
+                for change in page["Changes"]:
+                    if change["ChangeType"] == "StableStudy":
+                        stable_seen.setdefault(change["ID"], now)
+                since = page["Last"]
+                if page["Done"]:
+                    time.sleep(0.05)
+
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        orthanc_watcher = threading.Thread(target=watch_orthanc, daemon=True)
+        orthanc_watcher.start()
         with ThreadPoolExecutor(args.senders) as pool:
             list(pool.map(send, range(len(files))))
         send_seconds = time.monotonic() - started
@@ -202,26 +223,70 @@ def main() -> int:
         if len(completed) < len(files):
             raise RuntimeError(f"only {len(completed)}/{len(files)} completed in 10 minutes")
         last_complete = max(completed.values())
+        orthanc_watcher.join(30)
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            ids = dict(conn.execute("select accession_number, orthanc_id from studies_study"))
+        emitted = {i: stable_seen[ids[f"BENCH{i:06d}"]] for i in completed
+                   if ids.get(f"BENCH{i:06d}") in stable_seen}  # fmt: skip
 
         orthanc_ips = instances / send_seconds
         orthanc_sps = len(files) / send_seconds
         center_seconds = last_complete - wall_started - args.stable_age
         center_sps = len(files) / center_seconds
+        # Steady state: studies per second between the first and the last of each side, so
+        # that the fixed delays at the start (StableAge, Orthanc's stability monitor) do not
+        # count as a lack of throughput.
+        orthanc_steady = (len(files) - 1) / (max(sent_at.values()) - min(sent_at.values()))
+        center_steady = (len(files) - 1) / (last_complete - min(completed.values()))
         latencies = [completed[i] - sent_at[i] - args.stable_age for i in completed]
         p50, p95 = percentile(latencies, 0.50), percentile(latencies, 0.95)
+        orthanc_part = [emitted[i] - sent_at[i] - args.stable_age for i in emitted]
+        center_part = [completed[i] - emitted[i] for i in emitted]
 
         print()
-        print(f"(a) Orthanc ingest          {orthanc_ips:8.1f} instances/s  "
-              f"{orthanc_sps:6.2f} studies/s  ({instances} instances in {send_seconds:.1f}s)")
-        print(f"(b) complete in the center  {center_sps:8.2f} studies/s   "
-              f"(last study complete {center_seconds:.1f}s after the first send, StableAge out)")
+        print(
+            f"(a) Orthanc ingest          {orthanc_ips:8.1f} instances/s  "
+            f"{orthanc_sps:6.2f} studies/s  ({instances} instances in {send_seconds:.1f}s)"
+        )
+        print(
+            f"(b) complete in the center  {center_sps:8.2f} studies/s   "
+            f"(last study complete {center_seconds:.1f}s after the first send, StableAge out)"
+        )
         print(f"    ratio (b)/(a)           {center_sps / orthanc_sps:8.2f}  (goal: at least 0.9)")
+        print(
+            f"    steady state: Orthanc {orthanc_steady:.2f} studies/s, reading center "
+            f"{center_steady:.2f} studies/s, ratio {center_steady / orthanc_steady:.2f}"
+        )
         print(f"(c) last instance -> complete, minus StableAge {args.stable_age}s: "
               f"p50 {p50:.2f}s  p95 {p95:.2f}s  max {max(latencies):.2f}s  "
               f"mean {statistics.fmean(latencies):.2f}s  (goal: under 1s)")  # fmt: skip
+        ticks = os.sysconf("SC_CLK_TCK")
+        fields = Path(f"/proc/{follower.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        follower_cpu = (int(fields[11]) + int(fields[12])) / ticks
+        print(
+            f"    follower CPU: {follower_cpu:.1f}s for {len(files)} studies "
+            f"({1000 * follower_cpu / len(files):.0f} ms/study)"
+        )
+        if emitted:
+            print(
+                f"    of which Orthanc (StableAge passed -> StableStudy in its change log): "
+                f"p50 {percentile(orthanc_part, 0.5):.2f}s  "
+                f"p95 {percentile(orthanc_part, 0.95):.2f}s"
+            )
+            print(
+                f"    of which the reading center (StableStudy -> complete, committed):   "
+                f"p50 {percentile(center_part, 0.5):.2f}s  p95 {percentile(center_part, 0.95):.2f}s"
+            )
         print()
-        print(bar_chart([("Orthanc ingest (studies/s)", orthanc_sps),
-                         ("reading center complete (studies/s)", center_sps)], "studies/s"))
+        print(
+            bar_chart(
+                [
+                    ("Orthanc ingest (studies/s)", orthanc_sps),
+                    ("reading center complete (studies/s)", center_sps),
+                ],
+                "studies/s",
+            )
+        )
         print(bar_chart([("latency p50 beyond StableAge", p50),
                          ("latency p95 beyond StableAge", p95)], "s"))  # fmt: skip
     finally:

@@ -155,7 +155,7 @@ ORTHANC_STABLE_AGE = env_int("ORTHANC_STABLE_AGE", 5)
 
 # The follower: how often it polls /changes when idle, how much it takes per transaction,
 # and how often it sweeps for studies whose StableStudy event Orthanc lost.
-INGEST_POLL_INTERVAL = env_float("INGEST_POLL_INTERVAL", 0.25)
+INGEST_POLL_INTERVAL = env_float("INGEST_POLL_INTERVAL", 0.1)
 INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 200)
 INGEST_SWEEP_INTERVAL = env_float("INGEST_SWEEP_INTERVAL", 30.0)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import zoneinfo
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -24,10 +25,8 @@ class AETitleField(serializers.CharField):
         value = normalise_ae_title(super().to_internal_value(data))
         try:
             validate_ae_title(value)
-        except Exception as exc:
-            raise serializers.ValidationError(
-                str(exc.message if hasattr(exc, "message") else exc)
-            ) from exc
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
         return value
 
 

@@ -43,7 +43,7 @@ def read_header(chunks: Iterable[bytes], *, limit: int = 64 * 1024 * 1024) -> Da
 def _text(ds: Dataset, keyword: str, max_length: int) -> str:
     try:
         value = ds.get(keyword)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a malformed element must not stop ingest
         return ""
     if value is None:
         return ""

@@ -4,7 +4,9 @@ from readingcenter.audit.models import AuditEvent
 from tests.factories import make_study
 
 
-def test_the_manager_board_shows_arriving_complete_and_quarantined_studies(client, manager, hospital_a):
+def test_the_manager_board_shows_arriving_complete_and_quarantined_studies(
+    client, manager, hospital_a
+):
     make_study(hospital_a, status="receiving", patient_name="Arriving^One")
     make_study(hospital_a, status="complete", patient_name="Complete^Two")
     make_study(None, status="quarantined", patient_name="Nobody^Three",

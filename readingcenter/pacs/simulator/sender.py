@@ -151,7 +151,7 @@ def load_folder(path: str | os.PathLike) -> LoadedFolder:
         except InvalidDicomError as exc:
             found.skipped.append((str(p), str(exc) or "not a DICOM file"))
             continue
-        except Exception as exc:  # a broken file must not stop the other files from loading
+        except Exception as exc:  # noqa: BLE001 - a broken file must not stop the other files from loading
             found.skipped.append((str(p), f"unreadable: {type(exc).__name__}: {exc}"))
             continue
         if ds.file_meta.get("MediaStorageSOPClassUID") == MediaStorageDirectoryStorage:
