@@ -6,6 +6,7 @@ Everything that differs between a laptop, CI and production comes from the envir
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from readingcenter.env import database_from_url, env, env_bool, env_float, env_int
@@ -81,6 +82,12 @@ DATABASES = {
     "default": database_from_url(
         env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/readingcenter")
     )
+}
+# The test database is named after this checkout, so that two clones on one machine (a
+# developer's tree and a CI run) never drop each other's test database.
+_CHECKOUT = hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:8]
+DATABASES["default"]["TEST"] = {
+    "NAME": env("DATABASE_TEST_NAME") or f"test_{DATABASES['default']['NAME']}_{_CHECKOUT}"
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

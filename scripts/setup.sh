@@ -38,6 +38,13 @@ apt_install() {
 # --- system packages ---------------------------------------------------------------------------
 apt_install orthanc orthanc-dicomweb orthanc-gdcm dcmtk dicom3tools python3-venv ca-certificates
 
+# Debian's own Orthanc service (started by an earlier install, or at boot) holds 4242 and 8042;
+# the reading center runs its own Orthanc with its own configuration, so stop the system one.
+if pgrep -f "Orthanc /etc/orthanc" >/dev/null 2>&1; then
+    say "stopping Debian's system Orthanc service (the reading center runs its own)"
+    $SUDO service orthanc stop >/dev/null 2>&1 || $SUDO pkill -f "Orthanc /etc/orthanc" || true
+fi
+
 PYTHON=${PYTHON:-}
 if [ -z "$PYTHON" ]; then
     for candidate in python3.11 python3; do

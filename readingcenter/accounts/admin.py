@@ -2,10 +2,11 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from readingcenter.accounts.models import User
+from readingcenter.audit.admin_mixins import AuditedAdminMixin
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     list_display = ("username", "get_full_name", "role", "hospital", "is_active")
     list_filter = ("role", "hospital", "is_active")
     fieldsets = (

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from readingcenter.audit.admin_mixins import AuditedAdminMixin
 from readingcenter.hospitals.models import Hospital, HospitalAETitle
 
 
@@ -9,7 +10,7 @@ class AETitleInline(admin.TabularInline):
 
 
 @admin.register(Hospital)
-class HospitalAdmin(admin.ModelAdmin):
+class HospitalAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "ae_title_list", "time_zone", "is_active")
     search_fields = ("name", "code", "ae_titles__ae_title")
     inlines = [AETitleInline]

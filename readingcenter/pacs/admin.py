@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from readingcenter.audit.admin_mixins import AuditedAdminMixin
 from readingcenter.pacs.models import IngestCursor
 
 
 @admin.register(IngestCursor)
-class IngestCursorAdmin(admin.ModelAdmin):
+class IngestCursorAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "last_seq",

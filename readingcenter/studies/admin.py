@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from readingcenter.audit.admin_mixins import AuditedAdminMixin
 from readingcenter.studies.models import Order, Series, Study, StudyEvent
 
 
@@ -26,7 +27,7 @@ class EventInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = [
         "accession_number",
         "patient_name",
@@ -47,7 +48,7 @@ class StudyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["accession_number", "hospital", "requested_procedure", "priority", "created_at"]
     list_filter = ["priority", "hospital"]
     search_fields = ["accession_number", "patient_id"]

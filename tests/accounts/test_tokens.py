@@ -26,3 +26,28 @@ def test_the_openapi_schema_and_docs_are_served(client, manager):
     assert schema.status_code == 200
     assert b"/api/v1/studies/" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_sign_ins_and_failed_sign_ins_are_audited(client, manager):
+    from readingcenter.audit.models import AuditEvent
+
+    client.post("/login/", {"username": "mgr", "password": "wrong"})
+    client.post("/login/", {"username": "mgr", "password": "correct-horse-battery"})
+    events = list(AuditEvent.objects.filter(action="user.login").values_list("outcome", "detail"))
+    assert ("denied", {"username": "mgr"}) in events
+    assert ("success", {}) in events
+
+
+def test_a_hospital_created_in_the_admin_is_audited(client, manager):
+    from readingcenter.audit.models import AuditEvent
+
+    manager.is_staff = manager.is_superuser = True
+    manager.save()
+    client.force_login(manager)
+    response = client.post("/admin/hospitals/hospital/add/", {
+        "name": "Admin Made", "code": "admin-made", "time_zone": "UTC", "is_active": "on",
+        "ae_titles-TOTAL_FORMS": "1", "ae_titles-INITIAL_FORMS": "0",
+        "ae_titles-0-ae_title": "ADMIN_MADE"})  # fmt: skip
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action="hospital.create", actor=manager,
+                                     detail__via="admin").exists()  # fmt: skip

@@ -41,14 +41,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listening(port: int) -> bool:
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
 def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    # Watch for the listening socket instead of connecting to it: storescp serves one
+    # association at a time, and a probe connection it must first read and drop could make
+    # the test's real association wait or fail on a loaded machine.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
+        if _listening(port):
+            return
+        time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
 
 
