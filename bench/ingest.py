@@ -195,19 +195,16 @@ def main() -> int:
         stable_seen: dict[str, float] = {}
 
         def watch_orthanc() -> None:
-            import requests
-
-            auth = (config.username, config.password)
+            client = orthanc.client()
             since, watch_started = 0, time.monotonic()
             while len(stable_seen) < len(files) and time.monotonic() - watch_started < 600:
-                page = requests.get(f"{config.url}/changes", params={"since": since, "limit": 1000},
-                                    auth=auth, timeout=10).json()  # fmt: skip
+                page = client.changes(since=since, limit=1000)
                 now = time.time()
-                for change in page["Changes"]:
+                for change in page.changes:
                     if change["ChangeType"] == "StableStudy":
                         stable_seen.setdefault(change["ID"], now)
-                since = page["Last"]
-                if page["Done"]:
+                since = page.last
+                if page.done:
                     time.sleep(0.05)
 
         watcher = threading.Thread(target=watch, daemon=True)

@@ -2,7 +2,7 @@
 
 The demo, the tests and the benchmarks all start Orthanc through here, with a configuration
 generated under ``var/`` (never Debian's /etc/orthanc, whose service may also be running).
-This module imports no Django so that test fixtures and benchmarks can use it directly.
+It needs no Django settings, so that test fixtures and benchmarks can use it directly.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
+from readingcenter.pacs.orthanc import OrthancClient, OrthancError
 
 PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc")
 PLUGINS = ("libOrthancDicomWeb.so", "libOrthancGdcm.so")
@@ -161,7 +161,7 @@ class OrthancProcess:
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        auth = (self.config.username, self.config.password)
+        client = self.client(timeout=1.0)
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise OrthancServerError(
@@ -169,13 +169,18 @@ class OrthancProcess:
                     f"(is port {self.config.http_port} or {self.config.dicom_port} already in use?)"
                 )
             try:
-                if requests.get(f"{self.config.url}/system", auth=auth, timeout=1).ok:
-                    return
-            except requests.RequestException:
+                client.system()
+                return
+            except OrthancError:
                 pass
             time.sleep(0.1)
         raise OrthancServerError(
             f"Orthanc did not answer within {timeout:.0f}s; see {self.log_path}"
+        )
+
+    def client(self, timeout: float = 10.0) -> OrthancClient:
+        return OrthancClient(
+            self.config.url, self.config.username, self.config.password, timeout=timeout
         )
 
     def stop(self, *, kill: bool = False, timeout: float = 15.0) -> None:
