@@ -155,6 +155,14 @@ def main() -> int:
                                 stdout=open(work / "follower.log", "wb"),  # noqa: SIM115
                                 stderr=subprocess.STDOUT)  # fmt: skip
     try:
+        # Start the clock only once the follower is up and polling (its start-up, Django and
+        # the imports, is not part of what is measured).
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            ready_by = time.monotonic() + 60
+            while not conn.execute("select count(*) from pacs_ingestcursor").fetchone()[0]:
+                if time.monotonic() > ready_by or follower.poll() is not None:
+                    raise RuntimeError(f"the follower did not start; see {work}/follower.log")
+                time.sleep(0.1)
         sent_at: dict[int, float] = {}
         done = 0
         lock = threading.Lock()
@@ -237,6 +245,11 @@ def main() -> int:
         center_steady = (len(files) - 1) / (last_complete - min(completed.values()))
         latencies = [completed[i] - sent_at[i] - args.stable_age for i in completed]
         p50, p95 = percentile(latencies, 0.50), percentile(latencies, 0.95)
+        if os.environ.get("BENCH_VERBOSE"):
+            for i in sorted(completed)[:: max(len(completed) // 10, 1)]:
+                print(f"    study {i:4d}: sent +{sent_at[i] - wall_started:6.2f}s  "
+                      f"stable in Orthanc +{emitted.get(i, 0) - wall_started:6.2f}s  "
+                      f"complete +{completed[i] - wall_started:6.2f}s")  # fmt: skip
         orthanc_part = [emitted[i] - sent_at[i] - args.stable_age for i in emitted]
         center_part = [completed[i] - emitted[i] for i in emitted]
 

@@ -93,13 +93,19 @@ def study_sync(
     seq: int | None = None,
     stable: bool | None = None,
     reason: str = "StableStudy",
+    orthanc_series: list[dict] | None = None,
 ) -> Study | None:
-    """Bring one study in line with Orthanc. ``stable=None`` asks Orthanc (sweep, resync)."""
+    """Bring one study in line with Orthanc. ``stable=None`` asks Orthanc (sweep, resync).
+
+    ``orthanc_series`` may name only some of the study's series (a NewSeries change brings
+    its own): series not listed are left as they are, and the next full sync counts them.
+    """
     client = client or get_client()
     try:
         # IsStable is only asked for when the caller does not know (the feed says it).
         info = client.study(orthanc_id) if stable is None else None
-        orthanc_series = client.study_series(orthanc_id)
+        if orthanc_series is None:
+            orthanc_series = client.study_series(orthanc_id)
     except OrthancError as exc:
         if exc.is_not_found:
             # Deleted from Orthanc between the change and now: nothing left to ingest.
@@ -268,36 +274,20 @@ def apply_change(change: dict, *, client: OrthancClient) -> None:
         if Series.objects.filter(orthanc_id=resource_id).exists():
             return  # replayed
         try:
-            parent = client.series(resource_id)["ParentStudy"]
+            series = client.series(resource_id)
         except OrthancError as exc:
             if exc.is_not_found:
                 return
             raise
-        study_sync(parent, client=client, seq=seq, stable=False)
+        # While hospitals are sending, Orthanc answers slowly: the new series is all we
+        # need to record the arrival; StableStudy re-reads the whole study.
+        study_sync(series["ParentStudy"], client=client, seq=seq, stable=False,
+                   orthanc_series=[series])  # fmt: skip
     elif kind == "NewStudy":
         if not Study.objects.filter(orthanc_id=resource_id).exists():
             study_sync(resource_id, client=client, seq=seq, stable=False)
     elif kind == "StableStudy":
         study_sync(resource_id, client=client, seq=seq, stable=True)
-
-
-def _apply_guarded(change: dict, *, client: OrthancClient) -> None:
-    """Apply one change in a savepoint; a change that cannot be applied must not wedge the feed.
-
-    Orthanc being unreachable aborts the batch (it is retried whole). Anything else is a
-    defect or bad data in this one study: its partial writes roll back, the failure is put on
-    the audit trail with the change, and the feed moves on.
-    """
-    try:
-        with transaction.atomic():
-            apply_change(change, client=client)
-    except OrthancError as exc:
-        if exc.status is None or exc.status >= 500:
-            raise
-        _record_failure(change, exc)
-    except Exception as exc:  # anything else: see the docstring
-        log.exception("could not apply Orthanc change %s", change.get("Seq"))
-        _record_failure(change, exc)
 
 
 def _record_failure(change: dict, exc: Exception) -> None:
@@ -336,6 +326,11 @@ def follow_once(
     # completed study is visible at once instead of waiting for the rest of the page, and a
     # crash loses only the change in flight. Changes we do not act on (most are NewInstance)
     # ride along with the next commit.
+    # Not waiting for the WAL flush is safe for the follower, and saves most of a commit's
+    # cost: if PostgreSQL itself crashes and loses a commit, it loses the cursor step with it,
+    # and the change is applied again (every handler is idempotent).
+    with connection.cursor() as sql:
+        sql.execute("SET synchronous_commit TO off")
     position = cursor.last_seq
     applied = 0
     pending = [c for c in page.changes if _needs_work(c)]
@@ -363,30 +358,45 @@ def _needs_work(change: dict) -> bool:
     return kind in HANDLED_CHANGES
 
 
+def _claim(cursor_pk: int, expected: int, target: int) -> bool:
+    """Move the cursor from ``expected`` to ``target`` inside the caller's transaction.
+
+    One conditional UPDATE: it takes the cursor's row lock until commit (a second follower
+    waits here, then finds the cursor moved and backs off) and says whether this step is ours.
+    """
+    now = timezone.now()
+    moved = IngestCursor.objects.filter(pk=cursor_pk, last_seq=expected).update(
+        last_seq=target, last_polled_at=now, updated_at=now
+    )
+    return moved == 1
+
+
 def _commit_step(cursor_pk: int, expected: int, target: int, change: dict | None, client) -> bool:
     """Apply one change and move the cursor from ``expected`` to ``target``, atomically.
 
-    False when another follower holds or has moved the cursor: what we read is not ours to
-    apply (skip_locked keeps us from queueing behind it; it will apply the same changes).
+    False when another follower has moved the cursor: what we read is not ours to apply.
+    Orthanc being unreachable (or failing) aborts the step, to be retried. Anything else is a
+    defect or bad data in this one study: the step rolls back, the failure goes on the audit
+    trail with the change, and the feed moves on rather than wedging on it.
     """
+    try:
+        with transaction.atomic():
+            if not _claim(cursor_pk, expected, target):
+                return False
+            if change is not None:
+                apply_change(change, client=client)
+        return True
+    except OrthancError as exc:
+        if exc.status is None or exc.status >= 500:
+            raise
+        failure: Exception = exc
+    except Exception as exc:  # anything else: see the docstring
+        log.exception("could not apply Orthanc change %s", change and change.get("Seq"))
+        failure = exc
     with transaction.atomic():
-        # Not waiting for the WAL flush is safe here, and saves most of a commit's cost: if
-        # PostgreSQL itself crashes and loses this commit, it loses the cursor step with it,
-        # and the change is applied again (every handler is idempotent).
-        with connection.cursor() as sql:
-            sql.execute("SET LOCAL synchronous_commit TO off")
-        locked = (
-            IngestCursor.objects.select_for_update(skip_locked=True)
-            .filter(pk=cursor_pk, last_seq=expected)
-            .first()
-        )
-        if locked is None:
+        if not _claim(cursor_pk, expected, target):
             return False
-        if change is not None:
-            _apply_guarded(change, client=client)
-        locked.last_seq = target
-        locked.last_polled_at = timezone.now()
-        locked.save(update_fields=["last_seq", "last_polled_at", "updated_at"])
+        _record_failure(change, failure)
     return True
 
 

@@ -8,7 +8,9 @@ batch, and one trip to Redis per study would cost more than the ingest itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import threading
 
 from asgiref.sync import async_to_sync
@@ -35,18 +37,45 @@ def _messages(hints: dict[int, tuple[str, int | None]]):
 def send_hints(hints: dict[int, tuple[str, int | None]]) -> None:
     from channels.layers import get_channel_layer
 
-    layer = get_channel_layer()
-    if layer is None or not hints:
+    if not hints:
         return
 
-    async def send_all():
+    async def send_all(layer):
         for group, message in _messages(hints):
             await layer.group_send(group, message)
 
     try:
-        async_to_sync(send_all)()
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(send_all)(layer)
     except Exception as exc:  # noqa: BLE001 - Redis down must not fail ingest
         log.warning("could not send %d live hints: %s", len(hints), exc)
+
+
+# Hints leave from a background thread: a trip to Redis through async_to_sync costs about as
+# much as the database work of a whole ingest step, and nobody should wait for a hint.
+_outbox: queue.SimpleQueue = queue.SimpleQueue()
+_sender_lock = threading.Lock()
+_sender: threading.Thread | None = None
+
+
+def _send_forever() -> None:
+    while True:
+        hints = dict(_outbox.get())
+        with contextlib.suppress(queue.Empty):
+            while True:  # whatever else is waiting goes in the same trip
+                hints.update(_outbox.get_nowait())
+        send_hints(hints)
+
+
+def _enqueue(hints: dict[int, tuple[str, int | None]]) -> None:
+    global _sender
+    if _sender is None or not _sender.is_alive():
+        with _sender_lock:
+            if _sender is None or not _sender.is_alive():
+                _sender = threading.Thread(target=_send_forever, name="live-hints", daemon=True)
+                _sender.start()
+    _outbox.put(hints)
 
 
 def send_study_changed(study_id: int, status: str, hospital_id: int | None) -> None:
@@ -67,7 +96,7 @@ def on_commit_study_changed(study) -> None:
         def flush():
             if _pending.batch is batch:
                 _pending.batch = _pending.flush = None
-            send_hints(batch)
+            _enqueue(batch)
 
         _pending.batch, _pending.flush = batch, flush
         batch[study.id] = (study.status, study.hospital_id)

@@ -81,3 +81,28 @@ def test_a_socket_from_a_foreign_origin_is_refused(db):
         return connected
 
     assert async_to_sync(scenario)() is False
+
+
+def test_a_committed_change_reaches_a_subscriber_through_the_background_sender(
+    manager, hospital_a, hospital_user_a, django_capture_on_commit_callbacks
+):
+    from readingcenter.studies.services import order_create
+    from tests.factories import make_study
+
+    study = make_study(hospital_a, accession_number="HINT-1")
+
+    async def scenario():
+        communicator, connected = await _connect(manager)
+        assert connected
+
+        def post_order():
+            with django_capture_on_commit_callbacks(execute=True):
+                order_create(hospital=hospital_a, actor=hospital_user_a, accession_number="HINT-1",
+                             requested_procedure="CT head", priority="STAT")  # fmt: skip
+
+        await sync_to_async(post_order)()
+        message = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return message
+
+    assert async_to_sync(scenario)() == {"type": "study", "id": study.id, "status": "complete"}

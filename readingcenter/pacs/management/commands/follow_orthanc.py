@@ -28,6 +28,10 @@ class Command(BaseCommand):
         poll = settings.INGEST_POLL_INTERVAL
         backoff = poll
         last_sweep = 0.0
+        # Connect to the Channels layer now rather than when the first study arrives.
+        from channels.layers import get_channel_layer
+
+        get_channel_layer()
         log.info("following %s every %.2fs", settings.ORTHANC_URL, poll)
         while not self.stopping:
             try:
