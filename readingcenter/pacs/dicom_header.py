@@ -55,9 +55,12 @@ def _text(ds: Dataset, keyword: str, max_length: int) -> str:
 def _date(ds: Dataset, keyword: str) -> dt.date | None:
     raw = _text(ds, keyword, 16).replace(".", "").replace("-", "")
     try:
-        return dt.datetime.strptime(raw[:8], "%Y%m%d").date() if len(raw) >= 8 else None
+        value = dt.datetime.strptime(raw[:8], "%Y%m%d").date() if len(raw) >= 8 else None
     except ValueError:
         return None
+    # Pre-DICOM (ACR-NEMA) files write two-digit years that come out as year 0095: a date we
+    # cannot trust is better shown as missing than as the first century.
+    return value if value is None or value.year >= 1850 else None
 
 
 def _time(ds: Dataset, keyword: str) -> dt.time | None:

@@ -13,8 +13,8 @@ def test_the_manager_board_shows_arriving_complete_and_quarantined_studies(
                quarantine_reason="unknown_sender", calling_ae_title="STRANGER")  # fmt: skip
     client.force_login(manager)
     page = client.get("/studies/").content.decode()
-    for text in ["Quarantined", "Arriving", "Complete", "Arriving^One", "Complete^Two",
-                 "Nobody^Three", "Unknown sending AE title", "STRANGER"]:  # fmt: skip
+    for text in ["Quarantined", "Arriving", "Complete", "Arriving, One", "Complete, Two",
+                 "Nobody, Three", "Unknown sending AE title", "STRANGER"]:  # fmt: skip
         assert text in page, text
 
 
@@ -26,9 +26,9 @@ def test_a_hospital_user_sees_its_own_studies_only_and_no_quarantine(
     make_study(None, status="quarantined", patient_name="Nobody^Q")
     client.force_login(hospital_user_a)
     page = client.get("/studies/").content.decode()
-    assert "Mine^A" in page
-    assert "Theirs^B" not in page
-    assert "Nobody^Q" not in page
+    assert "Mine, A" in page
+    assert "Theirs, B" not in page
+    assert "Nobody, Q" not in page
 
 
 def test_another_hospitals_study_page_is_404_and_audited(client, hospital_user_a, hospital_b):
