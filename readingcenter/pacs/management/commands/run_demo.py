@@ -66,6 +66,8 @@ class Command(BaseCommand):
         log_dir = Path(settings.VAR_DIR) / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
         config = orthanc_config_from_settings()
+        self.pid_file = Path(settings.VAR_DIR) / "demo.pids"
+        self._stop_leftovers()
         for needed, what in [
             (port, "the web server"),
             (config.dicom_port, "Orthanc's DICOM port"),
@@ -77,7 +79,11 @@ class Command(BaseCommand):
                     f"running, or Debian's own Orthanc (stop it: service orthanc stop)? "
                     f"`ss -ltnp 'sport = :{needed}'` shows who holds it."
                 )
+        # SIGINT too, explicitly: started from a script or `make` in the background, the
+        # process inherits SIGINT ignored, and Ctrl-C or `kill -INT` would then do nothing.
         signal.signal(signal.SIGTERM, self._interrupt)
+        signal.signal(signal.SIGINT, self._interrupt)
+        signal.signal(signal.SIGHUP, self._interrupt)  # the terminal was closed
         try:
             self._run(config, port, log_dir, no_send, exit_after_send)
         except KeyboardInterrupt:
@@ -95,6 +101,7 @@ class Command(BaseCommand):
             self.orthanc.start()
         except OrthancServerError as exc:
             raise CommandError(str(exc)) from exc
+        self._remember_pids()
         self.stdout.write(f"Orthanc up: C-STORE to {config.aet}@127.0.0.1:{config.dicom_port}")
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         self._spawn(
@@ -133,6 +140,32 @@ class Command(BaseCommand):
                 raise CommandError(f"Orthanc stopped unexpectedly; see {self.orthanc.log_path}")
             time.sleep(1)
 
+    def _stop_leftovers(self) -> None:
+        """Stop what an earlier run left behind (it was killed, not stopped), so a new run works."""
+        if not self.pid_file.exists():
+            return
+        for line in self.pid_file.read_text().split():
+            pid = int(line)
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue  # long gone
+            # Only our own children: a recycled pid must not be killed.
+            if str(settings.BASE_DIR) in cmdline or str(settings.VAR_DIR) in cmdline:
+                self.stdout.write(f"stopping a process left by an earlier run: {cmdline[:80]}")
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(50):
+                    if not Path(f"/proc/{pid}").exists():
+                        break
+                    time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+
+    def _remember_pids(self) -> None:
+        pids = [p.pid for _, p, _ in self.children]
+        if self.orthanc and self.orthanc.process:
+            pids.append(self.orthanc.process.pid)
+        self.pid_file.write_text("\n".join(map(str, pids)) + "\n")
+
     def _spawn(self, name: str, command: list[str], log_dir: Path) -> None:
         log_path = log_dir / f"{name}.log"
         with open(log_path, "ab") as log:
@@ -144,6 +177,7 @@ class Command(BaseCommand):
                 start_new_session=True,
             )
         self.children.append((name, process, log_path))
+        self._remember_pids()
 
     def _wait_http(self, url: str, what: str, log_path: Path, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -234,4 +268,5 @@ The reading center is running. Ctrl-C stops everything this command started.
                 process.kill()
         if self.orthanc:
             self.orthanc.stop()
+        self.pid_file.unlink(missing_ok=True)
         self.stdout.write("all stopped.")
