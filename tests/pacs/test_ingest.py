@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 
 import pydicom
+import pytest
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from readingcenter.pacs.ingest import follow_once, follow_until_idle, sweep
 from readingcenter.pacs.models import IngestCursor
+from readingcenter.pacs.orthanc import OrthancError
 from readingcenter.studies.models import Study, StudyEvent
 from tests.conftest import api_as
 from tests.pacs.dicom_files import BBMRI, FLAIR, c_store, charset_file, follow_until, new_study
@@ -260,3 +262,23 @@ def test_one_study_uid_sent_for_two_patients_is_quarantined_not_merged(
     assert twin.quarantine_reason == "conflicting_uid"
     original.refresh_from_db()
     assert (original.instance_count, original.version) == (2, 1)
+
+
+def test_while_orthanc_is_down_the_follower_fails_loudly_and_loses_nothing(
+    orthanc_factory, hospital_a, tmp_path
+):
+    orthanc = orthanc_factory()
+    uid, files = new_study(FLAIR[:3], tmp_path / "files")
+    c_store(files, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT")
+    time.sleep(orthanc.config.stable_age + 1.5)
+    orthanc.stop()
+    with pytest.raises(OrthancError, match="unreachable"):
+        follow_once()
+    assert IngestCursor.objects.get().last_seq == 0
+    orthanc_factory(directory=orthanc.config.directory, http_port=orthanc.config.http_port,
+                    dicom_port=orthanc.config.dicom_port)  # fmt: skip
+    # Back up: the study arrives; Orthanc lost its stability timer, the sweep completes it.
+    follow_until(lambda: Study.objects.filter(study_instance_uid=uid).first())
+    time.sleep(1.5)
+    sweep()
+    assert _complete(uid) is not None
