@@ -333,17 +333,20 @@ def follow_once(
         sql.execute("SET synchronous_commit TO off")
     position = cursor.last_seq
     applied = 0
-    pending = [c for c in page.changes if _needs_work(c)]
-    for index, change in enumerate(pending):
-        # The last handled change carries the cursor to the end of the page.
-        target = page.changes[-1]["Seq"] if index == len(pending) - 1 else change["Seq"]
-        if not _commit_step(cursor.pk, position, target, change, client):
+    for change in page.changes:
+        # Checked as we go, not up front: the NewSeries before it may just have created the
+        # study a NewStudy names, and then the NewStudy needs nothing.
+        if not _needs_work(change):
+            continue
+        if not _commit_step(cursor.pk, position, change["Seq"], change, client):
             return FollowResult(applied, position, done=False, skipped=True)
-        position, applied = target, applied + 1
-    if not pending:
-        if not _commit_step(cursor.pk, position, page.changes[-1]["Seq"], None, client):
-            return FollowResult(0, position, done=False, skipped=True)
-        position = page.changes[-1]["Seq"]
+        position, applied = change["Seq"], applied + 1
+    end = page.changes[-1]["Seq"]
+    if position != end:
+        # The changes after the last one we acted on needed nothing: move past them.
+        if not _commit_step(cursor.pk, position, end, None, client):
+            return FollowResult(applied, position, done=False, skipped=True)
+        position = end
     return FollowResult(len(page.changes), position, done=page.done)
 
 
