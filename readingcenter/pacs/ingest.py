@@ -328,7 +328,9 @@ def follow_once(
     # ride along with the next commit.
     # Not waiting for the WAL flush is safe for the follower, and saves most of a commit's
     # cost: if PostgreSQL itself crashes and loses a commit, it loses the cursor step with it,
-    # and the change is applied again (every handler is idempotent).
+    # and the change is applied again (every handler is idempotent). It holds for the rest of
+    # this connection's life, which in the follower process means its sweep too: idempotent
+    # as well (a lost completion is found again by the next sweep).
     with connection.cursor() as sql:
         sql.execute("SET synchronous_commit TO off")
     position = cursor.last_seq
