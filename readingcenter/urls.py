@@ -24,6 +24,11 @@ api_v1 = [
         name="study-assign-hospital",
     ),
     path("studies/<int:pk>/reject/", studies_api.StudyRejectApi.as_view(), name="study-reject-api"),
+    path(
+        "studies/<int:pk>/priority/",
+        studies_api.StudySetPriorityApi.as_view(),
+        name="study-set-priority",
+    ),
     path("orders/", studies_api.OrderListCreateApi.as_view(), name="order-list"),
     path("orders/<int:pk>/", studies_api.OrderDetailApi.as_view(), name="order-detail"),
 ]

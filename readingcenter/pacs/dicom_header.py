@@ -89,6 +89,9 @@ def study_fields(ds: Dataset) -> dict:
         "referring_physician_name": _text(ds, "ReferringPhysicianName", 324),
         "institution_name": _text(ds, "InstitutionName", 200),
         "requested_procedure_priority": _text(ds, "RequestedProcedurePriority", 16),
+        "requested_procedure_description": _text(ds, "RequestedProcedureDescription", 200),
+        "patient_location": _text(ds, "CurrentPatientLocation", 200)
+        or _text(ds, "InstitutionalDepartmentName", 200),
     }
 
 

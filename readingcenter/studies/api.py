@@ -79,6 +79,7 @@ class StudySerializer(serializers.ModelSerializer):
             "quarantine_detail",
             "calling_ae_title",
             "priority",
+            "priority_reason",
             "version",
             "series_count",
             "instance_count",
@@ -183,6 +184,31 @@ class PriorityField(serializers.CharField):
             return Priority.parse(str(data))
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
+
+
+class SetPrioritySerializer(serializers.Serializer):
+    priority = PriorityField(help_text="STAT, urgent or routine")
+    reason = serializers.CharField(max_length=300)
+
+
+@extend_schema(request=SetPrioritySerializer, responses=StudySerializer, tags=["studies"])
+class StudySetPriorityApi(APIView):
+    """A radiologist or manager sets the priority (up or down) with a reason; it then stands
+    against automatic signals."""
+
+    def post(self, request, pk: int):
+        user = request.user
+        if not (user.is_radiologist or user.is_manager):
+            raise DomainError(
+                "forbidden", "Only radiologists and managers set priorities.", status=403
+            )
+        study = selectors.study_get(user=user, study_id=pk)
+        payload = SetPrioritySerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.study_set_priority(
+            study_id=study.pk, actor=user, request=request, **payload.validated_data
+        )
+        return Response(StudySerializer(selectors.study_get(user=user, study_id=pk)).data)
 
 
 class OrderCreateSerializer(serializers.Serializer):

@@ -122,7 +122,16 @@ class Study(models.Model):
     institution_name = models.CharField(max_length=200, blank=True)
     requested_procedure_priority = models.CharField(max_length=16, blank=True)
 
+    requested_procedure_description = models.CharField(max_length=200, blank=True)
+    # CurrentPatientLocation, or InstitutionalDepartmentName: "ED" raises the priority.
+    patient_location = models.CharField(max_length=200, blank=True)
+
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.ROUTINE)
+    priority_reason = models.CharField(max_length=300, blank=True)
+    # Set when a radiologist or manager chose the priority: automatic signals then leave it.
+    priority_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     order = models.OneToOneField(
         Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="study"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from django.db import IntegrityError, transaction
@@ -18,6 +17,8 @@ from readingcenter.studies.models import (
     StudyEvent,
     StudyStatus,
 )
+from readingcenter.studies.priority import most_urgent
+from readingcenter.studies.priority import signals as priority_signals
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +38,38 @@ def _defer_completion_job(study: Study) -> None:
 
 
 def study_priority_refresh(study: Study, *, actor_label: str, seq: int | None = None) -> None:
-    """The study's priority is the most urgent of its signals. It only ever goes up here."""
-    signals = [study.priority]
-    if study.order_id:
-        signals.append(study.order.priority)
-    if study.requested_procedure_priority:
-        # A header value we cannot read (free text) simply carries no signal.
-        with contextlib.suppress(ValueError):
-            signals.append(Priority.parse(study.requested_procedure_priority))
-    new = Priority.highest(*signals)
-    if new != study.priority:
-        old, study.priority = study.priority, new
-        _event(study, StudyEvent.Kind.PRIORITY_CHANGED, seq=seq, old=old, new=new, by=actor_label)
+    """Raise the study's priority to its most urgent signal (order, header words, ED origin).
+
+    Automatic signals only ever raise it, and never override a radiologist's or manager's
+    choice. The change and its reason go on the study's timeline.
+    """
+    if study.priority_set_by_id:
+        return
+    signal = most_urgent(priority_signals(study))
+    if signal is None or Priority.rank(signal.priority) >= Priority.rank(study.priority):
+        return
+    old, study.priority, study.priority_reason = study.priority, signal.priority, signal.reason
+    _event(study, StudyEvent.Kind.PRIORITY_CHANGED, seq=seq, old=old, new=signal.priority,
+           by=actor_label, reason=signal.reason)  # fmt: skip
+
+
+def study_set_priority(*, study_id: int, priority: str, reason: str, actor, request=None) -> Study:
+    """A radiologist or manager sets the priority, up or down, and says why."""
+    priority = Priority.parse(priority)
+    if not reason.strip():
+        raise DomainError("reason_required", "Say why the priority changes.", field="reason")
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study_id)
+        old = study.priority
+        study.priority, study.priority_reason, study.priority_set_by = priority, reason, actor
+        study.save(update_fields=["priority", "priority_reason", "priority_set_by", "updated_at"])
+        _event(study, StudyEvent.Kind.PRIORITY_CHANGED, old=old, new=priority,
+               by=actor.get_username(), reason=reason)  # fmt: skip
+        audit_record(actor=actor, action="study.set_priority", target=study,
+                     hospital=study.hospital_id, patient_id=study.patient_id, request=request,
+                     detail={"old": old, "new": priority, "reason": reason})  # fmt: skip
+        hints.on_commit_study_changed(study)
+    return study
 
 
 def study_match_order(study: Study, *, seq: int | None = None) -> bool:

@@ -282,3 +282,15 @@ def test_while_orthanc_is_down_the_follower_fails_loudly_and_loses_nothing(
     time.sleep(1.5)
     sweep()
     assert _complete(uid) is not None
+
+
+def test_a_code_stroke_study_from_the_emergency_department_arrives_as_stat(
+    orthanc, hospital_a, tmp_path
+):
+    uid, files = new_study(FLAIR[:2], tmp_path, StudyDescription="MR BRAIN CODE STROKE",
+                           CurrentPatientLocation="ED")  # fmt: skip
+    c_store(files, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT")
+    study = follow_until(lambda: _complete(uid))
+    assert study.priority == "stat"
+    assert "CODE STROKE" in study.priority_reason
+    assert study.patient_location == "ED"
