@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "readingcenter.audit",
     "readingcenter.pacs",
     "readingcenter.studies",
+    "triage",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -52,10 +52,50 @@ class OrderSerializer(serializers.ModelSerializer):
         ]
 
 
+class TriageRunSerializer(serializers.Serializer):
+    model = serializers.CharField(source="model_name")
+    version = serializers.CharField(source="model_version")
+    weights_sha256 = serializers.CharField()
+    status = serializers.CharField()
+    probabilities = serializers.DictField(child=serializers.FloatField())
+    flags = serializers.DictField(child=serializers.BooleanField())
+    thresholds = serializers.DictField(child=serializers.FloatField())
+    draft_findings = serializers.ListField(child=serializers.CharField())
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class AISummarySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["not_run", "completed"],
+        help_text="not_run: no model ran to completion on this version (never read as negative)",
+    )
+    flags = serializers.ListField(child=serializers.CharField())
+    draft_findings = serializers.ListField(child=serializers.CharField())
+    runs = TriageRunSerializer(many=True)
+
+
+def ai_summary(study) -> dict:
+    """The AI's word on the study as it is now: "not_run" or no flag, never "negative"."""
+    runs = [run for run in study.triage_runs.all() if run.study_version == study.version]
+    succeeded = [run for run in runs if run.status == "succeeded"]
+    return {
+        "status": "completed" if succeeded else "not_run",
+        "flags": sorted({code for run in succeeded for code in run.flagged}),
+        "draft_findings": [sentence for run in succeeded for sentence in run.draft_findings],
+        "runs": TriageRunSerializer(runs, many=True).data,
+    }
+
+
 class StudySerializer(serializers.ModelSerializer):
     hospital = HospitalRefSerializer(read_only=True, allow_null=True)
     series = SeriesSerializer(many=True, read_only=True)
     order = OrderSerializer(read_only=True, allow_null=True)
+    ai = serializers.SerializerMethodField()
+
+    @extend_schema_field(AISummarySerializer)
+    def get_ai(self, study) -> dict:
+        return ai_summary(study)
 
     class Meta:
         model = Study
@@ -87,6 +127,7 @@ class StudySerializer(serializers.ModelSerializer):
             "completed_at",
             "series",
             "order",
+            "ai",
         ]
 
 

@@ -225,6 +225,7 @@ class StudyEvent(models.Model):
         ORDER_MATCHED = "order_matched", "Order matched"
         PRIORITY_CHANGED = "priority_changed", "Priority changed"
         RESYNCED = "resynced", "Resynchronised from Orthanc"
+        TRIAGED = "triaged", "AI triage ran"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)

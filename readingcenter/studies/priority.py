@@ -53,6 +53,7 @@ def signals(study) -> list[Signal]:
             found.append(Signal(Priority.STAT, f"{label} says {match.group(0)!r}"))
         elif match := URGENT_WORDS.search(text or ""):
             found.append(Signal(Priority.URGENT, f"{label} says {match.group(0)!r}"))
+    found.extend(_ai_signals(study))
     if study.patient_location and EMERGENCY_DEPARTMENT.search(study.patient_location):
         found.append(
             Signal(
@@ -60,6 +61,26 @@ def signals(study) -> list[Signal]:
             )
         )
     return found
+
+
+def _ai_signals(study) -> list[Signal]:
+    """A positive AI flag on the study as it is now makes it STAT (computer-aided triage)."""
+    if study.pk is None:
+        return []
+    from triage.models import RunStatus, TriageRun
+
+    runs = TriageRun.objects.filter(
+        study_id=study.pk, study_version=study.version, status=RunStatus.SUCCEEDED
+    )
+    return [
+        Signal(
+            Priority.STAT,
+            f"AI {run.model_name} {run.model_version} flags {code} "
+            f"(probability {run.probabilities.get(code, 0):.2f})",
+        )
+        for run in runs
+        for code in run.flagged
+    ]
 
 
 def most_urgent(found: list[Signal]) -> Signal | None:

@@ -35,7 +35,8 @@ def study_list(*, user, filters: dict | None = None) -> QuerySet[Study]:
     return qs.prefetch_related(
         Prefetch(
             "series", queryset=Series.objects.filter(is_own=False).order_by("series_number", "id")
-        )
+        ),
+        "triage_runs",
     ).order_by("-received_at", "-id")
 
 
