@@ -5,38 +5,67 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('studies', '0002_priority_signals'),
+        ("studies", "0002_priority_signals"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TriageRun',
+            name="TriageRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('study_version', models.PositiveIntegerField()),
-                ('model_name', models.CharField(max_length=64)),
-                ('model_version', models.CharField(max_length=32)),
-                ('weights_sha256', models.CharField(max_length=64)),
-                ('thresholds', models.JSONField(default=dict)),
-                ('status', models.CharField(choices=[('succeeded', 'Succeeded'), ('not_applicable', 'Not applicable'), ('failed', 'Failed')], max_length=16)),
-                ('series_instance_uid', models.CharField(blank=True, max_length=64)),
-                ('sop_instance_uids', models.JSONField(blank=True, default=list)),
-                ('probabilities', models.JSONField(blank=True, default=dict)),
-                ('flags', models.JSONField(blank=True, default=dict)),
-                ('draft_findings', models.JSONField(blank=True, default=list)),
-                ('runtime_ms', models.FloatField(blank=True, null=True)),
-                ('reason', models.TextField(blank=True, help_text='why not applicable, or why it failed')),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('study', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='triage_runs', to='studies.study')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("study_version", models.PositiveIntegerField()),
+                ("model_name", models.CharField(max_length=64)),
+                ("model_version", models.CharField(max_length=32)),
+                ("weights_sha256", models.CharField(max_length=64)),
+                ("thresholds", models.JSONField(default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("succeeded", "Succeeded"),
+                            ("not_applicable", "Not applicable"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("series_instance_uid", models.CharField(blank=True, max_length=64)),
+                ("sop_instance_uids", models.JSONField(blank=True, default=list)),
+                ("probabilities", models.JSONField(blank=True, default=dict)),
+                ("flags", models.JSONField(blank=True, default=dict)),
+                ("draft_findings", models.JSONField(blank=True, default=list)),
+                ("runtime_ms", models.FloatField(blank=True, null=True)),
+                (
+                    "reason",
+                    models.TextField(blank=True, help_text="why not applicable, or why it failed"),
+                ),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "study",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="triage_runs",
+                        to="studies.study",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('study', 'study_version', 'model_name', 'model_version'), name='triage_run_once_per_model_and_study_version')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("study", "study_version", "model_name", "model_version"),
+                        name="triage_run_once_per_model_and_study_version",
+                    )
+                ],
             },
         ),
     ]

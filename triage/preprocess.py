@@ -1,0 +1,905 @@
+"""From the DICOM a hospital sent to the array a triage model reads. No Django, no torch.
+
+The steps, in the order the pipeline runs them:
+
+1. ``select_series``: which series of a study the model may look at (a CT head model must not
+   be fed a scout, a sagittal reformat or an MR), with the reason every other series was passed
+   over, so a run can record why it chose what it chose.
+2. ``sort_slices``: slices in anatomical order, from their geometry rather than the order they
+   arrived in.
+3. ``pixel_array`` then ``to_hounsfield``: decoded pixels (whatever transfer syntax the hospital
+   used) in modality units (Hounsfield units for CT).
+4. ``resize`` then ``window`` (CT) or ``presentation`` then ``resize`` (radiographs): the model's
+   input size and intensity range.
+
+``prepare_ct_volume`` and ``prepare_radiograph`` run 2-4 and return a ``PreparedInput``.
+
+Two exceptions, kept apart because the caller records them differently: ``PreprocessError``
+means the input should have worked and did not (a ``failed`` run, worth a look);
+``NotApplicable`` means the study has nothing this model is meant for (a ``not_applicable``
+run, nothing wrong).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.pixels import apply_modality_lut, get_decoder
+from pydicom.pixels import pixel_array as _decode_pixels
+from pydicom.uid import (
+    JPEG2000,
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
+
+__all__ = [
+    "CHEST_RADIOGRAPH",
+    "CT_HEAD",
+    "WINDOWS",
+    "NotApplicable",
+    "PreparedInput",
+    "PreprocessError",
+    "SelectedSeries",
+    "SeriesRule",
+    "pixel_array",
+    "prepare_ct_volume",
+    "prepare_radiograph",
+    "presentation",
+    "require_series",
+    "resize",
+    "select_series",
+    "sort_slices",
+    "to_hounsfield",
+    "window",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+class PreprocessError(Exception):
+    """The input should have been usable and was not (undecodable, truncated, inconsistent).
+
+    The caller records a ``failed`` run with ``reason``: someone should look at it.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotApplicable(Exception):
+    """Nothing in the study is what this model is for (an MR for a CT head model, say).
+
+    Not a failure: the caller records a ``not_applicable`` run with ``reason`` and, when series
+    selection raised it, the per-series reasons in ``rejected``.
+    """
+
+    def __init__(self, reason: str, rejected: Sequence[tuple[str, str]] = ()):
+        super().__init__(reason)
+        self.reason = reason
+        self.rejected = list(rejected)
+
+
+# --------------------------------------------------------------------------------------------
+# Small header helpers
+
+
+def _first(value):
+    """The first value of a possibly multi-valued element (WindowCenter often has several)."""
+    if isinstance(value, MultiValue | list | tuple):
+        return value[0] if len(value) else None
+    return value
+
+
+def _number(ds: Dataset, keyword: str, default: float | None = None) -> float | None:
+    """A numeric header value, ``default`` when absent or empty; PreprocessError when garbage."""
+    value = _first(ds.get(keyword))
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise PreprocessError(f"{keyword} is not a number: {value!r}") from exc
+    if not math.isfinite(number):
+        raise PreprocessError(f"{keyword} is not a finite number: {value!r}")
+    return number
+
+
+def _floats(ds: Dataset, keyword: str, count: int) -> np.ndarray | None:
+    """``count`` numbers from a multi-valued element, or None when absent or malformed."""
+    value = ds.get(keyword)
+    if value is None or isinstance(value, str | bytes):
+        return None
+    try:
+        numbers = np.array([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if numbers.shape != (count,) or not np.all(np.isfinite(numbers)):
+        return None
+    return numbers
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+# Labels for the syntaxes hospitals send; the ones pydicom's own UID names spell differently are
+# those a reader recognises by their bit depth or process ("JPEG Extended 12-bit").
+_SYNTAX_LABELS = {
+    ImplicitVRLittleEndian: "Implicit VR Little Endian",
+    ExplicitVRLittleEndian: "Explicit VR Little Endian",
+    ExplicitVRBigEndian: "Explicit VR Big Endian",
+    DeflatedExplicitVRLittleEndian: "Deflated Explicit VR Little Endian",
+    RLELossless: "RLE Lossless",
+    JPEGBaseline8Bit: "JPEG Baseline 8-bit",
+    JPEGExtended12Bit: "JPEG Extended 12-bit",
+    JPEGLossless: "JPEG Lossless Process 14",
+    JPEGLosslessSV1: "JPEG Lossless SV1",
+    JPEGLSLossless: "JPEG-LS Lossless",
+    JPEGLSNearLossless: "JPEG-LS Near-Lossless",
+    JPEG2000Lossless: "JPEG 2000 Lossless",
+    JPEG2000: "JPEG 2000",
+}
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+# What pydicom needs to interpret the bytes; checked first so a missing one is named plainly.
+_PIXEL_DESCRIPTION = (
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+)
+
+
+def _syntax_label(uid: str) -> str:
+    name = _SYNTAX_LABELS.get(uid) or (UID(uid).name if UID(uid).name != uid else "")
+    return f"{name} ({uid})" if name else f"transfer syntax {uid}"
+
+
+_PYDICOM_PREAMBLE = "Unable to decode as exceptions were raised by all available plugins: "
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text.removeprefix(_PYDICOM_PREAMBLE)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _native_length(ds: Dataset) -> int:
+    frames = int(_number(ds, "NumberOfFrames", 1) or 1)
+    samples = int(ds.SamplesPerPixel)
+    pixels = int(ds.Rows) * int(ds.Columns) * samples * frames
+    bits = int(ds.BitsAllocated)
+    return (pixels * bits + 7) // 8
+
+
+def pixel_array(ds: Dataset) -> np.ndarray:
+    """The decoded pixels of ``ds`` (stored values; ``to_hounsfield`` applies the modality LUT).
+
+    Shapes as pydicom returns them: (rows, cols), (frames, rows, cols) or with a trailing
+    samples axis for colour. Decoding goes through pydicom 3's decoders, which use the installed
+    plugins: pydicom itself for native and RLE, pylibjpeg(-libjpeg/-openjpeg) for JPEG and JPEG
+    2000, pyjpegls for JPEG-LS.
+
+    Every failure becomes a ``PreprocessError`` whose reason says what was wrong in the input
+    (missing, truncated, a syntax no installed plugin decodes) rather than leaking a pydicom or
+    numpy exception: a hospital's sender can act on "JPEG Extended 12-bit is not decodable
+    here", not on a traceback. JPEG Extended 12-bit is attempted, not refused: libjpeg decodes
+    some 12-bit streams and rejects others.
+    """
+    keyword = next((k for k in _PIXEL_KEYWORDS if k in ds), None)
+    if keyword is None or ds[keyword].value is None:
+        raise PreprocessError("no pixel data")
+    file_meta = getattr(ds, "file_meta", None)
+    tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if not tsyntax:
+        raise PreprocessError("no Transfer Syntax UID in the file meta: pixel encoding unknown")
+    tsyntax = UID(str(tsyntax))
+    label = _syntax_label(tsyntax)
+    missing = [k for k in _PIXEL_DESCRIPTION if ds.get(k) in (None, "")]
+    if missing:
+        raise PreprocessError(f"pixel description incomplete: no {', '.join(missing)}")
+    if not tsyntax.is_transfer_syntax:
+        raise PreprocessError(f"{label} is not a transfer syntax this service knows")
+
+    if not tsyntax.is_encapsulated:
+        expected, got = _native_length(ds), len(ds[keyword].value)
+        if got < expected:
+            raise PreprocessError(f"pixel data truncated: expected {expected} bytes, got {got}")
+    else:
+        try:
+            decoder = get_decoder(tsyntax)
+        except NotImplementedError as exc:
+            raise PreprocessError(f"{label} is not decodable here: no decoder exists") from exc
+        if not decoder.is_available:
+            deps = "; ".join(
+                f"{name}: {', '.join(why)}" for name, why in decoder.missing_dependencies.items()
+            )
+            raise PreprocessError(f"{label} is not decodable here: no decoder plugin ({deps})")
+
+    try:
+        pixels = _decode_pixels(ds)
+    except Exception as exc:
+        # Third-party decoders raise anything (RuntimeError, ValueError, struct.error...); the
+        # caller needs one type and a readable reason.
+        verb = "is not decodable here" if tsyntax.is_encapsulated else "could not be decoded"
+        raise PreprocessError(f"{label} {verb}: {_one_line(exc)}") from exc
+    spatial = pixels.shape[-2:] if int(ds.SamplesPerPixel) == 1 else pixels.shape[-3:-1]
+    if spatial != (int(ds.Rows), int(ds.Columns)):
+        raise PreprocessError(
+            f"{label} decoded to shape {pixels.shape}, header says {ds.Rows}x{ds.Columns}"
+        )
+    return pixels
+
+
+# --------------------------------------------------------------------------------------------
+# Intensities
+
+
+def _require_grey(ds: Dataset) -> None:
+    samples = int(_number(ds, "SamplesPerPixel", 1) or 1)
+    photometric = _text(ds, "PhotometricInterpretation").upper()
+    if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2", ""):
+        raise PreprocessError(
+            f"colour image ({photometric or '?'}, {samples} samples per pixel): "
+            "a grey-scale image is needed"
+        )
+
+
+def to_hounsfield(ds: Dataset, pixels: np.ndarray) -> np.ndarray:
+    """Stored values to modality values as float32: Hounsfield units for CT.
+
+    The modality LUT: RescaleSlope/RescaleIntercept (absent = 1 and 0, as the standard says for
+    images without a rescale), or, when a ModalityLUTSequence is present, pydicom's
+    ``apply_modality_lut``, which applies the table. Vendors store the same HU very differently
+    (unsigned with intercept -1024, signed with intercept 0), so windows are only comparable
+    after this step. For MR and radiographs the result is in the vendor's units.
+    """
+    _require_grey(ds)
+    if "ModalityLUTSequence" in ds:
+        try:
+            return np.asarray(apply_modality_lut(pixels, ds), dtype=np.float32)
+        except Exception as exc:
+            raise PreprocessError(f"modality LUT could not be applied: {_one_line(exc)}") from exc
+    slope = _number(ds, "RescaleSlope", 1.0)
+    intercept = _number(ds, "RescaleIntercept", 0.0)
+    if slope == 0:
+        raise PreprocessError("RescaleSlope is 0: every pixel would be the intercept")
+    out = np.array(pixels, dtype=np.float32)  # always a fresh array: callers may write into it
+    if slope != 1.0:
+        out *= np.float32(slope)
+    if intercept != 0.0:
+        out += np.float32(intercept)
+    return out
+
+
+def window(hu: np.ndarray, center: float, width: float) -> np.ndarray:
+    """A linear window as float32 in [0, 1]: ``center - width/2`` -> 0, ``center + width/2`` -> 1.
+
+    The plain linear form (not DICOM's ``c - 0.5, w - 1`` variant) so that named windows read
+    exactly: brain 40/80 maps 0 HU to 0, 40 HU to 0.5 and 80 HU to 1.
+    """
+    if not width > 0:
+        raise ValueError(f"window width must be positive, got {width}")
+    out = np.empty(np.shape(hu), np.float32)  # also for a 0-d input, so ``out=`` works below
+    np.subtract(hu, np.float32(center - width / 2.0), out=out, dtype=np.float32)
+    np.divide(out, np.float32(width), out=out)
+    np.clip(out, 0.0, 1.0, out=out)
+    return out
+
+
+# (center, width) in HU. Brain for parenchymal bleeds, subdural for thin extra-axial blood next
+# to the skull, bone for fractures; the three together are what radiologists page through.
+WINDOWS: dict[str, tuple[float, float]] = {
+    "brain": (40.0, 80.0),
+    "subdural": (80.0, 200.0),
+    "bone": (600.0, 2800.0),
+}
+
+_PERCENTILES = (0.5, 99.5)
+_PERCENTILE_SAMPLE = 1 << 20
+
+
+def _robust_range(values: np.ndarray) -> tuple[float, float]:
+    # Percentiles of a strided sample: a 3000x2500 detector image has 7.5 M pixels and the
+    # 0.5/99.5 percentiles of a regular 1 M sample differ from the full ones by far less than a
+    # grey level, at a tenth of the cost.
+    stride = max(1, math.ceil(math.sqrt(values.size / _PERCENTILE_SAMPLE)))
+    sample = values[..., ::stride, ::stride]
+    lo, hi = np.percentile(sample, _PERCENTILES)
+    return float(lo), float(hi)
+
+
+def _present(ds: Dataset, pixels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    values = to_hounsfield(ds, pixels)
+    notes: list[str] = []
+    center = _number(ds, "WindowCenter")
+    width = _number(ds, "WindowWidth")
+    if center is not None and width is not None and width > 0:
+        function = _text(ds, "VOILUTFunction").upper() or "LINEAR"
+        if function == "SIGMOID":
+            out = values - np.float32(center)
+            out *= np.float32(-4.0 / width)
+            np.exp(out, out=out)
+            out += 1.0
+            np.reciprocal(out, out=out)
+        else:
+            out = window(values, center, width)
+        notes.append(f"VOI {function.lower()} window {_fmt(center)}/{_fmt(width)} from the header")
+    else:
+        lo, hi = _robust_range(values)
+        if hi > lo:
+            out = window(values, (lo + hi) / 2.0, hi - lo)
+        else:
+            out = np.zeros(values.shape, np.float32)
+            notes.append("constant image")
+        notes.append(f"no VOI window in the header: scaled {_PERCENTILES} percentiles to 0-1")
+    if _text(ds, "PhotometricInterpretation").upper() == "MONOCHROME1":
+        np.subtract(np.float32(1.0), out, out=out)
+        notes.append("MONOCHROME1 inverted so that bright = dense")
+    return out, notes
+
+
+def presentation(ds: Dataset, pixels: np.ndarray) -> np.ndarray:
+    """A projection radiograph as float32 in [0, 1] with bright = dense, whatever the vendor.
+
+    ``pixels`` are the decoded stored values (``pixel_array``); the modality LUT is applied here,
+    as the standard's pipeline applies it before the VOI. The VOI is the header's
+    WindowCenter/WindowWidth when present (the first pair; the modality chose it for this
+    exposure), else the 0.5/99.5 percentiles mapped to 0-1 so one hot pixel or the collimator
+    edge does not set the range. VOI LUT sequences are not applied (the window or percentiles
+    are used instead). MONOCHROME1 (Fuji and most CR write it: high values = little exposure) is
+    inverted last, so a model never sees lungs bright on one vendor and dark on another.
+    """
+    return _present(ds, pixels)[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Resizing
+
+
+def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) float32 weights; every row sums to 1, so a constant image stays constant.
+
+    Downsampling: area weights (each output pixel averages exactly the input it covers), which
+    is the antialiasing filter; plain interpolation would skip pixels and alias thin structures
+    such as a subdural rim. Upsampling: linear interpolation between pixel centres.
+    """
+    if n_out < n_in:
+        scale = n_in / n_out
+        lo = np.arange(n_out, dtype=np.float64)[:, None] * scale
+        j = np.arange(n_in, dtype=np.float64)[None, :]
+        weights = np.minimum(lo + scale, j + 1.0) - np.maximum(lo, j)
+        return (np.clip(weights, 0.0, None) / scale).astype(np.float32)
+    pos = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0, n_in - 1.0)
+    left = np.minimum(np.floor(pos).astype(np.intp), max(n_in - 2, 0))
+    frac = pos - left
+    m = np.zeros((n_out, n_in), np.float32)
+    rows = np.arange(n_out)
+    m[rows, left] = 1.0 - frac
+    if n_in > 1:
+        m[rows, left + 1] += frac
+    return m
+
+
+def resize(image: np.ndarray, size: int, *, pad_value: float | None = None) -> np.ndarray:
+    """The last two axes resampled to (size, size) as float32; leading axes untouched.
+
+    The image is first padded to a square, centred, so anatomy keeps its aspect ratio (a model
+    must not see a stretched chest on one detector and a squashed one on another). The pad
+    value is the array's minimum unless ``pad_value`` is given: for HU that is air, for a
+    presented radiograph it is black, so the padding looks like background and not like tissue.
+    For a volume the minimum is the whole volume's, so every slice pads alike.
+
+    Then an integer factor is a block average (exact area averaging, the cheapest case: a 512
+    matrix to 128); any other factor uses separable weight matrices (area weights down, linear
+    up), one matrix product per axis. Numpy only.
+    """
+    a = np.asarray(image, dtype=np.float32)
+    if a.ndim < 2:
+        raise ValueError(f"resize needs at least 2 dimensions, got shape {a.shape}")
+    if size < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    h, w = a.shape[-2:]
+    n = max(h, w)
+    if h != w:
+        fill = float(a.min()) if pad_value is None else float(pad_value)
+        padded = np.full((*a.shape[:-2], n, n), fill, np.float32)
+        top, left = (n - h) // 2, (n - w) // 2
+        padded[..., top : top + h, left : left + w] = a
+        a = padded
+    if n == size:
+        return a.copy() if a is image else a
+    if n % size == 0:
+        # Block average as f whole-row additions then f strided column additions: each is one
+        # vectorised pass, ~5x faster than ``reshape(...).mean(axis=(-3, -1))``.
+        f = n // size
+        blocks = a.reshape((*a.shape[:-2], size, f, n))
+        rows = blocks[..., 0, :].copy()
+        for k in range(1, f):
+            rows += blocks[..., k, :]
+        out = rows[..., 0::f].copy()
+        for k in range(1, f):
+            out += rows[..., k::f]
+        out *= np.float32(1.0 / (f * f))
+        return out
+    m = _resample_matrix(n, size)
+    return np.matmul(np.matmul(m, a), m.T)
+
+
+# --------------------------------------------------------------------------------------------
+# Geometry
+
+
+def _normal(ds: Dataset) -> np.ndarray | None:
+    """The unit slice normal (row direction x column direction), or None without geometry."""
+    iop = _floats(ds, "ImageOrientationPatient", 6)
+    if iop is None:
+        return None
+    normal = np.cross(iop[:3], iop[3:])
+    length = float(np.linalg.norm(normal))
+    return normal / length if length > 0.5 else None
+
+
+_PLANES = ("sagittal", "coronal", "axial")  # the patient axis the slice normal is closest to
+
+
+def _plane(normal: np.ndarray) -> str:
+    return _PLANES[int(np.argmax(np.abs(normal)))]
+
+
+def _positions(datasets: Sequence[Dataset]) -> tuple[np.ndarray | None, str]:
+    """Each slice's position along the shared slice normal (mm), or None and why not."""
+    normals = [_normal(ds) for ds in datasets]
+    if any(n is None for n in normals):
+        return None, "no usable ImageOrientationPatient on every slice"
+    reference = normals[0]
+    if any(abs(float(np.dot(reference, n))) < 0.999 for n in normals):
+        return None, "slices have different orientations"
+    points = [_floats(ds, "ImagePositionPatient", 3) for ds in datasets]
+    if any(p is None for p in points):
+        return None, "no usable ImagePositionPatient on every slice"
+    return np.array([float(np.dot(p, reference)) for p in points]), ""
+
+
+def _instance_number(ds: Dataset) -> float:
+    try:
+        return float(_first(ds.get("InstanceNumber")))
+    except (TypeError, ValueError):
+        return math.inf
+
+
+def sort_slices(datasets: Iterable[Dataset], *, notes: list[str] | None = None) -> list[Dataset]:
+    """Slices in anatomical order, ascending along the slice normal (feet to head for axial).
+
+    Position is ImagePositionPatient projected on the normal of ImageOrientationPatient, which
+    is right for tilted and oblique stacks where sorting by z or SliceLocation is not;
+    InstanceNumber is the fallback when geometry is missing or inconsistent, and arrival order
+    the last resort. The same SOP instance received twice is kept once; two instances at the
+    same position (to 1 micrometre; a re-sent or re-reconstructed slice) are kept once, the
+    lower InstanceNumber. Every such decision is appended to ``notes`` when given, so the run
+    record says what was dropped.
+    """
+    notes = notes if notes is not None else []
+    received = list(datasets)
+    unique: dict[str, Dataset] = {}
+    for ds in received:
+        unique.setdefault(str(ds.get("SOPInstanceUID", id(ds))), ds)
+    items = list(unique.values())
+    if len(items) < len(received):
+        notes.append(f"{len(received) - len(items)} instance(s) received more than once, kept once")
+    if not items:
+        return []
+    positions, why = _positions(items)
+    numbers = np.array([_instance_number(ds) for ds in items])
+    if positions is None:
+        if np.all(np.isinf(numbers)):
+            notes.append(f"{why} and no InstanceNumber: slices kept in arrival order")
+            return items
+        notes.append(f"{why}: slices ordered by InstanceNumber")
+        order = np.argsort(numbers, kind="stable")
+        return [items[i] for i in order]
+    order = np.lexsort((numbers, positions))
+    kept: list[int] = []
+    dropped: list[str] = []
+    for i in order:
+        if kept and abs(positions[i] - positions[kept[-1]]) < 1e-3:
+            dropped.append(str(items[i].get("SOPInstanceUID", "?")))
+            continue
+        kept.append(int(i))
+    if dropped:
+        notes.append(
+            f"dropped {len(dropped)} slice(s) at a position already taken: {', '.join(dropped)}"
+        )
+    return [items[i] for i in kept]
+
+
+def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
+    """(row spacing, column spacing) in mm: PixelSpacing, else the detector's for radiographs."""
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        values = _floats(ds, keyword, 2)
+        if values is not None and np.all(values > 0):
+            return float(values[0]), float(values[1])
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Series selection
+
+
+@dataclass(frozen=True)
+class SeriesRule:
+    """What series a model accepts. Empty ``body_parts`` means any body part.
+
+    ``orientation`` is "any", "axial", "coronal" or "sagittal": the patient axis the slice
+    normal is closest to (so a gantry-tilted head CT is still axial).
+    ``slice_thickness_mm`` is an inclusive (min, max); a series without SliceThickness passes.
+    """
+
+    name: str
+    modalities: frozenset[str]
+    body_parts: frozenset[str] = frozenset()
+    orientation: str = "any"
+    slice_thickness_mm: tuple[float, float] | None = None
+    min_instances: int = 1
+    require_original_primary: bool = True
+
+    def __post_init__(self):
+        if self.orientation not in ("any", *_PLANES):
+            raise ValueError(f"orientation must be any or one of {_PLANES}")
+        object.__setattr__(self, "modalities", frozenset(m.upper() for m in self.modalities))
+        object.__setattr__(self, "body_parts", frozenset(b.upper() for b in self.body_parts))
+
+
+# A head CT for bleed triage: thin enough that a 3 mm subdural is not averaged away, thick
+# enough to be a diagnostic reconstruction rather than a raw thin-slice dump; ten slices is a
+# floor that excludes reference images and partial series, not a coverage guarantee.
+CT_HEAD = SeriesRule(
+    name="ct-head",
+    modalities=frozenset({"CT"}),
+    body_parts=frozenset({"HEAD", "BRAIN", "SKULL"}),
+    orientation="axial",
+    slice_thickness_mm=(0.5, 5.0),
+    min_instances=10,
+)
+CHEST_RADIOGRAPH = SeriesRule(
+    name="chest-radiograph",
+    modalities=frozenset({"CR", "DX"}),
+    body_parts=frozenset({"CHEST", "THORAX", "LUNG"}),
+    orientation="any",
+    min_instances=1,
+)
+
+
+@dataclass
+class SelectedSeries:
+    """The series chosen, its usable instances, and why every other series was not."""
+
+    series_instance_uid: str
+    datasets: list[Dataset]
+    reason: str
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+_NOT_PRIMARY_TOKENS = {"LOCALIZER", "SCOUT", "TOPOGRAM"}
+
+
+def _image_type_problem(ds: Dataset) -> str:
+    """Why an instance is not an original primary acquisition ("" when it is, or unknown)."""
+    value = ds.get("ImageType")
+    if value is None or value == "":
+        return ""
+    values = [str(v).strip().upper() for v in (value if isinstance(value, MultiValue) else [value])]
+    shown = "\\".join(values)
+    if values[0] != "ORIGINAL":
+        return f"ImageType {shown} is not ORIGINAL"
+    if len(values) < 2 or values[1] != "PRIMARY":
+        return f"ImageType {shown} is not PRIMARY"
+    if _NOT_PRIMARY_TOKENS.intersection(values):
+        return f"ImageType {shown} is a localizer"
+    return ""
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.split(r"[^A-Z0-9]+", text.upper()) if w}
+
+
+def _body_part_problem(ds: Dataset, rule: SeriesRule) -> str:
+    if not rule.body_parts:
+        return ""
+    body_part = _text(ds, "BodyPartExamined").upper()
+    wanted = "/".join(sorted(rule.body_parts))
+    if body_part:
+        return "" if body_part in rule.body_parts else f"body part {body_part} is not {wanted}"
+    # Many sites leave BodyPartExamined empty; the descriptions still say what was scanned.
+    described = _words(_text(ds, "StudyDescription")) | _words(_text(ds, "SeriesDescription"))
+    if described & rule.body_parts:
+        return ""
+    return f"no BodyPartExamined and no {wanted} in the study or series description"
+
+
+def _thickness(datasets: Sequence[Dataset]) -> float | None:
+    values = []
+    for ds in datasets:
+        try:
+            value = _number(ds, "SliceThickness")
+        except PreprocessError:
+            value = None
+        if value is not None:
+            values.append(value)
+    return float(np.median(values)) if values else None
+
+
+def _evaluate(
+    datasets: Sequence[Dataset], rule: SeriesRule
+) -> tuple[list[Dataset], list[str], list[str]]:
+    """(usable instances, problems that reject the series, notes) for one series."""
+    first = datasets[0]
+    modality = _text(first, "Modality").upper()
+    if modality not in rule.modalities:
+        return (
+            [],
+            [f"modality {modality or 'missing'} is not {'/'.join(sorted(rule.modalities))}"],
+            [],
+        )
+    problems: list[str] = []
+    notes: list[str] = []
+    usable = list(datasets)
+    if rule.require_original_primary:
+        verdicts = [(ds, _image_type_problem(ds)) for ds in datasets]
+        usable = [ds for ds, problem in verdicts if not problem]
+        if not usable:
+            return [], [verdicts[0][1]], []
+        if len(usable) < len(datasets):
+            # A localizer inside an axial series (some scanners do this) is dropped, not fatal.
+            notes.append(
+                f"dropped {len(datasets) - len(usable)} non-original/localizer instance(s)"
+            )
+    body = _body_part_problem(first, rule)
+    if body:
+        problems.append(body)
+    if rule.orientation != "any":
+        normals = [_normal(ds) for ds in usable]
+        if any(n is None for n in normals):
+            problems.append(f"no ImageOrientationPatient to confirm {rule.orientation}")
+        elif any(abs(float(np.dot(normals[0], n))) < 0.99 for n in normals):
+            problems.append("instances have different orientations")
+        elif (plane := _plane(normals[0])) != rule.orientation:
+            problems.append(f"{plane} orientation, rule needs {rule.orientation}")
+    if rule.slice_thickness_mm is not None:
+        thickness = _thickness(usable)
+        low, high = rule.slice_thickness_mm
+        if thickness is not None and not low <= thickness <= high:
+            problems.append(
+                f"slice thickness {_fmt(thickness)} mm outside {_fmt(low)}-{_fmt(high)} mm"
+            )
+    if len(usable) < rule.min_instances:
+        problems.append(f"{len(usable)} instance(s), rule needs at least {rule.min_instances}")
+    return usable, problems, notes
+
+
+def select_series(
+    series: Sequence[Sequence[Dataset]], rule: SeriesRule
+) -> tuple[SelectedSeries | None, list[tuple[str, str]]]:
+    """The series ``rule`` applies to, and (SeriesInstanceUID, reason) for every other one.
+
+    Returns ``(selected, rejected)``; ``selected`` is None when nothing qualifies, and
+    ``rejected`` then says why for each series (the same list is ``selected.rejected``). A
+    series qualifies when its modality and body part match, its instances are ORIGINAL\\PRIMARY
+    and not localizers (individual localizer instances inside a series are dropped), its slice
+    normal is in the rule's plane, its SliceThickness is in range and enough instances remain.
+    Among several: the most instances, then the thinnest slices, then the lowest SeriesNumber,
+    so the choice is deterministic and the densest sampling of the anatomy wins.
+    """
+    rejected: list[tuple[str, str]] = []
+    candidates: list[tuple[tuple, str, list[Dataset], float | None, list[str]]] = []
+    for datasets in series:
+        if not datasets:
+            rejected.append(("", "empty series"))
+            continue
+        uid = _text(datasets[0], "SeriesInstanceUID")
+        usable, problems, notes = _evaluate(datasets, rule)
+        if problems:
+            rejected.append((uid, "; ".join(problems)))
+            continue
+        thickness = _thickness(usable)
+        try:
+            number = _number(datasets[0], "SeriesNumber", math.inf)
+        except PreprocessError:
+            number = math.inf
+        key = (-len(usable), thickness if thickness is not None else math.inf, number, uid)
+        candidates.append((key, uid, usable, thickness, notes))
+    if not candidates:
+        return None, rejected
+    candidates.sort(key=lambda c: c[0])
+    (best_key, best_uid, best_datasets, best_thickness, best_notes), *others = candidates
+    for key, uid, _, _, _ in others:
+        if key[0] != best_key[0]:
+            why = f"qualified, but {best_uid} has more instances ({-key[0]} < {-best_key[0]})"
+        elif key[1] != best_key[1]:
+            why = f"qualified, but {best_uid} has thinner slices"
+        else:
+            why = f"qualified, but {best_uid} comes first by SeriesNumber"
+        rejected.append((uid, why))
+    thickness = f", {_fmt(best_thickness)} mm" if best_thickness is not None else ""
+    reason = (
+        f"{rule.name}: {_text(best_datasets[0], 'Modality')} {rule.orientation}, "
+        f"{len(best_datasets)} instance(s){thickness}"
+    )
+    selected = SelectedSeries(best_uid, best_datasets, reason, rejected, best_notes)
+    return selected, rejected
+
+
+def require_series(series: Sequence[Sequence[Dataset]], rule: SeriesRule) -> SelectedSeries:
+    """``select_series``, raising ``NotApplicable`` (with the per-series reasons) on no match."""
+    selected, rejected = select_series(series, rule)
+    if selected is None:
+        summary = "; ".join(f"{uid or '?'}: {why}" for uid, why in rejected) or "no series"
+        raise NotApplicable(f"no series fits {rule.name} ({summary})", rejected)
+    return selected
+
+
+# --------------------------------------------------------------------------------------------
+# Model inputs
+
+
+@dataclass
+class PreparedInput:
+    """A model input and what it was made from.
+
+    ``spacing_mm`` is the output array's spacing along its spatial axes (slice, row, column for
+    a CT volume; row, column for a radiograph), None where the header did not say.
+    """
+
+    array: np.ndarray
+    sop_instance_uids: list[str]
+    series_instance_uid: str
+    notes: list[str] = field(default_factory=list)
+    spacing_mm: tuple[float | None, ...] = ()
+
+
+# HU outside what CT stores; padding outside the reconstruction circle (-2048, -3024) would
+# otherwise drag averages at the field-of-view edge below air.
+_HU_RANGE = (-1024.0, 3071.0)
+
+
+def _slice_spacing(datasets: Sequence[Dataset], notes: list[str]) -> float | None:
+    positions, _ = _positions(datasets)
+    if positions is not None and len(positions) > 1:
+        steps = np.diff(positions)
+        spacing = float(np.median(steps))
+        if float(steps.max() - steps.min()) > max(0.1, 0.1 * spacing):
+            notes.append(
+                f"uneven slice spacing ({_fmt(round(float(steps.min()), 3))} to "
+                f"{_fmt(round(float(steps.max()), 3))} mm): slices may be missing"
+            )
+        return spacing
+    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+        try:
+            value = _number(datasets[0], keyword)
+        except PreprocessError:
+            value = None
+        if value:
+            return value
+    return None
+
+
+def _out_spacing(ds: Dataset, size: int, notes: list[str]) -> tuple[float | None, float | None]:
+    pixel = _pixel_spacing(ds)
+    if pixel is None:
+        notes.append("no usable PixelSpacing: in-plane spacing unknown")
+        return None, None
+    factor = max(int(ds.Rows), int(ds.Columns)) / size
+    return pixel[0] * factor, pixel[1] * factor
+
+
+def prepare_ct_volume(
+    datasets: Sequence[Dataset],
+    *,
+    size: int = 128,
+    windows: Sequence[str] = ("brain", "subdural", "bone"),
+) -> PreparedInput:
+    """One CT series as float32 (slices, len(windows), size, size), slices in anatomical order.
+
+    Decode, HU, clip to the range CT stores, resize, then window: resizing HU once and windowing
+    the small volume three times is ~20x cheaper than windowing full-size slices three times
+    and resizing each. Windowing after the resize also keeps partial volume honest: a pixel
+    half blood and half bone averages in HU, as the scanner itself would have measured it.
+    Slices come from ``sort_slices`` (its notes, and spacing irregularities that suggest a
+    missing slice, end up in ``notes``); one series and one matrix size are required.
+    """
+    unknown = [w for w in windows if w not in WINDOWS]
+    if unknown or not windows:
+        raise ValueError(f"unknown window(s) {unknown}: choose from {sorted(WINDOWS)}")
+    if not datasets:
+        raise PreprocessError("no slices")
+    notes: list[str] = []
+    series_uids = {_text(ds, "SeriesInstanceUID") for ds in datasets}
+    if len(series_uids) > 1:
+        raise PreprocessError(f"slices come from {len(series_uids)} series; one is needed")
+    modalities = {_text(ds, "Modality").upper() for ds in datasets}
+    if modalities != {"CT"}:
+        raise PreprocessError(f"not CT (Modality {'/'.join(sorted(modalities))}): no HU")
+    for ds in datasets:
+        if (_number(ds, "NumberOfFrames", 1) or 1) > 1:
+            raise PreprocessError("multi-frame (enhanced) CT is not supported")
+    slices = sort_slices(datasets, notes=notes)
+    shapes = {(int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)) for ds in slices}
+    if len(shapes) > 1:
+        raise PreprocessError(f"slices differ in size: {sorted(shapes)}")
+    rows, cols = shapes.pop()
+    if rows < 1 or cols < 1:
+        raise PreprocessError("no Rows/Columns")
+
+    hu = np.empty((len(slices), rows, cols), np.float32)
+    for i, ds in enumerate(slices):
+        pixels = pixel_array(ds)
+        if pixels.shape != (rows, cols):
+            raise PreprocessError(f"slice {i} decoded to {pixels.shape}, expected {rows}x{cols}")
+        hu[i] = to_hounsfield(ds, pixels)
+    np.clip(hu, *_HU_RANGE, out=hu)
+    small = resize(hu, size)
+
+    out = np.empty((len(slices), len(windows), size, size), np.float32)
+    for k, name in enumerate(windows):
+        out[:, k] = window(small, *WINDOWS[name])
+    row_mm, col_mm = _out_spacing(slices[0], size, notes)
+    return PreparedInput(
+        array=out,
+        sop_instance_uids=[_text(ds, "SOPInstanceUID") for ds in slices],
+        series_instance_uid=series_uids.pop(),
+        notes=notes,
+        spacing_mm=(_slice_spacing(slices, notes), row_mm, col_mm),
+    )
+
+
+def prepare_radiograph(ds: Dataset, *, size: int = 256) -> PreparedInput:
+    """One projection radiograph as float32 (1, size, size) in [0, 1], bright = dense.
+
+    Unlike CT, the presentation (VOI and MONOCHROME1 inversion) comes before the resize: the
+    percentile range must be taken over the image and not over padding, and the padding must be
+    black after inversion, not white. It is one 2-D image, so the order costs milliseconds.
+    """
+    pixels = pixel_array(ds)
+    if pixels.ndim != 2:
+        raise PreprocessError(
+            f"a single grey-scale frame is needed, decoded shape is {pixels.shape}"
+        )
+    presented, notes = _present(ds, pixels)
+    array = resize(presented, size, pad_value=0.0)[None]
+    row_mm, col_mm = _out_spacing(ds, size, notes)
+    return PreparedInput(
+        array=array,
+        sop_instance_uids=[_text(ds, "SOPInstanceUID")],
+        series_instance_uid=_text(ds, "SeriesInstanceUID"),
+        notes=notes,
+        spacing_mm=(row_mm, col_mm),
+    )
