@@ -167,6 +167,13 @@ INGEST_POLL_INTERVAL = env_float("INGEST_POLL_INTERVAL", 0.1)
 INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 200)
 INGEST_SWEEP_INTERVAL = env_float("INGEST_SWEEP_INTERVAL", 30.0)
 
+# AI triage model packages: the ones shipped with the project, then a folder where operators
+# drop new ones (loaded by the next triage job, no restart).
+TRIAGE_MODEL_DIRS = [
+    str(BASE_DIR / "triage" / "packages"),
+    env("TRIAGE_MODEL_DIR", str(VAR_DIR / "models")),
+]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -586,7 +586,9 @@ CT_HEAD = SeriesRule(
     modalities=frozenset({"CT"}),
     body_parts=frozenset({"HEAD", "BRAIN", "SKULL"}),
     orientation="axial",
-    slice_thickness_mm=(0.5, 5.0),
+    # Thin (0.5-1 mm) to the thick axial reconstructions many hospitals still send (5-10 mm);
+    # thicker is a scout-like summary no head CT model should read.
+    slice_thickness_mm=(0.5, 10.0),
     min_instances=10,
 )
 CHEST_RADIOGRAPH = SeriesRule(

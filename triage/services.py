@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+from io import BytesIO
 
+import pydicom
 from django.db import IntegrityError, transaction
+from pydicom.errors import InvalidDicomError
 
 from readingcenter.audit.services import audit_record
+from readingcenter.pacs.orthanc import OrthancError, get_client
 from readingcenter.studies import hints
 from readingcenter.studies.models import Study, StudyEvent
 from readingcenter.studies.services import _event, study_priority_refresh
 from triage.models import TriageRun
 from triage.outcome import RunOutcome, draft_sentences
+from triage.pipeline import run_model
+from triage.registry import loaded_models
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +51,29 @@ def triage_run_record(*, study_id: int, study_version: int, outcome: RunOutcome)
                 detail=outcome.detail,
             )
             actor = f"system:triage:{outcome.model_name}"
-            _event(study, StudyEvent.Kind.TRIAGED, model=outcome.model_name,
-                   version=outcome.model_version, status=outcome.status,
-                   flagged=run.flagged, reason=outcome.reason)  # fmt: skip
-            audit_record(actor=actor, action="triage.run", target=run, hospital=study.hospital_id,
-                         patient_id=study.patient_id,
-                         detail={"study_version": study_version, "status": outcome.status,
-                                 "flags": outcome.flags, "model_version": outcome.model_version,
-                                 "weights_sha256": outcome.weights_sha256})  # fmt: skip
+            _event(
+                study,
+                StudyEvent.Kind.TRIAGED,
+                model=outcome.model_name,
+                version=outcome.model_version,
+                status=outcome.status,
+                flagged=run.flagged,
+                reason=outcome.reason,
+            )
+            audit_record(
+                actor=actor,
+                action="triage.run",
+                target=run,
+                hospital=study.hospital_id,
+                patient_id=study.patient_id,
+                detail={
+                    "study_version": study_version,
+                    "status": outcome.status,
+                    "flags": outcome.flags,
+                    "model_version": outcome.model_version,
+                    "weights_sha256": outcome.weights_sha256,
+                },
+            )
             # Only a run on the study as it is now may move its priority: a run on a version
             # that a late series has since replaced speaks about other images.
             if study.version == study_version and run.flagged:
@@ -65,3 +86,58 @@ def triage_run_record(*, study_id: int, study_version: int, outcome: RunOutcome)
         # Two workers finished the same run at the same instant: the other one recorded it.
         return TriageRun.objects.get(**key)
     return run
+
+
+def _fetch_series(client, orthanc_series_id: str) -> list:
+    """The series' instances as pydicom datasets, straight from Orthanc."""
+    datasets = []
+    for instance_id in client.series(orthanc_series_id).get("Instances", []):
+        datasets.append(pydicom.dcmread(BytesIO(client.instance_file(instance_id)), force=True))
+    return datasets
+
+
+def triage_study_version(*, study_id: int, version: int) -> list[TriageRun]:
+    """Run every loaded model that could apply to this study version and record each run."""
+    study = Study.objects.filter(pk=study_id).first()
+    if study is None or study.version != version or not study.is_readable:
+        log.info("study %s version %s is not (or no longer) to be triaged", study_id, version)
+        return []
+    models, _errors = loaded_models()
+    if not models:
+        log.warning("no triage model is loaded: study %s not triaged", study_id)
+        return []
+    rows = list(study.series.filter(is_own=False))
+    client = get_client()
+    fetched: dict[str, list] = {}
+    runs = []
+    for model in models:
+        modalities = {m.upper() for m in model.card.applicability.modalities}
+        relevant = [row for row in rows if row.modality.upper() in modalities]
+        if not relevant:
+            outcome = RunOutcome(
+                model_name=model.card.name,
+                model_version=model.card.version,
+                weights_sha256=model.weights_sha256,
+                status="not_applicable",
+                reason=f"no {'/'.join(sorted(modalities))} series in this study "
+                f"(it has {', '.join(study.modalities) or 'none'})",
+            )
+        else:
+            try:
+                series = []
+                for row in relevant:
+                    if row.orthanc_id not in fetched:
+                        fetched[row.orthanc_id] = _fetch_series(client, row.orthanc_id)
+                    series.append(fetched[row.orthanc_id])
+            except (OrthancError, InvalidDicomError, OSError) as exc:
+                outcome = RunOutcome(
+                    model_name=model.card.name,
+                    model_version=model.card.version,
+                    weights_sha256=model.weights_sha256,
+                    status="failed",
+                    reason=f"could not fetch the images: {exc}"[:500],
+                )
+            else:
+                outcome = run_model(model, series)
+        runs.append(triage_run_record(study_id=study_id, study_version=version, outcome=outcome))
+    return runs

@@ -49,8 +49,15 @@ def study_priority_refresh(study: Study, *, actor_label: str, seq: int | None = 
     if signal is None or Priority.rank(signal.priority) >= Priority.rank(study.priority):
         return
     old, study.priority, study.priority_reason = study.priority, signal.priority, signal.reason
-    _event(study, StudyEvent.Kind.PRIORITY_CHANGED, seq=seq, old=old, new=signal.priority,
-           by=actor_label, reason=signal.reason)  # fmt: skip
+    _event(
+        study,
+        StudyEvent.Kind.PRIORITY_CHANGED,
+        seq=seq,
+        old=old,
+        new=signal.priority,
+        by=actor_label,
+        reason=signal.reason,
+    )
 
 
 def study_set_priority(*, study_id: int, priority: str, reason: str, actor, request=None) -> Study:
@@ -63,11 +70,23 @@ def study_set_priority(*, study_id: int, priority: str, reason: str, actor, requ
         old = study.priority
         study.priority, study.priority_reason, study.priority_set_by = priority, reason, actor
         study.save(update_fields=["priority", "priority_reason", "priority_set_by", "updated_at"])
-        _event(study, StudyEvent.Kind.PRIORITY_CHANGED, old=old, new=priority,
-               by=actor.get_username(), reason=reason)  # fmt: skip
-        audit_record(actor=actor, action="study.set_priority", target=study,
-                     hospital=study.hospital_id, patient_id=study.patient_id, request=request,
-                     detail={"old": old, "new": priority, "reason": reason})  # fmt: skip
+        _event(
+            study,
+            StudyEvent.Kind.PRIORITY_CHANGED,
+            old=old,
+            new=priority,
+            by=actor.get_username(),
+            reason=reason,
+        )
+        audit_record(
+            actor=actor,
+            action="study.set_priority",
+            target=study,
+            hospital=study.hospital_id,
+            patient_id=study.patient_id,
+            request=request,
+            detail={"old": old, "new": priority, "reason": reason},
+        )
         hints.on_commit_study_changed(study)
     return study
 
@@ -230,7 +249,7 @@ def order_create(
 
 
 def study_completed_handle(*, study_id: int, version: int) -> None:
-    """What happens after a study version completes. AI triage plugs in here (issue 3)."""
+    """What happens after a study version completes: AI triage, in the worker (never the web)."""
     study = Study.objects.filter(pk=study_id).only("id", "version", "status").first()
     if study is None:
         log.warning("completed study %s no longer exists; nothing to triage", study_id)
@@ -239,4 +258,12 @@ def study_completed_handle(*, study_id: int, version: int) -> None:
         # A late series made a newer version; its own job will run for it.
         log.info("study %s version %s superseded by %s", study_id, version, study.version)
         return
-    log.info("study %s version %s complete and ready for reading", study_id, version)
+    from triage.services import triage_study_version
+
+    runs = triage_study_version(study_id=study_id, version=version)
+    log.info(
+        "study %s version %s triaged: %s",
+        study_id,
+        version,
+        ", ".join(f"{r.model_name} {r.status}" for r in runs) or "no model",
+    )
