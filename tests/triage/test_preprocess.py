@@ -677,11 +677,11 @@ def test_a_gantry_tilted_head_ct_still_counts_as_axial():
 
 
 def test_thick_slices_are_rejected_and_missing_thickness_is_accepted():
-    thick = _headers(20, thickness=10.0)
+    thick = _headers(20, thickness=12.0)
     unknown = _headers(20, thickness=None)
     selected, rejected = select_series([thick, unknown], CT_HEAD)
     assert selected.series_instance_uid == unknown[0].SeriesInstanceUID
-    assert rejected == [(thick[0].SeriesInstanceUID, "slice thickness 10 mm outside 0.5-5 mm")]
+    assert rejected == [(thick[0].SeriesInstanceUID, "slice thickness 12 mm outside 0.5-10 mm")]
 
 
 def test_the_series_with_most_instances_then_thinnest_slices_is_chosen():
