@@ -140,3 +140,18 @@ def test_a_late_series_is_triaged_again_as_a_new_run(orthanc, hospital_a, always
     runs = list(study.triage_runs.order_by("study_version"))
     assert [r.study_version for r in runs] == [1, 2]
     assert runs[0].status == "succeeded"
+
+
+def test_the_admin_shows_which_packages_are_loaded_and_which_were_refused(
+    client, manager, always_flags
+):
+    broken = always_flags / "broken"
+    broken.mkdir()
+    (broken / "model.json").write_text("{not json")
+    manager.is_staff = manager.is_superuser = True
+    manager.save()
+    client.force_login(manager)
+    page = client.get("/admin/triage/triagerun/").content.decode()
+    assert "always-flags" in page
+    assert "ich (0.0)" in page
+    assert "Refused" in page and "broken" in page
