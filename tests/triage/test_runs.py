@@ -118,3 +118,18 @@ def test_drafts_name_only_positive_findings_and_never_say_no():
     assert "intracranial hemorrhage" in sentences[0] and "90%" in sentences[0]
     assert "midline" not in sentences[0]
     assert not any(word in " ".join(sentences).lower() for word in ("no ", "without", "negative"))
+
+
+def test_the_board_shows_ai_flags_and_ai_not_run_but_never_negative(client, manager, hospital_a):
+    flagged = make_study(hospital_a, version=1, patient_name="Flagged^One")
+    make_study(hospital_a, version=1, patient_name="Untouched^Two")
+    quiet = make_study(hospital_a, version=1, patient_name="Quiet^Three")
+    triage_run_record(study_id=flagged.id, study_version=1, outcome=_outcome(0.9))
+    triage_run_record(study_id=quiet.id, study_version=1, outcome=_outcome(0.01))
+    client.force_login(manager)
+    page = client.get("/studies/").content.decode()
+    assert "AI: ich" in page
+    assert page.count("AI not run") == 1  # the untouched study; the quiet one says nothing
+    assert "negative" not in page.lower()
+    detail = client.get(f"/studies/{flagged.id}/").content.decode()
+    assert "requires radiologist confirmation" in detail

@@ -29,3 +29,11 @@ def person_name(value: str) -> str:
     if not main:
         return " · ".join(others)
     return f"{main} ({' · '.join(others)})" if others else main
+
+
+@register.simple_tag
+def ai_summary(study) -> dict:
+    """The AI's word on the study as it is now, for a badge: flags, or "AI not run"."""
+    from readingcenter.studies.api import ai_summary as summarise
+
+    return summarise(study)
