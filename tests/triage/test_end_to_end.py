@@ -1,0 +1,74 @@
+"""End to end with the shipped models: a head CT with a bleed, sent by C-STORE, comes out of
+the study API flagged and escalated; the same anatomy without the bleed does not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings as django_settings
+
+from readingcenter.pacs.simulator.synthetic import make_study
+from readingcenter.studies.models import Study
+from readingcenter.studies.services import study_completed_handle
+from tests.conftest import api_as
+from tests.pacs.dicom_files import c_store, follow_until
+
+SHIPPED = Path(django_settings.BASE_DIR) / "triage" / "packages"
+
+
+@pytest.fixture
+def shipped_models(settings):
+    if not (SHIPPED / "head-ct-ich" / "model.json").exists():
+        pytest.fail("the shipped head-ct-ich package is missing from triage/packages")
+    settings.TRIAGE_MODEL_DIRS = [str(SHIPPED)]
+
+
+def _send_and_triage(synthetic, orthanc, tmp_path) -> Study:
+    folder = tmp_path / synthetic.study_instance_uid[-8:]
+    folder.mkdir()
+    files = []
+    for index, ds in enumerate(synthetic.datasets):
+        path = folder / f"{index:04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        files.append(path)
+    c_store(files, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT")
+    study = follow_until(lambda: Study.objects.filter(
+        study_instance_uid=synthetic.study_instance_uid, status="complete").first())  # fmt: skip
+    # What the worker does when the completion job runs (the job calls exactly this).
+    study_completed_handle(study_id=study.id, version=study.version)
+    return study
+
+
+@pytest.mark.parametrize("seed", [101])
+def test_a_head_ct_with_a_bleed_sent_by_c_store_reaches_the_api_flagged_and_escalated(
+    orthanc, hospital_a, manager, shipped_models, tmp_path, seed
+):
+    with_bleed = make_study("head-ct", rng=np.random.default_rng(seed), finding=True, slices=20,
+                            priority="routine", clinical_history="fell at home")  # fmt: skip
+    study = _send_and_triage(with_bleed, orthanc, tmp_path)
+    data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
+    ich = next(run for run in data["ai"]["runs"] if run["model"] == "head-ct-ich")
+    assert ich["status"] == "succeeded", ich["reason"]
+    assert ich["flags"] == {"ich": True}, ich["probabilities"]
+    assert data["priority"] == "stat"
+    assert data["priority_reason"].startswith("AI head-ct-ich")
+    assert "intracranial hemorrhage" in data["ai"]["draft_findings"][0]
+
+
+@pytest.mark.parametrize("seed", [101])
+def test_the_same_head_without_a_bleed_is_not_flagged_and_stays_routine(
+    orthanc, hospital_a, manager, shipped_models, tmp_path, seed
+):
+    clean = make_study("head-ct", rng=np.random.default_rng(seed), finding=False, slices=20,
+                       priority="routine", clinical_history="fell at home")  # fmt: skip
+    study = _send_and_triage(clean, orthanc, tmp_path)
+    data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
+    ich = next(run for run in data["ai"]["runs"] if run["model"] == "head-ct-ich")
+    assert ich["status"] == "succeeded", ich["reason"]
+    assert ich["flags"] == {"ich": False}, ich["probabilities"]
+    assert data["priority"] == "routine"
+    assert data["ai"]["draft_findings"] == []
+    # Every other model says why it did not run; none of it reads as a negative.
+    assert all(run["status"] in {"succeeded", "not_applicable"} for run in data["ai"]["runs"])
