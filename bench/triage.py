@@ -220,7 +220,8 @@ def part_two(args, work: Path, config: OrthancConfig, env: dict) -> None:
                     ).fetchone()
                     ran = conn.execute(
                         "select count(*) from triage_triagerun r join studies_study s "
-                        "on s.id = r.study_id where s.study_instance_uid = %s",
+                        "on s.id = r.study_id where s.study_instance_uid = %s "
+                        "and r.model_name = 'head-ct-ich'",
                         (synthetic.study_instance_uid,),
                     ).fetchone()[0]
                     if row and row[1].startswith("AI "):

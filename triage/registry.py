@@ -47,6 +47,8 @@ def loaded_models() -> tuple[list[LoadedModel], list[PackageError]]:
             errors: list[PackageError] = []
             seen: set[tuple[str, str]] = set()
             for folder in dirs:
+                if not folder.exists():
+                    continue  # the drop folder is optional until someone drops a package
                 found, broken = discover(folder)
                 errors.extend(broken)
                 for model in found:
