@@ -30,7 +30,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,6 +38,7 @@ import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from pydicom.uid import generate_uid  # noqa: E402
 
+from bench.common import bar_chart, prepare_database, process_environment  # noqa: E402
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port  # noqa: E402
 from readingcenter.pacs.simulator.synthetic import make_study  # noqa: E402
 
@@ -61,14 +61,6 @@ def progress(label: str, done: int, total: int, started: float) -> None:
         _last_shown[label] = done
         sys.stderr.write(line.strip("\r") + "\n")
     sys.stderr.flush()
-
-
-def bar_chart(rows: list[tuple[str, float]], unit: str, width: int = 40) -> str:
-    top = max(v for _, v in rows) or 1.0
-    return "\n".join(
-        f"  {label:<34} {'█' * max(1, round(width * value / top))} {value:,.2f} {unit}"
-        for label, value in rows
-    )
 
 
 def generate(directory: Path, studies: int, slices: int, seed: int) -> list[list[Path]]:
@@ -100,15 +92,6 @@ def generate(directory: Path, studies: int, slices: int, seed: int) -> list[list
     return paths
 
 
-def prepare_database(base_url: str, name: str) -> str:
-    parts = urlsplit(base_url)
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    return parts._replace(path=f"/{name}").geturl()
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = (len(ordered) - 1) * q
@@ -136,17 +119,12 @@ def main() -> int:
     database_url = prepare_database(base_url, "readingcenter_bench")
     config = OrthancConfig(directory=work / "orthanc", http_port=free_port(),
                            dicom_port=free_port(), stable_age=args.stable_age)  # fmt: skip
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ORTHANC_URL": config.url,
-        "ORTHANC_USERNAME": config.username,
-        "ORTHANC_PASSWORD": config.password,
-        "ORTHANC_STABLE_AGE": str(args.stable_age),
-        "ORTHANC_DICOM_PORT": str(config.dicom_port),
-        "INGEST_SWEEP_INTERVAL": "3600",  # measure the change feed, not the backstop
-        "TCP_NODELAY": "1",
-    }
+    env = process_environment(
+        database_url,
+        config,
+        # measure the change feed, not the backstop
+        INGEST_SWEEP_INTERVAL="3600",
+    )
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True)
     subprocess.run([*manage, "load_demo"], env=env, check=True, stdout=subprocess.DEVNULL)

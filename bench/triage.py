@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -34,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
+from bench.common import bar_chart, prepare_database, process_environment  # noqa: E402
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port  # noqa: E402
 from readingcenter.pacs.simulator.synthetic import make_study  # noqa: E402
 
@@ -42,22 +42,6 @@ AET = "SEOULNORTH_CT"
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def bar_chart(rows: list[tuple[str, float]], unit: str, width: int = 40) -> str:
-    top = max(v for _, v in rows) or 1.0
-    return "\n".join(
-        f"  {label:<30} {'█' * max(1, round(width * value / top))} {value:,.1f} {unit}"
-        for label, value in rows
-    )
-
-
-def prepare_database(base_url: str, name: str) -> str:
-    parts = urlsplit(base_url)
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    return parts._replace(path=f"/{name}").geturl()
 
 
 def write_files(datasets, folder: Path) -> list[Path]:
@@ -264,16 +248,7 @@ def main() -> int:
     database_url = prepare_database(base_url, "readingcenter_bench_triage")
     config = OrthancConfig(directory=work / "orthanc", http_port=free_port(),
                            dicom_port=free_port(), stable_age=args.stable_age)  # fmt: skip
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "ORTHANC_URL": config.url,
-        "ORTHANC_USERNAME": config.username,
-        "ORTHANC_PASSWORD": config.password,
-        "ORTHANC_STABLE_AGE": str(args.stable_age),
-        "ORTHANC_DICOM_PORT": str(config.dicom_port),
-        "TCP_NODELAY": "1",
-    }
+    env = process_environment(database_url, config)
     os.environ.update(env)
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True)

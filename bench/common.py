@@ -1,0 +1,43 @@
+"""What the benchmarks share: a scratch database, the environment for our processes, charts."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+import psycopg
+
+from readingcenter.pacs.orthanc_server import OrthancConfig
+
+
+def prepare_database(base_url: str, name: str) -> str:
+    """A fresh, empty database next to the configured one; returns its URL."""
+    parts = urlsplit(base_url)
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return parts._replace(path=f"/{name}").geturl()
+
+
+def process_environment(database_url: str, config: OrthancConfig, **extra: str) -> dict:
+    """The environment that points our processes (follower, worker) at the bench's services."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ORTHANC_URL": config.url,
+        "ORTHANC_USERNAME": config.username,
+        "ORTHANC_PASSWORD": config.password,
+        "ORTHANC_STABLE_AGE": str(config.stable_age),
+        "ORTHANC_DICOM_PORT": str(config.dicom_port),
+        "TCP_NODELAY": "1",
+        **extra,
+    }
+
+
+def bar_chart(rows: list[tuple[str, float]], unit: str, width: int = 40) -> str:
+    top = max(v for _, v in rows) or 1.0
+    label_width = max(len(label) for label, _ in rows)
+    return "\n".join(
+        f"  {label:<{label_width}} {'█' * max(1, round(width * value / top))} {value:,.2f} {unit}"
+        for label, value in rows
+    )
