@@ -130,21 +130,6 @@ class OrthancClient:
     def study_ids(self) -> list[str]:
         return self.get_json("/studies")
 
-    def lookup_study(self, study_instance_uid: str) -> str | None:
-        response = self.request("POST", "/tools/lookup", data=study_instance_uid)
-        for item in response.json():
-            if item.get("Type") == "Study":
-                return item["ID"]
-        return None
-
-    def upload(self, dicom_bytes: bytes) -> dict:
-        return self.request(
-            "POST", "/instances", data=dicom_bytes, headers={"Content-Type": "application/dicom"}
-        ).json()
-
-    def delete_study(self, orthanc_id: str) -> None:
-        self.request("DELETE", f"/studies/{orthanc_id}")
-
 
 _local = threading.local()
 

@@ -1,0 +1,33 @@
+"""Database rules the application must not be able to break, written once."""
+
+from __future__ import annotations
+
+from django.db import migrations
+
+
+def forbid_row_changes(table: str, message: str) -> migrations.RunSQL:
+    """A trigger that makes the database itself refuse UPDATE and DELETE on ``table``.
+
+    For records whose worth is that nobody can rewrite them (the audit trail, what the AI
+    said). TRUNCATE, a table-level operation used only by test teardown and by an operator's
+    deliberate retention job, is not a row change and stays possible.
+    """
+    function, trigger = f"{table}_forbid_change", f"{table}_no_row_changes"
+    return migrations.RunSQL(
+        f"""
+        CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$
+        BEGIN
+            RAISE EXCEPTION '{message}: % refused', TG_OP
+                USING ERRCODE = 'insufficient_privilege';
+        END;
+        $$ LANGUAGE plpgsql;
+
+        CREATE TRIGGER {trigger}
+            BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION {function}();
+        """,
+        f"""
+        DROP TRIGGER IF EXISTS {trigger} ON {table};
+        DROP FUNCTION IF EXISTS {function}();
+        """,
+    )
