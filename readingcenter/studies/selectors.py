@@ -71,3 +71,29 @@ def order_get(*, user, order_id: int) -> Order:
 
 def studies_for_manager_page(*, user, status: str | None = None, limit: int = 200):
     return study_list(user=user, filters={"status": status} if status else {})[:limit]
+
+
+def study_instance_uid_visible(*, user, study_instance_uid: str) -> bool:
+    """May this user see the images of every study that carries this StudyInstanceUID?
+
+    Orthanc's DICOMweb answers by StudyInstanceUID alone, and two patients can share a UID
+    (a quarantined conflict), so the answer is yes only when every study with the UID is
+    visible to the user and none of them is quarantined or rejected.
+    """
+    if not study_instance_uid or not user.is_authenticated or not user.is_active:
+        return False
+    studies = Study.objects.filter(study_instance_uid=study_instance_uid)
+    total = studies.count()
+    if total == 0:
+        return False
+    visible = _visible_studies(user).filter(
+        study_instance_uid=study_instance_uid,
+        status__in=["receiving", "complete"],
+    )
+    return visible.count() == total
+
+
+def visible_study_instance_uids(*, user, study_instance_uids) -> set[str]:
+    """The subset of the given UIDs whose images this user may see (filters QIDO answers)."""
+    uids = {uid for uid in study_instance_uids if uid}
+    return {uid for uid in uids if study_instance_uid_visible(user=user, study_instance_uid=uid)}
