@@ -36,7 +36,9 @@ apt_install() {
 }
 
 # --- system packages ---------------------------------------------------------------------------
-apt_install orthanc orthanc-dicomweb orthanc-gdcm dcmtk dicom3tools python3-venv ca-certificates
+# chromium: the browser tests drive it headless through Playwright (never `playwright install`).
+apt_install orthanc orthanc-dicomweb orthanc-gdcm dcmtk dicom3tools python3-venv ca-certificates \
+    chromium
 
 # Debian's own Orthanc service (started by an earlier install, or at boot) holds 4242 and 8042;
 # the reading center runs its own Orthanc with its own configuration, so stop the system one.
@@ -127,6 +129,24 @@ if [ -z "${REDIS_URL:-}" ]; then
             --dir "$VAR/redis" --logfile "$VAR/redis/redis.log"
         remember REDIS_URL redis://127.0.0.1:6380/0
     fi
+fi
+
+# --- the OHIF viewer (a prebuilt dist from npm, served by Django under /ohif/) ---------------------
+OHIF_VERSION=3.13.2
+OHIF_TARGET=$VAR/ohif/dist
+OHIF_STAMP=$VAR/ohif/version
+if [ ! -f "$OHIF_TARGET/index.html" ] || [ "$(cat "$OHIF_STAMP" 2>/dev/null)" != "$OHIF_VERSION" ]; then
+    have npm || apt_install nodejs npm
+    say "installing the OHIF viewer @ohif/app@$OHIF_VERSION into var/ohif/dist (a 50 MB download)"
+    OHIF_TMP=$(mktemp -d)
+    # The package ships a built dist/; nothing is compiled and no node_modules are needed.
+    (cd "$OHIF_TMP" && npm pack --silent "@ohif/app@$OHIF_VERSION" >/dev/null \
+        && tar -xzf ohif-app-"$OHIF_VERSION".tgz package/dist)
+    rm -rf "$OHIF_TARGET"
+    mkdir -p "$VAR/ohif"
+    mv "$OHIF_TMP/package/dist" "$OHIF_TARGET"
+    rm -rf "$OHIF_TMP"
+    echo "$OHIF_VERSION" > "$OHIF_STAMP"
 fi
 
 # --- schema ----------------------------------------------------------------------------------------
