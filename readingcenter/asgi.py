@@ -13,13 +13,20 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from readingcenter.studies.consumers import StudyHintConsumer  # noqa: E402
+from readingcenter.worklist.consumers import WorklistHintConsumer  # noqa: E402
+from readingcenter.ws_auth import TokenAuthMiddleware  # noqa: E402
+
+websocket_routes = [
+    path("ws/studies/", StudyHintConsumer.as_asgi()),
+    path("ws/worklist/", WorklistHintConsumer.as_asgi()),
+]
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Origin checked against ALLOWED_HOSTS: another site cannot ride a user's session.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([path("ws/studies/", StudyHintConsumer.as_asgi())]))
+            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_routes)))
         ),
     }
 )

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "readingcenter.audit",
     "readingcenter.pacs",
     "readingcenter.studies",
+    "readingcenter.sla",
+    "readingcenter.worklist",
     "triage",
 ]
 
@@ -190,3 +192,16 @@ LOGGING = {
 # reported back. StudyInstanceUID is always there (Orthanc refuses instances without it).
 INGEST_REQUIRED_TAGS = [t for t in (env("INGEST_REQUIRED_TAGS", "PatientID") or "").split(",") if t]
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
+
+# -- worklist and SLA ---------------------------------------------------------------------------
+# The promise for a hospital without its own policy, in minutes from the study's completion.
+SLA_DEFAULT_MINUTES = {
+    "stat": env_int("SLA_DEFAULT_STAT_MINUTES", 30),
+    "urgent": env_int("SLA_DEFAULT_URGENT_MINUTES", 120),
+    "routine": env_int("SLA_DEFAULT_ROUTINE_MINUTES", 1440),
+}
+SLA_DEFAULT_AT_RISK_PERCENT = env_int("SLA_DEFAULT_AT_RISK_PERCENT", 75)
+# A claim with no sign of the reader (page heartbeat, viewer, report) for this long returns
+# to the pool.
+WORKLIST_CLAIM_IDLE_MINUTES = env_int("WORKLIST_CLAIM_IDLE_MINUTES", 30)
+WORKLIST_PAGE_SIZE = env_int("WORKLIST_PAGE_SIZE", 50)

@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from readingcenter.hospitals import api as hospitals_api
 from readingcenter.studies import api as studies_api
 from readingcenter.studies import views as studies_views
+from readingcenter.worklist import api as worklist_api
+from readingcenter.worklist import views as worklist_views
 
 
 def healthz(request):
@@ -31,6 +33,31 @@ api_v1 = [
     ),
     path("orders/", studies_api.OrderListCreateApi.as_view(), name="order-list"),
     path("orders/<int:pk>/", studies_api.OrderDetailApi.as_view(), name="order-detail"),
+    path("worklist/", worklist_api.WorklistApi.as_view(), name="worklist-api"),
+    path("worklist/next/", worklist_api.CaseNextApi.as_view(), name="worklist-next-api"),
+    path("worklist/<int:pk>/", worklist_api.CaseDetailApi.as_view(), name="case-api-detail"),
+    path("worklist/<int:pk>/claim/", worklist_api.CaseClaimApi.as_view(), name="case-claim-api"),
+    path(
+        "worklist/<int:pk>/release/", worklist_api.CaseReleaseApi.as_view(), name="case-release-api"
+    ),
+    path(
+        "worklist/<int:pk>/reassign/",
+        worklist_api.CaseReassignApi.as_view(),
+        name="case-reassign-api",
+    ),
+    path("worklist/<int:pk>/remove/", worklist_api.CaseRemoveApi.as_view(), name="case-remove-api"),
+    path(
+        "worklist/<int:pk>/heartbeat/",
+        worklist_api.CaseHeartbeatApi.as_view(),
+        name="case-heartbeat-api",
+    ),
+    path(
+        "assignment-decisions/",
+        worklist_api.AssignmentDecisionListApi.as_view(),
+        name="assignment-decision-list",
+    ),
+    path("radiologists/", worklist_api.RadiologistListApi.as_view(), name="radiologist-list"),
+    path("sla-policies/", worklist_api.SlaPolicyListApi.as_view(), name="sla-policy-list"),
 ]
 
 urlpatterns = [
@@ -41,6 +68,15 @@ urlpatterns = [
     path("studies/<int:pk>/", studies_views.study_detail, name="study-detail"),
     path("studies/<int:pk>/assign/", studies_views.study_assign, name="study-assign"),
     path("studies/<int:pk>/reject/", studies_views.study_reject, name="study-reject"),
+    path("worklist/", worklist_views.worklist_page, name="worklist"),
+    path("worklist/next/", worklist_views.next_case, name="worklist-next"),
+    path("worklist/assignments/", worklist_views.assignments_page, name="assignments"),
+    path("cases/<int:pk>/", worklist_views.case_page, name="case-detail"),
+    path("cases/<int:pk>/viewer/", worklist_views.case_viewer, name="case-viewer"),
+    path("cases/<int:pk>/claim/", worklist_views.case_claim, name="case-claim"),
+    path("cases/<int:pk>/release/", worklist_views.case_release, name="case-release"),
+    path("cases/<int:pk>/reassign/", worklist_views.case_reassign, name="case-reassign"),
+    path("cases/<int:pk>/remove/", worklist_views.case_remove, name="case-remove"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

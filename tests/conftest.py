@@ -6,11 +6,14 @@ configured one, and Orthanc a real Orthanc process started per test on free loop
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from readingcenter.accounts.models import Role, User
+from readingcenter.accounts.models import Privilege, Role, User
 from readingcenter.hospitals.models import Hospital, HospitalAETitle
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port
 
@@ -41,9 +44,38 @@ def manager(db) -> User:
     return _user("mgr", Role.MANAGER)
 
 
+def grant(user: User, hospital: Hospital, *, valid_until=None, valid_from=None) -> Privilege:
+    """Credential a radiologist at a hospital (valid from a year ago unless told otherwise)."""
+    today = timezone.now().date()
+    return Privilege.objects.create(
+        radiologist=user,
+        hospital=hospital,
+        licence_number=f"LIC-{user.pk}-{hospital.code}",
+        valid_from=valid_from or today - dt.timedelta(days=365),
+        valid_until=valid_until,
+    )
+
+
 @pytest.fixture
-def radiologist(db) -> User:
-    return _user("dr.who", Role.RADIOLOGIST)
+def radiologist(hospital_a, hospital_b) -> User:
+    """Credentialed at both hospitals."""
+    user = _user("dr.who", Role.RADIOLOGIST)
+    grant(user, hospital_a)
+    grant(user, hospital_b)
+    return user
+
+
+@pytest.fixture
+def radiologist_b_only(hospital_a, hospital_b) -> User:
+    """Credentialed at Beta only: Alpha's cases are none of his business."""
+    user = _user("dr.beta", Role.RADIOLOGIST)
+    grant(user, hospital_b)
+    return user
+
+
+@pytest.fixture
+def radiologist_unprivileged(db) -> User:
+    return _user("dr.nobody", Role.RADIOLOGIST)
 
 
 @pytest.fixture

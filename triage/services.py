@@ -11,9 +11,8 @@ from pydicom.errors import InvalidDicomError
 
 from readingcenter.audit.services import audit_record
 from readingcenter.pacs.orthanc import OrthancError, get_client
-from readingcenter.studies import hints
 from readingcenter.studies.models import Study, StudyEvent
-from readingcenter.studies.services import _event, study_priority_refresh
+from readingcenter.studies.services import _event, study_changed, study_priority_refresh
 from triage.models import TriageRun
 from triage.outcome import RunOutcome, draft_sentences
 from triage.pipeline import run_model
@@ -81,7 +80,7 @@ def triage_run_record(*, study_id: int, study_version: int, outcome: RunOutcome)
                     study, actor_label=f"AI {outcome.model_name} {outcome.model_version}"
                 )
                 study.save(update_fields=["priority", "priority_reason", "updated_at"])
-            hints.on_commit_study_changed(study)
+            study_changed(study)
     except IntegrityError:
         # Two workers finished the same run at the same instant: the other one recorded it.
         return TriageRun.objects.get(**key)

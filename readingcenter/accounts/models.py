@@ -3,6 +3,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -64,5 +65,107 @@ class User(AbstractUser):
 
     @property
     def sees_all_hospitals(self) -> bool:
-        # Radiologists see every hospital until privileges narrow it (the worklist issue).
-        return self.is_active and (self.is_manager or self.is_radiologist)
+        # Radiologists see only the hospitals where they hold a valid privilege (selectors).
+        return self.is_active and self.is_manager
+
+
+# -- who may read what -----------------------------------------------------------------------
+
+
+class Subspecialty(models.TextChoices):
+    NEURO = "neuro", "Neuroradiology"
+    CHEST = "chest", "Chest"
+    MSK = "msk", "Musculoskeletal"
+    BODY = "body", "Body (abdomen and pelvis)"
+    BREAST = "breast", "Breast"
+    CARDIAC = "cardiac", "Cardiac"
+    GENERAL = "general", "General"
+
+
+class RadiologistProfile(models.Model):
+    """What a radiologist reads. Empty lists mean no restriction (a generalist)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="radiologist_profile")
+    subspecialties = ArrayField(
+        models.CharField(max_length=16, choices=Subspecialty.choices), default=list, blank=True
+    )
+    # DICOM Modality values (CT, MR, CR, DX, US, ...) he reads.
+    modalities = ArrayField(models.CharField(max_length=16), default=list, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user.get_username()} profile"
+
+    def reads_modality(self, modalities: list[str]) -> bool:
+        return not self.modalities or bool(set(self.modalities) & set(modalities))
+
+    def reads_subspecialty(self, subspecialty: str) -> bool:
+        return not self.subspecialties or subspecialty in self.subspecialties
+
+
+class Privilege(models.Model):
+    """A radiologist's credential at one referring hospital, often with a licence that expires.
+
+    Valid on a day when valid_from <= day <= valid_until (no valid_until: no expiry) and not
+    revoked. Days are UTC days: one rule for every server, whatever the hospital's zone.
+    """
+
+    radiologist = models.ForeignKey(User, on_delete=models.CASCADE, related_name="privileges")
+    hospital = models.ForeignKey(
+        "hospitals.Hospital", on_delete=models.CASCADE, related_name="privileges"
+    )
+    licence_number = models.CharField(max_length=64, blank=True)
+    valid_from = models.DateField()
+    valid_until = models.DateField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["hospital__name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["radiologist", "hospital"], name="privilege_unique_per_hospital"
+            ),
+            models.CheckConstraint(
+                name="privilege_period_ordered",
+                condition=models.Q(valid_until__isnull=True)
+                | models.Q(valid_until__gte=models.F("valid_from")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.radiologist.get_username()} @ {self.hospital_id}"
+
+    @staticmethod
+    def valid_on_q(day, prefix: str = "") -> models.Q:
+        return models.Q(
+            **{f"{prefix}valid_from__lte": day, f"{prefix}revoked_at__isnull": True}
+        ) & (
+            models.Q(**{f"{prefix}valid_until__isnull": True})
+            | models.Q(**{f"{prefix}valid_until__gte": day})
+        )
+
+    def is_valid_on(self, day) -> bool:
+        return (
+            self.revoked_at is None
+            and self.valid_from <= day
+            and (self.valid_until is None or day <= self.valid_until)
+        )
+
+
+class Shift(models.Model):
+    """A period a radiologist is on duty; auto-assignment only picks radiologists on duty."""
+
+    radiologist = models.ForeignKey(User, on_delete=models.CASCADE, related_name="shifts")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["starts_at"]
+        indexes = [models.Index(fields=["radiologist", "ends_at"])]
+        constraints = [
+            models.CheckConstraint(
+                name="shift_ends_after_start", condition=models.Q(ends_at__gt=models.F("starts_at"))
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.radiologist.get_username()} {self.starts_at:%Y-%m-%d %H:%M}"

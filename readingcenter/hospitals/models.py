@@ -28,6 +28,10 @@ class Hospital(models.Model):
     code = models.SlugField(max_length=32, unique=True, help_text="Short code, e.g. 'seoul-north'")
     time_zone = models.CharField(max_length=64, default="UTC")
     is_active = models.BooleanField(default=True)
+    # Managers switch it on per hospital: its STAT cases then go straight to a reader.
+    auto_assign_stat = models.BooleanField(
+        default=False, help_text="Assign STAT cases to the least-loaded eligible reader on duty"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -24,4 +24,8 @@ def hospital_list(*, user) -> QuerySet[Hospital]:
         return qs
     if user.is_hospital_user:
         return qs.filter(id=user.hospital_id)
+    if user.is_radiologist and user.is_active:
+        from readingcenter.accounts.selectors import privileged_hospitals_q
+
+        return qs.filter(privileged_hospitals_q(user, field="id"))
     return qs.none()

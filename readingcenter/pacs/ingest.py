@@ -20,7 +20,6 @@ from readingcenter.hospitals.selectors import hospital_for_ae_title
 from readingcenter.pacs.dicom_header import HeaderError, missing_tags, series_fields, study_fields
 from readingcenter.pacs.models import IngestCursor
 from readingcenter.pacs.orthanc import OrthancClient, OrthancError, get_client
-from readingcenter.studies import hints
 from readingcenter.studies.models import (
     QuarantineReason,
     Series,
@@ -31,6 +30,7 @@ from readingcenter.studies.models import (
 from readingcenter.studies.services import (
     SYSTEM_INGEST,
     _event,
+    study_changed,
     study_mark_complete,
     study_match_order,
     study_priority_refresh,
@@ -138,7 +138,7 @@ def study_sync(
         if stable:
             _settle(study, seq, reason)
         study.save()
-        hints.on_commit_study_changed(study)
+        study_changed(study)
     return study
 
 

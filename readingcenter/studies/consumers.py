@@ -1,32 +1,78 @@
 from __future__ import annotations
 
+import time
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from readingcenter.studies.hints import ALL_STUDIES_GROUP, hospital_group
 
 
-class StudyHintConsumer(AsyncJsonWebsocketConsumer):
-    """Pushes "study N changed" hints; the page refetches over HTTP, which re-checks access."""
+@database_sync_to_async
+def _privileged(user) -> set[int]:
+    from readingcenter.accounts.selectors import privileged_hospital_ids
+
+    return privileged_hospital_ids(user)
+
+
+class HintConsumer(AsyncJsonWebsocketConsumer):
+    """Pushes "N changed" hints; the page refetches over HTTP, which re-checks access.
+
+    Managers join the group of everything; a hospital user his hospital's group; a
+    radiologist the groups of the hospitals where he holds a privilege, and every hint is
+    checked again against his privileges (re-read every 30 s) so that one that expires or is
+    revoked while the socket is open stops the hints too.
+    """
+
+    all_group = ""
+    privileges_ttl = 30.0
+
+    def hospital_group(self, hospital_id: int) -> str:
+        raise NotImplementedError
+
+    def hospital_users_allowed(self) -> bool:
+        return True
 
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             await self.close(code=4401)
             return
-        if user.sees_all_hospitals:
-            self.group = ALL_STUDIES_GROUP
-        elif user.is_hospital_user and user.hospital_id:
-            self.group = hospital_group(user.hospital_id)
+        self.groups_joined: list[str] = []
+        self.hospitals: set[int] | None = None
+        if user.is_manager:
+            self.groups_joined = [self.all_group]
+        elif user.is_hospital_user and user.hospital_id and self.hospital_users_allowed():
+            self.groups_joined = [self.hospital_group(user.hospital_id)]
+        elif user.is_radiologist:
+            self.hospitals = await _privileged(user)
+            self.checked_at = time.monotonic()
+            self.groups_joined = [self.hospital_group(h) for h in sorted(self.hospitals)]
         else:
             await self.close(code=4403)
             return
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
-        group = getattr(self, "group", None)
-        if group:
+        for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def allowed(self, hospital_id: int | None) -> bool:
+        if self.hospitals is None:
+            return True  # managers and hospital users: the group already decided
+        if time.monotonic() - self.checked_at > self.privileges_ttl:
+            self.hospitals = await _privileged(self.scope["user"])
+            self.checked_at = time.monotonic()
+        return hospital_id in self.hospitals
+
+
+class StudyHintConsumer(HintConsumer):
+    all_group = ALL_STUDIES_GROUP
+
+    def hospital_group(self, hospital_id: int) -> str:
+        return hospital_group(hospital_id)
 
     async def study_hint(self, event):
         await self.send_json({"type": "study", "id": event["study_id"], "status": event["status"]})

@@ -26,30 +26,39 @@ def hospital_group(hospital_id: int) -> str:
     return f"studies.hospital.{hospital_id}"
 
 
-def _messages(hints: dict[int, tuple[str, int | None]]):
-    for study_id, (status, hospital_id) in hints.items():
-        message = {"type": "study.hint", "study_id": study_id, "status": status}
-        yield ALL_STUDIES_GROUP, message
-        if hospital_id is not None:
-            yield hospital_group(hospital_id), message
+def _study_messages(study_id: int, status: str, hospital_id: int | None):
+    message = {"type": "study.hint", "study_id": study_id, "status": status}
+    yield ALL_STUDIES_GROUP, message
+    if hospital_id is not None:
+        yield hospital_group(hospital_id), message
 
 
-def send_hints(hints: dict[int, tuple[str, int | None]]) -> None:
+# A batch maps a key (("study", 12), ("case", 7)) to the messages it sends: a later change to
+# the same object in the same transaction replaces the earlier hint instead of adding one.
+Batch = dict[tuple[str, int], list[tuple[str, dict]]]
+
+
+def send_batch(batch: Batch) -> None:
     from channels.layers import get_channel_layer
 
-    if not hints:
+    if not batch:
         return
 
     async def send_all(layer):
-        for group, message in _messages(hints):
-            await layer.group_send(group, message)
+        for messages in batch.values():
+            for group, message in messages:
+                await layer.group_send(group, message)
 
     try:
         layer = get_channel_layer()
         if layer is not None:
             async_to_sync(send_all)(layer)
     except Exception as exc:  # noqa: BLE001 - Redis down must not fail ingest
-        log.warning("could not send %d live hints: %s", len(hints), exc)
+        log.warning("could not send %d live hints: %s", len(batch), exc)
+
+
+def send_hints(hints: dict[int, tuple[str, int | None]]) -> None:
+    send_batch({("study", sid): list(_study_messages(sid, *value)) for sid, value in hints.items()})
 
 
 # Hints leave from a background thread: a trip to Redis through async_to_sync costs about as
@@ -61,29 +70,32 @@ _sender: threading.Thread | None = None
 
 def _send_forever() -> None:
     while True:
-        hints = dict(_outbox.get())
+        batch = dict(_outbox.get())
         with contextlib.suppress(queue.Empty):
             while True:  # whatever else is waiting goes in the same trip
-                hints.update(_outbox.get_nowait())
-        send_hints(hints)
+                batch.update(_outbox.get_nowait())
+        send_batch(batch)
 
 
-def _enqueue(hints: dict[int, tuple[str, int | None]]) -> None:
+def _enqueue(batch: Batch) -> None:
     global _sender
     if _sender is None or not _sender.is_alive():
         with _sender_lock:
             if _sender is None or not _sender.is_alive():
                 _sender = threading.Thread(target=_send_forever, name="live-hints", daemon=True)
                 _sender.start()
-    _outbox.put(hints)
+    _outbox.put(batch)
 
 
 def send_study_changed(study_id: int, status: str, hospital_id: int | None) -> None:
     send_hints({study_id: (status, hospital_id)})
 
 
-def on_commit_study_changed(study) -> None:
-    """Announce the study once the outermost transaction commits (coalesced per transaction)."""
+def on_commit_send(key: tuple[str, int], messages: list[tuple[str, dict]]) -> None:
+    """Send these (group, message) pairs once the outermost transaction commits.
+
+    Coalesced per transaction and per key; nothing is sent if the transaction rolls back.
+    """
     from django.db import connection
 
     batch = getattr(_pending, "batch", None)
@@ -99,7 +111,14 @@ def on_commit_study_changed(study) -> None:
             _enqueue(batch)
 
         _pending.batch, _pending.flush = batch, flush
-        batch[study.id] = (study.status, study.hospital_id)
+        batch[key] = messages
         transaction.on_commit(flush)  # runs at once when no transaction is open
         return
-    batch[study.id] = (study.status, study.hospital_id)
+    batch[key] = messages
+
+
+def on_commit_study_changed(study) -> None:
+    """Announce the study once the outermost transaction commits (coalesced per transaction)."""
+    on_commit_send(
+        ("study", study.id), list(_study_messages(study.id, study.status, study.hospital_id))
+    )

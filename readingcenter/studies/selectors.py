@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
+from readingcenter.accounts.selectors import privileged_hospitals_q
 from readingcenter.errors import NotFound
 from readingcenter.studies.models import Order, Series, Study
 
@@ -14,6 +15,8 @@ def _visible_studies(user) -> QuerySet[Study]:
         return qs
     if user.is_hospital_user and user.hospital_id:
         return qs.filter(hospital_id=user.hospital_id)
+    if user.is_radiologist and user.is_active:
+        return qs.filter(privileged_hospitals_q(user))
     return qs.none()
 
 
@@ -52,6 +55,8 @@ def order_list(*, user, filters: dict | None = None) -> QuerySet[Order]:
     qs = Order.objects.select_related("hospital", "study")
     if user.is_hospital_user:
         qs = qs.filter(hospital_id=user.hospital_id)
+    elif user.is_radiologist and user.is_active:
+        qs = qs.filter(privileged_hospitals_q(user))
     elif not user.sees_all_hospitals:
         qs = qs.none()
     filters = filters or {}

@@ -29,6 +29,19 @@ def _event(study: Study, kind: str, *, seq: int | None = None, **detail) -> Stud
     return StudyEvent.objects.create(study=study, kind=kind, change_seq=seq, detail=detail)
 
 
+def study_changed(study: Study) -> None:
+    """After a write to a study: keep its worklist case in step, announce both after commit.
+
+    Only a complete study moves its case (opening it, or new priority, AI result, series); a
+    study that a late series re-opened keeps its case as it was until it completes again.
+    """
+    if study.status == StudyStatus.COMPLETE:
+        from readingcenter.worklist.services import case_sync_from_study
+
+        case_sync_from_study(study)
+    hints.on_commit_study_changed(study)
+
+
 def _defer_completion_job(study: Study) -> None:
     # Deferred inside the caller's transaction: the job exists only if the completion commits
     # (Procrastinate's Django connector shares the connection), which makes it our outbox.
@@ -87,7 +100,7 @@ def study_set_priority(*, study_id: int, priority: str, reason: str, actor, requ
             request=request,
             detail={"old": old, "new": priority, "reason": reason},
         )
-        hints.on_commit_study_changed(study)
+        study_changed(study)
     return study
 
 
@@ -153,7 +166,7 @@ def study_assign_hospital(*, study_id: int, hospital, actor, request=None) -> St
             request=request,
             detail={"hospital": hospital.code, "quarantine_reason": previous},
         )
-        hints.on_commit_study_changed(study)
+        study_changed(study)
     return study
 
 
@@ -224,7 +237,7 @@ def order_create(
             )
             if study is not None and study_match_order(study):
                 study.save()
-                hints.on_commit_study_changed(study)
+                study_changed(study)
             audit_record(
                 actor=actor or "system",
                 action="order.create",

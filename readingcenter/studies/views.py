@@ -16,6 +16,9 @@ from readingcenter.studies.models import StudyStatus
 
 @login_required
 def home(request):
+    # Readers and managers start at the worklist; hospitals at their studies.
+    if request.user.is_radiologist or request.user.is_manager:
+        return redirect("worklist")
     return redirect("study-board")
 
 

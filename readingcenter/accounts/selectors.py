@@ -1,0 +1,80 @@
+"""Reads about people: which hospitals a radiologist may read for, who is on duty."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from readingcenter.accounts.models import Privilege, Role, Shift, User
+
+
+def today_utc():
+    return timezone.now().date()
+
+
+def privileged_hospital_ids(user, *, day=None) -> set[int]:
+    """The hospitals whose cases this radiologist may see and claim today."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    if not user.is_radiologist:
+        return set()
+    day = day or today_utc()
+    return set(
+        Privilege.objects.filter(Privilege.valid_on_q(day), radiologist=user).values_list(
+            "hospital_id", flat=True
+        )
+    )
+
+
+def privileged_hospitals_q(user, *, field: str = "hospital_id", day=None) -> Q:
+    """A filter on ``field`` (a hospital id column) for the hospitals the user may see.
+
+    A subquery rather than a list of ids, so that the worklist's one query carries the rule.
+    """
+    day = day or today_utc()
+    return Q(
+        **{
+            f"{field}__in": Privilege.objects.filter(
+                Privilege.valid_on_q(day), radiologist_id=user.pk
+            ).values("hospital_id")
+        }
+    )
+
+
+def on_duty_ids(*, at=None) -> set[int]:
+    at = at or timezone.now()
+    return set(
+        Shift.objects.filter(starts_at__lte=at, ends_at__gt=at).values_list(
+            "radiologist_id", flat=True
+        )
+    )
+
+
+def radiologists_privileged_at(hospital_id: int, *, day=None) -> QuerySet[User]:
+    day = day or today_utc()
+    return (
+        User.objects.filter(role=Role.RADIOLOGIST, is_active=True)
+        .filter(
+            Privilege.valid_on_q(day, prefix="privileges__"), privileges__hospital_id=hospital_id
+        )
+        .select_related("radiologist_profile")
+        .distinct()
+    )
+
+
+def radiologist_list(*, at=None) -> QuerySet[User]:
+    """Every active radiologist with his open cases counted (the manager's view)."""
+    from readingcenter.worklist.models import CaseState
+
+    return (
+        User.objects.filter(role=Role.RADIOLOGIST, is_active=True)
+        .select_related("radiologist_profile")
+        .prefetch_related("privileges__hospital")
+        .annotate(
+            open_cases=Count(
+                "claimed_cases",
+                filter=Q(claimed_cases__state__in=[CaseState.CLAIMED, CaseState.IN_REPORT]),
+            )
+        )
+        .order_by("last_name", "username")
+    )

@@ -1,0 +1,373 @@
+"""The worklist over REST: read it, claim, release, next case, reassign, heartbeat."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from readingcenter.accounts.models import Role, User
+from readingcenter.api import AuditedReadMixin, IsManager
+from readingcenter.errors import DomainError
+from readingcenter.sla import selectors as sla_selectors
+from readingcenter.sla import services as sla_services
+from readingcenter.sla.models import SlaPolicy
+from readingcenter.studies.api import HospitalRefSerializer, PriorityField, StudySerializer
+from readingcenter.worklist import selectors, services
+from readingcenter.worklist.models import AssignmentDecision, Case, CaseState
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField(source="get_full_name")
+
+
+class CaseStudySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    study_instance_uid = serializers.CharField()
+    accession_number = serializers.CharField()
+    patient_name = serializers.CharField()
+    patient_id = serializers.CharField()
+    patient_sex = serializers.CharField()
+    patient_birth_date = serializers.DateField(allow_null=True)
+    study_date = serializers.DateField(allow_null=True)
+    study_description = serializers.CharField()
+    priority_reason = serializers.CharField()
+    instance_count = serializers.IntegerField()
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    study = CaseStudySerializer(read_only=True)
+    hospital = HospitalRefSerializer(read_only=True)
+    claimed_by = UserRefSerializer(read_only=True, allow_null=True)
+    sla_status = serializers.SerializerMethodField(
+        help_text="ok, at_risk (amber), breached (red), or closed"
+    )
+    seconds_left = serializers.SerializerMethodField(help_text="negative once breached")
+    viewer_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(["ok", "at_risk", "breached", "closed"]))
+    def get_sla_status(self, case) -> str:
+        return case.sla_status(self.context.get("now"))
+
+    def get_seconds_left(self, case) -> int:
+        return case.seconds_left(self.context.get("now"))
+
+    def get_viewer_url(self, case) -> str:
+        return reverse("case-viewer", args=[case.pk])
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "state",
+            "priority",
+            "study",
+            "hospital",
+            "modality",
+            "modalities",
+            "body_part",
+            "subspecialty",
+            "ai_score",
+            "ai_flagged",
+            "arrived_at",
+            "due_at",
+            "at_risk_at",
+            "sla_status",
+            "seconds_left",
+            "claimed_by",
+            "claimed_at",
+            "last_activity_at",
+            "signed_at",
+            "viewer_url",
+        ]
+
+
+class PriorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    study_instance_uid = serializers.CharField()
+    accession_number = serializers.CharField()
+    study_date = serializers.DateField(allow_null=True)
+    study_description = serializers.CharField()
+    modalities = serializers.ListField(child=serializers.CharField())
+
+
+class CaseDetailSerializer(CaseSerializer):
+    study_detail = serializers.SerializerMethodField()
+    priors = serializers.SerializerMethodField()
+
+    @extend_schema_field(StudySerializer)
+    def get_study_detail(self, case) -> dict:
+        return StudySerializer(case.study).data
+
+    @extend_schema_field(PriorSerializer(many=True))
+    def get_priors(self, case) -> list:
+        return PriorSerializer(selectors.priors_for(case), many=True).data
+
+    class Meta(CaseSerializer.Meta):
+        fields = [*CaseSerializer.Meta.fields, "study_detail", "priors"]
+
+
+class WorklistFilterSerializer(serializers.Serializer):
+    modality = serializers.CharField(required=False, max_length=16, help_text="e.g. CT")
+    body_part = serializers.CharField(required=False, max_length=64, help_text="e.g. HEAD")
+    subspecialty = serializers.CharField(required=False, max_length=16)
+    hospital = serializers.SlugField(required=False, help_text="hospital code")
+    priority = PriorityField(required=False, help_text="STAT, urgent or routine")
+    state = serializers.ChoiceField(
+        choices=[*CaseState.values, "all"],
+        required=False,
+        help_text="default: the open worklist (unread, claimed, in_report)",
+    )
+    ai = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="AI flagged (true) or not (false)"
+    )
+    mine = serializers.BooleanField(required=False, default=False, help_text="only my claims")
+
+
+@extend_schema(parameters=[WorklistFilterSerializer], tags=["worklist"])
+class WorklistApi(AuditedReadMixin, generics.ListAPIView):
+    """The cases the caller may read, in reading order: priority (AI escalation included),
+    SLA deadline, AI score, arrival. Radiologists see only hospitals where they hold a valid
+    privilege today."""
+
+    serializer_class = CaseSerializer
+    audit_name = "case"
+
+    def get_queryset(self):
+        filters = WorklistFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = {k: v for k, v in filters.validated_data.items() if v is not None}
+        return selectors.worklist(user=self.request.user, filters=data)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        self.audit_read(many=len(response.data["results"]))
+        return response
+
+
+@extend_schema(tags=["worklist"])
+class CaseDetailApi(AuditedReadMixin, generics.RetrieveAPIView):
+    """One case with its study, order, AI findings and the patient's priors at that hospital."""
+
+    serializer_class = CaseDetailSerializer
+    audit_name = "case"
+
+    def get_object(self):
+        case = selectors.case_get(user=self.request.user, case_id=self.kwargs["pk"])
+        self.audit_read(target=case, hospital=case.hospital_id, patient_id=case.study.patient_id)
+        return case
+
+
+def _case_response(request, case_id: int, code=status.HTTP_200_OK) -> Response:
+    case = selectors.case_get(user=request.user, case_id=case_id)
+    return Response(CaseSerializer(case, context={"request": request}).data, status=code)
+
+
+CLAIM_RESPONSES = {
+    200: CaseSerializer,
+    404: OpenApiResponse(description="no such case, or not at a hospital you may read for"),
+    409: OpenApiResponse(description="already claimed by someone else (code already_claimed)"),
+}
+
+
+@extend_schema(request=None, responses=CLAIM_RESPONSES, tags=["worklist"])
+class CaseClaimApi(APIView):
+    """Claim a case. Of any number of simultaneous claims exactly one wins; the others get
+    409 with code ``already_claimed`` and who holds it."""
+
+    def post(self, request, pk: int):
+        services.case_claim(case_id=pk, user=request.user, request=request)
+        return _case_response(request, pk)
+
+
+@extend_schema(
+    request=None,
+    responses={200: CaseSerializer, 204: OpenApiResponse(description="nothing to read")},
+    tags=["worklist"],
+)
+class CaseNextApi(APIView):
+    """Claim the first unread case in worklist order that you may read."""
+
+    def post(self, request):
+        case = services.case_next(user=request.user, request=request)
+        if case is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return _case_response(request, case.pk)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RequiredReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+@extend_schema(request=ReasonSerializer, responses=CaseSerializer, tags=["worklist"])
+class CaseReleaseApi(APIView):
+    """Give your claim back to the pool (managers may release anyone's)."""
+
+    def post(self, request, pk: int):
+        payload = ReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.case_release(case_id=pk, user=request.user, request=request,
+                              reason=payload.validated_data["reason"])  # fmt: skip
+        return _case_response(request, pk)
+
+
+class ReassignSerializer(serializers.Serializer):
+    to = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(role=Role.RADIOLOGIST, is_active=True),
+        allow_null=True,
+        help_text="the radiologist's user id, or null to return the case to the pool",
+    )
+    reason = serializers.CharField(max_length=500)
+
+
+@extend_schema(request=ReassignSerializer, responses=CaseSerializer, tags=["worklist"])
+class CaseReassignApi(APIView):
+    """Move a case to another credentialed radiologist, or back to the pool (managers)."""
+
+    permission_classes = [IsManager]
+
+    def post(self, request, pk: int):
+        payload = ReassignSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.case_reassign(case_id=pk, to_user=payload.validated_data["to"],
+                               reason=payload.validated_data["reason"], actor=request.user,
+                               request=request)  # fmt: skip
+        return _case_response(request, pk)
+
+
+@extend_schema(request=RequiredReasonSerializer, responses=CaseSerializer, tags=["worklist"])
+class CaseRemoveApi(APIView):
+    """Take a case off the worklist without a report (managers; audited, with a reason)."""
+
+    permission_classes = [IsManager]
+
+    def post(self, request, pk: int):
+        payload = RequiredReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.case_remove(case_id=pk, actor=request.user, request=request,
+                             reason=payload.validated_data["reason"])  # fmt: skip
+        return _case_response(request, pk)
+
+
+@extend_schema(request=None, responses={204: None}, tags=["worklist"])
+class CaseHeartbeatApi(APIView):
+    """The reader is still on the case: keeps an idle claim from returning to the pool."""
+
+    def post(self, request, pk: int):
+        selectors.case_get(user=request.user, case_id=pk)
+        services.case_touch(case_id=pk, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    chosen = UserRefSerializer(read_only=True, allow_null=True)
+    previous = UserRefSerializer(read_only=True, allow_null=True)
+    case = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = AssignmentDecision
+        fields = ["id", "case", "kind", "rule", "candidates", "chosen", "previous", "actor",
+                  "reason", "at"]  # fmt: skip
+
+
+class DecisionFilterSerializer(serializers.Serializer):
+    case = serializers.IntegerField(required=False)
+
+
+@extend_schema(parameters=[DecisionFilterSerializer], tags=["worklist"])
+class AssignmentDecisionListApi(generics.ListAPIView):
+    """Why each case went where it went: rule, candidates considered, who was chosen."""
+
+    serializer_class = DecisionSerializer
+    permission_classes = [IsManager]
+
+    def get_queryset(self):
+        filters = DecisionFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.decision_list(
+            user=self.request.user, case_id=filters.validated_data.get("case")
+        )
+
+
+class SlaPolicySerializer(serializers.ModelSerializer):
+    hospital = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = SlaPolicy
+        fields = ["id", "hospital", "priority", "target_minutes", "at_risk_percent", "updated_at"]
+
+
+class SlaPolicySetSerializer(serializers.Serializer):
+    hospital = serializers.SlugField(help_text="hospital code")
+    priority = PriorityField(help_text="STAT, urgent or routine")
+    target_minutes = serializers.IntegerField(min_value=1, max_value=60 * 24 * 30)
+    at_risk_percent = serializers.IntegerField(min_value=1, max_value=99, default=75)
+
+
+@extend_schema(tags=["sla"])
+class SlaPolicyListApi(generics.ListCreateAPIView):
+    """Each hospital's turnaround promise per priority, counted from study completion.
+
+    POST sets (creates or replaces) one; managers only. Open cases move their deadlines."""
+
+    serializer_class = SlaPolicySerializer
+
+    def get_queryset(self):
+        return sla_selectors.sla_policy_list(user=self.request.user)
+
+    @extend_schema(request=SlaPolicySetSerializer, responses={201: SlaPolicySerializer})
+    def post(self, request, *args, **kwargs):
+        if not request.user.is_manager:
+            raise DomainError("forbidden", "Only managers set SLA policies.", status=403)
+        payload = SlaPolicySetSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        from readingcenter.hospitals.models import Hospital
+
+        data = dict(payload.validated_data)
+        hospital = Hospital.objects.filter(code=data.pop("hospital")).first()
+        if hospital is None:
+            raise DomainError("hospital_unknown", "No hospital has that code.", field="hospital")
+        policy = sla_services.sla_policy_set(hospital=hospital, actor=request.user,
+                                             request=request, **data)  # fmt: skip
+        return Response(SlaPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+
+
+class PrivilegeSerializer(serializers.Serializer):
+    hospital = serializers.CharField(source="hospital.code")
+    licence_number = serializers.CharField()
+    valid_from = serializers.DateField()
+    valid_until = serializers.DateField(allow_null=True)
+    valid_today = serializers.BooleanField()
+
+
+class RadiologistSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField(source="get_full_name")
+    subspecialties = serializers.ListField(child=serializers.CharField())
+    modalities = serializers.ListField(child=serializers.CharField())
+    on_duty = serializers.BooleanField()
+    open_cases = serializers.IntegerField()
+    privileges = PrivilegeSerializer(many=True)
+
+
+@extend_schema(tags=["worklist"], responses=RadiologistSerializer(many=True))
+class RadiologistListApi(APIView):
+    """Radiologists with their privileges, subspecialties, duty status and current load."""
+
+    permission_classes = [IsManager]
+
+    def get(self, request):
+        return Response(RadiologistSerializer(selectors.radiologist_rows(), many=True).data)

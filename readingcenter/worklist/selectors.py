@@ -1,0 +1,155 @@
+"""Reads of the worklist, already narrowed to what the user may see (tenancy on the server)."""
+
+from __future__ import annotations
+
+from django.db.models import F, QuerySet
+
+from readingcenter.accounts.selectors import privileged_hospitals_q
+from readingcenter.errors import NotFound
+from readingcenter.studies.models import Priority, Study, StudyStatus
+from readingcenter.worklist.models import OPEN_STATES, AssignmentDecision, Case, CaseState
+
+# The reading order, matching the partial index case_worklist_order_idx column for column.
+WORKLIST_ORDER = ("priority_rank", "due_at", F("ai_score").desc(), "arrived_at", "id")
+
+FILTERS = ("modality", "body_part", "subspecialty", "hospital", "priority", "state", "ai", "mine")
+
+
+def _visible_cases(user) -> QuerySet[Case]:
+    qs = Case.objects.all()
+    if not (getattr(user, "is_authenticated", False) and user.is_active):
+        return qs.none()
+    if user.is_manager:
+        return qs
+    if user.is_radiologist:
+        return qs.filter(privileged_hospitals_q(user))
+    # Hospital users follow their studies in the portal, not on the readers' worklist.
+    return qs.none()
+
+
+def _truthy(value) -> bool:
+    return str(value).lower() in {"1", "true", "yes", "on"}
+
+
+def worklist(*, user, filters: dict | None = None) -> QuerySet[Case]:
+    """Cases in reading order: priority, SLA deadline, AI score, arrival.
+
+    Without a state filter it is the open worklist (unread, claimed, in report): only signing
+    or a manager's removal takes a case off it.
+    """
+    filters = filters or {}
+    qs = _visible_cases(user)
+    state = filters.get("state")
+    if state in CaseState.values:
+        qs = qs.filter(state=state)
+    elif state == "all":
+        pass
+    else:
+        qs = qs.filter(state__in=OPEN_STATES)
+    if value := filters.get("modality"):
+        qs = qs.filter(modalities__contains=[value.upper()])
+    if value := filters.get("body_part"):
+        qs = qs.filter(body_part__iexact=value)
+    if value := filters.get("subspecialty"):
+        qs = qs.filter(subspecialty=value)
+    if value := filters.get("hospital"):
+        qs = qs.filter(hospital__code=value)
+    if value := filters.get("priority"):
+        try:
+            qs = qs.filter(priority=Priority.parse(value))
+        except ValueError:
+            qs = qs.none()
+    if (value := filters.get("ai")) not in (None, ""):
+        qs = qs.filter(ai_flagged=_truthy(value))
+    if _truthy(filters.get("mine", "")):
+        qs = qs.filter(claimed_by_id=user.pk)
+    return qs.select_related("study", "hospital", "claimed_by").order_by(*WORKLIST_ORDER)
+
+
+def case_get(*, user, case_id: int) -> Case:
+    case = (
+        _visible_cases(user)
+        .select_related("study", "study__order", "hospital", "claimed_by")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        # Another hospital's case and a case that does not exist look the same.
+        raise NotFound("No such case.")
+    return case
+
+
+def case_for_study(*, user, study_id: int) -> Case | None:
+    return _visible_cases(user).filter(study_id=study_id).first()
+
+
+def priors_for(case: Case, *, limit: int = 20) -> QuerySet[Study]:
+    """Earlier and later studies of the same patient at the same hospital (never elsewhere:
+    a PatientID only identifies a patient within the hospital that issued it)."""
+    study = case.study
+    if not study.patient_id:
+        return Study.objects.none()
+    return (
+        Study.objects.filter(
+            hospital_id=case.hospital_id,
+            patient_id=study.patient_id,
+            status=StudyStatus.COMPLETE,
+        )
+        .exclude(pk=study.pk)
+        .select_related("case")
+        .order_by("-study_date", "-received_at")[:limit]
+    )
+
+
+def decision_list(*, user, case_id: int | None = None) -> QuerySet[AssignmentDecision]:
+    qs = AssignmentDecision.objects.select_related(
+        "case", "case__study", "case__hospital", "chosen", "previous"
+    )
+    if not user.is_manager:
+        return qs.none()
+    if case_id is not None:
+        qs = qs.filter(case_id=case_id)
+    return qs.order_by("-at", "-id")
+
+
+def claims_by_reader(*, user) -> QuerySet[Case]:
+    """The manager's view of who reads what now."""
+    if not user.is_manager:
+        return Case.objects.none()
+    return (
+        Case.objects.filter(state__in=[CaseState.CLAIMED, CaseState.IN_REPORT])
+        .select_related("study", "hospital", "claimed_by")
+        .order_by("claimed_by__username", *WORKLIST_ORDER)
+    )
+
+
+def radiologist_rows(*, at=None) -> list[dict]:
+    """Every active radiologist: privileges (valid today or not), duty, and current load."""
+    from readingcenter.accounts.selectors import on_duty_ids, radiologist_list, today_utc
+
+    day, on_duty = today_utc(), on_duty_ids(at=at)
+    rows = []
+    for user in radiologist_list():
+        profile = getattr(user, "radiologist_profile", None)
+        rows.append(
+            {
+                "id": user.id,
+                "username": user.get_username(),
+                "get_full_name": user.get_full_name() or user.get_username(),
+                "subspecialties": list(profile.subspecialties) if profile else [],
+                "modalities": list(profile.modalities) if profile else [],
+                "on_duty": user.id in on_duty,
+                "open_cases": user.open_cases,
+                "privileges": [
+                    {
+                        "hospital": p.hospital,
+                        "licence_number": p.licence_number,
+                        "valid_from": p.valid_from,
+                        "valid_until": p.valid_until,
+                        "valid_today": p.is_valid_on(day),
+                    }
+                    for p in user.privileges.all()
+                ],
+            }
+        )
+    return rows

@@ -1,0 +1,572 @@
+"""Every write to the worklist: cases open, claims, releases, reassignment, auto-assignment.
+
+The one-reader rule lives in the database: a claim is one conditional UPDATE (``WHERE
+state = 'unread'``) whose row count is checked, or a ``SELECT ... FOR UPDATE SKIP LOCKED``
+for "next case", so two radiologists can never own one case whatever the timing. Each write
+audits itself and announces the case after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from readingcenter.accounts.models import RadiologistProfile, Role, User
+from readingcenter.accounts.selectors import (
+    on_duty_ids,
+    privileged_hospital_ids,
+    privileged_hospitals_q,
+    radiologists_privileged_at,
+)
+from readingcenter.audit.services import audit_record
+from readingcenter.errors import Conflict, DomainError, NotFound
+from readingcenter.sla.selectors import sla_target
+from readingcenter.studies import hints
+from readingcenter.studies.models import Priority, Study
+from readingcenter.worklist.models import OPEN_STATES, AssignmentDecision, Case, CaseState
+from readingcenter.worklist.subspecialty import subspecialty_for
+
+log = logging.getLogger(__name__)
+
+SYSTEM_WORKLIST = "system:worklist"
+SYSTEM_AUTO_ASSIGN = "system:auto-assign"
+CLAIMED_STATES = (CaseState.CLAIMED, CaseState.IN_REPORT)
+
+WORKLIST_ALL_GROUP = "worklist.all"
+
+
+def worklist_hospital_group(hospital_id: int) -> str:
+    return f"worklist.hospital.{hospital_id}"
+
+
+def _announce(case: Case, event: str) -> None:
+    """A hint after commit to managers and to readers of the case's hospital; never state."""
+    message = {
+        "type": "case.hint",
+        "case_id": case.id,
+        "study_id": case.study_id,
+        "hospital_id": case.hospital_id,
+        "state": case.state,
+        "priority": case.priority,
+        "event": event,
+    }
+    hints.on_commit_send(
+        ("case", case.id),
+        [(WORKLIST_ALL_GROUP, message), (worklist_hospital_group(case.hospital_id), message)],
+    )
+
+
+def _profile(user) -> RadiologistProfile | None:
+    try:
+        return user.radiologist_profile
+    except RadiologistProfile.DoesNotExist:
+        return None
+
+
+def _require_radiologist(user) -> None:
+    if not (getattr(user, "is_authenticated", False) and user.is_active and user.is_radiologist):
+        raise DomainError(
+            "not_a_radiologist", "Only radiologists claim cases; managers reassign.", status=403
+        )
+
+
+def _ai_summary(study: Study) -> tuple[float, bool]:
+    from triage.models import RunStatus, TriageRun
+
+    runs = TriageRun.objects.filter(
+        study_id=study.id, study_version=study.version, status=RunStatus.SUCCEEDED
+    ).only("probabilities", "flags")
+    score, flagged = 0.0, False
+    for run in runs:
+        for value in (run.probabilities or {}).values():
+            if isinstance(value, int | float):
+                score = max(score, float(value))
+        flagged = flagged or bool(run.flagged)
+    return score, flagged
+
+
+def _set_deadline(case: Case) -> None:
+    target = sla_target(case.hospital_id, case.priority)
+    case.due_at = target.deadline(case.arrived_at)
+    case.at_risk_at = target.at_risk_from(case.arrived_at)
+
+
+# -- cases follow their studies -------------------------------------------------------------------
+
+
+def case_sync_from_study(study: Study) -> Case | None:
+    """Open the study's case when it becomes readable, and keep its ordering columns current.
+
+    Called inside the transaction that changed the study (completion, priority, AI run). A
+    study that is not (or no longer) readable keeps its case: only signing or a manager
+    takes a case off the worklist.
+    """
+    existing = Case.objects.select_for_update().filter(study_id=study.id).first()
+    if existing is None and not study.is_readable:
+        return None
+    series = list(study.series.filter(is_own=False).values_list("series_description", flat=True))
+    modalities = list(study.modalities or [])
+    derived = {
+        "modalities": modalities,
+        "modality": modalities[0] if modalities else "",
+        "body_part": study.body_part_examined or "",
+        "subspecialty": subspecialty_for(
+            body_part=study.body_part_examined,
+            descriptions=(
+                study.study_description,
+                study.requested_procedure_description,
+                *series,
+            ),
+            modalities=modalities,
+        ),
+    }
+    score, flagged = _ai_summary(study)
+    if existing is None:
+        case = Case(
+            study=study,
+            hospital_id=study.hospital_id,
+            priority=study.priority,
+            priority_rank=Priority.rank(study.priority),
+            arrived_at=study.completed_at or timezone.now(),
+            ai_score=score,
+            ai_flagged=flagged,
+            **derived,
+        )
+        _set_deadline(case)
+        case.save()
+        audit_record(
+            actor=SYSTEM_WORKLIST,
+            action="case.open",
+            target=case,
+            hospital=case.hospital_id,
+            patient_id=study.patient_id,
+            detail={"priority": case.priority, "due_at": case.due_at.isoformat()},
+        )
+        _announce(case, "opened")
+        _maybe_auto_assign(case)
+        return case
+
+    case = existing
+    changed = []
+    if case.priority != study.priority:
+        case.priority, case.priority_rank = study.priority, Priority.rank(study.priority)
+        _set_deadline(case)
+        changed += ["priority", "priority_rank", "due_at", "at_risk_at"]
+    for field, value in derived.items():
+        if getattr(case, field) != value:
+            setattr(case, field, value)
+            changed.append(field)
+    if (case.ai_score, case.ai_flagged) != (score, flagged):
+        case.ai_score, case.ai_flagged = score, flagged
+        changed += ["ai_score", "ai_flagged"]
+    if changed:
+        case.save(update_fields=[*changed, "updated_at"])
+        _announce(case, "priority" if "priority" in changed else "updated")
+        if "priority" in changed:
+            _maybe_auto_assign(case)
+    return case
+
+
+def cases_recompute_deadlines(*, hospital_id: int, priority: str) -> int:
+    """A hospital's promise changed: move the deadlines of its open cases of that priority."""
+    target = sla_target(hospital_id, priority)
+    moved = 0
+    for case in Case.objects.select_for_update().filter(
+        hospital_id=hospital_id, priority=priority, state__in=OPEN_STATES
+    ):
+        case.due_at = target.deadline(case.arrived_at)
+        case.at_risk_at = target.at_risk_from(case.arrived_at)
+        case.save(update_fields=["due_at", "at_risk_at", "updated_at"])
+        _announce(case, "deadline")
+        moved += 1
+    return moved
+
+
+# -- claiming -------------------------------------------------------------------------------------
+
+
+def _claimed_fields(user, now) -> dict:
+    return {
+        "state": CaseState.CLAIMED,
+        "claimed_by": user,
+        "claimed_at": now,
+        "last_activity_at": now,
+        "updated_at": now,
+    }
+
+
+def _explain_refusal(case: Case, user) -> DomainError:
+    if case.state in CLAIMED_STATES and case.claimed_by_id != user.id:
+        reader = case.claimed_by
+        name = reader.get_full_name() or reader.get_username()
+        since = timezone.localtime(case.claimed_at).strftime("%H:%M %Z") if case.claimed_at else ""
+        return Conflict(
+            "already_claimed",
+            f"Already claimed by {name}" + (f" since {since}" if since else "") + ".",
+        )
+    return Conflict("case_closed", f"The case is {case.get_state_display().lower()}.")
+
+
+def case_claim(*, case_id: int, user, request=None) -> Case:
+    """Claim one case. Exactly one of any number of simultaneous claims wins."""
+    _require_radiologist(user)
+    visible = Case.objects.filter(pk=case_id).filter(privileged_hospitals_q(user))
+    case = visible.select_related("claimed_by").first()
+    if case is None:
+        raise NotFound("No such case.")
+    profile = _profile(user)
+    if profile is not None and not profile.reads_modality(case.modalities):
+        raise Conflict(
+            "modality_not_read",
+            f"Your profile does not list {', '.join(case.modalities) or 'this modality'}; "
+            "ask a manager to reassign it if you should read it.",
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        won = visible.filter(state=CaseState.UNREAD).update(**_claimed_fields(user, now))
+        case = Case.objects.select_related("claimed_by", "study").get(pk=case_id)
+        if not won:
+            if case.state in CLAIMED_STATES and case.claimed_by_id == user.id:
+                return case  # pressing twice is not an error
+            raise _explain_refusal(case, user)
+        audit_record(
+            actor=user,
+            action="case.claim",
+            target=case,
+            hospital=case.hospital_id,
+            patient_id=case.study.patient_id,
+            request=request,
+        )
+        _announce(case, "claimed")
+    return case
+
+
+def case_next(*, user, request=None) -> Case | None:
+    """Claim the first unread case, in worklist order, that this radiologist may read.
+
+    SKIP LOCKED lets twenty radiologists press at once: each takes the first row nobody else
+    is holding, so they get distinct cases instead of queueing behind one lock.
+    """
+    _require_radiologist(user)
+    from readingcenter.worklist.selectors import WORKLIST_ORDER
+
+    qs = Case.objects.filter(privileged_hospitals_q(user), state=CaseState.UNREAD)
+    profile = _profile(user)
+    if profile is not None and profile.modalities:
+        qs = qs.filter(modalities__overlap=profile.modalities)
+    now = timezone.now()
+    with transaction.atomic():
+        case = qs.order_by(*WORKLIST_ORDER).select_for_update(skip_locked=True).first()
+        if case is None:
+            return None
+        Case.objects.filter(pk=case.pk, state=CaseState.UNREAD).update(**_claimed_fields(user, now))
+        case = Case.objects.select_related("claimed_by", "study").get(pk=case.pk)
+        audit_record(
+            actor=user,
+            action="case.claim",
+            target=case,
+            hospital=case.hospital_id,
+            patient_id=case.study.patient_id,
+            request=request,
+            detail={"via": "next"},
+        )
+        _announce(case, "claimed")
+    return case
+
+
+def case_release(*, case_id: int, user, reason: str = "", request=None) -> Case:
+    """The reader (or a manager) gives a claimed case back to the pool."""
+    visible = Case.objects.filter(pk=case_id)
+    if not user.is_manager:
+        _require_radiologist(user)
+        visible = visible.filter(privileged_hospitals_q(user))
+    with transaction.atomic():
+        case = visible.select_for_update().select_related("claimed_by", "study").first()
+        if case is None:
+            raise NotFound("No such case.")
+        if case.state not in CLAIMED_STATES:
+            raise Conflict("not_claimed", "The case is not claimed.")
+        if case.claimed_by_id != user.id and not user.is_manager:
+            raise _explain_refusal(case, user)
+        previous = case.claimed_by
+        case.state, case.claimed_by, case.claimed_at = CaseState.UNREAD, None, None
+        case.save(update_fields=["state", "claimed_by", "claimed_at", "updated_at"])
+        audit_record(
+            actor=user,
+            action="case.release",
+            target=case,
+            hospital=case.hospital_id,
+            patient_id=case.study.patient_id,
+            request=request,
+            detail={"previous": previous.get_username(), "reason": reason},
+        )
+        _announce(case, "released")
+    return case
+
+
+def _eligibility(case: Case, user: User, *, on_duty: set[int], load: int) -> dict:
+    profile = _profile(user)
+    modality_ok = profile is None or profile.reads_modality(case.modalities)
+    subspecialty_ok = profile is None or profile.reads_subspecialty(case.subspecialty)
+    why = []
+    if user.id not in on_duty:
+        why.append("off duty")
+    if not modality_ok:
+        why.append(f"does not read {case.modality or 'this modality'}")
+    if not subspecialty_ok:
+        why.append(f"not {case.subspecialty}")
+    return {
+        "user_id": user.id,
+        "username": user.get_username(),
+        "load": load,
+        "on_duty": user.id in on_duty,
+        "modality": modality_ok,
+        "subspecialty": subspecialty_ok,
+        "eligible": not why,
+        "why": ", ".join(why) or "eligible",
+    }
+
+
+def _loads() -> dict[int, int]:
+    return dict(
+        Case.objects.filter(state__in=CLAIMED_STATES)
+        .values("claimed_by")
+        .annotate(n=Count("id"))
+        .values_list("claimed_by", "n")
+    )
+
+
+def case_reassign(*, case_id: int, to_user: User | None, actor, reason: str, request=None) -> Case:
+    """A manager moves a case to another reader, or back to the pool (to_user None)."""
+    if not actor.is_manager:
+        raise DomainError("not_a_manager", "Only managers reassign cases.", status=403)
+    if not reason.strip():
+        raise DomainError("reason_required", "Say why the case moves.", field="reason")
+    with transaction.atomic():
+        case = (
+            Case.objects.select_for_update()
+            .select_related("claimed_by", "study")
+            .filter(pk=case_id)
+            .first()
+        )
+        if case is None:
+            raise NotFound("No such case.")
+        if not case.is_open:
+            raise Conflict("case_closed", f"The case is {case.get_state_display().lower()}.")
+        candidates = []
+        if to_user is not None:
+            if not (to_user.is_active and to_user.role == Role.RADIOLOGIST):
+                raise DomainError("not_a_radiologist", "Cases go to radiologists.", field="to")
+            if case.hospital_id not in privileged_hospital_ids(to_user):
+                raise DomainError(
+                    "no_privilege",
+                    f"{to_user.get_username()} holds no valid privilege at this hospital.",
+                    field="to",
+                )
+            candidates = [
+                _eligibility(case, to_user, on_duty=on_duty_ids(), load=_loads().get(to_user.id, 0))
+            ]
+        previous = case.claimed_by
+        now = timezone.now()
+        if to_user is None:
+            case.state, case.claimed_by, case.claimed_at = CaseState.UNREAD, None, None
+        else:
+            if case.state == CaseState.UNREAD:
+                case.state = CaseState.CLAIMED
+            case.claimed_by, case.claimed_at, case.last_activity_at = to_user, now, now
+        case.save(
+            update_fields=["state", "claimed_by", "claimed_at", "last_activity_at", "updated_at"]
+        )
+        AssignmentDecision.objects.create(
+            case=case,
+            kind=AssignmentDecision.Kind.REASSIGN,
+            rule="manager's decision" if to_user else "manager returned it to the pool",
+            candidates=candidates,
+            chosen=to_user,
+            previous=previous,
+            actor=actor.get_username(),
+            reason=reason,
+        )
+        audit_record(
+            actor=actor,
+            action="case.reassign",
+            target=case,
+            hospital=case.hospital_id,
+            patient_id=case.study.patient_id,
+            request=request,
+            detail={
+                "from": previous.get_username() if previous else None,
+                "to": to_user.get_username() if to_user else None,
+                "reason": reason,
+            },
+        )
+        _announce(case, "reassigned")
+    return case
+
+
+def case_remove(*, case_id: int, actor, reason: str, request=None) -> Case:
+    """A manager takes a case off the worklist (sent by mistake, a duplicate). Audited."""
+    if not actor.is_manager:
+        raise DomainError("not_a_manager", "Only managers remove cases.", status=403)
+    if not reason.strip():
+        raise DomainError("reason_required", "Say why the case is removed.", field="reason")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().select_related("study").filter(pk=case_id).first()
+        if case is None:
+            raise NotFound("No such case.")
+        if not case.is_open:
+            raise Conflict("case_closed", f"The case is {case.get_state_display().lower()}.")
+        previous = case.claimed_by_id
+        case.state, case.removed_reason = CaseState.REMOVED, reason
+        case.save(update_fields=["state", "removed_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="case.remove",
+            target=case,
+            hospital=case.hospital_id,
+            patient_id=case.study.patient_id,
+            request=request,
+            detail={"reason": reason, "claimed_by": previous},
+        )
+        _announce(case, "removed")
+    return case
+
+
+def case_touch(*, case_id: int, user) -> bool:
+    """The reader is still there (page heartbeat, viewer): keep his claim from expiring.
+
+    At most one write per 15 seconds per case, whatever the number of tabs and requests.
+    """
+    now = timezone.now()
+    return bool(
+        Case.objects.filter(
+            pk=case_id,
+            claimed_by=user,
+            state__in=CLAIMED_STATES,
+            last_activity_at__lt=now - timedelta(seconds=15),
+        ).update(last_activity_at=now)
+    )
+
+
+def claims_expire_idle(*, now=None) -> list[int]:
+    """Return claims nobody has touched for WORKLIST_CLAIM_IDLE_MINUTES to the pool."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.WORKLIST_CLAIM_IDLE_MINUTES)
+    expired = []
+    with transaction.atomic():
+        # SKIP LOCKED: a case being claimed or reassigned right now is not idle.
+        idle = (
+            Case.objects.select_for_update(skip_locked=True)
+            .filter(state__in=CLAIMED_STATES, last_activity_at__lt=cutoff)
+            .select_related("claimed_by", "study")
+        )
+        for case in idle:
+            previous = case.claimed_by
+            case.state, case.claimed_by, case.claimed_at = CaseState.UNREAD, None, None
+            case.save(update_fields=["state", "claimed_by", "claimed_at", "updated_at"])
+            AssignmentDecision.objects.create(
+                case=case,
+                kind=AssignmentDecision.Kind.EXPIRED,
+                rule=f"idle for more than {settings.WORKLIST_CLAIM_IDLE_MINUTES} min",
+                previous=previous,
+                actor=SYSTEM_WORKLIST,
+            )
+            audit_record(
+                actor=SYSTEM_WORKLIST,
+                action="case.claim_expired",
+                target=case,
+                hospital=case.hospital_id,
+                patient_id=case.study.patient_id,
+                detail={
+                    "previous": previous.get_username(),
+                    "last_activity_at": case.last_activity_at.isoformat(),
+                },
+            )
+            _announce(case, "released")
+            expired.append(case.id)
+    if expired:
+        log.info("returned %d idle claims to the pool", len(expired))
+    return expired
+
+
+# -- auto-assignment ------------------------------------------------------------------------------
+
+
+def _maybe_auto_assign(case: Case) -> None:
+    if case.priority != Priority.STAT or case.state != CaseState.UNREAD:
+        return
+    if not case.hospital.auto_assign_stat:
+        return
+    case_auto_assign(case=case)
+
+
+def case_auto_assign(*, case: Case) -> AssignmentDecision:
+    """Give a STAT case to the eligible, on-duty reader with the lowest load, and say why.
+
+    Eligible: a valid privilege at the hospital, on duty now, reads the modality and the
+    subspecialty. If no subspecialist is on duty, any on-duty reader of the modality takes it
+    (a STAT case must not wait for the neuroradiologist's shift); the decision says so.
+    The caller holds the case's row lock.
+    """
+    on_duty = on_duty_ids()
+    loads = _loads()
+    people = list(radiologists_privileged_at(case.hospital_id))
+    candidates = [
+        _eligibility(case, user, on_duty=on_duty, load=loads.get(user.id, 0)) for user in people
+    ]
+    candidates.sort(key=lambda c: (not c["eligible"], c["load"], c["username"]))
+    chosen_row, rule = None, ""
+    eligible = [c for c in candidates if c["eligible"]]
+    if eligible:
+        chosen_row = eligible[0]
+        rule = (
+            f"STAT: on duty, privileged, reads {case.modality or 'the modality'} and "
+            f"{case.subspecialty or 'the subspecialty'}; lowest load ({chosen_row['load']})"
+        )
+    else:
+        fallback = [c for c in candidates if c["on_duty"] and c["modality"]]
+        if fallback:
+            chosen_row = fallback[0]
+            rule = (
+                f"STAT: no {case.subspecialty} reader on duty; on duty, privileged, reads "
+                f"{case.modality or 'the modality'}; lowest load ({chosen_row['load']})"
+            )
+        else:
+            rule = "STAT: no eligible reader on duty; left in the pool for the first taker"
+    chosen = next((u for u in people if chosen_row and u.id == chosen_row["user_id"]), None)
+    if chosen is not None:
+        now = timezone.now()
+        won = Case.objects.filter(pk=case.pk, state=CaseState.UNREAD).update(
+            **_claimed_fields(chosen, now)
+        )
+        if won:
+            case.refresh_from_db()
+        else:  # pragma: no cover - the caller holds the lock; kept as the rule's guard
+            chosen, rule = None, "case was claimed meanwhile"
+    decision = AssignmentDecision.objects.create(
+        case=case,
+        kind=AssignmentDecision.Kind.AUTO,
+        rule=rule,
+        candidates=candidates,
+        chosen=chosen,
+        actor=SYSTEM_AUTO_ASSIGN,
+    )
+    audit_record(
+        actor=SYSTEM_AUTO_ASSIGN,
+        action="case.auto_assign",
+        target=case,
+        hospital=case.hospital_id,
+        detail={
+            "rule": rule,
+            "chosen": chosen.get_username() if chosen else None,
+            "candidates": len(candidates),
+        },
+    )
+    if chosen is not None:
+        _announce(case, "claimed")
+    return decision

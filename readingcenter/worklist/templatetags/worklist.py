@@ -1,0 +1,28 @@
+"""Showing a case's clock the way a radiologist glances at it."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+def _span(seconds: int) -> str:
+    minutes = abs(seconds) // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d}"
+    return f"{hours // 24} d {hours % 24} h"
+
+
+@register.simple_tag
+def sla_clock(case, now=None) -> dict:
+    """{"status": ok|at_risk|breached|closed, "text": "23 min left" / "12 min over"}."""
+    status = case.sla_status(now)
+    if status == "closed":
+        return {"status": status, "text": "—"}
+    seconds = case.seconds_left(now)
+    text = f"{_span(seconds)} left" if seconds >= 0 else f"{_span(seconds)} over"
+    return {"status": status, "text": text}

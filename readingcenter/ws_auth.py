@@ -1,0 +1,34 @@
+"""WebSocket authentication for API clients: ``Authorization: Token <key>`` on the handshake.
+
+Browsers use their session cookie (AuthMiddlewareStack); a hospital system or a script has
+a DRF token instead. Query-string tokens are not accepted: they end up in access logs.
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+
+
+@database_sync_to_async
+def _user_for_token(key: str):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+class TokenAuthMiddleware(BaseMiddleware):
+    async def __call__(self, scope, receive, send):
+        user = scope.get("user")
+        if user is None or not user.is_authenticated:
+            headers = dict(scope.get("headers") or [])
+            value = headers.get(b"authorization", b"").decode("latin-1")
+            scheme, _, key = value.partition(" ")
+            if scheme.lower() == "token" and key.strip():
+                found = await _user_for_token(key.strip())
+                if found is not None:
+                    scope = {**scope, "user": found}
+        return await super().__call__(scope, receive, send)
