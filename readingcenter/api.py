@@ -22,7 +22,7 @@ def exception_handler(exc, context):
         if request is not None and exc.status_code == 404:
             audit_record(
                 actor=request.user,
-                action=f"{context['view'].audit_name}.read",
+                action=f"{getattr(context['view'], 'audit_name', 'object')}.read",
                 outcome=Outcome.NOT_FOUND,
                 target_id=str(context.get("kwargs", {}).get("pk", "")),
                 request=request,

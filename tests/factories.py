@@ -22,3 +22,22 @@ def make_study(hospital, *, status=StudyStatus.COMPLETE, accession_number=None, 
         modalities=fields.pop("modalities", ["CT"]),
         **fields,
     )
+
+
+def make_case(hospital, *, completed_minutes_ago: float = 5, priority="routine", **fields):
+    """A complete study and the case its completion opens, through the real service."""
+    import datetime as dt
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from readingcenter.worklist.services import case_sync_from_study
+
+    study = make_study(
+        hospital,
+        priority=priority,
+        completed_at=timezone.now() - dt.timedelta(minutes=completed_minutes_ago),
+        **fields,
+    )
+    with transaction.atomic():
+        return case_sync_from_study(study)

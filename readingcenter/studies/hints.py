@@ -68,13 +68,30 @@ _sender_lock = threading.Lock()
 _sender: threading.Thread | None = None
 
 
+_in_flight = 0
+_idle = threading.Condition()
+
+
 def _send_forever() -> None:
+    global _in_flight
     while True:
-        batch = dict(_outbox.get())
+        batch, taken = dict(_outbox.get()), 1
         with contextlib.suppress(queue.Empty):
             while True:  # whatever else is waiting goes in the same trip
                 batch.update(_outbox.get_nowait())
-        send_batch(batch)
+                taken += 1
+        try:
+            send_batch(batch)
+        finally:
+            with _idle:
+                _in_flight -= taken
+                _idle.notify_all()
+
+
+def drain(timeout: float = 5.0) -> bool:
+    """Wait until every hint handed to the background sender has gone (tests, shutdown)."""
+    with _idle:
+        return _idle.wait_for(lambda: _in_flight == 0, timeout)
 
 
 def _enqueue(batch: Batch) -> None:
@@ -84,6 +101,9 @@ def _enqueue(batch: Batch) -> None:
             if _sender is None or not _sender.is_alive():
                 _sender = threading.Thread(target=_send_forever, name="live-hints", daemon=True)
                 _sender.start()
+    global _in_flight
+    with _idle:
+        _in_flight += 1
     _outbox.put(batch)
 
 

@@ -183,6 +183,8 @@ class CaseClaimApi(APIView):
     """Claim a case. Of any number of simultaneous claims exactly one wins; the others get
     409 with code ``already_claimed`` and who holds it."""
 
+    audit_name = "case"
+
     def post(self, request, pk: int):
         services.case_claim(case_id=pk, user=request.user, request=request)
         return _case_response(request, pk)
@@ -195,6 +197,8 @@ class CaseClaimApi(APIView):
 )
 class CaseNextApi(APIView):
     """Claim the first unread case in worklist order that you may read."""
+
+    audit_name = "case"
 
     def post(self, request):
         case = services.case_next(user=request.user, request=request)
@@ -214,6 +218,8 @@ class RequiredReasonSerializer(serializers.Serializer):
 @extend_schema(request=ReasonSerializer, responses=CaseSerializer, tags=["worklist"])
 class CaseReleaseApi(APIView):
     """Give your claim back to the pool (managers may release anyone's)."""
+
+    audit_name = "case"
 
     def post(self, request, pk: int):
         payload = ReasonSerializer(data=request.data)
@@ -236,6 +242,8 @@ class ReassignSerializer(serializers.Serializer):
 class CaseReassignApi(APIView):
     """Move a case to another credentialed radiologist, or back to the pool (managers)."""
 
+    audit_name = "case"
+
     permission_classes = [IsManager]
 
     def post(self, request, pk: int):
@@ -251,6 +259,8 @@ class CaseReassignApi(APIView):
 class CaseRemoveApi(APIView):
     """Take a case off the worklist without a report (managers; audited, with a reason)."""
 
+    audit_name = "case"
+
     permission_classes = [IsManager]
 
     def post(self, request, pk: int):
@@ -264,6 +274,8 @@ class CaseRemoveApi(APIView):
 @extend_schema(request=None, responses={204: None}, tags=["worklist"])
 class CaseHeartbeatApi(APIView):
     """The reader is still on the case: keeps an idle claim from returning to the pool."""
+
+    audit_name = "case"
 
     def post(self, request, pk: int):
         selectors.case_get(user=request.user, case_id=pk)

@@ -286,7 +286,7 @@ def case_release(*, case_id: int, user, reason: str = "", request=None) -> Case:
         _require_radiologist(user)
         visible = visible.filter(privileged_hospitals_q(user))
     with transaction.atomic():
-        case = visible.select_for_update().select_related("claimed_by", "study").first()
+        case = visible.select_for_update(of=("self",)).select_related("claimed_by", "study").first()
         if case is None:
             raise NotFound("No such case.")
         if case.state not in CLAIMED_STATES:
@@ -349,7 +349,7 @@ def case_reassign(*, case_id: int, to_user: User | None, actor, reason: str, req
         raise DomainError("reason_required", "Say why the case moves.", field="reason")
     with transaction.atomic():
         case = (
-            Case.objects.select_for_update()
+            Case.objects.select_for_update(of=("self",))
             .select_related("claimed_by", "study")
             .filter(pk=case_id)
             .first()
@@ -416,7 +416,12 @@ def case_remove(*, case_id: int, actor, reason: str, request=None) -> Case:
     if not reason.strip():
         raise DomainError("reason_required", "Say why the case is removed.", field="reason")
     with transaction.atomic():
-        case = Case.objects.select_for_update().select_related("study").filter(pk=case_id).first()
+        case = (
+            Case.objects.select_for_update(of=("self",))
+            .select_related("study")
+            .filter(pk=case_id)
+            .first()
+        )
         if case is None:
             raise NotFound("No such case.")
         if not case.is_open:
@@ -461,7 +466,7 @@ def claims_expire_idle(*, now=None) -> list[int]:
     with transaction.atomic():
         # SKIP LOCKED: a case being claimed or reassigned right now is not idle.
         idle = (
-            Case.objects.select_for_update(skip_locked=True)
+            Case.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(state__in=CLAIMED_STATES, last_activity_at__lt=cutoff)
             .select_related("claimed_by", "study")
         )
