@@ -205,3 +205,13 @@ SLA_DEFAULT_AT_RISK_PERCENT = env_int("SLA_DEFAULT_AT_RISK_PERCENT", 75)
 # to the pool.
 WORKLIST_CLAIM_IDLE_MINUTES = env_int("WORKLIST_CLAIM_IDLE_MINUTES", 30)
 WORKLIST_PAGE_SIZE = env_int("WORKLIST_PAGE_SIZE", 50)
+
+# -- the viewer (OHIF) and its DICOMweb proxy (readingcenter.pacs.viewer, .dicomweb) ----------
+# The prebuilt OHIF dist that `make setup` unpacks from npm; served under /ohif/.
+OHIF_DIR = Path(env("OHIF_DIR", str(VAR_DIR / "ohif" / "dist")))
+# Bytes per chunk relayed from Orthanc: under ASGI every chunk costs a hop to a worker thread,
+# so chunks are large (one CT slice is 512 KiB).
+DICOMWEB_CHUNK_SIZE = env_int("DICOMWEB_CHUNK_SIZE", 1024 * 1024)
+# Opening one study, a viewer asks for it several times (the study by UID, its series list):
+# one audit line per user and study within this many seconds.
+DICOMWEB_AUDIT_WINDOW = env_int("DICOMWEB_AUDIT_WINDOW", 300)

@@ -1,0 +1,424 @@
+"""The authorizing DICOMweb proxy between the viewer (OHIF) and Orthanc.
+
+The browser never talks to Orthanc: it asks us at ``/dicom-web/...`` (the same path as
+Orthanc's DICOMweb root, so the ``BulkDataURI``s Orthanc writes from our ``Forwarded`` header
+point back at us), we decide, and we relay Orthanc's answer with our credentials.
+
+* A path naming a study (``studies/{StudyInstanceUID}/...``) is relayed only when
+  ``study_instance_uid_visible`` says so; otherwise 404, the same as a study that does not exist.
+* A search across studies (``studies``, ``series``, ``instances`` with a query) is read whole
+  and filtered to the entries of studies the user may see: it is never relayed as it came.
+* Everything else under the root (Orthanc's own extensions, ``..`` tricks) is 404.
+
+Under ASGI, Django reads a *synchronous* streaming body into one list before sending it, so
+the images are relayed through an asynchronous iterator that takes large chunks from Orthanc
+in a worker thread; nothing holds a whole study in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+import requests
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils import timezone
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from readingcenter.audit.models import AuditEvent, Outcome
+from readingcenter.audit.services import audit_record
+from readingcenter.errors import DomainError, NotFound
+from readingcenter.pacs.orthanc import OrthancError, get_client
+from readingcenter.pacs.streams import read_in_thread
+from readingcenter.studies.models import Study
+from readingcenter.studies.selectors import (
+    study_instance_uid_visible,
+    visible_study_instance_uids,
+)
+
+logger = logging.getLogger(__name__)
+
+# Orthanc's DICOMweb root, and ours: the same, so that BulkDataURIs need no rewriting.
+ROOT = "/dicom-web/"
+METHODS = ("GET", "HEAD")
+OPEN_ACTION = "study.images.open"
+SEARCH_ACTION = "study.images.search"
+READ_ACTION = "study.images.read"
+SEARCH_LEVELS = ("studies", "series", "instances")
+
+# A DICOM UID: digits and dots, at most 64 characters (PS3.5 9.1).
+_UID = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+# What a DICOMweb path segment under a study is made of: UIDs, resource names, frame lists
+# (1,2,3) and bulk-data tags. Anything else (%, .., empty segments) is refused, so that the
+# path Orthanc resolves is the path we authorised.
+_SEGMENT = re.compile(r"[A-Za-z0-9_,-]+(?:\.[A-Za-z0-9_,-]+)*")
+_STUDY_KEYS = ("StudyInstanceUID", "0020000D")
+_ORTHANC_MESSAGE = re.compile(r'"Message"\s*:\s*"([^"]{1,200})"')
+# Connect quickly or say Orthanc is down; reading may take as long as a slow disk needs.
+_CONNECT_TIMEOUT = 3.05
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a request under the DICOMweb root asks for."""
+
+    path: str
+    # The study the path names (``studies/{uid}/...``); empty for a search across studies.
+    study_instance_uid: str = ""
+    # "studies", "series" or "instances" for a search across studies.
+    search_level: str = ""
+
+    @property
+    def lists_series(self) -> bool:
+        """``studies/{uid}/series``: what a viewer asks first when it opens a study."""
+        return self.path == f"studies/{self.study_instance_uid}/series"
+
+
+def parse_route(path: str) -> Route:
+    segments = path.split("/")
+    if segments and segments[-1] == "":
+        segments.pop()
+    if not segments or not all(_SEGMENT.fullmatch(s) for s in segments):
+        raise NotFound("No such DICOMweb resource.")
+    clean = "/".join(segments)
+    if len(segments) == 1 and segments[0] in SEARCH_LEVELS:
+        return Route(path=clean, search_level=segments[0])
+    if segments[0] == "studies" and _UID.fullmatch(segments[1]) and len(segments[1]) <= 64:
+        return Route(path=clean, study_instance_uid=segments[1])
+    raise NotFound("No such DICOMweb resource.")
+
+
+# -- who is asking --------------------------------------------------------------------------
+
+
+def authenticate(request):
+    """The user behind an API token or the session; None for an anonymous caller.
+
+    Token first, as in the API: a hospital system sends ``Authorization: Token ...``.
+    """
+    try:
+        result = TokenAuthentication().authenticate(request)
+    except AuthenticationFailed as exc:
+        raise DomainError("authentication_failed", str(exc.detail), status=401) from None
+    if result is not None:
+        return result[0]
+    user = request.user
+    return user if user.is_authenticated else None
+
+
+def authorize(request, path: str):
+    """Who asks and what for; raises DomainError (401, 404: audited) when they may not.
+
+    One synchronous call for all the database work of a request, so that an asynchronous view
+    pays one thread hop for it.
+    """
+    user = authenticate(request)
+    if user is None:
+        raise DomainError(
+            "not_authenticated", "Log in, or send Authorization: Token <key>.", status=401
+        )
+    try:
+        route = parse_route(path)
+    except NotFound:
+        audit_not_found(request, user=user, path=path)
+        raise
+    uid = route.study_instance_uid
+    if uid and not study_instance_uid_visible(user=user, study_instance_uid=uid):
+        audit_not_found(request, user=user, path=path, study_instance_uid=uid)
+        # Another hospital's study, a quarantined one and a missing one look the same.
+        raise NotFound("No such study.")
+    if route.lists_series:
+        audit_opened(request, user=user, study_instance_uids=[uid])
+    return user, route
+
+
+def audit_not_found(request, *, user, path: str, study_instance_uid: str = "") -> None:
+    audit_record(
+        actor=user,
+        action=READ_ACTION,
+        outcome=Outcome.NOT_FOUND,
+        target_type="study_instance_uid" if study_instance_uid else "",
+        target_id=study_instance_uid,
+        request=request,
+        detail={"path": f"{ROOT}{path}"[:300]},
+    )
+
+
+def _lock_key(user, study_instance_uid: str) -> tuple[int, int]:
+    crc = zlib.crc32(study_instance_uid.encode())
+    return user.pk & 0x7FFFFFFF, crc - 2**32 if crc >= 2**31 else crc
+
+
+def audit_opened(request, *, user, study_instance_uids) -> None:
+    """One line per study opened: not per frame, and once per window per user and study.
+
+    A viewer asks several things when it opens one study (the study by UID, its series list);
+    they may arrive together, so the check and the write hold a lock for this user and UID.
+    """
+    since = timezone.now() - timedelta(seconds=settings.DICOMWEB_AUDIT_WINDOW)
+    for uid in sorted(set(study_instance_uids)):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("select pg_advisory_xact_lock(%s, %s)", _lock_key(user, uid))
+            studies = list(Study.objects.filter(study_instance_uid=uid))
+            recent = AuditEvent.objects.filter(
+                target_type=Study._meta.label_lower,
+                target_id__in=[str(s.pk) for s in studies],
+                actor=user,
+                action=OPEN_ACTION,
+                at__gte=since,
+            )
+            if not studies or recent.exists():
+                continue
+            # Normally one row; every row carrying the UID is named, each with its patient.
+            for study in studies:
+                audit_record(
+                    actor=user,
+                    action=OPEN_ACTION,
+                    target=study,
+                    hospital=study.hospital_id,
+                    patient_id=study.patient_id,
+                    request=request,
+                    detail={"study_instance_uid": uid},
+                )
+
+
+# -- searches across studies ---------------------------------------------------------------
+
+
+def _study_uid_of(entry) -> str | None:
+    try:
+        return entry["0020000D"]["Value"][0]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _named_study_uids(request) -> set[str]:
+    named = set()
+    for key in _STUDY_KEYS:
+        for value in request.GET.getlist(key):
+            named.update(v.strip() for v in re.split(r"[,\\]", value) if v.strip())
+    return named
+
+
+def filter_search(request, *, user, route: Route, body: bytes) -> bytes:
+    """Keep the entries of studies the user may see; audit the search (and what it opened)."""
+    try:
+        entries = json.loads(body)
+    except ValueError:
+        entries = None
+    if not isinstance(entries, list):
+        raise DomainError("orthanc_error", "Orthanc answered the search with no list.", status=502)
+    visible = visible_study_instance_uids(
+        user=user, study_instance_uids={_study_uid_of(e) for e in entries}
+    )
+    # An entry without a StudyInstanceUID cannot be checked, so it is not shown.
+    kept = [e for e in entries if _study_uid_of(e) in visible]
+    opened = _named_study_uids(request) & visible if route.search_level == "studies" else set()
+    if opened:
+        audit_opened(request, user=user, study_instance_uids=opened)
+    else:
+        audit_record(
+            actor=user,
+            action=SEARCH_ACTION,
+            target_type="study",
+            request=request,
+            detail={
+                "level": route.search_level,
+                "query": request.GET.dict(),
+                "results": len(kept),
+                "withheld": len(entries) - len(kept),
+            },
+        )
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# -- Orthanc ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """What to ask Orthanc, taken from the request while it is at hand."""
+
+    # Below Orthanc's root, with the query string exactly as the viewer sent it.
+    path: str
+    accept: str | None
+    forwarded: str
+
+    @classmethod
+    def of(cls, request, route: Route) -> Upstream:
+        query = request.META.get("QUERY_STRING", "")
+        return cls(
+            path=f"{ROOT}{route.path}" + (f"?{query}" if query else ""),
+            accept=request.headers.get("Accept"),
+            # Orthanc writes BulkDataURIs from this (it ignores X-Forwarded-Host); it does not
+            # unquote values, so host:port goes bare.
+            forwarded=f"host={request.get_host()};proto={request.scheme}",
+        )
+
+
+def open_upstream(upstream: Upstream) -> requests.Response:
+    """Orthanc's answer with its headers read and its body not yet (blocking: run in a thread)."""
+    client = get_client()
+    headers = {
+        # None drops the session's default: the viewer's Accept, or none, exactly as sent.
+        "Accept": upstream.accept,
+        # Images are compressed already, or are not worth it on loopback; and a body that
+        # requests would decompress could not be relayed with Orthanc's Content-Length.
+        "Accept-Encoding": "identity",
+        "Forwarded": upstream.forwarded,
+    }
+    try:
+        return client.request(
+            "GET",
+            upstream.path,
+            headers=headers,
+            stream=True,
+            timeout=(_CONNECT_TIMEOUT, settings.ORTHANC_TIMEOUT),
+        )
+    except OrthancError as exc:
+        raise _domain_error(exc) from exc
+
+
+def _domain_error(exc: OrthancError) -> DomainError:
+    """Orthanc's trouble in our words: never its address, never a 500."""
+    if exc.status is None:
+        if isinstance(exc.__cause__, requests.Timeout):
+            return DomainError(
+                "orthanc_timeout", "The image archive did not answer in time.", status=504
+            )
+        return DomainError("orthanc_unavailable", "The image archive is not reachable.", status=502)
+    if exc.status == 404:
+        return NotFound("No such DICOMweb resource.")
+    if exc.status < 500:
+        # Orthanc's own words ("Parameter out of range") say what was wrong with the request.
+        said = _ORTHANC_MESSAGE.search(str(exc))
+        message = said.group(1) if said else "The image archive refused the request."
+        return DomainError("dicomweb_refused", message, status=exc.status)
+    return DomainError("orthanc_error", f"The image archive failed ({exc.status}).", status=502)
+
+
+def read_body(response: requests.Response) -> bytes:
+    try:
+        return response.content
+    except requests.RequestException as exc:
+        raise DomainError(
+            "orthanc_unavailable", "The image archive broke off.", status=502
+        ) from exc
+    finally:
+        response.close()
+
+
+async def relay(response: requests.Response, chunk_size: int) -> AsyncIterator[bytes]:
+    """Orthanc's body, chunk by chunk, each read in a worker thread (never the event loop)."""
+    chunks = response.iter_content(chunk_size)
+    try:
+        async for chunk in read_in_thread(partial(next, chunks, b"")):
+            yield chunk
+    except requests.RequestException:
+        # The headers are sent: all we can do is cut the connection so the viewer sees an
+        # incomplete answer rather than a short one.
+        logger.warning("Orthanc broke off %s mid-answer", response.request.path_url)
+        raise
+    finally:
+        response.close()
+
+
+_RELAYED_HEADERS = ("Content-Type", "Content-Length")
+
+
+def relay_response(response: requests.Response, *, head: bool) -> HttpResponse:
+    decoded = bool(response.headers.get("Content-Encoding", "identity") != "identity")
+    if head:
+        response.close()
+        relayed: HttpResponse = HttpResponse(status=response.status_code)
+    else:
+        relayed = StreamingHttpResponse(
+            relay(response, settings.DICOMWEB_CHUNK_SIZE), status=response.status_code
+        )
+        # Closed on the way out even if the body is never iterated (client gone first).
+        relayed._resource_closers.append(response.close)
+    for name in _RELAYED_HEADERS:
+        # requests decompressed a body Orthanc compressed anyway: its length no longer holds.
+        if name in response.headers and not (decoded and name == "Content-Length"):
+            relayed[name] = response.headers[name]
+    return relayed
+
+
+def search_response(body: bytes, *, content_type: str, head: bool) -> HttpResponse:
+    response = HttpResponse(b"" if head else body, content_type=content_type)
+    response["Content-Length"] = str(len(body))
+    return response
+
+
+def error_response(exc: DomainError) -> JsonResponse:
+    response = JsonResponse({"code": exc.code, "detail": exc.message}, status=exc.status_code)
+    if exc.status_code == 401:
+        response["WWW-Authenticate"] = "Token"
+    return response
+
+
+def private(response: HttpResponse) -> HttpResponse:
+    # Patient images: never left in a shared workstation's disk cache or a proxy's.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def is_json(content_type: str) -> bool:
+    media_type = content_type.split(";")[0].strip().lower()
+    return media_type in {"application/dicom+json", "application/json"}
+
+
+# -- the request, start to end ---------------------------------------------------------------
+
+
+async def handle(request, path: str) -> HttpResponse:
+    """Answer one request under the DICOMweb root (``path`` is what follows it)."""
+    if request.method not in METHODS:
+        response = error_response(
+            DomainError(
+                "method_not_allowed",
+                f"The viewer's DICOMweb only reads ({', '.join(METHODS)}).",
+                status=405,
+            )
+        )
+        response["Allow"] = ", ".join(METHODS)
+        return response
+    head = request.method == "HEAD"
+    try:
+        user, route = await sync_to_async(authorize)(request, path)
+        try:
+            answer = await asyncio.to_thread(open_upstream, Upstream.of(request, route))
+        except NotFound:
+            # Visible to us, absent from Orthanc (or a series or instance that is not there).
+            await sync_to_async(audit_not_found)(
+                request, user=user, path=path, study_instance_uid=route.study_instance_uid
+            )
+            raise
+        if not route.search_level:
+            return private(relay_response(answer, head=head))
+        content_type = answer.headers.get("Content-Type", "")
+        if not is_json(content_type):
+            answer.close()
+            raise DomainError(
+                "search_needs_json",
+                "Searches across studies are filtered for you, which needs "
+                "Accept: application/dicom+json.",
+                status=406,
+            )
+        body = await asyncio.to_thread(read_body, answer)
+        filtered = await sync_to_async(filter_search)(request, user=user, route=route, body=body)
+        return private(search_response(filtered, content_type=content_type, head=head))
+    except DomainError as exc:
+        return private(error_response(exc))

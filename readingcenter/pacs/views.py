@@ -1,0 +1,50 @@
+"""The viewer's pages and its DICOMweb: thin views over readingcenter.pacs.viewer and .dicomweb."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
+
+from readingcenter.pacs import dicomweb, viewer
+
+
+def _not_installed(exc: viewer.ViewerNotInstalled) -> HttpResponse:
+    return HttpResponse(exc.message, status=exc.status_code, content_type="text/plain")
+
+
+# Everything under the viewer's prefix needs a login: the pages lead to patient images, and
+# the bundles cost nothing more to guard (the middleware loads the user on every request).
+@login_required
+@require_safe
+def ohif(request, path: str = ""):
+    try:
+        return viewer.serve(request, path)
+    except viewer.ViewerNotInstalled as exc:
+        return _not_installed(exc)
+
+
+@login_required
+@require_safe
+def ohif_viewer(request):
+    try:
+        return viewer.index(request)
+    except viewer.ViewerNotInstalled as exc:
+        return _not_installed(exc)
+
+
+@login_required
+@require_safe
+def ohif_app_config(request):
+    try:
+        return viewer.app_config_script(request)
+    except viewer.ViewerNotInstalled as exc:
+        return _not_installed(exc)
+
+
+# Exempt from CSRF because it never changes anything: it refuses every method but GET and
+# HEAD (with its own 405), which CSRF checks would otherwise answer first with an HTML 403.
+@csrf_exempt
+async def dicomweb_proxy(request, path: str):
+    return await dicomweb.handle(request, path)
