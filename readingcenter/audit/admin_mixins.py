@@ -16,6 +16,20 @@ class AuditedAdminMixin:
             detail={"via": "admin", "fields": sorted(form.changed_data)},
         )
 
+    def save_formset(self, request, form, formset, change):
+        # Inline rows (a radiologist's privileges, say) are writes too.
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            audit_record(actor=request.user, action=f"{obj._meta.model_name}.create", target=obj,
+                         request=request, detail={"via": "admin inline"})  # fmt: skip
+        for obj, fields in formset.changed_objects:
+            audit_record(actor=request.user, action=f"{obj._meta.model_name}.change", target=obj,
+                         request=request, detail={"via": "inline", "fields": fields})  # fmt: skip
+        for obj in formset.deleted_objects:
+            audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete",
+                         target_type=obj._meta.label_lower, target_id=obj.pk or "",
+                         request=request, detail={"via": "admin inline"})  # fmt: skip
+
     def delete_model(self, request, obj):
         target_type, target_id = obj._meta.label_lower, obj.pk
         super().delete_model(request, obj)

@@ -11,8 +11,9 @@ class AETitleInline(admin.TabularInline):
 
 @admin.register(Hospital)
 class HospitalAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "code", "ae_title_list", "time_zone", "is_active")
+    list_display = ("name", "code", "ae_title_list", "time_zone", "auto_assign_stat", "is_active")
     search_fields = ("name", "code", "ae_titles__ae_title")
+    list_editable = ("auto_assign_stat",)
     inlines = [AETitleInline]
 
     @admin.display(description="AE titles")

@@ -8,6 +8,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from readingcenter.api import IsManager
+from readingcenter.errors import DomainError
 from readingcenter.hospitals import selectors, services
 from readingcenter.hospitals.models import Hospital, normalise_ae_title, validate_ae_title
 
@@ -17,7 +18,16 @@ class HospitalSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Hospital
-        fields = ["id", "name", "code", "ae_titles", "time_zone", "is_active", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "code",
+            "ae_titles",
+            "time_zone",
+            "is_active",
+            "auto_assign_stat",
+            "created_at",
+        ]
 
 
 class AETitleField(serializers.CharField):
@@ -69,9 +79,32 @@ class HospitalListCreateApi(generics.ListCreateAPIView):
         return Response(HospitalSerializer(hospital).data, status=status.HTTP_201_CREATED)
 
 
+class HospitalSettingsSerializer(serializers.Serializer):
+    auto_assign_stat = serializers.BooleanField(
+        help_text="assign STAT cases to the least-loaded eligible reader on duty"
+    )
+
+
 @extend_schema(tags=["hospitals"])
 class HospitalDetailApi(generics.RetrieveAPIView):
+    """One hospital; managers switch its STAT auto-assignment on or off with PATCH."""
+
     serializer_class = HospitalSerializer
 
     def get_queryset(self):
         return selectors.hospital_list(user=self.request.user)
+
+    @extend_schema(request=HospitalSettingsSerializer, responses=HospitalSerializer)
+    def patch(self, request, pk: int):
+        if not request.user.is_manager:
+            raise DomainError("forbidden", "Only managers change hospital settings.", status=403)
+        hospital = self.get_object()
+        payload = HospitalSettingsSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        hospital = services.hospital_set_auto_assign(
+            hospital=hospital,
+            enabled=payload.validated_data["auto_assign_stat"],
+            actor=request.user,
+            request=request,
+        )
+        return Response(HospitalSerializer(hospital).data)

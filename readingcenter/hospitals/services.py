@@ -49,3 +49,20 @@ def hospital_create(
             "hospital_conflict", "That code or AE title was just taken; reload and retry."
         ) from exc
     return hospital
+
+
+def hospital_set_auto_assign(*, hospital: Hospital, enabled: bool, actor, request=None) -> Hospital:
+    """Switch STAT auto-assignment for a hospital; audited like every setting."""
+    with transaction.atomic():
+        previous = hospital.auto_assign_stat
+        hospital.auto_assign_stat = enabled
+        hospital.save(update_fields=["auto_assign_stat"])
+        audit_record(
+            actor=actor,
+            action="hospital.set_auto_assign",
+            target=hospital,
+            hospital=hospital,
+            request=request,
+            detail={"auto_assign_stat": enabled, "previous": previous},
+        )
+    return hospital

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
-from readingcenter.accounts.models import User
+from readingcenter.accounts.models import Privilege, RadiologistProfile, Shift, User
 from readingcenter.hospitals.models import Hospital, HospitalAETitle
 from readingcenter.hospitals.services import hospital_create
+from readingcenter.sla.models import SlaPolicy
+from readingcenter.sla.services import sla_policy_set
 
 
 class Command(BaseCommand):
@@ -28,8 +32,11 @@ class Command(BaseCommand):
         created = 0
         with transaction.atomic():
             for item in data["hospitals"]:
+                item = dict(item)
+                auto_assign = item.pop("auto_assign_stat", False)
                 if not Hospital.objects.filter(code=item["code"]).exists():
                     hospital_create(actor="system:load_demo", **item)
+                    Hospital.objects.filter(code=item["code"]).update(auto_assign_stat=auto_assign)
                     created += 1
                 else:
                     hospital = Hospital.objects.get(code=item["code"])
@@ -48,4 +55,55 @@ class Command(BaseCommand):
                     user.set_password(data["password"])
                     user.save()
                     created += 1
-        self.stdout.write(f"demo data: {created} new hospitals/users, the rest already there")
+            created += self._load_reading(data)
+        self.stdout.write(f"demo data: {created} new rows, the rest already there")
+
+    def _load_reading(self, data) -> int:
+        """Radiologists' privileges, profiles and today's shifts; each hospital's promises.
+
+        Dates are relative to today so the demo always shows a valid licence, one that
+        expired yesterday (dr.smith at Guangzhou), readers on and off duty.
+        """
+        created = 0
+        today, now = timezone.now().date(), timezone.now()
+        for username, item in data.get("radiologists", {}).items():
+            user = User.objects.get(username=username)
+            RadiologistProfile.objects.update_or_create(
+                user=user,
+                defaults={
+                    "subspecialties": item["subspecialties"],
+                    "modalities": item["modalities"],
+                },
+            )
+            for grant in item["privileges"]:
+                _, made = Privilege.objects.get_or_create(
+                    radiologist=user,
+                    hospital=Hospital.objects.get(code=grant["hospital"]),
+                    defaults={
+                        "licence_number": grant["licence_number"],
+                        "valid_from": today - dt.timedelta(days=365),
+                        "valid_until": today + dt.timedelta(days=grant["valid_until_days"]),
+                    },
+                )
+                created += made
+            start, end = item["shift_hours"]
+            starts_at = now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=start)
+            if not Shift.objects.filter(radiologist=user, ends_at__gt=now).exists():
+                Shift.objects.create(
+                    radiologist=user,
+                    starts_at=starts_at,
+                    ends_at=starts_at + dt.timedelta(hours=end - start),
+                )
+                created += 1
+        for item in data.get("sla_policies", []):
+            hospital = Hospital.objects.get(code=item["hospital"])
+            if not SlaPolicy.objects.filter(hospital=hospital, priority=item["priority"]).exists():
+                sla_policy_set(
+                    hospital=hospital,
+                    priority=item["priority"],
+                    target_minutes=item["target_minutes"],
+                    at_risk_percent=item.get("at_risk_percent", 75),
+                    actor="system:load_demo",
+                )
+                created += 1
+        return created
