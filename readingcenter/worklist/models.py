@@ -80,7 +80,14 @@ class Case(models.Model):
                 name="case_claimed_idx",
                 condition=models.Q(state__in=["claimed", "in_report"]),
             ),
-            models.Index(fields=["hospital", "state"]),
+            # Counting a radiologist's open cases (the page's total) from the index alone: the
+            # open rows are scattered among millions of signed ones, and visiting their heap
+            # pages cost 7 ms of a 100,000-study worklist page.
+            models.Index(
+                fields=["hospital", "state"],
+                name="case_open_hospital_idx",
+                condition=models.Q(state__in=OPEN_STATES),
+            ),
         ]
         constraints = [
             # The one-reader rule, stated to the database as well: a claimed case has a

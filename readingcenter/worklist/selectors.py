@@ -12,6 +12,28 @@ from readingcenter.worklist.models import OPEN_STATES, AssignmentDecision, Case,
 # The reading order, matching the partial index case_worklist_order_idx column for column.
 WORKLIST_ORDER = ("priority_rank", "due_at", F("ai_score").desc(), "arrived_at", "id")
 
+CASE_COLUMNS = ("id", "state", "priority", "priority_rank", "hospital_id", "study_id", "modality",
+                "modalities", "body_part", "subspecialty", "ai_score", "ai_flagged", "arrived_at",
+                "due_at", "at_risk_at", "claimed_by_id", "claimed_at", "last_activity_at",
+                "signed_at")  # fmt: skip
+STUDY_COLUMNS = tuple(
+    f"study__{name}"
+    for name in (
+        "study_instance_uid",
+        "accession_number",
+        "patient_name",
+        "patient_id",
+        "patient_sex",
+        "patient_birth_date",
+        "study_date",
+        "study_description",
+        "priority_reason",
+        "instance_count",
+    )
+)
+HOSPITAL_COLUMNS = ("hospital__code", "hospital__name")
+READER_COLUMNS = ("claimed_by__username", "claimed_by__first_name", "claimed_by__last_name")
+
 FILTERS = ("modality", "body_part", "subspecialty", "hospital", "priority", "state", "ai", "mine")
 
 
@@ -63,7 +85,12 @@ def worklist(*, user, filters: dict | None = None) -> QuerySet[Case]:
         qs = qs.filter(ai_flagged=_truthy(value))
     if _truthy(filters.get("mine", "")):
         qs = qs.filter(claimed_by_id=user.pk)
-    return qs.select_related("study", "hospital", "claimed_by").order_by(*WORKLIST_ORDER)
+    # Only the columns a worklist row shows: the study table is wide, and a page is 50 rows.
+    return (
+        qs.select_related("study", "hospital", "claimed_by")
+        .only(*CASE_COLUMNS, *STUDY_COLUMNS, *HOSPITAL_COLUMNS, *READER_COLUMNS)
+        .order_by(*WORKLIST_ORDER)
+    )
 
 
 def case_get(*, user, case_id: int) -> Case:

@@ -229,7 +229,7 @@ def case_claim(*, case_id: int, user, request=None) -> Case:
     now = timezone.now()
     with transaction.atomic():
         won = visible.filter(state=CaseState.UNREAD).update(**_claimed_fields(user, now))
-        case = Case.objects.select_related("claimed_by", "study").get(pk=case_id)
+        case = Case.objects.select_related("claimed_by", "study", "hospital").get(pk=case_id)
         if not won:
             if case.state in CLAIMED_STATES and case.claimed_by_id == user.id:
                 return case  # pressing twice is not an error
@@ -265,7 +265,7 @@ def case_next(*, user, request=None) -> Case | None:
         if case is None:
             return None
         Case.objects.filter(pk=case.pk, state=CaseState.UNREAD).update(**_claimed_fields(user, now))
-        case = Case.objects.select_related("claimed_by", "study").get(pk=case.pk)
+        case = Case.objects.select_related("claimed_by", "study", "hospital").get(pk=case.pk)
         audit_record(
             actor=user,
             action="case.claim",

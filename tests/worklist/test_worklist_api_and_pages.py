@@ -134,3 +134,18 @@ def test_a_hospital_user_is_sent_to_its_studies_not_the_worklist(hospital_user_a
     browser.force_login(hospital_user_a)
     assert browser.get("/")["Location"] == "/studies/"
     assert browser.get("/worklist/").status_code == 403
+
+
+def test_the_fast_row_serialiser_agrees_with_the_declared_fields(hospital_a, radiologist):
+    from django.utils import timezone
+
+    from readingcenter.worklist.api import CaseSerializer
+    from readingcenter.worklist.selectors import worklist
+
+    claimed = make_case(hospital_a, patient_birth_date="1950-02-03", study_date="2026-11-20")
+    make_case(hospital_a)
+    api_as(radiologist).post(f"/api/v1/worklist/{claimed.pk}/claim/")
+    now = timezone.now()
+    for case in worklist(user=radiologist):
+        serializer = CaseSerializer(case, context={"now": now})
+        assert serializer.to_representation(case) == serializer.generic_representation(case)
