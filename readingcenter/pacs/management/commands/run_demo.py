@@ -233,6 +233,12 @@ class Command(BaseCommand):
             time.sleep(1)
         counts = {s: Study.objects.filter(status=s).count() for s in StudyStatus.values}
         self.stdout.write("studies: " + json.dumps(counts))
+        from readingcenter.worklist.models import Case
+
+        self.stdout.write(
+            f"worklist: {Case.objects.filter(state='unread').count()} unread, "
+            f"{Case.objects.filter(state='claimed').count()} claimed (STAT auto-assigned)"
+        )
 
     def _banner(self, port: int, config) -> None:
         fixture = json.loads((Path(settings.BASE_DIR) / "fixtures" / "demo.json").read_text())
@@ -245,13 +251,18 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"""
 The reading center is running. Ctrl-C stops everything this command started.
 
+  Worklist          http://127.0.0.1:{port}/worklist/   (radiologists, managers)
+  Assignments       http://127.0.0.1:{port}/worklist/assignments/   (managers)
   Studies board     http://127.0.0.1:{port}/studies/
+  Viewer (OHIF)     opens from a case: http://127.0.0.1:{port}/cases/<id>/
   API docs          http://127.0.0.1:{port}/api/docs/    (schema: /api/schema/)
   Django admin      http://127.0.0.1:{port}/admin/
   DICOM C-STORE     AE {config.aet} on 127.0.0.1:{config.dicom_port} (AE titles: admin)
 
   Logins (password for all: {password}):
 {users}
+    dr.kim reads neuro/MSK at seoul-north and gz-riverside (on duty); dr.chen chest/body at
+    all three (on duty); dr.smith at lakeview only: his gz-riverside licence expired yesterday.
 
   Send more:  .venv/bin/python manage.py send_studies --aet SEOULNORTH_CT --synthetic 5 --orders
 """)
