@@ -575,3 +575,17 @@ def case_auto_assign(*, case: Case) -> AssignmentDecision:
     if chosen is not None:
         _announce(case, "claimed")
     return decision
+
+
+def cases_open_missing() -> int:
+    """Open cases for readable studies that have none (a database from before the worklist,
+    or a study restored by hand). Idempotent; returns how many it opened."""
+    opened = 0
+    for study_id in Study.objects.filter(
+        status="complete", hospital__isnull=False, case__isnull=True
+    ).values_list("id", flat=True):
+        with transaction.atomic():
+            study = Study.objects.select_for_update().get(pk=study_id)
+            if case_sync_from_study(study) is not None:
+                opened += 1
+    return opened

@@ -51,3 +51,16 @@ def test_a_quarantined_study_reaches_the_worklist_only_when_a_manager_assigns_it
     assert _case(uid) is None
     study_assign_hospital(study_id=study.pk, hospital=hospital_a, actor=manager)
     assert _case(uid).state == "unread"
+
+
+def test_studies_from_before_the_worklist_get_their_cases_once(hospital_a, db):
+    from django.core.management import call_command
+
+    from readingcenter.worklist.services import cases_open_missing
+    from tests.factories import make_study
+
+    study = make_study(hospital_a)
+    make_study(hospital_a, status="receiving")
+    call_command("open_cases", verbosity=0)
+    assert Case.objects.get().study == study
+    assert cases_open_missing() == 0

@@ -96,6 +96,7 @@ class Command(BaseCommand):
 
     def _run(self, config, port, log_dir, no_send, exit_after_send):
         call_command("load_demo")
+        call_command("open_cases")
         self.orthanc = OrthancProcess(config, log_path=log_dir / "orthanc.log")
         try:
             self.orthanc.start()
