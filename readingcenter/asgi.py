@@ -6,6 +6,9 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "readingcenter.settings")
+# Each request's synchronous part runs in a thread of its own and database connections belong
+# to threads: without a pool every request opened a new PostgreSQL connection (settings.py).
+os.environ.setdefault("DATABASE_POOL", "true")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - needs Django set up first

@@ -215,3 +215,18 @@ DICOMWEB_CHUNK_SIZE = env_int("DICOMWEB_CHUNK_SIZE", 1024 * 1024)
 # Opening one study, a viewer asks for it several times (the study by UID, its series list):
 # one audit line per user and study within this many seconds.
 DICOMWEB_AUDIT_WINDOW = env_int("DICOMWEB_AUDIT_WINDOW", 300)
+# A user allowed a study's images keeps that answer this many seconds for its frames (each one
+# a request); opening the study is always decided afresh. 0: ask every time.
+DICOMWEB_GRANT_SECONDS = env_float("DICOMWEB_GRANT_SECONDS", 5.0)
+# Under ASGI, Django runs each request's synchronous part in a thread of its own, and database
+# connections belong to threads: a persistent connection is never used twice, and every
+# request opened a new PostgreSQL connection (about 7 ms here, more than the whole of an image
+# from Orthanc). The web process (readingcenter/asgi.py sets DATABASE_POOL) shares a pool
+# instead; the worker and the follower keep their one persistent connection.
+if env_bool("DATABASE_POOL", False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN_SIZE", 2),
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 20),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 from django.test import Client
@@ -56,7 +57,6 @@ def test_a_user_who_may_see_the_study_gets_orthancs_own_answers(orthanc, study_a
     frame = f"studies/{uid}/series/{series_uid}/instances/{sop_uid}/frames/1"
     response = client.get(f"/dicom-web/{frame}", HTTP_ACCEPT=FRAME_ACCEPT)
     assert response.status_code == 200
-    assert response.streaming
     own = direct(orthanc, frame, accept=FRAME_ACCEPT)
     # The boundary is Orthanc's, passed through; the pixels are the same bytes.
     assert response["Content-Type"].startswith('multipart/related; type="application/octet-stream')
@@ -67,6 +67,30 @@ def test_a_user_who_may_see_the_study_gets_orthancs_own_answers(orthanc, study_a
         own.headers["Content-Type"], own.content
     )
     assert len(multipart_parts(own.headers["Content-Type"], own.content)[0]) == 288 * 288 * 2
+
+
+@pytest.mark.parametrize("chunk_size", [64 * 1024, 1024 * 1024])
+def test_answers_larger_than_a_chunk_are_streamed_unchanged(
+    orthanc, study_a, hospital_user_a, settings, chunk_size
+):
+    settings.DICOMWEB_CHUNK_SIZE = chunk_size
+    uid = study_a.study_instance_uid
+    series_uid, sop_uid = _first_instance(orthanc, uid)
+    client = logged_in(hospital_user_a)
+    whole_series = f"studies/{uid}/series/{series_uid}"
+    frame = f"{whole_series}/instances/{sop_uid}/frames/1"
+    for path, accept in ((whole_series, 'multipart/related; type="application/dicom"'),
+                         (frame, FRAME_ACCEPT)):  # fmt: skip
+        response = client.get(f"/dicom-web/{path}", HTTP_ACCEPT=accept)
+        assert response.status_code == 200
+        own = direct(orthanc, path, accept=accept)
+        received = body(response)
+        # A frame of 166 KB fits a 1 MiB chunk (read with the headers); the series never does.
+        assert response.streaming == (len(own.content) > chunk_size or path == whole_series)
+        assert multipart_parts(response["Content-Type"], received) == multipart_parts(
+            own.headers["Content-Type"], own.content
+        )
+    assert len(multipart_parts(response["Content-Type"], received)) == 1
 
 
 def test_bulk_data_uris_in_metadata_point_back_at_the_proxy(orthanc, study_a, manager):
@@ -139,6 +163,47 @@ def test_a_hospital_user_of_another_hospital_gets_404_for_everything_of_the_stud
     assert refused.count() == len(paths) + 1
     assert set(refused.values_list("target_id", flat=True)) == {uid, "1.2.3.4"}
     assert not AuditEvent.objects.filter(action=OPEN).exists()
+
+
+def test_a_radiologist_without_privileges_at_the_hospital_gets_404_and_no_search_hits(
+    orthanc, study_a, radiologist_b_only, radiologist
+):
+    uid = study_a.study_instance_uid
+    outsider, reader = api_as(radiologist_b_only), api_as(radiologist)
+    assert outsider.get(f"/dicom-web/studies/{uid}/series").status_code == 404
+    assert reader.get(f"/dicom-web/studies/{uid}/series").status_code == 200
+    search = outsider.get("/dicom-web/studies?PatientID=ALPHA-P1", HTTP_ACCEPT=JSON)
+    assert json.loads(body(search)) == []
+
+
+def test_withdrawn_privileges_stop_the_frames_of_an_open_study_within_the_grant_time(
+    orthanc, study_a, radiologist, hospital_a, settings
+):
+    settings.DICOMWEB_GRANT_SECONDS = 2
+    uid = study_a.study_instance_uid
+    series_uid, sop_uid = _first_instance(orthanc, uid)
+    frame = f"/dicom-web/studies/{uid}/series/{series_uid}/instances/{sop_uid}/frames/1"
+    client = api_as(radiologist)
+    assert client.get(f"/dicom-web/studies/{uid}/series").status_code == 200
+    radiologist.privileges.filter(hospital=hospital_a).delete()
+    # The frames of the study he has open keep coming for the grant time, then stop.
+    assert client.get(frame, HTTP_ACCEPT=FRAME_ACCEPT).status_code == 200
+    time.sleep(2.1)
+    assert client.get(frame, HTTP_ACCEPT=FRAME_ACCEPT).status_code == 404
+
+
+def test_opening_a_study_is_decided_afresh_and_a_no_ends_the_grant_at_once(
+    orthanc, study_a, radiologist, hospital_a, settings
+):
+    settings.DICOMWEB_GRANT_SECONDS = 60
+    uid = study_a.study_instance_uid
+    series_uid, sop_uid = _first_instance(orthanc, uid)
+    frame = f"/dicom-web/studies/{uid}/series/{series_uid}/instances/{sop_uid}/frames/1"
+    client = api_as(radiologist)
+    assert client.get(f"/dicom-web/studies/{uid}/series").status_code == 200
+    radiologist.privileges.filter(hospital=hospital_a).delete()
+    assert client.get(f"/dicom-web/studies/{uid}/series").status_code == 404
+    assert client.get(frame, HTTP_ACCEPT=FRAME_ACCEPT).status_code == 404
 
 
 def test_a_search_by_patient_id_lists_only_the_studies_the_user_may_see(
