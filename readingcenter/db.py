@@ -31,3 +31,38 @@ def forbid_row_changes(table: str, message: str) -> migrations.RunSQL:
         DROP FUNCTION IF EXISTS {function}();
         """,
     )
+
+
+def forbid_changes_once(table: str, column: str, value: str, message: str) -> migrations.RunSQL:
+    """A trigger that freezes a row of ``table`` once ``column`` holds ``value``.
+
+    For records that are writable while being prepared and never after (a signed report):
+    the row that reached ``value`` can be neither updated nor deleted, by the application or
+    anyone else with a plain SQL connection. The transition itself (draft -> signed) is an
+    UPDATE of a row that did not yet hold the value, and passes.
+    """
+    function, trigger = f"{table}_freeze_{column}", f"{table}_frozen_once_{column}"
+    return migrations.RunSQL(
+        f"""
+        CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$
+        BEGIN
+            IF OLD.{column} = '{value}' THEN
+                RAISE EXCEPTION '{message}: % refused', TG_OP
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF TG_OP = 'DELETE' THEN
+                RETURN OLD;
+            END IF;
+            RETURN NEW;
+        END;
+        $$ LANGUAGE plpgsql;
+
+        CREATE TRIGGER {trigger}
+            BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION {function}();
+        """,
+        f"""
+        DROP TRIGGER IF EXISTS {trigger} ON {table};
+        DROP FUNCTION IF EXISTS {function}();
+        """,
+    )

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "readingcenter.studies",
     "readingcenter.sla",
     "readingcenter.worklist",
+    "readingcenter.reports",
+    "readingcenter.delivery",
     "triage",
 ]
 

@@ -55,6 +55,9 @@ class Case(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     # Any sign of the reader (page heartbeat, viewer, report save); idle claims expire from it.
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # Turnaround: the first preliminary report (an emergency department waits for it), and
+    # the final one (signed_at), both measured from arrived_at.
+    preliminary_at = models.DateTimeField(null=True, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
