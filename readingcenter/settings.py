@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "readingcenter.worklist",
     "readingcenter.reports",
     "readingcenter.delivery",
+    "readingcenter.critical",
     "triage",
 ]
 

@@ -4,6 +4,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from readingcenter.critical import urls as critical_urls
 from readingcenter.hospitals import api as hospitals_api
 from readingcenter.studies import api as studies_api
 from readingcenter.studies import views as studies_views
@@ -58,6 +59,7 @@ api_v1 = [
     ),
     path("radiologists/", worklist_api.RadiologistListApi.as_view(), name="radiologist-list"),
     path("sla-policies/", worklist_api.SlaPolicyListApi.as_view(), name="sla-policy-list"),
+    *critical_urls.api_urlpatterns,
 ]
 
 urlpatterns = [
@@ -77,6 +79,7 @@ urlpatterns = [
     path("cases/<int:pk>/release/", worklist_views.case_release, name="case-release"),
     path("cases/<int:pk>/reassign/", worklist_views.case_reassign, name="case-reassign"),
     path("cases/<int:pk>/remove/", worklist_views.case_remove, name="case-remove"),
+    *critical_urls.urlpatterns,
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
