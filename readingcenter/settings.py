@@ -221,6 +221,21 @@ DICOMWEB_AUDIT_WINDOW = env_int("DICOMWEB_AUDIT_WINDOW", 300)
 # A user allowed a study's images keeps that answer this many seconds for its frames (each one
 # a request); opening the study is always decided afresh. 0: ask every time.
 DICOMWEB_GRANT_SECONDS = env_float("DICOMWEB_GRANT_SECONDS", 5.0)
+
+# --- reports and delivery to hospitals ---------------------------------------------------------
+# Names the reading center in idempotency keys and UIDs (keep it stable once reports went out).
+READING_CENTER_CODE = env("READING_CENTER_CODE", "rc")
+READING_CENTER_NAME = env("READING_CENTER_NAME", "Reading Center Teleradiology")
+# The root of the UIDs of the SR and PDF objects we create (a registered root in production).
+READING_CENTER_UID_ROOT = env("READING_CENTER_UID_ROOT", "1.2.826.0.1.3680043.10.1138")
+HL7_SENDING_APPLICATION = env("HL7_SENDING_APPLICATION", "READINGCENTER")
+HL7_SENDING_FACILITY = env("HL7_SENDING_FACILITY", "READINGCENTER")
+# Retries: 30 s, 1, 2, 4, 8 min, then every 15 min; 12 tries cover a hospital down for about
+# two hours before a delivery is marked failed for a manager to retry.
+DELIVERY_RETRY_BASE_SECONDS = env_float("DELIVERY_RETRY_BASE_SECONDS", 30.0)
+DELIVERY_RETRY_MAX_SECONDS = env_float("DELIVERY_RETRY_MAX_SECONDS", 900.0)
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 12)
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 # Under ASGI, Django runs each request's synchronous part in a thread of its own, and database
 # connections belong to threads: a persistent connection is never used twice, and every
 # request opened a new PostgreSQL connection (about 7 ms here, more than the whole of an image

@@ -5,7 +5,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from readingcenter.critical import urls as critical_urls
+from readingcenter.delivery import views as delivery_views
 from readingcenter.hospitals import api as hospitals_api
+from readingcenter.reports import api as reports_api
+from readingcenter.reports import views as reports_views
 from readingcenter.studies import api as studies_api
 from readingcenter.studies import views as studies_views
 from readingcenter.worklist import api as worklist_api
@@ -59,6 +62,28 @@ api_v1 = [
     ),
     path("radiologists/", worklist_api.RadiologistListApi.as_view(), name="radiologist-list"),
     path("sla-policies/", worklist_api.SlaPolicyListApi.as_view(), name="sla-policy-list"),
+    path(
+        "worklist/<int:pk>/report/",
+        reports_api.CaseReportOpenApi.as_view(),
+        name="case-report-open-api",
+    ),
+    path("reports/", reports_api.ReportListApi.as_view(), name="report-list"),
+    path("reports/<int:pk>/", reports_api.ReportDetailApi.as_view(), name="report-api-detail"),
+    path("reports/<int:pk>/sign/", reports_api.ReportSignApi.as_view(), name="report-sign-api"),
+    path(
+        "reports/<int:pk>/addenda/",
+        reports_api.ReportAddendumApi.as_view(),
+        name="report-addendum-api",
+    ),
+    path("reports/<int:pk>/pdf/", reports_api.ReportPdfApi.as_view(), name="report-pdf-api"),
+    path("report-templates/", reports_api.TemplateListApi.as_view(), name="report-template-list"),
+    path("macros/", reports_api.MacroListApi.as_view(), name="macro-list"),
+    path("deliveries/", reports_api.DeliveryListApi.as_view(), name="delivery-list"),
+    path(
+        "deliveries/<int:pk>/retry/",
+        reports_api.DeliveryRetryApi.as_view(),
+        name="delivery-retry-api",
+    ),
     *critical_urls.api_urlpatterns,
 ]
 
@@ -79,6 +104,11 @@ urlpatterns = [
     path("cases/<int:pk>/release/", worklist_views.case_release, name="case-release"),
     path("cases/<int:pk>/reassign/", worklist_views.case_reassign, name="case-reassign"),
     path("cases/<int:pk>/remove/", worklist_views.case_remove, name="case-remove"),
+    path("reports/<int:pk>/", reports_views.report_detail_page, name="report-detail"),
+    path("reports/<int:pk>/save/", reports_views.report_save_page, name="report-save"),
+    path("reports/<int:pk>/addendum/", reports_views.report_addendum_page, name="report-addendum"),
+    path("reports/<int:pk>/pdf/", reports_views.report_pdf_page, name="report-pdf"),
+    path("deliveries/<int:pk>/retry/", delivery_views.delivery_retry_page, name="delivery-retry"),
     *critical_urls.urlpatterns,
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

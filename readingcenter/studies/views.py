@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError
 from readingcenter.hospitals.models import Hospital
+from readingcenter.reports.selectors import signed_reports_for_study
 from readingcenter.studies import selectors, services
 from readingcenter.studies.models import StudyStatus
 
@@ -84,6 +85,8 @@ def study_detail(request, pk: int):
         {
             "study": study,
             "events": study.events.all(),
+            # The hospital's view of its reports: signed versions only, with their delivery.
+            "versions": signed_reports_for_study(user=request.user, study=study),
             "hospitals": Hospital.objects.filter(is_active=True) if request.user.is_manager else [],
         },
     )

@@ -97,6 +97,7 @@ def case_page(request, pk: int):
                  patient_id=study.patient_id, request=request)  # fmt: skip
     services.case_touch(case_id=case.pk, user=request.user)
     runs = [r for r in study.triage_runs.all() if r.study_version == study.version]
+    mine = case.claimed_by_id == request.user.id
     context = {
         "case": case,
         "study": study,
@@ -104,7 +105,7 @@ def case_page(request, pk: int):
         "priors": selectors.priors_for(case),
         "runs": runs,
         "now": timezone.now(),
-        "mine": case.claimed_by_id == request.user.id,
+        "mine": mine,
         "viewer_src": reverse("viewer")
         + "?"
         + urlencode({"StudyInstanceUIDs": study.study_instance_uid}),
@@ -115,7 +116,56 @@ def case_page(request, pk: int):
             else []
         ),
     }
+    context.update(_report_context(request, case, mine=mine))
     return render(request, "worklist/case.html", context)
+
+
+def _report_context(request, case, *, mine: bool) -> dict:
+    """The reader's draft (opened on first visit) and the signed versions of the report."""
+    import json
+
+    from readingcenter.reports import selectors as report_selectors
+    from readingcenter.reports import services as report_services
+    from readingcenter.reports.models import SECTIONS, CriticalCategory
+
+    draft = None
+    if mine and case.is_open:
+        try:
+            draft = report_services.report_open_draft(
+                case_id=case.pk, user=request.user, request=request
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    context = {
+        "draft": draft,
+        "versions": report_selectors.signed_reports_for_study(user=request.user, study=case.study),
+    }
+    if draft is not None:
+        macros = report_selectors.macros_for(user=request.user)
+        labels = {
+            "technique": "Technique",
+            "comparison": "Comparison",
+            "findings": "Findings",
+            "impression": "Impression",
+        }
+        context |= {
+            "sections": [(name, labels[name], getattr(draft, name)) for name in SECTIONS],
+            "ai_entries": [
+                (e, draft.ai_review.get(e["finding"], "pending")) for e in draft.ai_draft
+            ],
+            "ai_review_choices": [
+                ("pending", "Not yet reviewed"),
+                ("accepted", "Accept"),
+                ("edited", "Accept, edited"),
+                ("rejected", "Reject"),
+            ],
+            "critical_rows": [*draft.critical_findings, {"finding": "", "category": "minutes"}],
+            "categories": CriticalCategory.choices,
+            "macros": macros,
+            # Inside a <script type="application/json">: "<" escaped so no text ends the tag.
+            "macros_json": json.dumps(macros).replace("<", "\\u003c"),
+        }
+    return context
 
 
 @login_required
@@ -123,9 +173,14 @@ def case_viewer(request, pk: int):
     """Open the case's study in OHIF (full window). Audited here, and again by the proxy."""
     _require_reader_or_manager(request.user)
     case = _case_or_404(request, pk)
-    audit_record(actor=request.user, action="case.open_viewer", target=case,
-                 hospital=case.hospital_id, patient_id=case.study.patient_id,
-                 request=request)  # fmt: skip
+    audit_record(
+        actor=request.user,
+        action="case.open_viewer",
+        target=case,
+        hospital=case.hospital_id,
+        patient_id=case.study.patient_id,
+        request=request,
+    )
     services.case_touch(case_id=case.pk, user=request.user)
     query = urlencode({"StudyInstanceUIDs": case.study.study_instance_uid})
     return redirect(f"{reverse('viewer')}?{query}")
@@ -210,8 +265,13 @@ def assignments_page(request):
     """Managers: who reads what now, who is on duty, and why each case went where it went."""
     if not request.user.is_manager:
         raise PermissionDenied
-    audit_record(actor=request.user, action="case.list", target_type="worklist.case",
-                 request=request, detail={"page": "assignments"})  # fmt: skip
+    audit_record(
+        actor=request.user,
+        action="case.list",
+        target_type="worklist.case",
+        request=request,
+        detail={"page": "assignments"},
+    )
     return render(
         request,
         "worklist/assignments.html",

@@ -1,0 +1,351 @@
+"""The outbox: what each hospital is owed, sent in order, once, however long it is down.
+
+- ``deliveries_create`` runs inside the signing transaction: one Delivery per active endpoint
+  of the hospital, and a drain job for each endpoint deferred in the same transaction.
+- ``delivery_drain`` sends an endpoint's pending deliveries oldest first. It holds a
+  PostgreSQL advisory lock on the endpoint for the whole drain, so two workers never send to
+  one endpoint at once (which is what keeps the order and rules out a double send), and it
+  stops at the first retryable failure: a later report never overtakes an earlier one.
+  Each outcome is committed on its own, so a worker killed mid-drain resends at most the
+  delivery it was sending, with the same idempotency key.
+- Retries back off exponentially; after the last one the delivery is ``failed`` and shown
+  to managers, who can retry it by hand. A periodic kick re-defers drains that are due, so
+  nothing depends on a job or a worker having survived.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from readingcenter.audit.services import audit_record
+from readingcenter.delivery.models import (
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryEndpoint,
+    DeliveryState,
+)
+from readingcenter.errors import Conflict, DomainError, NotFound
+from readingcenter.studies import hints
+
+log = logging.getLogger(__name__)
+
+SYSTEM_DELIVERY = "system:delivery"
+# Advisory lock namespace (first key) for "draining endpoint N" (second key).
+_LOCK_NAMESPACE = 7_301
+
+
+def idempotency_key(report, endpoint: DeliveryEndpoint) -> str:
+    """Stable for a report version and endpoint: the hospital drops what it already has."""
+    prefix = settings.READING_CENTER_CODE
+    return f"{prefix}-{report.study_id}-v{report.version_number}-{endpoint.channel}{endpoint.pk}"
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Seconds before try ``attempts + 1``: doubling from DELIVERY_RETRY_BASE_SECONDS, capped."""
+    base, cap = settings.DELIVERY_RETRY_BASE_SECONDS, settings.DELIVERY_RETRY_MAX_SECONDS
+    return min(cap, base * (2 ** max(0, attempts - 1)))
+
+
+def _hint(delivery: Delivery) -> None:
+    message = {
+        "type": "study.hint",
+        "study_id": delivery.report.study_id,
+        "status": f"delivery_{delivery.state}",
+    }
+    hints.on_commit_send(
+        ("delivery", delivery.id),
+        [
+            (hints.ALL_STUDIES_GROUP, message),
+            (hints.hospital_group(delivery.hospital_id), message),
+        ],
+    )
+
+
+# -- creating (inside the signing transaction) ---------------------------------------------------
+def deliveries_create(*, report) -> list[Delivery]:
+    endpoints = list(
+        DeliveryEndpoint.objects.filter(hospital_id=report.hospital_id, is_active=True).order_by(
+            "id"
+        )
+    )
+    created = []
+    for endpoint in endpoints:
+        delivery, made = Delivery.objects.get_or_create(
+            report=report,
+            endpoint=endpoint,
+            defaults={
+                "hospital_id": report.hospital_id,
+                "channel": endpoint.channel,
+                "idempotency_key": idempotency_key(report, endpoint),
+            },
+        )
+        if made:
+            created.append(delivery)
+            audit_record(
+                actor=SYSTEM_DELIVERY,
+                action="delivery.queue",
+                target=delivery,
+                hospital=report.hospital_id,
+                patient_id=report.study.patient_id,
+                detail={"channel": endpoint.channel, "endpoint": endpoint.name},
+            )
+    for endpoint_id in {d.endpoint_id for d in created}:
+        defer_drain(endpoint_id)
+    return created
+
+
+def defer_drain(endpoint_id: int, *, at=None) -> bool:
+    """Queue a drain of the endpoint unless one is already waiting (its queueing lock)."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    from readingcenter.delivery.jobs import drain_endpoint
+
+    job = drain_endpoint.configure(
+        lock=f"delivery-endpoint-{endpoint_id}",
+        queueing_lock=f"delivery-endpoint-{endpoint_id}",
+        schedule_at=at,
+    )
+    try:
+        # A savepoint: the queueing lock's unique violation must not abort the caller's
+        # transaction (the signing one).
+        with transaction.atomic():
+            job.defer(endpoint_id=endpoint_id)
+    except AlreadyEnqueued:
+        return False  # the waiting drain will find this delivery too
+    return True
+
+
+# -- sending -------------------------------------------------------------------------------------
+@dataclass
+class DrainResult:
+    delivered: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    waiting: int | None = None  # the delivery a retryable failure left pending
+    retry_at: object = None
+    busy: bool = False  # another worker holds the endpoint
+
+
+def _try_lock(endpoint_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, endpoint_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _unlock(endpoint_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, endpoint_id])
+
+
+def delivery_drain(*, endpoint_id: int, now=None) -> DrainResult:
+    """Send the endpoint's due deliveries in order until one must wait."""
+    result = DrainResult()
+    if not _try_lock(endpoint_id):
+        result.busy = True
+        return result
+    try:
+        endpoint = DeliveryEndpoint.objects.filter(pk=endpoint_id).first()
+        if endpoint is None:
+            return result
+        while True:
+            delivery = (
+                Delivery.objects.select_related("report", "report__study", "endpoint")
+                .filter(endpoint_id=endpoint_id, state=DeliveryState.PENDING)
+                .order_by("id")
+                .first()
+            )
+            if delivery is None:
+                return result
+            moment = now or timezone.now()
+            if delivery.next_attempt_at > moment:
+                # The oldest pending one is waiting out its backoff: the others wait behind it.
+                result.waiting, result.retry_at = delivery.id, delivery.next_attempt_at
+                return result
+            outcome = delivery_attempt(delivery=delivery, endpoint=endpoint)
+            if outcome.state == DeliveryState.DELIVERED:
+                result.delivered.append(delivery.id)
+            elif outcome.state == DeliveryState.FAILED:
+                result.failed.append(delivery.id)
+            else:
+                result.waiting, result.retry_at = delivery.id, outcome.next_attempt_at
+                return result
+    finally:
+        _unlock(endpoint_id)
+
+
+def _send(delivery: Delivery, endpoint: DeliveryEndpoint):
+    """One send through the endpoint's channel; raises DeliveryFailed."""
+    from readingcenter.delivery.channels import DeliveryFailed, send_dicom, send_fhir, send_hl7
+    from readingcenter.delivery.formats.pdf import render_pdf
+    from readingcenter.reports.selectors import report_document
+
+    missing = endpoint.missing_settings()
+    if missing:
+        raise DeliveryFailed(
+            "endpoint_incomplete",
+            f"The {endpoint.get_channel_display()} endpoint '{endpoint.name}' lacks "
+            f"{', '.join(missing)}; complete it in the admin, then retry.",
+            retryable=False,
+        )
+    report = delivery.report
+    if not report.hash_matches():
+        # Never send text that is not what was signed.
+        raise DeliveryFailed(
+            "content_hash_mismatch",
+            "The stored report no longer matches its signature hash; nothing was sent. "
+            "Escalate to the reading center's administrator.",
+            retryable=False,
+        )
+    document = report_document(report, idempotency_key=delivery.idempotency_key)
+    pdf = render_pdf(document)
+    if endpoint.channel == Channel.DICOM:
+        return send_dicom(
+            document, ae_title=endpoint.ae_title, host=endpoint.host, port=endpoint.port, pdf=pdf
+        )
+    if endpoint.channel == Channel.HL7:
+        return send_hl7(
+            document,
+            host=endpoint.host,
+            port=endpoint.port,
+            sending_application=settings.HL7_SENDING_APPLICATION,
+            sending_facility=settings.HL7_SENDING_FACILITY,
+            receiving_application=endpoint.receiving_application,
+            receiving_facility=endpoint.receiving_facility,
+            pdf=pdf,
+            timeout=endpoint.timeout_seconds,
+        )
+    return send_fhir(
+        document,
+        base_url=endpoint.base_url,
+        token=endpoint.auth_token,
+        pdf=pdf,
+        timeout=endpoint.timeout_seconds,
+        verify=endpoint.verify_tls,
+    )
+
+
+def delivery_attempt(*, delivery: Delivery, endpoint: DeliveryEndpoint) -> Delivery:
+    """Try one delivery now and record the outcome (its own transaction)."""
+    from readingcenter.delivery.channels import DeliveryFailed
+
+    started = timezone.now()
+    clock = time.perf_counter()
+    try:
+        receipt = _send(delivery, endpoint)
+        error = None
+    except DeliveryFailed as exc:
+        receipt, error = None, exc
+    except Exception as exc:
+        log.exception("delivery %s: unexpected error", delivery.idempotency_key)
+        receipt = None
+        error = DeliveryFailed(
+            "internal_error",
+            f"The reading center could not build or send this report ({exc.__class__.__name__}: "
+            f"{exc}); it will be retried.",
+            retryable=True,
+        )
+    finished = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update().select_related("report__study").get(pk=delivery.pk)
+        )
+        delivery.attempts += 1
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            started_at=started,
+            finished_at=finished,
+            succeeded=error is None,
+            retryable=bool(error and error.retryable),
+            error_code=error.code if error else "",
+            message=error.message if error else receipt.summary,
+            detail={"seconds": round(time.perf_counter() - clock, 3)}
+            | ({} if error else dict(receipt.detail)),
+        )
+        if error is None:
+            delivery.state = DeliveryState.DELIVERED
+            delivery.delivered_at = finished
+            delivery.receipt = {"summary": receipt.summary, **receipt.detail}
+            delivery.last_error_code = delivery.last_error = ""
+        else:
+            delivery.last_error_code, delivery.last_error = error.code, error.message
+            if error.retryable and delivery.attempts < settings.DELIVERY_MAX_ATTEMPTS:
+                delivery.next_attempt_at = finished + timedelta(
+                    seconds=backoff_seconds(delivery.attempts)
+                )
+            else:
+                delivery.state = DeliveryState.FAILED
+        delivery.save()
+        audit_record(
+            actor=SYSTEM_DELIVERY,
+            action="delivery.send",
+            target=delivery,
+            hospital=delivery.hospital_id,
+            patient_id=delivery.report.study.patient_id,
+            outcome="success" if error is None else "error",
+            detail={
+                "attempt": delivery.attempts,
+                "state": delivery.state,
+                "code": error.code if error else "",
+                "channel": delivery.channel,
+            },
+        )
+        _hint(delivery)
+    return delivery
+
+
+def delivery_retry(*, delivery_id: int, actor, request=None) -> Delivery:
+    """A manager sends a failed delivery again (after fixing the endpoint, say)."""
+    if not getattr(actor, "is_manager", False):
+        raise DomainError("forbidden", "Only managers retry deliveries.", status=403)
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update()
+            .select_related("report__study")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            raise NotFound("No such delivery.")
+        if delivery.state != DeliveryState.FAILED:
+            raise Conflict(
+                "not_failed",
+                f"The delivery is {delivery.state}; only failed deliveries are retried by hand.",
+            )
+        delivery.state = DeliveryState.PENDING
+        delivery.attempts = 0
+        delivery.next_attempt_at = timezone.now()
+        delivery.save(update_fields=["state", "attempts", "next_attempt_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="delivery.retry",
+            target=delivery,
+            hospital=delivery.hospital_id,
+            patient_id=delivery.report.study.patient_id,
+            request=request,
+            detail={"last_error_code": delivery.last_error_code},
+        )
+        defer_drain(delivery.endpoint_id)
+        _hint(delivery)
+    return delivery
+
+
+def deliveries_kick(*, now=None) -> list[int]:
+    """Re-defer a drain for every endpoint with a due delivery (the periodic backstop)."""
+    now = now or timezone.now()
+    endpoint_ids = sorted(
+        set(
+            Delivery.objects.filter(
+                state=DeliveryState.PENDING, next_attempt_at__lte=now
+            ).values_list("endpoint_id", flat=True)
+        )
+    )
+    kicked = [endpoint_id for endpoint_id in endpoint_ids if defer_drain(endpoint_id)]
+    return kicked

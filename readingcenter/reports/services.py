@@ -1,0 +1,594 @@
+"""Every write to a report: open the draft, autosave, sign, add an addendum.
+
+Rules that must hold whatever the timing:
+- only the radiologist holding the case's claim writes its draft;
+- an autosave names the revision it started from, and one made from a stale copy (another
+  tab, another device) is refused with 409 instead of overwriting newer text;
+- signing asks for the password again, freezes the row (the database refuses changes to a
+  signed row), stores the content hash, and in the same transaction defers what is owed to
+  the hospital (deliveries, critical-result notifications): they exist exactly when the
+  signature does.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from readingcenter.audit.models import Outcome
+from readingcenter.audit.services import audit_record
+from readingcenter.errors import Conflict, DomainError, NotFound
+from readingcenter.reports.models import (
+    SECTIONS,
+    CriticalCategory,
+    Macro,
+    Report,
+    ReportKind,
+    ReportState,
+    ReportTemplate,
+)
+from readingcenter.studies import hints
+from readingcenter.worklist.models import Case, CaseState
+
+EDITABLE = (*SECTIONS, "addendum_text", "critical_findings", "ai_review")
+AI_REVIEW_STATES = ("pending", "accepted", "edited", "rejected")
+# Body parts as hospitals write them (BodyPartExamined or the description) -> our templates'.
+_BODY_PART_WORDS = {
+    "HEAD": ("HEAD", "BRAIN", "SKULL", "CRANI"),
+    "CHEST": ("CHEST", "THORAX", "LUNG"),
+    "ABDOMEN": ("ABDOMEN", "ABD", "PELVIS", "LIVER"),
+}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _announce(report: Report, event: str) -> None:
+    """Readers of the case and the hospital's users refetch; never state."""
+    message = {
+        "type": "case.hint",
+        "case_id": report.case_id,
+        "study_id": report.study_id,
+        "hospital_id": report.hospital_id,
+        "state": report.case.state,
+        "priority": report.case.priority,
+        "event": event,
+    }
+    from readingcenter.worklist.services import WORKLIST_ALL_GROUP, worklist_hospital_group
+
+    groups = [
+        (WORKLIST_ALL_GROUP, message),
+        (worklist_hospital_group(report.hospital_id), message),
+    ]
+    if report.is_signed:
+        # The hospital's board learns that a report arrived.
+        study_message = {"type": "study.hint", "study_id": report.study_id, "status": "reported"}
+        groups.append((hints.hospital_group(report.hospital_id), study_message))
+        groups.append((hints.ALL_STUDIES_GROUP, study_message))
+    hints.on_commit_send(("report", report.id), groups)
+
+
+def _locked_case_for_writer(case_id: int, user) -> Case:
+    """The case row, locked, if ``user`` holds its claim; the refusal says why otherwise."""
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("study", "hospital", "claimed_by")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise NotFound("No such case.")
+    if case.state not in (CaseState.CLAIMED, CaseState.IN_REPORT) or case.claimed_by_id != user.id:
+        if case.state == CaseState.SIGNED:
+            raise Conflict("case_signed", "The case is signed; corrections are addenda.")
+        holder = case.claimed_by
+        who = (holder.get_full_name() or holder.get_username()) if holder else "nobody"
+        raise DomainError(
+            "not_your_case",
+            f"Only the radiologist who claimed the case writes its report (claimed by {who}); "
+            "claim it first, or ask a manager to reassign it.",
+            status=403,
+        )
+    return case
+
+
+def body_part_of(study) -> str:
+    text = f"{study.body_part_examined} {study.study_description}".upper()
+    for part, words in _BODY_PART_WORDS.items():
+        if any(word in text for word in words):
+            return part
+    return ""
+
+
+def template_for(study, modality: str) -> ReportTemplate | None:
+    """The best template: this modality and body part, else this modality for any part."""
+    part = body_part_of(study)
+    candidates = ReportTemplate.objects.filter(is_active=True, modality=modality)
+    return (candidates.filter(body_part=part).first() if part else None) or candidates.filter(
+        body_part=""
+    ).first()
+
+
+def ai_draft_for(study) -> list[dict]:
+    """One clean sentence per positive AI flag on the current version; never a negative."""
+    from triage.models import RunStatus, TriageRun
+
+    entries = []
+    runs = TriageRun.objects.filter(
+        study=study, study_version=study.version, status=RunStatus.SUCCEEDED
+    ).order_by("model_name", "id")
+    for run in runs:
+        labels = run.detail.get("labels", {}) if isinstance(run.detail, dict) else {}
+        for code in run.flagged:
+            label = labels.get(code) or _finding_label(run, code)
+            entries.append(
+                {
+                    "finding": f"{run.model_name}:{code}",
+                    "code": code,
+                    "label": label,
+                    "sentence": f"Findings suggestive of {label}.",
+                    "probability": run.probabilities.get(code),
+                    "threshold": run.thresholds.get(code),
+                    "model_name": run.model_name,
+                    "model_version": run.model_version,
+                    "weights_sha256": run.weights_sha256,
+                    "run_id": run.id,
+                }
+            )
+    return entries
+
+
+def _finding_label(run, code: str) -> str:
+    # The run's own draft sentence names the finding ("... suggestive of <label> (...").
+    for sentence in run.draft_findings:
+        match = re.search(r"suggestive of (.+?) \(", sentence)
+        if match:
+            return match.group(1)
+    return code
+
+
+def expand_macros(text: str, *, user) -> str:
+    """Replace whole-word macro codes (``.nml``) by their text; the user's own code wins."""
+    if not text or "." not in text:
+        return text
+    macros = {m.code: m.text for m in Macro.objects.filter(owner=None)}
+    macros.update({m.code: m.text for m in Macro.objects.filter(owner=user)})
+    if not macros:
+        return text
+
+    def swap(match: re.Match) -> str:
+        return macros.get(match.group(0), match.group(0))
+
+    return re.sub(r"(?<!\S)\.[\w-]+(?!\S)", swap, text)
+
+
+def _clean_critical(value) -> list[dict]:
+    if not isinstance(value, list):
+        raise DomainError(
+            "invalid", "critical_findings must be a list", field="critical_findings", status=400
+        )
+    cleaned = []
+    for item in value:
+        finding = str((item or {}).get("finding", "")).strip() if isinstance(item, dict) else ""
+        category = (item or {}).get("category") if isinstance(item, dict) else None
+        if not finding or category not in CriticalCategory.values:
+            raise DomainError(
+                "invalid",
+                "each critical finding needs a 'finding' text and a 'category' of "
+                f"{', '.join(CriticalCategory.values)}",
+                field="critical_findings",
+                status=400,
+            )
+        cleaned.append({"finding": finding[:500], "category": category})
+    return cleaned
+
+
+def _clean_review(value, report: Report) -> dict:
+    known = {entry["finding"] for entry in report.ai_draft}
+    if not isinstance(value, dict) or not set(value) <= known:
+        raise DomainError(
+            "invalid",
+            f"ai_review maps AI findings ({', '.join(sorted(known)) or 'none'}) to one of "
+            f"{', '.join(AI_REVIEW_STATES)}",
+            field="ai_review",
+            status=400,
+        )
+    if any(state not in AI_REVIEW_STATES for state in value.values()):
+        raise DomainError(
+            "invalid", f"use one of {', '.join(AI_REVIEW_STATES)}", field="ai_review", status=400
+        )
+    return {**report.ai_review, **value}
+
+
+# -- opening the draft ------------------------------------------------------------------------
+def report_open_draft(*, case_id: int, user, request=None) -> Report:
+    """The case's draft, created on first opening from its template and the AI's findings."""
+    with transaction.atomic():
+        case = _locked_case_for_writer(case_id, user)
+        draft = Report.objects.filter(case=case, state=ReportState.DRAFT).exclude(
+            kind=ReportKind.ADDENDUM
+        )
+        existing = draft.first()
+        if existing is not None:
+            return existing
+        study = case.study
+        template = template_for(study, case.modality)
+        ai = ai_draft_for(study)
+        findings = template.findings if template else ""
+        if ai:
+            # The AI's sentences open the findings, each marked until reviewed.
+            findings = "\n".join([*(entry["sentence"] for entry in ai), findings]).strip()
+        report = Report.objects.create(
+            study=study,
+            case=case,
+            hospital_id=case.hospital_id,
+            kind=ReportKind.FINAL,
+            template=template,
+            technique=template.technique if template else "",
+            comparison=template.comparison if template else "",
+            findings=findings,
+            impression=template.impression if template else "",
+            ai_draft=ai,
+            ai_review={entry["finding"]: "pending" for entry in ai},
+            author=user,
+        )
+        audit_record(
+            actor=user,
+            action="report.open",
+            target=report,
+            hospital=case.hospital_id,
+            patient_id=study.patient_id,
+            request=request,
+            detail={"template": template.name if template else None, "ai_sentences": len(ai)},
+        )
+    return report
+
+
+# -- autosave -----------------------------------------------------------------------------------
+def report_save(*, report_id: int, user, revision: int, changes: dict, request=None) -> Report:
+    """Save a draft from revision ``revision``; a stale revision is refused with 409."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise DomainError(
+            "invalid", f"not editable: {', '.join(sorted(unknown))}", field=sorted(unknown)[0]
+        )
+    with transaction.atomic():
+        report = Report.objects.select_related("case").filter(pk=report_id).first()
+        if report is None:
+            raise NotFound("No such report.")
+        if report.is_signed:
+            raise Conflict(
+                "report_signed", "A signed report cannot change; add an addendum instead."
+            )
+        case = _locked_case_for_writer(report.case_id, user)
+        values = {}
+        for name, value in changes.items():
+            if name == "critical_findings":
+                values[name] = _clean_critical(value)
+            elif name == "ai_review":
+                values[name] = _clean_review(value, report)
+            else:
+                values[name] = expand_macros(str(value or ""), user=user)
+        now = timezone.now()
+        # The guard: only a save from the current revision of a draft applies.
+        saved = Report.objects.filter(
+            pk=report_id, state=ReportState.DRAFT, revision=revision
+        ).update(**values, revision=F("revision") + 1, author=user, updated_at=now)
+        if not saved:
+            current = Report.objects.get(pk=report_id)
+            if current.is_signed:
+                raise Conflict(
+                    "report_signed", "A signed report cannot change; add an addendum instead."
+                )
+            raise Conflict(
+                "stale_revision",
+                f"This draft was saved elsewhere (revision {current.revision}, you had "
+                f"{revision}); reload it before saving again.",
+            )
+        if case.state == CaseState.CLAIMED:
+            case.state = CaseState.IN_REPORT
+        case.last_activity_at = now
+        case.save(update_fields=["state", "last_activity_at", "updated_at"])
+        report.refresh_from_db()
+        audit_record(
+            actor=user,
+            action="report.save",
+            target=report,
+            hospital=report.hospital_id,
+            patient_id=case.study.patient_id,
+            request=request,
+            detail={"revision": report.revision, "fields": sorted(values)},
+        )
+        _announce(report, "report_saved")
+    return report
+
+
+# -- signing ---------------------------------------------------------------------------------
+def _reauthenticate(user, password: str, *, report: Report, request) -> None:
+    if password and user.check_password(password):
+        return
+    # Called before the signing transaction opens, so this line stays although nothing is signed.
+    audit_record(
+        actor=user,
+        action="report.sign",
+        target=report,
+        hospital=report.hospital_id,
+        outcome=Outcome.DENIED,
+        request=request,
+        detail={"reason": "password did not match"},
+    )
+    raise DomainError(
+        "reauthentication_failed",
+        "Signing needs your password again, and it did not match. Nothing was signed.",
+        field="password",
+        status=403,
+    )
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text or "") if s.strip()]
+
+
+def ai_acceptance(report: Report) -> list[dict]:
+    """How much of each AI sentence survived into the text being signed."""
+    signed = _sentences(f"{report.findings}\n{report.impression}")
+    outcome = []
+    for entry in report.ai_draft:
+        sentence = entry["sentence"]
+        best = max(
+            (difflib.SequenceMatcher(None, sentence.lower(), s.lower()).ratio() for s in signed),
+            default=0.0,
+        )
+        review = report.ai_review.get(entry["finding"], "pending")
+        if review == "rejected" or best < 0.5:
+            verdict = "removed"
+        elif sentence in signed:
+            verdict = "kept"
+        else:
+            verdict = "edited"
+        outcome.append(
+            {
+                "finding": entry["finding"],
+                "model_name": entry["model_name"],
+                "model_version": entry["model_version"],
+                "review": review,
+                "outcome": verdict,
+                "similarity": round(best, 3),
+            }
+        )
+    return outcome
+
+
+def _next_version(study_id: int) -> int:
+    top = Report.objects.filter(study_id=study_id).aggregate(top=Max("version_number"))["top"]
+    return (top or 0) + 1
+
+
+def _signature_name(user) -> str:
+    name = user.get_full_name() or user.get_username()
+    return f"{name}, MD" if user.is_radiologist and not name.endswith("MD") else name
+
+
+def _freeze(report: Report, *, user, kind: str, now) -> None:
+    """Turn the (locked) draft into its signed version: the only UPDATE it ever gets."""
+    report.kind = kind
+    report.state = ReportState.SIGNED
+    report.version_number = _next_version(report.study_id)
+    report.signed_by = user
+    report.signed_at = now
+    report.signature_name = _signature_name(user)
+    report.signature_meaning = {
+        ReportKind.PRELIMINARY: "preliminary report",
+        ReportKind.FINAL: "final report",
+        ReportKind.ADDENDUM: "addendum",
+    }[ReportKind(kind)]
+    report.ai_acceptance = ai_acceptance(report)
+    report.content_sha256 = report.compute_sha256()
+    report.save()
+
+
+def _owed_to_hospital(report: Report, *, user, request) -> None:
+    """In the signing transaction: deliveries and critical-result notifications."""
+    from readingcenter.delivery.services import deliveries_create
+
+    deliveries_create(report=report)
+    if report.critical_findings:
+        from readingcenter.critical.services import critical_results_open
+
+        critical_results_open(report=report, actor=user, request=request)
+
+
+def report_sign(
+    *, report_id: int, user, password: str, kind: str, revision: int | None = None, request=None
+) -> Report:
+    """Sign the case's draft as a preliminary or the final report."""
+    if kind not in (ReportKind.PRELIMINARY, ReportKind.FINAL):
+        raise DomainError("invalid", "kind is 'preliminary' or 'final'", field="kind", status=400)
+    report = Report.objects.select_related("case").filter(pk=report_id).first()
+    if report is None:
+        raise NotFound("No such report.")
+    _reauthenticate(user, password, report=report, request=request)
+    with transaction.atomic():
+        # The case lock serialises everything that writes this study's reports.
+        case = _locked_case_for_writer(report.case_id, user)
+        report = Report.objects.select_for_update().get(pk=report_id)
+        if report.is_signed or report.kind == ReportKind.ADDENDUM:
+            raise Conflict("report_signed", "This report is already signed.")
+        if revision is not None and revision != report.revision:
+            raise Conflict(
+                "stale_revision",
+                f"You are signing revision {revision} but revision {report.revision} was "
+                "saved since; reload and check the text before signing.",
+            )
+        pending = [
+            e["label"] for e in report.ai_draft if report.ai_review.get(e["finding"]) == "pending"
+        ]
+        if pending:
+            raise Conflict(
+                "ai_draft_unreviewed",
+                f"Accept, edit or reject the AI-drafted text first ({', '.join(pending)}).",
+            )
+        if not report.impression.strip():
+            raise DomainError(
+                "impression_required", "A report needs an impression.", field="impression"
+            )
+        now = timezone.now()
+        _freeze(report, user=user, kind=kind, now=now)
+        if kind == ReportKind.PRELIMINARY:
+            # The reader goes on to the final from what he signed.
+            Report.objects.create(
+                study_id=report.study_id,
+                case=case,
+                hospital_id=report.hospital_id,
+                kind=ReportKind.FINAL,
+                parent=report,
+                template=report.template,
+                **{name: getattr(report, name) for name in SECTIONS},
+                critical_findings=[],
+                ai_draft=report.ai_draft,
+                ai_review=report.ai_review,
+                author=user,
+            )
+            case.state = CaseState.IN_REPORT
+            case.preliminary_at = case.preliminary_at or now
+        else:
+            case.state = CaseState.SIGNED
+            case.signed_at = now
+        case.last_activity_at = now
+        case.save(
+            update_fields=["state", "preliminary_at", "signed_at", "last_activity_at", "updated_at"]
+        )
+        _owed_to_hospital(report, user=user, request=request)
+        audit_record(
+            actor=user,
+            action="report.sign",
+            target=report,
+            hospital=report.hospital_id,
+            patient_id=case.study.patient_id,
+            request=request,
+            detail={
+                "kind": kind,
+                "version_number": report.version_number,
+                "content_sha256": report.content_sha256,
+                "critical_findings": len(report.critical_findings),
+            },
+        )
+        report.case = case
+        _announce(report, "signed" if kind == ReportKind.FINAL else "preliminary")
+    return report
+
+
+def report_addendum(
+    *,
+    report_id: int,
+    user,
+    password: str,
+    text: str,
+    critical_findings=None,
+    request=None,
+) -> Report:
+    """A signed correction to a final report; the original stays exactly as it was."""
+    from readingcenter.accounts.selectors import privileged_hospital_ids
+
+    text = (text or "").strip()
+    original = Report.objects.select_related("case", "study").filter(pk=report_id).first()
+    if original is None or not (
+        user.is_radiologist and original.hospital_id in privileged_hospital_ids(user)
+    ):
+        raise NotFound("No such report.")
+    if not (original.is_signed and original.kind in (ReportKind.FINAL, ReportKind.ADDENDUM)):
+        raise Conflict(
+            "not_final", "Addenda amend a signed final report; finish and sign the report first."
+        )
+    if not text:
+        raise DomainError("invalid", "An addendum needs its text.", field="text")
+    critical = _clean_critical(critical_findings or [])
+    _reauthenticate(user, password, report=original, request=request)
+    with transaction.atomic():
+        case = (
+            Case.objects.select_for_update(of=("self",))
+            .select_related("study")
+            .get(pk=original.case_id)
+        )
+        # Context for the reader: the latest signed text, which the addendum amends.
+        latest = (
+            Report.objects.filter(study_id=original.study_id, state=ReportState.SIGNED)
+            .order_by("-version_number")
+            .first()
+        )
+        final = original if original.kind == ReportKind.FINAL else original.parent
+        addendum = Report.objects.create(
+            study_id=original.study_id,
+            case=case,
+            hospital_id=original.hospital_id,
+            kind=ReportKind.ADDENDUM,
+            parent=final,
+            **{name: getattr(latest, name) for name in SECTIONS},
+            addendum_text=text,
+            critical_findings=critical,
+            author=user,
+        )
+        _freeze(addendum, user=user, kind=ReportKind.ADDENDUM, now=timezone.now())
+        _owed_to_hospital(addendum, user=user, request=request)
+        audit_record(
+            actor=user,
+            action="report.addendum",
+            target=addendum,
+            hospital=addendum.hospital_id,
+            patient_id=case.study.patient_id,
+            request=request,
+            detail={
+                "amends": final.version_number,
+                "version_number": addendum.version_number,
+                "content_sha256": addendum.content_sha256,
+            },
+        )
+        addendum.case = case
+        _announce(addendum, "addendum")
+    return addendum
+
+
+# -- managers --------------------------------------------------------------------------------
+def macro_save(*, user, code: str, text: str, shared: bool = False) -> Macro:
+    code = (code or "").strip()
+    if not re.fullmatch(r"\.[\w-]{1,30}", code):
+        raise DomainError(
+            "invalid", "A macro code starts with a dot, e.g. .nml", field="code", status=400
+        )
+    if shared and not user.is_manager:
+        raise DomainError("forbidden", "Only managers add shared macros.", status=403)
+    macro, _ = Macro.objects.update_or_create(
+        owner=None if shared else user, code=code, defaults={"text": text}
+    )
+    audit_record(actor=user, action="macro.save", target=macro, detail={"code": code})
+    return macro
+
+
+def report_templates_load(path: Path | None = None) -> int:
+    """The shipped templates and shared macros (fixtures/report_templates.json).
+
+    Idempotent: a template or macro that exists is left as the managers made it.
+    """
+    path = path or Path(settings.BASE_DIR) / "fixtures" / "report_templates.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    created = 0
+    with transaction.atomic():
+        for values in data["templates"]:
+            _, made = ReportTemplate.objects.get_or_create(
+                modality=values["modality"],
+                body_part=values.get("body_part", ""),
+                name=values["name"],
+                defaults={k: v for k, v in values.items() if k in SECTIONS},
+            )
+            created += made
+        for values in data["macros"]:
+            _, made = Macro.objects.get_or_create(
+                owner=None, code=values["code"], defaults={"text": values["text"]}
+            )
+            created += made
+    return created

@@ -1,0 +1,175 @@
+"""Report pages: save, sign and amend from the case page; the report as the hospital sees it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from readingcenter.audit.models import Outcome
+from readingcenter.audit.services import audit_record
+from readingcenter.errors import DomainError, NotFound
+from readingcenter.reports import selectors, services
+from readingcenter.reports.models import SECTIONS, CriticalCategory
+
+
+def _report_or_404(request, pk: int):
+    try:
+        return selectors.report_get(user=request.user, report_id=pk)
+    except NotFound:
+        audit_record(
+            actor=request.user,
+            action="report.read",
+            outcome=Outcome.NOT_FOUND,
+            target_type="reports.report",
+            target_id=pk,
+            request=request,
+        )
+        raise Http404("No such report.") from None
+
+
+def critical_from_post(post) -> list[dict]:
+    """The editor's critical-finding rows (finding_N, category_N); empty rows are dropped."""
+    rows = []
+    for key in sorted(k for k in post if k.startswith("critical_finding_")):
+        finding = post.get(key, "").strip()
+        category = post.get(key.replace("critical_finding_", "critical_category_"), "")
+        if finding:
+            rows.append({"finding": finding, "category": category})
+    return rows
+
+
+@login_required
+@require_POST
+def report_save_page(request, pk: int):
+    report = _report_or_404(request, pk)
+    changes = {name: request.POST.get(name, "") for name in SECTIONS if name in request.POST}
+    changes["critical_findings"] = critical_from_post(request.POST)
+    review = {
+        entry["finding"]: request.POST[f"ai_{entry['finding']}"]
+        for entry in report.ai_draft
+        if request.POST.get(f"ai_{entry['finding']}")
+    }
+    if review:
+        changes["ai_review"] = review
+    try:
+        saved = services.report_save(
+            report_id=pk,
+            user=request.user,
+            request=request,
+            revision=int(request.POST.get("revision", 0) or 0),
+            changes=changes,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("case-detail", pk=report.case_id)
+    action = request.POST.get("then")
+    if action in ("preliminary", "final"):
+        try:
+            services.report_sign(
+                report_id=pk,
+                user=request.user,
+                request=request,
+                kind=action,
+                password=request.POST.get("password", ""),
+                revision=saved.revision,
+            )
+        except DomainError as exc:
+            messages.error(request, f"Saved, but not signed: {exc.message}")
+            return redirect("case-detail", pk=report.case_id)
+        messages.success(
+            request,
+            "Preliminary report signed and sent; the final draft is open."
+            if action == "preliminary"
+            else "Final report signed and sent to the hospital.",
+        )
+        return redirect("case-detail", pk=report.case_id)
+    messages.success(request, f"Draft saved (revision {saved.revision}).")
+    return redirect("case-detail", pk=report.case_id)
+
+
+@login_required
+@require_POST
+def report_addendum_page(request, pk: int):
+    report = _report_or_404(request, pk)
+    try:
+        addendum = services.report_addendum(
+            report_id=pk,
+            user=request.user,
+            password=request.POST.get("password", ""),
+            text=request.POST.get("text", ""),
+            critical_findings=critical_from_post(request.POST),
+            request=request,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("report-detail", pk=report.pk)
+    messages.success(request, f"Addendum signed as version {addendum.version_number} and sent.")
+    return redirect("report-detail", pk=addendum.pk)
+
+
+@login_required
+def report_detail_page(request, pk: int):
+    """One signed version, as the hospital reads it: status, text, signature, what was sent."""
+    report = _report_or_404(request, pk)
+    audit_record(
+        actor=request.user,
+        action="report.read",
+        target=report,
+        hospital=report.hospital_id,
+        patient_id=report.study.patient_id,
+        request=request,
+    )
+    versions = selectors.signed_reports_for_study(user=request.user, study=report.study)
+    context = {
+        "report": report,
+        "study": report.study,
+        "versions": versions,
+        "deliveries": report.deliveries.select_related("endpoint").order_by("id"),
+        "critical_results": _critical_results(report),
+        "can_amend": request.user.is_radiologist
+        and report.is_signed
+        and report.kind in ("final", "addendum"),
+        "categories": CriticalCategory.choices,
+    }
+    return render(request, "reports/detail.html", context)
+
+
+def _critical_results(report) -> list:
+    try:
+        from readingcenter.critical.selectors import critical_results_for_report
+    except ImportError:  # the critical-results app not installed in this build
+        return []
+    return list(critical_results_for_report(report=report))
+
+
+def pdf_response(request, report) -> HttpResponse:
+    from readingcenter.delivery.formats.pdf import render_pdf
+
+    if not report.is_signed:
+        raise NotFound("Only signed reports have a PDF.")
+    audit_record(
+        actor=request.user,
+        action="report.pdf",
+        target=report,
+        hospital=report.hospital_id,
+        patient_id=report.study.patient_id,
+        request=request,
+    )
+    pdf = render_pdf(selectors.report_document(report))
+    name = f"report-{report.study.accession_number or report.study_id}-v{report.version_number}"
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def report_pdf_page(request, pk: int):
+    report = _report_or_404(request, pk)
+    try:
+        return pdf_response(request, report)
+    except NotFound:
+        raise Http404("Only signed reports have a PDF.") from None
