@@ -1,0 +1,296 @@
+"""The signed report as the PDF a hospital prints, files and forwards.
+
+fpdf2 embeds a subset of a TrueType font, so the patient's name prints in Hangul and Han as
+well as Latin; WenQuanYi Zen Hei (Debian's fonts-wqy-zenhei) has all three. The output is a
+function of the document alone: the PDF's dates are the signing time and fpdf2 derives the
+file identifier from the content, so a resend is the same file (and the same hash in FHIR).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.enums import TextMode, XPos, YPos
+
+from readingcenter.delivery.document import ReportDocument
+from readingcenter.delivery.formats.common import (
+    STATUS_LABELS,
+    ai_verdict,
+    check_document,
+    critical_text,
+    local_text,
+    person_name,
+    report_sections,
+    status_sentence,
+)
+
+# fontTools names every table it drops while subsetting (the TTC's bitmap strikes): noise.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+# The first that exists wins; REPORT_PDF_FONT names another (a TTF, or a TTC's first face).
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/wqy-zenhei/wqy-zenhei.ttc",
+)
+FONT = "report"
+
+INK = (20, 20, 20)
+MUTED = (95, 95, 95)
+RULE = (170, 170, 170)
+BANNERS = {
+    # status: (fill, text)
+    "preliminary": ((255, 236, 179), (120, 70, 0)),
+    "amended": ((255, 214, 214), (140, 0, 0)),
+}
+CRITICAL_FILL = (255, 226, 226)
+
+
+class PdfFontMissing(RuntimeError):
+    pass
+
+
+def font_path() -> Path:
+    configured = os.environ.get("REPORT_PDF_FONT")
+    for candidate in ([configured] if configured else []) + list(FONT_CANDIDATES):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    raise PdfFontMissing(
+        "No font with Hangul and Han glyphs for report PDFs: install the Debian package "
+        "fonts-wqy-zenhei (scripts/setup.sh does) or set REPORT_PDF_FONT to a TTF/TTC file "
+        f"(looked for {', '.join(FONT_CANDIDATES)})"
+    )
+
+
+class _ReportPDF(FPDF):
+    def __init__(self, doc: ReportDocument):
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.doc = doc
+
+    def header(self) -> None:
+        self.set_text_color(*INK)
+        self.set_draw_color(*INK)
+        with _bold(self):
+            self.set_font(FONT, size=13)
+            self.cell(0, 7, self.doc.reading_center_name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, size=9)
+        self.set_text_color(*MUTED)
+        self.cell(
+            0,
+            5,
+            f"Diagnostic imaging report for {self.doc.hospital_name}",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        self.set_draw_color(*RULE)
+        self.line(self.l_margin, self.get_y() + 1, self.w - self.r_margin, self.get_y() + 1)
+        self.ln(4)
+        self.set_text_color(*INK)
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self.set_font(FONT, size=8)
+        self.set_text_color(*MUTED)
+        doc = self.doc
+        self.cell(
+            0,
+            5,
+            f"{person_name(doc.patient_name)} · ID {doc.patient_id} · Accession "
+            f"{doc.accession_number} · Report {doc.report_id} version {doc.version_number} "
+            f"({STATUS_LABELS[doc.status].lower()})",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+
+
+@contextmanager
+def _bold(pdf: FPDF) -> Iterator[None]:
+    # The CJK font has no bold face; stroking the glyph outlines as well as filling them is
+    # the usual stand-in, and it keeps every script in one embedded font.
+    previous = pdf.text_mode
+    pdf.text_mode = TextMode.FILL_STROKE
+    pdf.set_line_width(0.3)
+    try:
+        yield
+    finally:
+        pdf.text_mode = previous
+        pdf.set_line_width(0.2)
+
+
+def _heading(pdf: FPDF, text: str, size: float = 11) -> None:
+    pdf.ln(2)
+    pdf.set_text_color(*INK)
+    pdf.set_draw_color(*INK)
+    with _bold(pdf):
+        pdf.set_font(FONT, size=size)
+        pdf.cell(0, 6, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _paragraph(pdf: FPDF, text: str, size: float = 10, bold: bool = False) -> None:
+    pdf.set_font(FONT, size=size)
+    pdf.set_text_color(*INK)
+    if bold:
+        pdf.set_draw_color(*INK)
+        with _bold(pdf):
+            pdf.multi_cell(0, 5, text.strip(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    else:
+        pdf.multi_cell(0, 5, text.strip(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _box(pdf: FPDF, text: str, fill: tuple, ink: tuple, size: float = 11) -> None:
+    pdf.set_fill_color(*fill)
+    pdf.set_text_color(*ink)
+    pdf.set_draw_color(*ink)
+    pdf.set_font(FONT, size=size)
+    with _bold(pdf):
+        pdf.multi_cell(
+            0, 7, text, border=1, fill=True, padding=2, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
+    pdf.set_text_color(*INK)
+    pdf.set_fill_color(255, 255, 255)
+    pdf.ln(2)
+
+
+def _facts(pdf: FPDF, rows: list[tuple[str, str, str, str]]) -> None:
+    pdf.set_font(FONT, size=9.5)
+    with pdf.table(
+        col_widths=(28, 62, 30, 60),
+        borders_layout="NONE",
+        first_row_as_headings=False,
+        line_height=5,
+        padding=(0.6, 1, 0.6, 0),
+        text_align="LEFT",
+        cell_fill_mode="NONE",
+    ) as table:
+        for label_a, value_a, label_b, value_b in rows:
+            row = table.row()
+            for text, muted in (
+                (label_a, True),
+                (value_a, False),
+                (label_b, True),
+                (value_b, False),
+            ):
+                pdf.set_text_color(*(MUTED if muted else INK))
+                row.cell(text)
+    pdf.set_text_color(*INK)
+
+
+SEX = {"M": "Male", "F": "Female", "O": "Other"}
+
+
+def _date(value) -> str:
+    return value.isoformat() if value else "-"
+
+
+def render_pdf(doc: ReportDocument) -> bytes:
+    """The report as PDF bytes (A4), the same bytes for the same document."""
+    check_document(doc)
+    pdf = _ReportPDF(doc)
+    pdf.add_font(FONT, fname=str(font_path()), collection_font_number=0)
+    pdf.set_creation_date(doc.signed_at)
+    pdf.set_title(f"Diagnostic imaging report {doc.accession_number}")
+    pdf.set_author(doc.signed_by_name)
+    pdf.set_subject(f"{STATUS_LABELS[doc.status]} report, {doc.hospital_name}")
+    pdf.set_creator(doc.reading_center_name)
+    pdf.set_producer(doc.reading_center_name)
+    pdf.set_lang("ko")
+    pdf.set_auto_page_break(auto=True, margin=20)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+
+    title = {
+        "preliminary": "Preliminary report",
+        "final": "Final report",
+        "amended": "Amended report (addendum)",
+    }[doc.status]
+    _heading(pdf, f"{title}: {doc.study_description or doc.requested_procedure}", size=14)
+    if doc.status in BANNERS:
+        fill, ink = BANNERS[doc.status]
+        _box(pdf, status_sentence(doc), fill, ink, size=12)
+    elif doc.replaces_version:
+        _paragraph(pdf, status_sentence(doc), size=9)
+
+    study_when = _date(doc.study_date)
+    if doc.study_date and doc.study_time:
+        study_when += f" {doc.study_time:%H:%M}"
+    _facts(
+        pdf,
+        [
+            ("Patient", person_name(doc.patient_name), "Hospital", doc.hospital_name),
+            ("Patient ID", doc.patient_id, "Accession", doc.accession_number),
+            ("Birth date", _date(doc.patient_birth_date), "Study date", study_when),
+            ("Sex", SEX.get(doc.patient_sex, "-"), "Modality", doc.modality or "-"),
+            (
+                "Referring",
+                person_name(doc.referring_physician_name) or "-",
+                "Study",
+                doc.study_description or doc.requested_procedure or "-",
+            ),
+        ],
+    )
+    if doc.clinical_history.strip():
+        _heading(pdf, "Clinical history")
+        _paragraph(pdf, doc.clinical_history)
+
+    if doc.is_amended and doc.addendum_text.strip():
+        _heading(pdf, "ADDENDUM", size=13)
+        _box(pdf, doc.addendum_text.strip(), BANNERS["amended"][0], INK, size=11)
+        _heading(pdf, "Original report", size=12)
+
+    for section in report_sections(doc):
+        _heading(pdf, section.title)
+        _paragraph(pdf, section.text, bold=section.key == "impression")
+
+    if doc.critical_findings:
+        _heading(pdf, "Critical findings")
+        for critical in doc.critical_findings:
+            _box(
+                pdf,
+                f"CRITICAL: {critical.finding} ({critical_text(critical.category)})",
+                CRITICAL_FILL,
+                BANNERS["amended"][1],
+                size=10,
+            )
+
+    if doc.ai_findings:
+        _heading(pdf, "AI findings (computer-aided triage)")
+        for finding in doc.ai_findings:
+            _paragraph(pdf, f"{finding.label}: {ai_verdict(finding)}", size=10, bold=True)
+            pdf.set_text_color(*MUTED)
+            _paragraph(
+                pdf,
+                f"Model {finding.model_name} {finding.model_version} (weights sha256 "
+                f"{finding.weights_sha256[:16]}...), probability {finding.probability:.2f}, "
+                f"threshold {finding.threshold:.2f}.",
+                size=8.5,
+            )
+        pdf.set_text_color(*MUTED)
+        _paragraph(
+            pdf,
+            "AI flags only prioritise reading; the radiologist's report above is the "
+            "diagnosis. Findings the radiologist did not confirm are not part of it.",
+            size=8.5,
+        )
+
+    _heading(pdf, "Electronic signature")
+    _paragraph(
+        pdf,
+        f"Signed electronically by {doc.signed_by_name} ({doc.signed_by_username}) on "
+        f"{local_text(doc, doc.signed_at)}.\nMeaning of the signature: {doc.signature_meaning}.",
+    )
+    pdf.set_font("Courier", size=7.5)
+    pdf.set_text_color(*MUTED)
+    pdf.multi_cell(
+        0,
+        4,
+        f"Content SHA-256: {doc.content_sha256}\nReport {doc.report_id} version "
+        f"{doc.version_number}, delivery key {doc.idempotency_key}",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    return bytes(pdf.output())
