@@ -1,0 +1,101 @@
+"""Hints over Channels with the real Redis layer: the hospital's open page hears that a result
+was raised, notified or acknowledged (after commit); another hospital hears nothing."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.db import transaction
+
+from readingcenter.critical.consumers import CriticalHintConsumer
+from readingcenter.critical.services import critical_result_acknowledge, critical_result_notify
+from readingcenter.studies import hints
+from tests.critical.conftest import BLEED, sign_with_findings
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _own_redis_prefix(settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex}"},
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def _hints_during(user, action, *, wait=1.5):
+    hints.drain()
+
+    async def scenario():
+        communicator = WebsocketCommunicator(CriticalHintConsumer.as_asgi(), "/ws/critical/")
+        communicator.scope["user"] = user
+        connected, _ = await communicator.connect()
+        assert connected
+        await sync_to_async(action)()
+        received = []
+        while True:
+            try:
+                received.append(await communicator.receive_json_from(timeout=wait))
+            except TimeoutError:
+                return received
+
+    return async_to_sync(scenario)()
+
+
+def test_the_hospitals_page_hears_the_result_its_notification_and_its_acknowledgement(
+    hospital_a, radiologist, contacts_a, hospital_user_a, hospital_user_b, manager
+):
+    state = {}
+
+    def sign():
+        _report, [result] = sign_with_findings(hospital_a, radiologist, [BLEED])
+        state["id"] = result.pk
+
+    raised = _hints_during(hospital_user_a, sign)
+    assert raised == [
+        {"type": "critical_result", "id": state["id"], "state": "open", "level": 1,
+         "event": "raised"}
+    ]  # fmt: skip
+    told = _hints_during(
+        manager, lambda: critical_result_notify(critical_result_id=state["id"]), wait=1.0
+    )
+    assert [h["event"] for h in told] == ["notified"]
+    assert (
+        _hints_during(
+            hospital_user_b,
+            lambda: critical_result_notify(critical_result_id=state["id"]),
+            wait=0.5,
+        )
+        == []
+    )
+
+    class Rollback(Exception):
+        pass
+
+    def acknowledge_then_fail():
+        try:
+            with transaction.atomic():
+                critical_result_acknowledge(
+                    critical_result_id=state["id"], user=hospital_user_a, via="portal"
+                )
+                raise Rollback
+        except Rollback:
+            pass
+
+    assert _hints_during(hospital_user_a, acknowledge_then_fail, wait=0.5) == []
+    acknowledged = _hints_during(
+        hospital_user_a,
+        lambda: critical_result_acknowledge(
+            critical_result_id=state["id"], user=hospital_user_a, via="portal"
+        ),
+    )
+    assert [(h["event"], h["state"]) for h in acknowledged] == [("acknowledged", "acknowledged")]
