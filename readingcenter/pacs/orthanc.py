@@ -8,6 +8,7 @@ for Orthanc.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +20,23 @@ from django.conf import settings
 class OrthancError(Exception):
     """Orthanc could not be reached or refused a call. ``status`` is None when unreachable."""
 
-    def __init__(self, message: str, *, status: int | None = None, path: str = ""):
+    def __init__(self, message: str, *, status: int | None = None, path: str = "", body: str = ""):
         super().__init__(message)
         self.status = status
         self.path = path
+        # Orthanc's own error document; its "Details" says what a remote modality answered.
+        self.body = body
+
+    @property
+    def details(self) -> str:
+        """Orthanc's explanation of the error ("Details", else "Message"), or ""."""
+        try:
+            document = json.loads(self.body)
+        except ValueError:
+            return self.body[:300].strip()
+        if not isinstance(document, dict):
+            return ""
+        return str(document.get("Details") or document.get("Message") or "")
 
     @property
     def is_not_found(self) -> bool:
@@ -71,6 +85,7 @@ class OrthancClient:
                 f"Orthanc answered {response.status_code} to {method} {path}: {detail}",
                 status=response.status_code,
                 path=path,
+                body=response.text[:4000],
             )
         return response
 
@@ -129,6 +144,41 @@ class OrthancClient:
 
     def study_ids(self) -> list[str]:
         return self.get_json("/studies")
+
+    # -- what the reading center writes (reports back to hospitals) ------------------------
+    def upload_instance(self, data: bytes) -> dict:
+        """Store one DICOM file: ``{"ID", "ParentStudy", "Status": "Success"|"AlreadyStored"}``.
+
+        Such instances have Origin "RestApi", which the ingest follower counts as ours.
+        """
+        response = self.request(
+            "POST", "/instances", data=data, headers={"Content-Type": "application/dicom"}
+        )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise OrthancError("Orthanc sent something other than JSON for /instances") from exc
+
+    def put_modality(self, name: str, *, aet: str, host: str, port: int) -> None:
+        """Create or update a remote modality (a hospital's PACS) by its symbolic name."""
+        self.request("PUT", f"/modalities/{name}", json={"AET": aet, "Host": host, "Port": port})
+
+    def store_to_modality(self, name: str, resources: list[str], *, timeout: float) -> dict:
+        """C-STORE the resources to the modality and wait for the answer (one association).
+
+        ``timeout`` bounds the DICOM exchange; the HTTP call waits a little longer so that
+        Orthanc, not the socket, reports a PACS that stopped answering.
+        """
+        response = self.request(
+            "POST",
+            f"/modalities/{name}/store",
+            json={"Resources": resources, "Synchronous": True, "Timeout": max(1, round(timeout))},
+            timeout=timeout + 10,
+        )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise OrthancError(f"Orthanc sent something other than JSON for {name}/store") from exc
 
 
 _local = threading.local()

@@ -166,7 +166,7 @@ class MLLPListener:
     """A hospital's HL7 interface engine: reads framed messages, answers what it is told.
 
     ``answer(message_text) -> str | None`` makes the ACK's text (None: say nothing and keep
-    the connection open, as a hung engine does).
+    the connection open, as a hung engine does; "": hang up without answering).
     """
 
     def __init__(self, answer):
@@ -207,6 +207,8 @@ class MLLPListener:
         if reply is None:
             self._stop.wait(30)  # hold the connection open, answer nothing
             return
+        if reply == "":
+            return  # hang up without a word
         conn.sendall(b"\x0b" + reply.encode("utf-8") + b"\x1c\r")
 
     def close(self) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from pydicom import dcmwrite
+from pydicom.filebase import DicomBytesIO
 
 from readingcenter.delivery.formats.common import FormatError
 from readingcenter.delivery.formats.dicom_objects import encapsulated_pdf, structured_report
@@ -43,3 +45,15 @@ def test_a_root_too_long_for_the_scheme_falls_back_to_a_hashed_uid(report_docume
 def test_a_root_that_is_not_a_uid_is_refused(report_document):
     with pytest.raises(FormatError, match="uid_root"):
         structured_report(report_document("final", uid_root="1.2.03.x"))
+
+
+def test_the_same_version_is_byte_for_byte_the_same_object(report_document):
+    def encoded(ds) -> bytes:
+        buffer = DicomBytesIO()
+        dcmwrite(buffer, ds, enforce_file_format=True)
+        return buffer.getvalue()
+
+    doc = report_document("amended")
+    pdf = render_pdf(doc)
+    assert encoded(structured_report(doc)) == encoded(structured_report(doc))
+    assert encoded(encapsulated_pdf(doc, pdf)) == encoded(encapsulated_pdf(doc, pdf))

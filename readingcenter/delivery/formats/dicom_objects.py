@@ -12,6 +12,8 @@ derived from the report and version, so a resend is the same instance, never a s
 
 from __future__ import annotations
 
+import warnings
+
 import highdicom as hd
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
@@ -282,14 +284,9 @@ def _predecessor(doc: ReportDocument) -> Dataset | None:
     return ds
 
 
-def structured_report(doc: ReportDocument) -> Dataset:
-    """A Comprehensive SR (TID 2000 Basic Diagnostic Imaging Report) of the signed report."""
-    check_document(doc)
-    series_instance_uid, sop_instance_uid = _uids(doc, UID_KIND_SR)
-    when = _signed_moments(doc)
-    verified = doc.status != "preliminary"
+def _comprehensive_sr(doc, series_instance_uid, sop_instance_uid, when, verified):
     predecessor = _predecessor(doc)
-    sr = hd.sr.ComprehensiveSR(
+    return hd.sr.ComprehensiveSR(
         evidence=[_study_stand_in(doc)],
         content=_content(doc),
         series_instance_uid=series_instance_uid,
@@ -310,12 +307,27 @@ def structured_report(doc: ReportDocument) -> Dataset:
         content_time=when["time"],
         specific_character_set=CHARSET,
     )
+
+
+def structured_report(doc: ReportDocument) -> Dataset:
+    """A Comprehensive SR (TID 2000 Basic Diagnostic Imaging Report) of the signed report."""
+    check_document(doc)
+    series_instance_uid, sop_instance_uid = _uids(doc, UID_KIND_SR)
+    when = _signed_moments(doc)
+    verified = doc.status != "preliminary"
+    with warnings.catch_warnings():
+        # highdicom doubts one-component names ("BRAINIX"); the name is the hospital's, as
+        # received, and stays as it is.
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person")
+        sr = _comprehensive_sr(doc, series_instance_uid, sop_instance_uid, when, verified)
     if "CurrentRequestedProcedureEvidenceSequence" in sr:
         del sr.CurrentRequestedProcedureEvidenceSequence
     # highdicom stamps "now"; the signature's moment keeps the object a function of the report.
     sr.InstanceCreationDate = when["date"]
     sr.InstanceCreationTime = when["time"]
     sr.TimezoneOffsetFromUTC = when["offset"]
+    for equipment in sr.get("ContributingEquipmentSequence", []):
+        equipment.ContributionDateTime = when["datetime"]
     if verified:
         observer = sr.VerifyingObserverSequence[0]
         observer.VerificationDateTime = when["datetime"]
