@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from readingcenter.pacs import dicomweb_fast  # noqa: E402
 from readingcenter.studies.consumers import StudyHintConsumer  # noqa: E402
 from readingcenter.worklist.consumers import WorklistHintConsumer  # noqa: E402
 from readingcenter.ws_auth import TokenAuthMiddleware  # noqa: E402
@@ -27,7 +28,9 @@ websocket_routes = [
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # The frames of a study the viewer was just allowed to open skip Django's request
+        # cycle (pacs/dicomweb_fast.py); everything else, and every decision, goes through it.
+        "http": dicomweb_fast.application(django_asgi_app),
         # Origin checked against ALLOWED_HOSTS: another site cannot ride a user's session.
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_routes)))
