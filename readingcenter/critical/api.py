@@ -18,12 +18,7 @@ from readingcenter.critical.models import (
     State,
 )
 from readingcenter.studies.api import HospitalRefSerializer
-
-
-class UserRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    name = serializers.CharField(source="get_full_name")
+from readingcenter.worklist.api import UserRefSerializer
 
 
 class ResultStudySerializer(serializers.Serializer):
