@@ -96,15 +96,15 @@ class _ReportPDF(FPDF):
         self.set_font(FONT, size=8)
         self.set_text_color(*MUTED)
         doc = self.doc
-        self.cell(
-            0,
-            5,
-            f"{person_name(doc.patient_name)} · ID {doc.patient_id} · Accession "
-            f"{doc.accession_number} · Report {doc.report_id} version {doc.version_number} "
+        # Every page names the patient and the report: pages get separated in a hospital.
+        parts = [
+            person_name(doc.patient_name),
+            f"ID {doc.patient_id}",
+            f"Accession {doc.accession_number}",
+            f"Report {doc.report_id} version {doc.version_number} "
             f"({STATUS_LABELS[doc.status].lower()})",
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
+        ]
+        self.cell(0, 5, " · ".join(p for p in parts if p), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align="R")
 
 
@@ -137,9 +137,9 @@ def _paragraph(pdf: FPDF, text: str, size: float = 10, bold: bool = False) -> No
     if bold:
         pdf.set_draw_color(*INK)
         with _bold(pdf):
-            pdf.multi_cell(0, 5, text.strip(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.multi_cell(0, 5, text.strip(), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     else:
-        pdf.multi_cell(0, 5, text.strip(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(0, 5, text.strip(), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _box(pdf: FPDF, text: str, fill: tuple, ink: tuple, size: float = 11) -> None:
@@ -149,7 +149,15 @@ def _box(pdf: FPDF, text: str, fill: tuple, ink: tuple, size: float = 11) -> Non
     pdf.set_font(FONT, size=size)
     with _bold(pdf):
         pdf.multi_cell(
-            0, 7, text, border=1, fill=True, padding=2, new_x=XPos.LMARGIN, new_y=YPos.NEXT
+            0,
+            7,
+            text,
+            border=1,
+            fill=True,
+            padding=2,
+            align="L",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
         )
     pdf.set_text_color(*INK)
     pdf.set_fill_color(255, 255, 255)
@@ -198,7 +206,6 @@ def render_pdf(doc: ReportDocument) -> bytes:
     pdf.set_subject(f"{STATUS_LABELS[doc.status]} report, {doc.hospital_name}")
     pdf.set_creator(doc.reading_center_name)
     pdf.set_producer(doc.reading_center_name)
-    pdf.set_lang("ko")
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.alias_nb_pages()
     pdf.add_page()
@@ -221,7 +228,7 @@ def render_pdf(doc: ReportDocument) -> bytes:
     _facts(
         pdf,
         [
-            ("Patient", person_name(doc.patient_name), "Hospital", doc.hospital_name),
+            ("Patient", person_name(doc.patient_name) or "-", "Hospital", doc.hospital_name),
             ("Patient ID", doc.patient_id, "Accession", doc.accession_number),
             ("Birth date", _date(doc.patient_birth_date), "Study date", study_when),
             ("Sex", SEX.get(doc.patient_sex, "-"), "Modality", doc.modality or "-"),
