@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import psycopg
-
-from readingcenter.pacs.orthanc_server import OrthancConfig
+if TYPE_CHECKING:  # the charts are also used where neither psycopg nor Django is installed
+    from readingcenter.pacs.orthanc_server import OrthancConfig
 
 
 def prepare_database(base_url: str, name: str) -> str:
     """A fresh, empty database next to the configured one; returns its URL."""
+    import psycopg
+
     parts = urlsplit(base_url)
     with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
