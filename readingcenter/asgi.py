@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from readingcenter.critical.consumers import CriticalHintConsumer  # noqa: E402
 from readingcenter.pacs import dicomweb_fast  # noqa: E402
 from readingcenter.studies.consumers import StudyHintConsumer  # noqa: E402
 from readingcenter.worklist.consumers import WorklistHintConsumer  # noqa: E402
@@ -24,6 +25,7 @@ from readingcenter.ws_auth import TokenAuthMiddleware  # noqa: E402
 websocket_routes = [
     path("ws/studies/", StudyHintConsumer.as_asgi()),
     path("ws/worklist/", WorklistHintConsumer.as_asgi()),
+    path("ws/critical/", CriticalHintConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(

@@ -153,6 +153,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a "state" field each: name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "CriticalResultStateEnum": "readingcenter.critical.models.State",
+        "CaseStateEnum": "readingcenter.worklist.models.CaseState",
+    },
 }
 
 PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
@@ -236,6 +241,23 @@ DELIVERY_RETRY_BASE_SECONDS = env_float("DELIVERY_RETRY_BASE_SECONDS", 30.0)
 DELIVERY_RETRY_MAX_SECONDS = env_float("DELIVERY_RETRY_MAX_SECONDS", 900.0)
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 12)
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+
+# E-mail (critical-result notifications). With EMAIL_HOST set, mail goes out by SMTP; without
+# it (the demo), each message is written to a file under var/mail for people to look at.
+EMAIL_HOST = env("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "reading-center@readingcenter.example")
 # Under ASGI, Django runs each request's synchronous part in a thread of its own, and database
 # connections belong to threads: a persistent connection is never used twice, and every
 # request opened a new PostgreSQL connection (about 7 ms here, more than the whole of an image

@@ -10,13 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import shutil
-import socket
-import subprocess
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +19,14 @@ from readingcenter.delivery.document import (
     CodedConcept,
     CriticalFinding,
     ReportDocument,
+)
+from readingcenter.pacs.simulator.hospital_systems import FhirServer as FHIRReceiver
+from readingcenter.pacs.simulator.hospital_systems import InterfaceEngine as MLLPListener
+from readingcenter.pacs.simulator.hospital_systems import (  # noqa: F401 - tests import them here
+    Pacs,
+    ack_for,
+    free_port,
+    wait_for_listener,
 )
 
 SIGNED_AT = dt.datetime(2025, 3, 14, 9, 26, 53, tzinfo=dt.UTC)  # 18:26:53 in Seoul
@@ -119,115 +121,13 @@ def with_ai(doc: ReportDocument, **changes) -> ReportDocument:
     return dataclasses.replace(doc, ai_findings=(dataclasses.replace(AI_ICH, **changes),))
 
 
-# -- peers ------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_listener(port: int, timeout: float = 10.0) -> None:
-    # Look for the listening socket in /proc instead of connecting: storescp serves one
-    # association at a time, and a probe connection could delay the test's real one.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                rows = Path(table).read_text().splitlines()[1:]
-            except OSError:
-                continue
-            for row in rows:
-                fields = row.split()
-                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
+# -- peers: the hospital simulator's receiving systems ------------------------------------------
 @pytest.fixture
 def hospital_pacs(tmp_path):
     """dcmtk's storescp as the hospital's PACS (AE SEOULNORTH_PACS): (port, folder)."""
-    port = free_port()
-    folder = tmp_path / "hospital-pacs"
-    folder.mkdir()
-    proc = subprocess.Popen(
-        ["storescp", "+xa", "-aet", "SEOULNORTH_PACS", "-od", str(folder), str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={"TCP_NODELAY": "1", "PATH": "/usr/bin:/bin"},
-    )
-    wait_for_listener(port)
-    yield port, folder
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-class MLLPListener:
-    """A hospital's HL7 interface engine: reads framed messages, answers what it is told.
-
-    ``answer(message_text) -> str | None`` makes the ACK's text (None: say nothing and keep
-    the connection open, as a hung engine does; "": hang up without answering).
-    """
-
-    def __init__(self, answer):
-        self.answer = answer
-        self.received: list[str] = []
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        self.server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                self._handle(conn)
-
-    def _handle(self, conn: socket.socket) -> None:
-        buffer = b""
-        conn.settimeout(5)
-        while b"\x1c\r" not in buffer:
-            try:
-                chunk = conn.recv(65536)
-            except TimeoutError:
-                return
-            if not chunk:
-                return
-            buffer += chunk
-        text = buffer[buffer.index(b"\x0b") + 1 : buffer.index(b"\x1c\r")].decode("utf-8")
-        self.received.append(text)
-        reply = self.answer(text)
-        if reply is None:
-            self._stop.wait(30)  # hold the connection open, answer nothing
-            return
-        if reply == "":
-            return  # hang up without a word
-        conn.sendall(b"\x0b" + reply.encode("utf-8") + b"\x1c\r")
-
-    def close(self) -> None:
-        self._stop.set()
-        self.server.close()
-        self._thread.join(timeout=5)
-
-
-def ack_for(message: str, code: str = "AA", text: str = "", control_id: str | None = None) -> str:
-    """An HL7 ACK for ``message`` as an interface engine writes it."""
-    import hl7
-
-    msh = hl7.parse(message).segment("MSH")
-    control_id = control_id if control_id is not None else str(msh[10])
-    header = (
-        f"MSH|^~\\&|{msh[5]}|{msh[6]}|{msh[3]}|{msh[4]}|20250314183000||ACK^R01^ACK|"
-        f"ACK{control_id}|P|2.5.1|||||UNICODE UTF-8"
-    )
-    return f"{header}\rMSA|{code}|{control_id}|{text}\r"
+    pacs = Pacs(ae_title="SEOULNORTH_PACS", folder=tmp_path / "hospital-pacs").start()
+    yield pacs.port, pacs.folder
+    pacs.stop()
 
 
 @pytest.fixture
@@ -242,49 +142,6 @@ def mllp_listener():
     yield start
     for listener in listeners:
         listener.close()
-
-
-class FHIRReceiver:
-    """A hospital's FHIR server: records each request and answers what ``answer`` returns.
-
-    ``answer(method, path, headers, body) -> (status, headers, body_dict_or_None)``.
-    """
-
-    def __init__(self, answer):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.requests: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                record = {"path": self.path, "headers": dict(self.headers.items()), "body": body}
-                receiver.requests.append(record)
-                status, headers, document = answer("POST", self.path, record["headers"], body)
-                payload = json.dumps(document).encode() if document is not None else b""
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                if payload:
-                    self.send_header("Content-Type", "application/fhir+json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/fhir"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
 
 
 def created(method, path, headers, body):

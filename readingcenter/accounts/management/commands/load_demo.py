@@ -56,6 +56,7 @@ class Command(BaseCommand):
                     user.save()
                     created += 1
             created += self._load_reading(data)
+            created += self._load_reporting(data)
         self.stdout.write(f"demo data: {created} new rows, the rest already there")
 
     def _load_reading(self, data) -> int:
@@ -106,4 +107,21 @@ class Command(BaseCommand):
                     actor="system:load_demo",
                 )
                 created += 1
+        return created
+
+    def _load_reporting(self, data) -> int:
+        """Report templates and macros, critical-result contacts, delivery endpoints."""
+        from readingcenter.critical.demo import load_demo_contacts
+        from readingcenter.delivery.models import DeliveryEndpoint
+        from readingcenter.reports.services import report_templates_load
+
+        created = report_templates_load() + load_demo_contacts()
+        for item in data.get("delivery_endpoints", []):
+            item = dict(item)
+            hospital = Hospital.objects.get(code=item.pop("hospital"))
+            _, made = DeliveryEndpoint.objects.get_or_create(
+                hospital=hospital, channel=item.pop("channel"), name=item.pop("name"),
+                defaults=item,
+            )  # fmt: skip
+            created += made
         return created

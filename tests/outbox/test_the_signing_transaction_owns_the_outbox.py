@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from readingcenter.delivery.models import Delivery
+from readingcenter.reports.models import Report
+from tests.outbox.conftest import hl7_endpoint, sign_new_report
+
+
+class Rollback(Exception):
+    pass
+
+
+def test_a_signature_that_rolls_back_leaves_no_delivery_and_no_job(hospital_a, radiologist, engine):
+    hl7_endpoint(hospital_a, engine)
+    with pytest.raises(Rollback), transaction.atomic():
+        sign_new_report(hospital_a, radiologist, impression="Never signed.")
+        assert Delivery.objects.count() == 1
+        raise Rollback
+    assert Delivery.objects.count() == 0
+    assert not Report.objects.filter(state="signed").exists()
+    assert not ProcrastinateJob.objects.filter(task_name="delivery.drain_endpoint").exists()
+
+
+def test_a_second_report_while_a_drain_waits_adds_no_second_job(hospital_a, radiologist, engine):
+    hl7_endpoint(hospital_a, engine)
+    sign_new_report(hospital_a, radiologist, impression="One.")
+    sign_new_report(hospital_a, radiologist, impression="Two.")
+    assert Delivery.objects.count() == 2
+    # The waiting drain (its queueing lock) will send both.
+    assert ProcrastinateJob.objects.filter(task_name="delivery.drain_endpoint").count() == 1
