@@ -38,6 +38,11 @@ SYNTHETIC_SENDS = [
 ]
 
 
+# The demo hospitals' receiving systems (run_hospital_systems); fixtures/demo.json's delivery
+# endpoints point at these ports.
+HOSPITAL_PORTS = {"pacs": 11112, "mllp": 2575, "fhir": 8090}
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -72,6 +77,9 @@ class Command(BaseCommand):
             (port, "the web server"),
             (config.dicom_port, "Orthanc's DICOM port"),
             (config.http_port, "Orthanc's REST port"),
+            (HOSPITAL_PORTS["pacs"], "the demo hospital PACS"),
+            (HOSPITAL_PORTS["mllp"], "the demo hospital HL7 interface engine"),
+            (HOSPITAL_PORTS["fhir"], "the demo hospital FHIR server"),
         ]:
             if not _port_free(needed):
                 raise CommandError(
@@ -121,6 +129,17 @@ class Command(BaseCommand):
         )
         self._spawn("worker", [*manage, "procrastinate", "worker", "--concurrency", "2"], log_dir)
         self._spawn("follower", [*manage, "follow_orthanc"], log_dir)
+        self._spawn(
+            "hospital",
+            [
+                *manage,
+                "run_hospital_systems",
+                *("--pacs-port", str(HOSPITAL_PORTS["pacs"])),
+                *("--mllp-port", str(HOSPITAL_PORTS["mllp"])),
+                *("--fhir-port", str(HOSPITAL_PORTS["fhir"])),
+            ],
+            log_dir,
+        )
         self._wait_http(f"http://127.0.0.1:{port}/healthz", "web server", log_dir / "web.log")
         self.stdout.write(f"web up at http://127.0.0.1:{port}/ (logs in {log_dir})")
         if not no_send:
@@ -242,6 +261,7 @@ class Command(BaseCommand):
         )
 
     def _banner(self, port: int, config) -> None:
+        pacs, mllp, fhir = HOSPITAL_PORTS["pacs"], HOSPITAL_PORTS["mllp"], HOSPITAL_PORTS["fhir"]
         fixture = json.loads((Path(settings.BASE_DIR) / "fixtures" / "demo.json").read_text())
         password = fixture["password"]
         users = "\n".join(
@@ -256,6 +276,11 @@ The reading center is running. Ctrl-C stops everything this command started.
   Assignments       http://127.0.0.1:{port}/worklist/assignments/   (managers)
   Studies board     http://127.0.0.1:{port}/studies/
   Viewer (OHIF)     opens from a case: http://127.0.0.1:{port}/cases/<id>/
+  Reports           written and signed on the case page; the hospital reads them on its
+                    study page (PDF too); critical results: http://127.0.0.1:{port}/critical-results/
+  Hospital systems  reports arrive at a demo PACS (port {pacs}), HL7 engine (port {mllp})
+                    and FHIR server (port {fhir}): what they got is in var/hospital/, their log
+                    var/log/hospital.log; notification e-mails are files in var/mail/
   API docs          http://127.0.0.1:{port}/api/docs/    (schema: /api/schema/)
   Django admin      http://127.0.0.1:{port}/admin/
   DICOM C-STORE     AE {config.aet} on 127.0.0.1:{config.dicom_port} (AE titles: admin)
