@@ -30,6 +30,11 @@ def _report_or_404(request, pk: int):
         raise Http404("No such report.") from None
 
 
+def _text(post, name: str) -> str:
+    """A textarea's text as the editor's autosave sends it: browsers post line breaks as CRLF."""
+    return post.get(name, "").replace("\r\n", "\n")
+
+
 def critical_from_post(post) -> list[dict]:
     """The editor's critical-finding rows (finding_N, category_N); empty rows are dropped."""
     rows = []
@@ -45,7 +50,8 @@ def critical_from_post(post) -> list[dict]:
 @require_POST
 def report_save_page(request, pk: int):
     report = _report_or_404(request, pk)
-    changes = {name: request.POST.get(name, "") for name in SECTIONS if name in request.POST}
+    # Without this, a draft autosaved with "\n" changes (and hashes) differently once posted.
+    changes = {name: _text(request.POST, name) for name in SECTIONS if name in request.POST}
     changes["critical_findings"] = critical_from_post(request.POST)
     review = {
         entry["finding"]: request.POST[f"ai_{entry['finding']}"]
@@ -99,7 +105,7 @@ def report_addendum_page(request, pk: int):
             report_id=pk,
             user=request.user,
             password=request.POST.get("password", ""),
-            text=request.POST.get("text", ""),
+            text=_text(request.POST, "text"),
             critical_findings=critical_from_post(request.POST),
             request=request,
         )

@@ -11,7 +11,7 @@
   const api = editor.dataset.api;
   const macros = JSON.parse(document.getElementById("macros-data").textContent || "{}");
   const csrf = (document.cookie.split("; ").find(c => c.startsWith("csrftoken=")) || "=").split("=")[1];
-  let dirty = false, saving = false, stale = false;
+  let dirty = false, saving = null, stale = false, submitting = false;
 
   function show(text, kind) { status.textContent = text; status.className = "autosave " + (kind || "muted"); }
 
@@ -33,9 +33,14 @@
     return body;
   }
 
-  async function save() {
-    if (!dirty || saving || stale) return;
-    saving = true; dirty = false;
+  function save() {
+    if (!dirty || saving || stale || submitting) return saving;
+    saving = send().finally(() => { saving = null; });
+    return saving;
+  }
+
+  async function send() {
+    dirty = false;
     show("saving…");
     try {
       const response = await fetch(api, {
@@ -46,7 +51,9 @@
       const data = await response.json().catch(() => ({}));
       if (response.ok) {
         revision.value = data.revision;
-        show("saved · revision " + data.revision + " · " + new Date().toLocaleTimeString());
+        // Typed while this save was on its way: not saved yet, and the status says so.
+        if (dirty) show("unsaved changes");
+        else show("saved · revision " + data.revision + " · " + new Date().toLocaleTimeString());
       } else if (response.status === 409) {
         // Another tab or device saved a newer revision: never overwrite it from here.
         stale = true;
@@ -58,8 +65,6 @@
     } catch (err) {
       dirty = true;
       show("not saved (offline?) – retrying", "error");
-    } finally {
-      saving = false;
     }
   }
 
@@ -75,12 +80,15 @@
     area.setSelectionRange(position, position);
   }
 
+  // The signing password is no part of the draft: typing it saves nothing.
   form.addEventListener("input", event => {
+    if (event.target.name === "password") return;
     if (event.target.tagName === "TEXTAREA") expand(event.target);
     dirty = true;
     show("unsaved changes");
   });
   form.addEventListener("change", event => {
+    if (event.target.name === "password") return;
     const select = event.target.closest("select.ai-review");
     if (select) {
       const item = select.closest(".ai-sentence");
@@ -93,7 +101,18 @@
     }
     dirty = true;
   });
-  form.addEventListener("submit", () => { dirty = false; });
+  form.addEventListener("submit", event => {
+    // The form posts the revision it holds: an autosave still on its way would make that
+    // revision stale and the signature fail, so the post waits for it.
+    if (saving) {
+      event.preventDefault();
+      const submitter = event.submitter;
+      saving.then(() => form.requestSubmit(submitter));
+      return;
+    }
+    dirty = false;
+    submitting = true;
+  });
   setInterval(save, 3000);
   window.addEventListener("beforeunload", event => { if (dirty && !stale) { save(); event.preventDefault(); } });
 })();
