@@ -49,28 +49,19 @@ _BODY_PART_WORDS = {
 
 # -- helpers ---------------------------------------------------------------------------------
 def _announce(report: Report, event: str) -> None:
-    """Readers of the case and the hospital's users refetch; never state."""
-    message = {
-        "type": "case.hint",
-        "case_id": report.case_id,
-        "study_id": report.study_id,
-        "hospital_id": report.hospital_id,
-        "state": report.case.state,
-        "priority": report.case.priority,
-        "event": event,
-    }
-    from readingcenter.worklist.services import WORKLIST_ALL_GROUP, worklist_hospital_group
+    """Readers of the case refetch it; on signing, the hospital's board too. Never state."""
+    from readingcenter.worklist.services import announce_case
 
-    groups = [
-        (WORKLIST_ALL_GROUP, message),
-        (worklist_hospital_group(report.hospital_id), message),
-    ]
+    announce_case(report.case, event)
     if report.is_signed:
-        # The hospital's board learns that a report arrived.
-        study_message = {"type": "study.hint", "study_id": report.study_id, "status": "reported"}
-        groups.append((hints.hospital_group(report.hospital_id), study_message))
-        groups.append((hints.ALL_STUDIES_GROUP, study_message))
-    hints.on_commit_send(("report", report.id), groups)
+        message = {"type": "study.hint", "study_id": report.study_id, "status": "reported"}
+        hints.on_commit_send(
+            ("report", report.id),
+            [
+                (hints.hospital_group(report.hospital_id), message),
+                (hints.ALL_STUDIES_GROUP, message),
+            ],
+        )
 
 
 def _locked_case_for_writer(case_id: int, user) -> Case:
@@ -165,6 +156,13 @@ def expand_macros(text: str, *, user) -> str:
         return macros.get(match.group(0), match.group(0))
 
     return re.sub(r"(?<!\S)\.[\w-]+(?!\S)", swap, text)
+
+
+def _plain_text(value) -> str:
+    """One form of the same text whatever sent it (a form posts CRLF, the editor's autosave LF):
+    the signed text, and so its hash, must not depend on which save came last."""
+    text = str(value or "").replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
 
 
 def _clean_critical(value) -> list[dict]:
@@ -273,7 +271,7 @@ def report_save(*, report_id: int, user, revision: int, changes: dict, request=N
             elif name == "ai_review":
                 values[name] = _clean_review(value, report)
             else:
-                values[name] = expand_macros(str(value or ""), user=user)
+                values[name] = expand_macros(_plain_text(value), user=user)
         now = timezone.now()
         # The guard: only a save from the current revision of a draft applies.
         saved = Report.objects.filter(
@@ -495,7 +493,7 @@ def report_addendum(
     """A signed correction to a final report; the original stays exactly as it was."""
     from readingcenter.accounts.selectors import privileged_hospital_ids
 
-    text = (text or "").strip()
+    text = _plain_text(text).strip()
     original = Report.objects.select_related("case", "study").filter(pk=report_id).first()
     if original is None or not (
         user.is_radiologist and original.hospital_id in privileged_hospital_ids(user)

@@ -79,6 +79,7 @@ def study_detail(request, pk: int):
         patient_id=study.patient_id,
         request=request,
     )
+    versions = signed_reports_for_study(user=request.user, study=study)
     return render(
         request,
         "studies/detail.html",
@@ -86,7 +87,8 @@ def study_detail(request, pk: int):
             "study": study,
             "events": study.events.all(),
             # The hospital's view of its reports: signed versions only, with their delivery.
-            "versions": signed_reports_for_study(user=request.user, study=study),
+            "versions": versions,
+            "reported": any(v.kind in ("final", "addendum") for v in versions),
             "hospitals": Hospital.objects.filter(is_active=True) if request.user.is_manager else [],
         },
     )

@@ -44,7 +44,7 @@ def worklist_hospital_group(hospital_id: int) -> str:
     return f"worklist.hospital.{hospital_id}"
 
 
-def _announce(case: Case, event: str) -> None:
+def announce_case(case: Case, event: str) -> None:
     """A hint after commit to managers and to readers of the case's hospital; never state."""
     message = {
         "type": "case.hint",
@@ -147,7 +147,7 @@ def case_sync_from_study(study: Study) -> Case | None:
             patient_id=study.patient_id,
             detail={"priority": case.priority, "due_at": case.due_at.isoformat()},
         )
-        _announce(case, "opened")
+        announce_case(case, "opened")
         _maybe_auto_assign(case)
         return case
 
@@ -166,7 +166,7 @@ def case_sync_from_study(study: Study) -> Case | None:
         changed += ["ai_score", "ai_flagged"]
     if changed:
         case.save(update_fields=[*changed, "updated_at"])
-        _announce(case, "priority" if "priority" in changed else "updated")
+        announce_case(case, "priority" if "priority" in changed else "updated")
         if "priority" in changed:
             _maybe_auto_assign(case)
     return case
@@ -182,7 +182,7 @@ def cases_recompute_deadlines(*, hospital_id: int, priority: str) -> int:
         case.due_at = target.deadline(case.arrived_at)
         case.at_risk_at = target.at_risk_from(case.arrived_at)
         case.save(update_fields=["due_at", "at_risk_at", "updated_at"])
-        _announce(case, "deadline")
+        announce_case(case, "deadline")
         moved += 1
     return moved
 
@@ -242,7 +242,7 @@ def case_claim(*, case_id: int, user, request=None) -> Case:
             patient_id=case.study.patient_id,
             request=request,
         )
-        _announce(case, "claimed")
+        announce_case(case, "claimed")
     return case
 
 
@@ -275,7 +275,7 @@ def case_next(*, user, request=None) -> Case | None:
             request=request,
             detail={"via": "next"},
         )
-        _announce(case, "claimed")
+        announce_case(case, "claimed")
     return case
 
 
@@ -305,7 +305,7 @@ def case_release(*, case_id: int, user, reason: str = "", request=None) -> Case:
             request=request,
             detail={"previous": previous.get_username(), "reason": reason},
         )
-        _announce(case, "released")
+        announce_case(case, "released")
     return case
 
 
@@ -405,7 +405,7 @@ def case_reassign(*, case_id: int, to_user: User | None, actor, reason: str, req
                 "reason": reason,
             },
         )
-        _announce(case, "reassigned")
+        announce_case(case, "reassigned")
     return case
 
 
@@ -438,7 +438,7 @@ def case_remove(*, case_id: int, actor, reason: str, request=None) -> Case:
             request=request,
             detail={"reason": reason, "claimed_by": previous},
         )
-        _announce(case, "removed")
+        announce_case(case, "removed")
     return case
 
 
@@ -492,7 +492,7 @@ def claims_expire_idle(*, now=None) -> list[int]:
                     "last_activity_at": case.last_activity_at.isoformat(),
                 },
             )
-            _announce(case, "released")
+            announce_case(case, "released")
             expired.append(case.id)
     if expired:
         log.info("returned %d idle claims to the pool", len(expired))
@@ -573,7 +573,7 @@ def case_auto_assign(*, case: Case) -> AssignmentDecision:
         },
     )
     if chosen is not None:
-        _announce(case, "claimed")
+        announce_case(case, "claimed")
     return decision
 
 

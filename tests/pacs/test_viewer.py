@@ -180,52 +180,16 @@ _IMAGE_SHOWN = """() => {
 @pytest.fixture
 def live_server_daphne(transactional_db, orthanc, tmp_path):
     """The project under daphne, as in production, on the test database and Orthanc."""
-    import os
-    import subprocess
-    import time
-    from urllib.parse import urlsplit
+    from tests.browser import daphne_server
 
-    import requests
-    from django.db import connection
-
-    from readingcenter.pacs.orthanc_server import free_port
-
-    port = free_port()
-    database_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x")
-    env = {
-        **os.environ,
-        "DATABASE_URL": urlsplit(database_url)
-        ._replace(path=f"/{connection.settings_dict['NAME']}")
-        .geturl(),
-        "ORTHANC_URL": settings.ORTHANC_URL,
-        "ORTHANC_USERNAME": settings.ORTHANC_USERNAME,
-        "ORTHANC_PASSWORD": settings.ORTHANC_PASSWORD,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "OHIF_DIR": str(settings.OHIF_DIR),
-    }
-    log = open(tmp_path / "daphne.log", "wb")  # noqa: SIM115 - handed to the child process
-    process = subprocess.Popen(
-        [str(Path(os.sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-         "readingcenter.asgi:application"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"daphne did not start: {(tmp_path / 'daphne.log').read_text()}")
-            time.sleep(0.2)
+    with daphne_server(
+        tmp_path,
+        timeout=30,
+        ORTHANC_URL=settings.ORTHANC_URL,
+        ORTHANC_USERNAME=settings.ORTHANC_USERNAME,
+        ORTHANC_PASSWORD=settings.ORTHANC_PASSWORD,
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 @pytest.mark.slow

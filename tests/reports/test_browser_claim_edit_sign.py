@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-import requests
-from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connections
 
-from readingcenter.pacs.orthanc_server import free_port
 from readingcenter.reports.models import Report
 from readingcenter.studies.services import order_create
 from readingcenter.worklist.models import Case
+from tests.browser import daphne_server
 from tests.factories import make_case
 from tests.reports.conftest import PASSWORD, flag_ich
 
@@ -60,46 +55,13 @@ pytestmark = [
 @pytest.fixture
 def live_server_daphne(transactional_db, tmp_path):
     """The project under daphne on the test database; no Orthanc (the viewer is stubbed)."""
-    from django.db import connection
-
-    port = free_port()
-    database_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x")
-    env = {
-        **os.environ,
-        "DATABASE_URL": urlsplit(database_url)
-        ._replace(path=f"/{connection.settings_dict['NAME']}")
-        .geturl(),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    with daphne_server(
+        tmp_path,
         # Hints from this server reach nobody else's browser.
-        "CHANNELS_PREFIX": f"test-browser-{port}",
-        "READINGCENTER_VAR_DIR": str(tmp_path / "var"),
-        "OHIF_DIR": str(settings.OHIF_DIR),
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server keeps Django's guard
-    log_path = tmp_path / "daphne.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - handed to the child process
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-         "readingcenter.asgi:application"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"daphne did not start: {log_path.read_text()}")
-            time.sleep(0.2)
+        CHANNELS_PREFIX=f"test-browser-{tmp_path.name}",
+        READINGCENTER_VAR_DIR=str(tmp_path / "var"),
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
 
 
 def _server_password(user) -> None:
