@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('worklist', '0001_initial'),
+        ("worklist", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='case',
-            name='preliminary_at',
+            model_name="case",
+            name="preliminary_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
