@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "readingcenter.reports",
     "readingcenter.delivery",
     "readingcenter.critical",
+    "readingcenter.analytics",
+    "readingcenter.ops",
+    "readingcenter.portal",
     "triage",
 ]
 

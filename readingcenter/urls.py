@@ -4,11 +4,16 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from readingcenter.analytics import urls as analytics_urls
+from readingcenter.audit import urls as audit_urls
 from readingcenter.critical import urls as critical_urls
 from readingcenter.delivery import views as delivery_views
 from readingcenter.hospitals import api as hospitals_api
+from readingcenter.ops import urls as ops_urls
+from readingcenter.portal import urls as portal_urls
 from readingcenter.reports import api as reports_api
 from readingcenter.reports import views as reports_views
+from readingcenter.sla import urls as sla_urls
 from readingcenter.studies import api as studies_api
 from readingcenter.studies import views as studies_views
 from readingcenter.worklist import api as worklist_api
@@ -85,6 +90,11 @@ api_v1 = [
         name="delivery-retry-api",
     ),
     *critical_urls.api_urlpatterns,
+    *sla_urls.api_urlpatterns,
+    *analytics_urls.api_urlpatterns,
+    *ops_urls.api_urlpatterns,
+    *portal_urls.api_urlpatterns,
+    *audit_urls.api_urlpatterns,
 ]
 
 urlpatterns = [
@@ -110,6 +120,11 @@ urlpatterns = [
     path("reports/<int:pk>/pdf/", reports_views.report_pdf_page, name="report-pdf"),
     path("deliveries/<int:pk>/retry/", delivery_views.delivery_retry_page, name="delivery-retry"),
     *critical_urls.urlpatterns,
+    *sla_urls.urlpatterns,
+    *analytics_urls.urlpatterns,
+    *ops_urls.urlpatterns,
+    *portal_urls.urlpatterns,
+    *audit_urls.urlpatterns,
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
