@@ -1,0 +1,227 @@
+"""Turnaround analytics over REST: the same figures as the pages, as JSON.
+
+Each view reads its inputs, calls one selector (already narrowed to the user) and serialises
+the result. Only the SLA report names patients (its breach list), so only it is audited.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from readingcenter.analytics import selectors
+from readingcenter.analytics.params import filters_from_query, period_from_query
+from readingcenter.api import AuditedReadMixin
+
+PERIOD_PARAMS = [
+    OpenApiParameter("from", OpenApiTypes.DATE, description="first day (user's time zone)"),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="last day, inclusive"),
+    OpenApiParameter("month", str, description="YYYY-MM instead of from/to"),
+    OpenApiParameter("hospital", str, description="hospital code"),
+    OpenApiParameter("modality", str, description="CT, MR, CR, ..."),
+    OpenApiParameter("priority", str, enum=["stat", "urgent", "routine"]),
+    OpenApiParameter("radiologist", int, description="reader's user id"),
+]
+
+
+class PeriodSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(help_text="exclusive")
+
+
+class TatRowSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+    met = serializers.IntegerField(help_text="signed by their due time")
+    compliance = serializers.FloatField(allow_null=True, help_text="0..1")
+    final_p50 = serializers.FloatField(allow_null=True, help_text="minutes, arrival to final")
+    final_p90 = serializers.FloatField(allow_null=True)
+    final_p95 = serializers.FloatField(allow_null=True)
+    preliminary_count = serializers.IntegerField()
+    preliminary_p50 = serializers.FloatField(allow_null=True, help_text="arrival to preliminary")
+    preliminary_p90 = serializers.FloatField(allow_null=True)
+    preliminary_p95 = serializers.FloatField(allow_null=True)
+
+
+class TatBreakdownSerializer(serializers.Serializer):
+    period = PeriodSerializer()
+    hour_zone = serializers.CharField(
+        help_text="'hospital': each case's hospital's zone; else the IANA zone used"
+    )
+    overall = TatRowSerializer()
+    by_hospital = TatRowSerializer(many=True)
+    by_modality = TatRowSerializer(many=True)
+    by_priority = TatRowSerializer(many=True)
+    by_radiologist = TatRowSerializer(many=True)
+    by_hour = TatRowSerializer(many=True, help_text="24 rows, hour of arrival")
+
+
+class QueueRowSerializer(serializers.Serializer):
+    priority = serializers.CharField()
+    open = serializers.IntegerField()
+    oldest_arrived_at = serializers.DateTimeField(allow_null=True)
+    at_risk = serializers.IntegerField()
+    breached = serializers.IntegerField()
+
+
+class OverviewSerializer(serializers.Serializer):
+    now = serializers.DateTimeField()
+    queue = QueueRowSerializer(many=True)
+    signed = serializers.IntegerField()
+    met = serializers.IntegerField()
+    compliance = serializers.FloatField(allow_null=True)
+    compliance_by_hospital = TatRowSerializer(many=True)
+
+
+class ProductivityRowSerializer(serializers.Serializer):
+    radiologist_id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+    reads = serializers.IntegerField()
+    weighted_reads = serializers.IntegerField(help_text="reads that matched an RVU weight")
+    rvu = serializers.DecimalField(max_digits=12, decimal_places=2)
+    met = serializers.IntegerField()
+
+
+class AiRowSerializer(serializers.Serializer):
+    model_name = serializers.CharField()
+    model_version = serializers.CharField()
+    reports = serializers.IntegerField()
+    sentences = serializers.IntegerField()
+    kept = serializers.IntegerField()
+    edited = serializers.IntegerField()
+    removed = serializers.IntegerField()
+    confirmed = serializers.IntegerField(help_text="kept + edited")
+    confirmed_rate = serializers.FloatField(allow_null=True)
+    mean_similarity = serializers.FloatField(allow_null=True)
+    critical_studies = serializers.IntegerField()
+    critical_unflagged = serializers.IntegerField()
+    critical_missed_rate = serializers.FloatField(allow_null=True)
+
+
+class AiPerformanceSerializer(serializers.Serializer):
+    rows = AiRowSerializer(many=True)
+    critical_reports = serializers.IntegerField()
+    critical_without_ai = serializers.IntegerField()
+
+
+class SlaRowSerializer(serializers.Serializer):
+    priority = serializers.CharField()
+    count = serializers.IntegerField()
+    target_minutes = serializers.IntegerField()
+    p50 = serializers.FloatField(allow_null=True)
+    p90 = serializers.FloatField(allow_null=True)
+    met = serializers.IntegerField()
+    compliance = serializers.FloatField(allow_null=True)
+
+
+class BreachSerializer(serializers.Serializer):
+    case_id = serializers.IntegerField()
+    accession_number = serializers.CharField()
+    patient_id = serializers.CharField()
+    priority = serializers.CharField()
+    arrived_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    signed_at = serializers.DateTimeField()
+    minutes_late = serializers.FloatField()
+
+
+class SlaHospitalSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    time_zone = serializers.CharField()
+
+
+class SlaReportSerializer(serializers.Serializer):
+    hospital = SlaHospitalSerializer()
+    month = serializers.CharField()
+    period = PeriodSerializer()
+    count = serializers.IntegerField()
+    met = serializers.IntegerField()
+    rows = SlaRowSerializer(many=True)
+    breaches = BreachSerializer(many=True)
+
+
+class _AnalyticsApi(APIView):
+    def inputs(self):
+        user = self.request.user
+        if not (user.is_manager or user.is_hospital_user or user.is_radiologist):
+            raise PermissionDenied("Analytics are for managers, hospitals and radiologists.")
+        return period_from_query(self.request.query_params, user), filters_from_query(
+            self.request.query_params
+        )
+
+
+class TatApi(_AnalyticsApi):
+    @extend_schema(
+        summary="TAT percentiles, compliance and volumes, overall and per dimension",
+        parameters=[
+            *PERIOD_PARAMS,
+            OpenApiParameter(
+                "tz", str, description="IANA zone for hour of day; default each hospital's"
+            ),
+        ],
+        responses=TatBreakdownSerializer,
+    )
+    def get(self, request):
+        period, filters = self.inputs()
+        zone = request.query_params.get("tz") or None
+        found = selectors.tat_breakdown(user=request.user, period=period, filters=filters,
+                                        zone=zone)  # fmt: skip
+        return Response(TatBreakdownSerializer(found).data)
+
+
+class OverviewApi(_AnalyticsApi):
+    @extend_schema(
+        summary="Open queue by priority now, and the period's SLA compliance",
+        parameters=PERIOD_PARAMS,
+        responses=OverviewSerializer,
+    )
+    def get(self, request):
+        period, filters = self.inputs()
+        found = selectors.overview(user=request.user, period=period, filters=filters)
+        return Response(OverviewSerializer(found).data)
+
+
+class ProductivityApi(_AnalyticsApi):
+    @extend_schema(
+        summary="Final reads and RVUs per radiologist",
+        parameters=PERIOD_PARAMS,
+        responses=ProductivityRowSerializer(many=True),
+    )
+    def get(self, request):
+        period, filters = self.inputs()
+        found = selectors.productivity(user=request.user, period=period, filters=filters)
+        return Response(ProductivityRowSerializer(found, many=True).data)
+
+
+class AiPerformanceApi(_AnalyticsApi):
+    @extend_schema(
+        summary="AI sentences against the signed final reports, per model version",
+        parameters=PERIOD_PARAMS,
+        responses=AiPerformanceSerializer,
+    )
+    def get(self, request):
+        period, filters = self.inputs()
+        found = selectors.ai_performance(user=request.user, period=period, filters=filters)
+        return Response(AiPerformanceSerializer(found).data)
+
+
+class SlaReportApi(AuditedReadMixin, APIView):
+    audit_name = "analytics.sla_report"
+
+    @extend_schema(
+        summary="A hospital's monthly SLA report: promised vs delivered, and every breach",
+        description="The month is the hospital's calendar month in its own time zone. "
+        "Another hospital's report answers 404.",
+        responses=SlaReportSerializer,
+    )
+    def get(self, request, code: str, month: str):
+        report = selectors.sla_report(user=request.user, hospital_code=code, month=month)
+        self.audit_read(target=report.hospital, hospital=report.hospital)
+        return Response(SlaReportSerializer(report).data)
