@@ -28,12 +28,12 @@ PERIOD_PARAMS = [
 ]
 
 
-class PeriodSerializer(serializers.Serializer):
+class AnalyticsPeriodSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField(help_text="exclusive")
 
 
-class TatRowSerializer(serializers.Serializer):
+class AnalyticsTatRowSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
     count = serializers.IntegerField()
@@ -48,20 +48,20 @@ class TatRowSerializer(serializers.Serializer):
     preliminary_p95 = serializers.FloatField(allow_null=True)
 
 
-class TatBreakdownSerializer(serializers.Serializer):
-    period = PeriodSerializer()
+class AnalyticsTatBreakdownSerializer(serializers.Serializer):
+    period = AnalyticsPeriodSerializer()
     hour_zone = serializers.CharField(
         help_text="'hospital': each case's hospital's zone; else the IANA zone used"
     )
-    overall = TatRowSerializer()
-    by_hospital = TatRowSerializer(many=True)
-    by_modality = TatRowSerializer(many=True)
-    by_priority = TatRowSerializer(many=True)
-    by_radiologist = TatRowSerializer(many=True)
-    by_hour = TatRowSerializer(many=True, help_text="24 rows, hour of arrival")
+    overall = AnalyticsTatRowSerializer()
+    by_hospital = AnalyticsTatRowSerializer(many=True)
+    by_modality = AnalyticsTatRowSerializer(many=True)
+    by_priority = AnalyticsTatRowSerializer(many=True)
+    by_radiologist = AnalyticsTatRowSerializer(many=True)
+    by_hour = AnalyticsTatRowSerializer(many=True, help_text="24 rows, hour of arrival")
 
 
-class QueueRowSerializer(serializers.Serializer):
+class AnalyticsQueueRowSerializer(serializers.Serializer):
     priority = serializers.CharField()
     open = serializers.IntegerField()
     oldest_arrived_at = serializers.DateTimeField(allow_null=True)
@@ -69,16 +69,16 @@ class QueueRowSerializer(serializers.Serializer):
     breached = serializers.IntegerField()
 
 
-class OverviewSerializer(serializers.Serializer):
+class AnalyticsOverviewSerializer(serializers.Serializer):
     now = serializers.DateTimeField()
-    queue = QueueRowSerializer(many=True)
+    queue = AnalyticsQueueRowSerializer(many=True)
     signed = serializers.IntegerField()
     met = serializers.IntegerField()
     compliance = serializers.FloatField(allow_null=True)
-    compliance_by_hospital = TatRowSerializer(many=True)
+    compliance_by_hospital = AnalyticsTatRowSerializer(many=True)
 
 
-class ProductivityRowSerializer(serializers.Serializer):
+class AnalyticsProductivityRowSerializer(serializers.Serializer):
     radiologist_id = serializers.IntegerField()
     username = serializers.CharField()
     name = serializers.CharField()
@@ -88,7 +88,7 @@ class ProductivityRowSerializer(serializers.Serializer):
     met = serializers.IntegerField()
 
 
-class AiRowSerializer(serializers.Serializer):
+class AnalyticsAiRowSerializer(serializers.Serializer):
     model_name = serializers.CharField()
     model_version = serializers.CharField()
     reports = serializers.IntegerField()
@@ -104,13 +104,13 @@ class AiRowSerializer(serializers.Serializer):
     critical_missed_rate = serializers.FloatField(allow_null=True)
 
 
-class AiPerformanceSerializer(serializers.Serializer):
-    rows = AiRowSerializer(many=True)
+class AnalyticsAiPerformanceSerializer(serializers.Serializer):
+    rows = AnalyticsAiRowSerializer(many=True)
     critical_reports = serializers.IntegerField()
     critical_without_ai = serializers.IntegerField()
 
 
-class SlaRowSerializer(serializers.Serializer):
+class AnalyticsSlaRowSerializer(serializers.Serializer):
     priority = serializers.CharField()
     count = serializers.IntegerField()
     target_minutes = serializers.IntegerField()
@@ -120,7 +120,7 @@ class SlaRowSerializer(serializers.Serializer):
     compliance = serializers.FloatField(allow_null=True)
 
 
-class BreachSerializer(serializers.Serializer):
+class AnalyticsBreachSerializer(serializers.Serializer):
     case_id = serializers.IntegerField()
     accession_number = serializers.CharField()
     patient_id = serializers.CharField()
@@ -131,20 +131,20 @@ class BreachSerializer(serializers.Serializer):
     minutes_late = serializers.FloatField()
 
 
-class SlaHospitalSerializer(serializers.Serializer):
+class AnalyticsSlaHospitalSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     time_zone = serializers.CharField()
 
 
-class SlaReportSerializer(serializers.Serializer):
-    hospital = SlaHospitalSerializer()
+class AnalyticsSlaReportSerializer(serializers.Serializer):
+    hospital = AnalyticsSlaHospitalSerializer()
     month = serializers.CharField()
-    period = PeriodSerializer()
+    period = AnalyticsPeriodSerializer()
     count = serializers.IntegerField()
     met = serializers.IntegerField()
-    rows = SlaRowSerializer(many=True)
-    breaches = BreachSerializer(many=True)
+    rows = AnalyticsSlaRowSerializer(many=True)
+    breaches = AnalyticsBreachSerializer(many=True)
 
 
 class _AnalyticsApi(APIView):
@@ -166,50 +166,50 @@ class TatApi(_AnalyticsApi):
                 "tz", str, description="IANA zone for hour of day; default each hospital's"
             ),
         ],
-        responses=TatBreakdownSerializer,
+        responses=AnalyticsTatBreakdownSerializer,
     )
     def get(self, request):
         period, filters = self.inputs()
         zone = request.query_params.get("tz") or None
         found = selectors.tat_breakdown(user=request.user, period=period, filters=filters,
                                         zone=zone)  # fmt: skip
-        return Response(TatBreakdownSerializer(found).data)
+        return Response(AnalyticsTatBreakdownSerializer(found).data)
 
 
 class OverviewApi(_AnalyticsApi):
     @extend_schema(
         summary="Open queue by priority now, and the period's SLA compliance",
         parameters=PERIOD_PARAMS,
-        responses=OverviewSerializer,
+        responses=AnalyticsOverviewSerializer,
     )
     def get(self, request):
         period, filters = self.inputs()
         found = selectors.overview(user=request.user, period=period, filters=filters)
-        return Response(OverviewSerializer(found).data)
+        return Response(AnalyticsOverviewSerializer(found).data)
 
 
 class ProductivityApi(_AnalyticsApi):
     @extend_schema(
         summary="Final reads and RVUs per radiologist",
         parameters=PERIOD_PARAMS,
-        responses=ProductivityRowSerializer(many=True),
+        responses=AnalyticsProductivityRowSerializer(many=True),
     )
     def get(self, request):
         period, filters = self.inputs()
         found = selectors.productivity(user=request.user, period=period, filters=filters)
-        return Response(ProductivityRowSerializer(found, many=True).data)
+        return Response(AnalyticsProductivityRowSerializer(found, many=True).data)
 
 
 class AiPerformanceApi(_AnalyticsApi):
     @extend_schema(
         summary="AI sentences against the signed final reports, per model version",
         parameters=PERIOD_PARAMS,
-        responses=AiPerformanceSerializer,
+        responses=AnalyticsAiPerformanceSerializer,
     )
     def get(self, request):
         period, filters = self.inputs()
         found = selectors.ai_performance(user=request.user, period=period, filters=filters)
-        return Response(AiPerformanceSerializer(found).data)
+        return Response(AnalyticsAiPerformanceSerializer(found).data)
 
 
 class SlaReportApi(AuditedReadMixin, APIView):
@@ -219,9 +219,9 @@ class SlaReportApi(AuditedReadMixin, APIView):
         summary="A hospital's monthly SLA report: promised vs delivered, and every breach",
         description="The month is the hospital's calendar month in its own time zone. "
         "Another hospital's report answers 404.",
-        responses=SlaReportSerializer,
+        responses=AnalyticsSlaReportSerializer,
     )
     def get(self, request, code: str, month: str):
         report = selectors.sla_report(user=request.user, hospital_code=code, month=month)
         self.audit_read(target=report.hospital, hospital=report.hospital)
-        return Response(SlaReportSerializer(report).data)
+        return Response(AnalyticsSlaReportSerializer(report).data)

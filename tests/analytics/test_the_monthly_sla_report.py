@@ -1,0 +1,90 @@
+"""The monthly SLA report: promised against delivered per priority for the hospital's own
+calendar month, every breach listed, as a PDF a hospital can file and a CSV it can load."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from readingcenter.analytics.selectors import sla_report
+from readingcenter.audit.models import AuditEvent
+from readingcenter.sla.models import SlaPolicy
+from tests.analytics.conftest import at, signed_case
+from tests.delivery.pdf_text import pdf_text
+
+
+@pytest.fixture
+def march_for_alpha(hospital_a, radiologist):
+    SlaPolicy.objects.create(hospital=hospital_a, priority="stat", target_minutes=60)
+    signed_case(hospital_a, arrived=at(4, 1), tat=30, target=60, priority="stat",
+                reader=radiologist, accession_number="ONTIME1")  # fmt: skip
+    signed_case(hospital_a, arrived=at(4, 2), tat=95, target=60, priority="stat",
+                reader=radiologist, accession_number="LATE-STAT")  # fmt: skip
+    signed_case(hospital_a, arrived=at(6, 2), tat=300, target=240, priority="urgent",
+                reader=radiologist, accession_number="LATE-URG")  # fmt: skip
+    # 28 Feb 16:00 UTC is 1 March 01:00 in Seoul: Alpha's March, though February in UTC.
+    signed_case(hospital_a, arrived=dt.datetime(2026, 2, 28, 15, 0, tzinfo=dt.UTC), tat=60,
+                target=1440, reader=radiologist, accession_number="SEOUL-MARCH")  # fmt: skip
+    # 31 March 15:30 UTC is 1 April 00:30 in Seoul: April's.
+    signed_case(hospital_a, arrived=at(31, 15), tat=30, target=1440, reader=radiologist,
+                accession_number="SEOUL-APRIL")  # fmt: skip
+
+
+def test_promised_and_delivered_per_priority(manager, march_for_alpha):
+    report = sla_report(user=manager, hospital_code="alpha", month="2026-03")
+    rows = {r.priority: r for r in report.rows}
+    assert [r.priority for r in report.rows] == ["stat", "urgent", "routine"]
+    stat = rows["stat"]
+    assert (stat.count, stat.met, stat.target_minutes, stat.compliance) == (2, 1, 60, 0.5)
+    assert stat.p50 == pytest.approx(62.5) and stat.p90 == pytest.approx(88.5)
+    assert (rows["routine"].count, rows["routine"].met) == (1, 1)
+    assert (report.count, report.met) == (4, 2)
+    assert [(b.accession_number, b.minutes_late) for b in report.breaches] == [
+        ("LATE-STAT", 35.0),
+        ("LATE-URG", 60.0),
+    ]
+
+
+def test_the_pdf_names_the_hospital_and_lists_the_breaches(client, manager, march_for_alpha):
+    client.force_login(manager)
+    response = client.get("/analytics/sla-report/alpha/2026-03.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+    text = pdf_text(response.content)
+    assert "Alpha Regional" in text
+    assert "LATE-STAT" in text and "LATE-URG" in text and "ONTIME1" not in text
+    assert "Breaches (2)" in text
+    # Times in the hospital's zone: LATE-STAT was due 03:00 UTC, 12:00 in Seoul.
+    assert "2026-03-04 12:00" in text
+
+
+def test_the_csv_parses_into_the_summary_and_the_breaches(client, manager, march_for_alpha):
+    client.force_login(manager)
+    response = client.get("/analytics/sla-report/alpha/2026-03.csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    summary_text, breaches_text = response.content.decode().split("\r\n\r\n")
+    summary = list(csv.DictReader(io.StringIO(summary_text)))
+    assert summary[0] == {"priority": "stat", "count": "2", "target_min": "60",
+                          "p50_min": "62.5", "p90_min": "88.5", "met": "1",
+                          "compliance_pct": "50.0"}  # fmt: skip
+    breaches = list(csv.DictReader(io.StringIO(breaches_text)))
+    assert [b["accession_number"] for b in breaches] == ["LATE-STAT", "LATE-URG"]
+    assert breaches[0]["due_at"] == "2026-03-04T12:00:00+09:00"
+
+
+def test_reading_the_breaches_is_audited(client, manager, hospital_a, march_for_alpha):
+    client.force_login(manager)
+    client.get("/analytics/sla-report/alpha/2026-03.csv")
+    event = AuditEvent.objects.get(action="analytics.sla_report.read")
+    assert event.hospital_id == hospital_a.id and event.outcome == "success"
+    assert event.detail["accessions"] == ["LATE-STAT", "LATE-URG"]
+
+
+def test_a_month_without_studies_still_renders(client, manager, hospital_a):
+    client.force_login(manager)
+    response = client.get("/analytics/sla-report/alpha/2025-01.pdf")
+    assert response.status_code == 200
+    assert "None: every study was reported within its SLA." in pdf_text(response.content)
