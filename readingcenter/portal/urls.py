@@ -1,4 +1,15 @@
 """Pages (``urlpatterns``) and the API under /api/v1/ (``api_urlpatterns``)."""
 
-urlpatterns: list = []
-api_urlpatterns: list = []
+from django.urls import path
+
+from readingcenter.portal import api, views
+
+urlpatterns = [
+    path("portal/", views.portal_page, name="portal"),
+    path("portal/orders/", views.orders_page, name="portal-orders"),
+    path("portal/studies.csv", views.export_csv, name="portal-export"),
+]
+api_urlpatterns = [
+    path("portal/studies/", api.PortalStudyListApi.as_view(), name="portal-study-list-api"),
+    path("portal/studies/<int:pk>/", api.PortalStudyDetailApi.as_view(), name="portal-study-api"),
+]
