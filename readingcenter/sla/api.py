@@ -1,0 +1,368 @@
+"""SLA over REST: promises with their clocks, hospital calendars, escalation tiers (managers),
+the escalation record, and each reader's own notifications. Views validate, call one service
+or selector, and serialise."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from readingcenter.api import IsManager
+from readingcenter.errors import DomainError, NotFound
+from readingcenter.sla import selectors, services
+from readingcenter.sla.models import (
+    Action,
+    BusinessHours,
+    CalendarKind,
+    CaseEscalation,
+    ClockEnd,
+    ClosedDate,
+    EscalationTier,
+    SlaNotification,
+    SlaPolicy,
+    Trigger,
+)
+from readingcenter.studies.api import PriorityField
+from readingcenter.studies.models import Priority
+
+
+def _hospital(code: str, field: str = "hospital"):
+    from readingcenter.hospitals.models import Hospital
+
+    hospital = Hospital.objects.filter(code=code).first()
+    if hospital is None:
+        raise DomainError("hospital_unknown", "No hospital has that code.", field=field)
+    return hospital
+
+
+# -- policies with their clocks -------------------------------------------------------------------
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    hospital = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = SlaPolicy
+        fields = ["id", "hospital", "priority", "target_minutes", "at_risk_percent", "clock_end",
+                  "calendar", "updated_at"]  # fmt: skip
+
+
+class PolicySetSerializer(serializers.Serializer):
+    hospital = serializers.SlugField(help_text="hospital code")
+    priority = PriorityField(help_text="STAT, urgent or routine")
+    target_minutes = serializers.IntegerField(min_value=1, max_value=60 * 24 * 30)
+    at_risk_percent = serializers.IntegerField(min_value=1, max_value=99, default=75)
+    clock_end = serializers.ChoiceField(
+        choices=ClockEnd.choices,
+        required=False,
+        help_text="default: unchanged (final for a new one)",
+    )
+    calendar = serializers.ChoiceField(
+        choices=CalendarKind.choices,
+        required=False,
+        help_text="default: unchanged (24x7 for a new one)",
+    )
+
+
+@extend_schema(tags=["sla"])
+class PolicyListApi(generics.ListCreateAPIView):
+    """Each hospital's promises: minutes from study completion to the preliminary or final
+    report, counted 24/7 or in business hours. POST sets one (managers); open cases move."""
+
+    serializer_class = PolicySerializer
+
+    def get_queryset(self):
+        return selectors.sla_policy_list(user=self.request.user)
+
+    @extend_schema(request=PolicySetSerializer, responses={201: PolicySerializer})
+    def post(self, request, *args, **kwargs):
+        if not request.user.is_manager:
+            raise DomainError("not_a_manager", "Only managers set SLA policies.", status=403)
+        payload = PolicySetSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        policy = services.sla_policy_set(
+            hospital=_hospital(data.pop("hospital")), actor=request.user, request=request, **data
+        )
+        return Response(PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+
+
+# -- calendars ------------------------------------------------------------------------------------
+
+
+class HoursSerializer(serializers.ModelSerializer):
+    closes_at = serializers.SerializerMethodField(help_text="24:00 for midnight")
+
+    def get_closes_at(self, row) -> str:
+        return "24:00" if row.closes_at == dt.time(0, 0) else row.closes_at.strftime("%H:%M")
+
+    class Meta:
+        model = BusinessHours
+        fields = ["weekday", "opens_at", "closes_at"]
+
+
+class ClosedDateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ClosedDate
+        fields = ["date", "reason"]
+
+
+class CalendarSerializer(serializers.Serializer):
+    hospital = serializers.CharField()
+    time_zone = serializers.CharField()
+    hours = HoursSerializer(many=True)
+    closed = ClosedDateSerializer(many=True)
+
+
+class HoursInSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 Monday, 6 Sunday")
+    opens_at = serializers.CharField(help_text="HH:MM, hospital's local time")
+    closes_at = serializers.CharField(help_text="HH:MM; 24:00 for midnight")
+
+
+class CalendarSetSerializer(serializers.Serializer):
+    hours = HoursInSerializer(many=True)
+
+
+class ClosedDateInSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+def _calendar_body(user, hospital) -> dict:
+    found = selectors.calendar_for_hospital(user=user, hospital_id=hospital.pk)
+    return CalendarSerializer(
+        {"hospital": hospital.code, "time_zone": hospital.time_zone, **found}
+    ).data
+
+
+@extend_schema(tags=["sla"])
+class CalendarApi(APIView):
+    """A hospital's business hours (its own time zone) and closed dates. Managers and the
+    hospital's own users read it; PUT replaces the weekly hours (managers)."""
+
+    @extend_schema(responses={200: CalendarSerializer})
+    def get(self, request, code):
+        from readingcenter.hospitals.models import Hospital
+
+        hospital = Hospital.objects.filter(code=code).first()
+        if hospital is None:
+            raise NotFound("No such hospital.")
+        return Response(_calendar_body(request.user, hospital))
+
+    @extend_schema(request=CalendarSetSerializer, responses={200: CalendarSerializer})
+    def put(self, request, code):
+        if not request.user.is_manager:
+            raise DomainError("not_a_manager", "Only managers set business hours.", status=403)
+        hospital = _hospital(code)
+        payload = CalendarSetSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        hours = [
+            (h["weekday"], h["opens_at"], h["closes_at"]) for h in payload.validated_data["hours"]
+        ]
+        services.business_hours_set(
+            hospital=hospital, hours=hours, actor=request.user, request=request
+        )
+        return Response(_calendar_body(request.user, hospital))
+
+
+@extend_schema(tags=["sla"])
+class ClosedDateApi(APIView):
+    """POST closes a local date (a holiday) for a hospital's business-hours clocks; DELETE
+    with ?date=YYYY-MM-DD reopens it. Managers only."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(request=ClosedDateInSerializer, responses={201: ClosedDateSerializer})
+    def post(self, request, code):
+        payload = ClosedDateInSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        row = services.closed_date_set(
+            hospital=_hospital(code),
+            date=payload.validated_data["date"],
+            reason=payload.validated_data.get("reason", ""),
+            actor=request.user,
+            request=request,
+        )
+        return Response(ClosedDateSerializer(row).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: OpenApiResponse(description="reopened")})
+    def delete(self, request, code):
+        payload = ClosedDateInSerializer(data=request.query_params)
+        payload.is_valid(raise_exception=True)
+        if not services.closed_date_remove(
+            hospital=_hospital(code), date=payload.validated_data["date"],
+            actor=request.user, request=request,
+        ):  # fmt: skip
+            raise NotFound("That date is not closed.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# -- escalation tiers -----------------------------------------------------------------------------
+
+
+class TierSerializer(serializers.ModelSerializer):
+    hospital = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, help_text="null: the default for every hospital"
+    )
+    label = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = EscalationTier
+        fields = ["id", "hospital", "position", "name", "label", "priority", "trigger",
+                  "percent_used", "action", "is_active", "updated_at"]  # fmt: skip
+
+
+class TierInSerializer(serializers.Serializer):
+    hospital = serializers.SlugField(
+        required=False, allow_null=True, help_text="hospital code; null or absent: global default"
+    )
+    position = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    priority = serializers.ChoiceField(
+        choices=[("", "every priority"), *Priority.choices], required=False, allow_blank=True
+    )
+    trigger = serializers.ChoiceField(choices=Trigger.choices)
+    percent_used = serializers.IntegerField(
+        min_value=1, max_value=1000, required=False, allow_null=True
+    )
+    action = serializers.ChoiceField(choices=Action.choices)
+    is_active = serializers.BooleanField(required=False)  # fmt: skip
+
+
+def _tier_fields(data: dict) -> dict:
+    data = dict(data)
+    if "hospital" in data:
+        code = data.pop("hospital")
+        data["hospital"] = _hospital(code) if code else None
+    return data
+
+
+@extend_schema(tags=["sla"])
+class TierListApi(generics.ListCreateAPIView):
+    """Escalation tiers (managers): per hospital or global, in position order, each a trigger
+    (at_risk, breached, or percent of the time used) and an action."""
+
+    serializer_class = TierSerializer
+    permission_classes = [IsManager]
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.escalation_tier_list(user=self.request.user)
+
+    @extend_schema(request=TierInSerializer, responses={201: TierSerializer})
+    def post(self, request, *args, **kwargs):
+        payload = TierInSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        tier = services.escalation_tier_create(
+            actor=request.user, request=request, **_tier_fields(payload.validated_data)
+        )
+        return Response(TierSerializer(tier).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["sla"])
+class TierDetailApi(APIView):
+    """One tier: PATCH changes it; DELETE removes it, or switches it off when steps it took
+    are on record (``{"deleted": false, "is_active": false}``)."""
+
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: TierSerializer})
+    def get(self, request, pk):
+        return Response(
+            TierSerializer(selectors.escalation_tier_get(user=request.user, id=pk)).data
+        )
+
+    @extend_schema(request=TierInSerializer, responses={200: TierSerializer})
+    def patch(self, request, pk):
+        payload = TierInSerializer(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        tier = services.escalation_tier_update(
+            tier_id=pk, actor=request.user, request=request, **_tier_fields(payload.validated_data)
+        )
+        return Response(TierSerializer(tier).data)
+
+    @extend_schema(responses={200: OpenApiResponse(description="deleted or switched off")})
+    def delete(self, request, pk):
+        deleted = services.escalation_tier_delete(tier_id=pk, actor=request.user, request=request)
+        return Response({"deleted": deleted, "is_active": False})
+
+
+# -- the record and the reader's notifications ----------------------------------------------------
+
+
+class EscalationSerializer(serializers.ModelSerializer):
+    tier = TierSerializer(read_only=True)
+    assigned_to = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = CaseEscalation
+        fields = ["id", "case", "tier", "trigger", "action", "due_at", "performed_at", "outcome",
+                  "detail", "recipients", "assigned_to"]  # fmt: skip
+
+
+class EscalationFilterSerializer(serializers.Serializer):
+    case = serializers.IntegerField(required=False)
+
+
+@extend_schema(parameters=[EscalationFilterSerializer], tags=["sla"])
+class EscalationListApi(generics.ListAPIView):
+    """Escalation steps taken on cases (managers: all; radiologists: cases of hospitals where
+    they hold a privilege), newest first; ?case= for one case's record."""
+
+    serializer_class = EscalationSerializer
+
+    def get_queryset(self):
+        filters = EscalationFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.escalation_list(
+            user=self.request.user, case_id=filters.validated_data.get("case")
+        )
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SlaNotification
+        fields = ["id", "case", "message", "created_at", "read_at"]
+
+
+class NotificationFilterSerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, default=False)
+
+
+class NotificationReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                help_text="absent: all of them")  # fmt: skip
+
+
+@extend_schema(parameters=[NotificationFilterSerializer], tags=["sla"])
+class NotificationListApi(generics.ListAPIView):
+    """The caller's own SLA notifications (cases at risk or breached that he was told about)."""
+
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        filters = NotificationFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.notifications_for_user(
+            user=self.request.user, unread_only=filters.validated_data["unread"]
+        )
+
+
+@extend_schema(tags=["sla"])
+class NotificationReadApi(APIView):
+    """Mark the caller's notifications read."""
+
+    @extend_schema(request=NotificationReadSerializer,
+                   responses={200: OpenApiResponse(description='{"marked": n}')})  # fmt: skip
+    def post(self, request):
+        payload = NotificationReadSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        marked = services.sla_notifications_mark_read(
+            user=request.user, ids=payload.validated_data.get("ids")
+        )
+        return Response({"marked": marked})
