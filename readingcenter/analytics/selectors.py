@@ -335,8 +335,12 @@ def _check_zone(zone: str | None) -> str | None:
 
 _TAT_SQL = """
     with scoped as (
-        select c.hospital_id, c.modality, c.priority, c.claimed_by_id, c.arrived_at,
-               c.due_at, c.signed_at, c.preliminary_at,
+        -- Minutes and the local hour are computed once per row here, not once per grouping
+        -- set in the aggregates below.
+        select c.hospital_id, c.modality, c.priority, c.claimed_by_id,
+               c.signed_at <= c.due_at as met,
+               extract(epoch from c.signed_at - c.arrived_at) / 60 as final_min,
+               extract(epoch from c.preliminary_at - c.arrived_at) / 60 as preliminary_min,
                extract(hour from c.arrived_at at time zone {zone})::int as hour
         from worklist_case c join hospitals_hospital h on h.id = c.hospital_id
         where {where}
@@ -345,12 +349,10 @@ _TAT_SQL = """
            grouping(claimed_by_id), grouping(hour),
            hospital_id, modality, priority, claimed_by_id, hour,
            count(*),
-           count(*) filter (where signed_at <= due_at),
-           percentile_cont(array[0.5, 0.9, 0.95]) within group
-               (order by extract(epoch from signed_at - arrived_at) / 60),
-           count(preliminary_at),
-           percentile_cont(array[0.5, 0.9, 0.95]) within group
-               (order by extract(epoch from preliminary_at - arrived_at) / 60)
+           count(*) filter (where met),
+           percentile_cont(array[0.5, 0.9, 0.95]) within group (order by final_min),
+           count(preliminary_min),
+           percentile_cont(array[0.5, 0.9, 0.95]) within group (order by preliminary_min)
     from scoped
     group by grouping sets ((), (hospital_id), (modality), (priority), (claimed_by_id), (hour))
 """
