@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from readingcenter.analytics import selectors
 from readingcenter.analytics.params import filters_from_query, period_from_query
 from readingcenter.api import AuditedReadMixin
+from readingcenter.audit.services import audit_record
 
 PERIOD_PARAMS = [
     OpenApiParameter("from", OpenApiTypes.DATE, description="first day (user's time zone)"),
@@ -223,5 +224,14 @@ class SlaReportApi(AuditedReadMixin, APIView):
     )
     def get(self, request, code: str, month: str):
         report = selectors.sla_report(user=request.user, hospital_code=code, month=month)
-        self.audit_read(target=report.hospital, hospital=report.hospital)
+        # The breach list names accessions and patients: a read of patient data.
+        accessions = [b.accession_number for b in report.breaches][:500]
+        audit_record(
+            actor=request.user,
+            action="analytics.sla_report.read",
+            target=report.hospital,
+            hospital=report.hospital,
+            request=request,
+            detail={"month": report.month, "format": "json", "accessions": accessions},
+        )
         return Response(AnalyticsSlaReportSerializer(report).data)

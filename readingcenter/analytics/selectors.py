@@ -2,7 +2,8 @@
 
 Who sees what (``_scope``): managers every hospital; a hospital user his own hospital only (the
 hospital portal reuses these selectors); a radiologist the cases he read himself; anybody else
-nothing. A filter can only narrow that scope, never widen it.
+nothing. A filter can only narrow that scope, never widen it. Who read what is the reading
+center's own business: a hospital user gets no per-radiologist figures (empty lists).
 
 The definitions, in one place:
 
@@ -392,8 +393,8 @@ def tat_breakdown(
         elif not g_p:
             out.by_priority.append(_row(prio, Priority(prio).label, *figures))
         elif not g_r:
-            if reader is None:
-                continue  # a signed case always has its reader; guard against old rows
+            if reader is None or user.is_hospital_user:
+                continue  # a signed case always has its reader; a hospital is not told who
             out.by_radiologist.append(_row(reader, readers.get(reader, str(reader)), *figures))
         else:
             out.by_hour.append(_row(hour, f"{hour:02d}:00", *figures))
@@ -505,7 +506,9 @@ _PRODUCTIVITY_SQL = """
 
 def productivity(*, user, period: Period, filters: Filters | None = None) -> list[ProductivityRow]:
     """Final reads per radiologist in the period, with their RVU total (a radiologist sees
-    his own row only)."""
+    his own row only, a hospital user none)."""
+    if user.is_hospital_user:
+        return []
     where, params = _where(_scope(user, filters), _signed_in(period))
     return [
         ProductivityRow(rid, username, name or username, reads, weighted, Decimal(rvu), met)

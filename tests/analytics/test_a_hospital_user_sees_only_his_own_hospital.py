@@ -60,3 +60,12 @@ def test_the_api_answers_404_for_another_hospital(hospital_user_a, both_hospital
 def test_a_radiologist_cannot_read_a_hospitals_sla_report(client, radiologist, both_hospitals):
     client.force_login(radiologist)
     assert client.get("/analytics/sla-report/alpha/2026-03.pdf").status_code == 404
+
+
+def test_he_is_not_told_who_read_his_studies(hospital_user_a, both_hospitals):
+    from readingcenter.analytics.selectors import productivity
+
+    assert tat_breakdown(user=hospital_user_a, period=MARCH).by_radiologist == []
+    assert productivity(user=hospital_user_a, period=MARCH) == []
+    api = api_as(hospital_user_a)
+    assert api.get("/api/v1/analytics/productivity/", {"month": "2026-03"}).json() == []
