@@ -162,8 +162,8 @@ class Action(models.TextChoices):
 class EscalationTier(models.Model):
     """One step a manager configured: when a case reaches ``trigger``, do ``action``.
 
-    A hospital with active tiers of its own uses those; any other hospital uses the global
-    tiers (hospital empty). ``priority`` empty applies to every priority.
+    A case gets its hospital's own active tiers for its priority (``priority`` empty: every
+    priority) when there are any, and the global tiers (hospital empty) otherwise.
     """
 
     hospital = models.ForeignKey(

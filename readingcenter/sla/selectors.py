@@ -201,15 +201,15 @@ def case_clock(case, *, target: Target | None = None, now: dt.datetime | None = 
 
 
 def tiers_for(hospital_id: int, priority: str, *, tiers: list[EscalationTier] | None = None):
-    """The active tiers that apply to a case: its hospital's own if it has any, else the
-    global ones; each for the case's priority or for every priority; in position order."""
+    """The active tiers that apply to a case, in position order: the hospital's own tiers for
+    the case's priority (or for every priority) when it has any, else the global ones."""
     if tiers is None:
         tiers = list(EscalationTier.objects.filter(is_active=True))
-    own = [t for t in tiers if t.hospital_id == hospital_id]
-    chosen = own or [t for t in tiers if t.hospital_id is None]
-    return sorted(
-        (t for t in chosen if t.priority in ("", priority)), key=lambda t: (t.position, t.id)
-    )
+    fits = [t for t in tiers if t.priority in ("", priority)]
+    chosen = [t for t in fits if t.hospital_id == hospital_id] or [
+        t for t in fits if t.hospital_id is None
+    ]
+    return sorted(chosen, key=lambda t: (t.position, t.id))
 
 
 def tier_due_at(tier: EscalationTier, case, target: Target) -> dt.datetime:
