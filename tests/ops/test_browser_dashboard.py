@@ -1,0 +1,116 @@
+"""In a real browser: a manager opens the operations dashboard, reads the queue, sees a case
+that arrives afterwards change the numbers without reloading (live hint, or the next poll
+when the socket is not there), and clicks a number to open the cases behind it.
+
+The project runs under daphne against the test database, as in production.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.db import connections
+
+from tests.browser import daphne_server
+from tests.ops.conftest import case_with_clock
+from tests.reports.conftest import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is absent: `make setup`"),
+]
+
+
+@pytest.fixture
+def live_server_daphne(transactional_db, tmp_path):
+    with daphne_server(
+        tmp_path,
+        CHANNELS_PREFIX=f"test-browser-{tmp_path.name}",
+        READINGCENTER_VAR_DIR=str(tmp_path / "var"),
+    ) as url:
+        yield url
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM writes
+    # between browser steps are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+            connections.close_all()
+
+
+def _server_password(user) -> None:
+    """The tests hash with MD5 in this process; daphne knows only the production hashers."""
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode(PASSWORD, hasher.salt(), iterations=1000)
+    user.save(update_fields=["password"])
+
+
+def test_a_manager_watches_the_queue_grow_and_opens_the_cases_behind_a_number(
+    live_server_daphne, browser, manager, hospital_a, hospital_b
+):
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    url = live_server_daphne
+    now = timezone.now()
+    first = case_with_clock(hospital_a, now, arrived_min=50, due_in_min=-10, priority="stat")
+    _server_password(manager)
+    page = browser.new_page()
+    page.goto(f"{url}/login/?next=/ops/")
+    page.get_by_label("Username").fill(manager.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{url}/ops/")
+
+    stat_open = page.locator('tr[data-priority="stat"] [data-figure="open"]')
+    expect(page.locator('#tile-open [data-figure="open"]')).to_have_text("1")
+    expect(page.locator('#tile-breached [data-figure="breached"]')).to_have_text("1")
+    expect(stat_open).to_have_text("1")
+    expect(page.locator(f'tr[data-case="{first.pk}"]')).to_contain_text("over")
+
+    # A second STAT case arrives (at another hospital): the page changes by itself.
+    second = case_with_clock(
+        hospital_b, timezone.now(), arrived_min=1, due_in_min=40, priority="stat"
+    )
+    expect(stat_open).to_have_text("2", timeout=25_000)
+    expect(page.locator('#tile-open [data-figure="open"]')).to_have_text("2")
+    expect(page.locator('tr[data-hospital="beta"] [data-figure="open"]')).to_have_text("1")
+
+    # One click from the number to the cases behind it.
+    stat_open.click()
+    page.wait_for_url(re.compile(r".*/worklist/\?priority=stat$"))
+    rows = page.locator("tr[data-case]")
+    expect(rows).to_have_count(2)
+    assert {int(pk) for pk in [rows.nth(i).get_attribute("data-case") for i in range(2)]} == {
+        first.pk,
+        second.pk,
+    }
+    page.go_back()
+    page.locator("#tile-breached").click()
+    page.wait_for_url(re.compile(r".*/ops/cases/\?sla=breached$"))
+    expect(page.locator("tr[data-case]")).to_have_count(1)
+    expect(page.locator(f'tr[data-case="{first.pk}"]')).to_be_visible()
