@@ -589,52 +589,66 @@ def case_escalation_perform(*, case_id: int, tier: EscalationTier, now=None):
     return escalation
 
 
-def sla_escalate(*, now=None, limit: int = 2000) -> list[tuple[int, int]]:
+def sla_escalate(*, now=None, batch: int = 500) -> list[tuple[int, int]]:
     """The periodic pass: every (case, tier) due and not yet taken gets its step, in tier
     order; then pending e-mails go. Returns the (case id, tier id) steps this run took.
 
     Nothing is remembered between runs: a pass missed while no worker ran finds the same
-    rows on the next one, and a step taken by a run that then died is on record.
+    rows on the next one, and a step taken by a run that then died is on record. Cases are
+    read in batches in (due_at, id) order from where the last batch ended, so a long queue
+    is walked to its end instead of re-reading its first rows.
     """
-    from readingcenter.sla.selectors import (
-        clock_stopped_at,
-        open_cases_for_escalation,
-        sla_targets,
-        tier_due_at,
-        tiers_for,
-    )
+    from readingcenter.sla.selectors import open_cases_for_escalation
 
     now = now or timezone.now()
     tiers = list(EscalationTier.objects.filter(is_active=True))
     taken: list[tuple[int, int]] = []
     if tiers:
-        any_percent = any(t.trigger == Trigger.PERCENT for t in tiers)
-        cases = list(open_cases_for_escalation(now=now, any_percent_tier=any_percent)[:limit])
-        done = set(
-            CaseEscalation.objects.filter(case_id__in=[c.pk for c in cases]).values_list(
-                "case_id", "tier_id"
-            )
+        cases = open_cases_for_escalation(
+            now=now, any_percent_tier=any(t.trigger == Trigger.PERCENT for t in tiers)
         )
         targets: dict[int, dict] = {}
-        for case in cases:
-            if case.hospital_id not in targets:
-                targets[case.hospital_id] = sla_targets(case.hospital_id)
-            target = targets[case.hospital_id][case.priority]
-            if clock_stopped_at(case, target.clock_end) is not None:
-                continue
-            for tier in tiers_for(case.hospital_id, case.priority, tiers=tiers):
-                if (case.pk, tier.pk) in done or tier_due_at(tier, case, target) > now:
-                    continue
-                try:
-                    step = case_escalation_perform(case_id=case.pk, tier=tier, now=now)
-                except Exception:  # one broken case must not stop everyone else's escalation
-                    log.exception("escalating case %s (tier %s) failed", case.pk, tier.pk)
-                    continue
-                if step is not None:
-                    taken.append((case.pk, tier.pk))
+        after = None
+        while True:
+            page = cases
+            if after is not None:
+                page = page.filter(Q(due_at__gt=after[0]) | Q(due_at=after[0], id__gt=after[1]))
+            rows = list(page[:batch])
+            if not rows:
+                break
+            taken += _escalate_batch(rows, tiers, targets, now)
+            after = (rows[-1].due_at, rows[-1].pk)
     sla_notifications_send()
     if taken:
         log.info("took %d escalation steps", len(taken))
+    return taken
+
+
+def _escalate_batch(cases, tiers, targets: dict, now) -> list[tuple[int, int]]:
+    from readingcenter.sla.selectors import clock_stopped_at, sla_targets, tier_due_at, tiers_for
+
+    done = set(
+        CaseEscalation.objects.filter(case_id__in=[c.pk for c in cases]).values_list(
+            "case_id", "tier_id"
+        )
+    )
+    taken = []
+    for case in cases:
+        if case.hospital_id not in targets:
+            targets[case.hospital_id] = sla_targets(case.hospital_id)
+        target = targets[case.hospital_id][case.priority]
+        if clock_stopped_at(case, target.clock_end) is not None:
+            continue
+        for tier in tiers_for(case.hospital_id, case.priority, tiers=tiers):
+            if (case.pk, tier.pk) in done or tier_due_at(tier, case, target) > now:
+                continue
+            try:
+                step = case_escalation_perform(case_id=case.pk, tier=tier, now=now)
+            except Exception:  # one broken case must not stop everyone else's escalation
+                log.exception("escalating case %s (tier %s) failed", case.pk, tier.pk)
+                continue
+            if step is not None:
+                taken.append((case.pk, tier.pk))
     return taken
 
 

@@ -78,3 +78,12 @@ def test_a_hospital_with_its_own_tiers_does_not_use_the_global_ones(
     b = open_case(hospital_b, completed_at=START, priority="urgent")
     taken = set(sla_escalate(now=START + dt.timedelta(hours=3)))
     assert taken == {(a.pk, own.pk), (b.pk, two_tiers[0].pk), (b.pk, two_tiers[1].pk)}
+
+
+def test_a_long_queue_is_walked_to_its_end_in_batches(hospital_a, manager):
+    from readingcenter.sla.models import EscalationTier
+
+    tier = EscalationTier.objects.create(trigger="breached", action="alert_manager")
+    cases = [open_case(hospital_a, completed_at=START, priority="urgent") for _ in range(7)]
+    taken = sla_escalate(now=START + dt.timedelta(hours=3), batch=3)
+    assert sorted(taken) == sorted((c.pk, tier.pk) for c in cases)
