@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,7 +42,7 @@ def _hospital(code: str, field: str = "hospital"):
 # -- policies with their clocks -------------------------------------------------------------------
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class SlaClockPolicySerializer(serializers.ModelSerializer):
     hospital = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -51,7 +51,7 @@ class PolicySerializer(serializers.ModelSerializer):
                   "calendar", "updated_at"]  # fmt: skip
 
 
-class PolicySetSerializer(serializers.Serializer):
+class SlaClockPolicySetSerializer(serializers.Serializer):
     hospital = serializers.SlugField(help_text="hospital code")
     priority = PriorityField(help_text="STAT, urgent or routine")
     target_minutes = serializers.IntegerField(min_value=1, max_value=60 * 24 * 30)
@@ -68,33 +68,37 @@ class PolicySetSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_view(
+    get=extend_schema(operation_id="sla_clock_policies_list"),
+    post=extend_schema(operation_id="sla_clock_policies_set"),
+)
 @extend_schema(tags=["sla"])
 class PolicyListApi(generics.ListCreateAPIView):
     """Each hospital's promises: minutes from study completion to the preliminary or final
     report, counted 24/7 or in business hours. POST sets one (managers); open cases move."""
 
-    serializer_class = PolicySerializer
+    serializer_class = SlaClockPolicySerializer
 
     def get_queryset(self):
         return selectors.sla_policy_list(user=self.request.user)
 
-    @extend_schema(request=PolicySetSerializer, responses={201: PolicySerializer})
+    @extend_schema(request=SlaClockPolicySetSerializer, responses={201: SlaClockPolicySerializer})
     def post(self, request, *args, **kwargs):
         if not request.user.is_manager:
             raise DomainError("not_a_manager", "Only managers set SLA policies.", status=403)
-        payload = PolicySetSerializer(data=request.data)
+        payload = SlaClockPolicySetSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
         policy = services.sla_policy_set(
             hospital=_hospital(data.pop("hospital")), actor=request.user, request=request, **data
         )
-        return Response(PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+        return Response(SlaClockPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
 
 
 # -- calendars ------------------------------------------------------------------------------------
 
 
-class HoursSerializer(serializers.ModelSerializer):
+class SlaHoursSerializer(serializers.ModelSerializer):
     closes_at = serializers.SerializerMethodField(help_text="24:00 for midnight")
 
     def get_closes_at(self, row) -> str:
@@ -105,37 +109,37 @@ class HoursSerializer(serializers.ModelSerializer):
         fields = ["weekday", "opens_at", "closes_at"]
 
 
-class ClosedDateSerializer(serializers.ModelSerializer):
+class SlaClosedDateSerializer(serializers.ModelSerializer):
     class Meta:
         model = ClosedDate
         fields = ["date", "reason"]
 
 
-class CalendarSerializer(serializers.Serializer):
+class SlaCalendarSerializer(serializers.Serializer):
     hospital = serializers.CharField()
     time_zone = serializers.CharField()
-    hours = HoursSerializer(many=True)
-    closed = ClosedDateSerializer(many=True)
+    hours = SlaHoursSerializer(many=True)
+    closed = SlaClosedDateSerializer(many=True)
 
 
-class HoursInSerializer(serializers.Serializer):
+class SlaHoursInSerializer(serializers.Serializer):
     weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 Monday, 6 Sunday")
     opens_at = serializers.CharField(help_text="HH:MM, hospital's local time")
     closes_at = serializers.CharField(help_text="HH:MM; 24:00 for midnight")
 
 
-class CalendarSetSerializer(serializers.Serializer):
-    hours = HoursInSerializer(many=True)
+class SlaCalendarSetSerializer(serializers.Serializer):
+    hours = SlaHoursInSerializer(many=True)
 
 
-class ClosedDateInSerializer(serializers.Serializer):
+class SlaClosedDateInSerializer(serializers.Serializer):
     date = serializers.DateField()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
 def _calendar_body(user, hospital) -> dict:
     found = selectors.calendar_for_hospital(user=user, hospital_id=hospital.pk)
-    return CalendarSerializer(
+    return SlaCalendarSerializer(
         {"hospital": hospital.code, "time_zone": hospital.time_zone, **found}
     ).data
 
@@ -145,7 +149,7 @@ class CalendarApi(APIView):
     """A hospital's business hours (its own time zone) and closed dates. Managers and the
     hospital's own users read it; PUT replaces the weekly hours (managers)."""
 
-    @extend_schema(responses={200: CalendarSerializer})
+    @extend_schema(responses={200: SlaCalendarSerializer})
     def get(self, request, code):
         from readingcenter.hospitals.models import Hospital
 
@@ -154,12 +158,12 @@ class CalendarApi(APIView):
             raise NotFound("No such hospital.")
         return Response(_calendar_body(request.user, hospital))
 
-    @extend_schema(request=CalendarSetSerializer, responses={200: CalendarSerializer})
+    @extend_schema(request=SlaCalendarSetSerializer, responses={200: SlaCalendarSerializer})
     def put(self, request, code):
         if not request.user.is_manager:
             raise DomainError("not_a_manager", "Only managers set business hours.", status=403)
         hospital = _hospital(code)
-        payload = CalendarSetSerializer(data=request.data)
+        payload = SlaCalendarSetSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         hours = [
             (h["weekday"], h["opens_at"], h["closes_at"]) for h in payload.validated_data["hours"]
@@ -177,9 +181,9 @@ class ClosedDateApi(APIView):
 
     permission_classes = [IsManager]
 
-    @extend_schema(request=ClosedDateInSerializer, responses={201: ClosedDateSerializer})
+    @extend_schema(request=SlaClosedDateInSerializer, responses={201: SlaClosedDateSerializer})
     def post(self, request, code):
-        payload = ClosedDateInSerializer(data=request.data)
+        payload = SlaClosedDateInSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         row = services.closed_date_set(
             hospital=_hospital(code),
@@ -188,11 +192,11 @@ class ClosedDateApi(APIView):
             actor=request.user,
             request=request,
         )
-        return Response(ClosedDateSerializer(row).data, status=status.HTTP_201_CREATED)
+        return Response(SlaClosedDateSerializer(row).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: OpenApiResponse(description="reopened")})
     def delete(self, request, code):
-        payload = ClosedDateInSerializer(data=request.query_params)
+        payload = SlaClosedDateInSerializer(data=request.query_params)
         payload.is_valid(raise_exception=True)
         if not services.closed_date_remove(
             hospital=_hospital(code), date=payload.validated_data["date"],
@@ -205,7 +209,7 @@ class ClosedDateApi(APIView):
 # -- escalation tiers -----------------------------------------------------------------------------
 
 
-class TierSerializer(serializers.ModelSerializer):
+class SlaTierSerializer(serializers.ModelSerializer):
     hospital = serializers.SlugRelatedField(
         slug_field="code", read_only=True, help_text="null: the default for every hospital"
     )
@@ -217,7 +221,7 @@ class TierSerializer(serializers.ModelSerializer):
                   "percent_used", "action", "is_active", "updated_at"]  # fmt: skip
 
 
-class TierInSerializer(serializers.Serializer):
+class SlaTierInSerializer(serializers.Serializer):
     hospital = serializers.SlugField(
         required=False, allow_null=True, help_text="hospital code; null or absent: global default"
     )
@@ -247,21 +251,21 @@ class TierListApi(generics.ListCreateAPIView):
     """Escalation tiers (managers): per hospital or global, in position order, each a trigger
     (at_risk, breached, or percent of the time used) and an action."""
 
-    serializer_class = TierSerializer
+    serializer_class = SlaTierSerializer
     permission_classes = [IsManager]
     pagination_class = None
 
     def get_queryset(self):
         return selectors.escalation_tier_list(user=self.request.user)
 
-    @extend_schema(request=TierInSerializer, responses={201: TierSerializer})
+    @extend_schema(request=SlaTierInSerializer, responses={201: SlaTierSerializer})
     def post(self, request, *args, **kwargs):
-        payload = TierInSerializer(data=request.data)
+        payload = SlaTierInSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         tier = services.escalation_tier_create(
             actor=request.user, request=request, **_tier_fields(payload.validated_data)
         )
-        return Response(TierSerializer(tier).data, status=status.HTTP_201_CREATED)
+        return Response(SlaTierSerializer(tier).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(tags=["sla"])
@@ -271,20 +275,20 @@ class TierDetailApi(APIView):
 
     permission_classes = [IsManager]
 
-    @extend_schema(responses={200: TierSerializer})
+    @extend_schema(responses={200: SlaTierSerializer})
     def get(self, request, pk):
         return Response(
-            TierSerializer(selectors.escalation_tier_get(user=request.user, id=pk)).data
+            SlaTierSerializer(selectors.escalation_tier_get(user=request.user, id=pk)).data
         )
 
-    @extend_schema(request=TierInSerializer, responses={200: TierSerializer})
+    @extend_schema(request=SlaTierInSerializer, responses={200: SlaTierSerializer})
     def patch(self, request, pk):
-        payload = TierInSerializer(data=request.data, partial=True)
+        payload = SlaTierInSerializer(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
         tier = services.escalation_tier_update(
             tier_id=pk, actor=request.user, request=request, **_tier_fields(payload.validated_data)
         )
-        return Response(TierSerializer(tier).data)
+        return Response(SlaTierSerializer(tier).data)
 
     @extend_schema(responses={200: OpenApiResponse(description="deleted or switched off")})
     def delete(self, request, pk):
@@ -295,8 +299,8 @@ class TierDetailApi(APIView):
 # -- the record and the reader's notifications ----------------------------------------------------
 
 
-class EscalationSerializer(serializers.ModelSerializer):
-    tier = TierSerializer(read_only=True)
+class SlaEscalationSerializer(serializers.ModelSerializer):
+    tier = SlaTierSerializer(read_only=True)
     assigned_to = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
@@ -305,48 +309,48 @@ class EscalationSerializer(serializers.ModelSerializer):
                   "detail", "recipients", "assigned_to"]  # fmt: skip
 
 
-class EscalationFilterSerializer(serializers.Serializer):
+class SlaEscalationFilterSerializer(serializers.Serializer):
     case = serializers.IntegerField(required=False)
 
 
-@extend_schema(parameters=[EscalationFilterSerializer], tags=["sla"])
+@extend_schema(parameters=[SlaEscalationFilterSerializer], tags=["sla"])
 class EscalationListApi(generics.ListAPIView):
     """Escalation steps taken on cases (managers: all; radiologists: cases of hospitals where
     they hold a privilege), newest first; ?case= for one case's record."""
 
-    serializer_class = EscalationSerializer
+    serializer_class = SlaEscalationSerializer
 
     def get_queryset(self):
-        filters = EscalationFilterSerializer(data=self.request.query_params)
+        filters = SlaEscalationFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return selectors.escalation_list(
             user=self.request.user, case_id=filters.validated_data.get("case")
         )
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class SlaNotificationSerializer(serializers.ModelSerializer):
     class Meta:
         model = SlaNotification
         fields = ["id", "case", "message", "created_at", "read_at"]
 
 
-class NotificationFilterSerializer(serializers.Serializer):
+class SlaNotificationFilterSerializer(serializers.Serializer):
     unread = serializers.BooleanField(required=False, default=False)
 
 
-class NotificationReadSerializer(serializers.Serializer):
+class SlaNotificationReadSerializer(serializers.Serializer):
     ids = serializers.ListField(child=serializers.IntegerField(), required=False,
                                 help_text="absent: all of them")  # fmt: skip
 
 
-@extend_schema(parameters=[NotificationFilterSerializer], tags=["sla"])
+@extend_schema(parameters=[SlaNotificationFilterSerializer], tags=["sla"])
 class NotificationListApi(generics.ListAPIView):
     """The caller's own SLA notifications (cases at risk or breached that he was told about)."""
 
-    serializer_class = NotificationSerializer
+    serializer_class = SlaNotificationSerializer
 
     def get_queryset(self):
-        filters = NotificationFilterSerializer(data=self.request.query_params)
+        filters = SlaNotificationFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return selectors.notifications_for_user(
             user=self.request.user, unread_only=filters.validated_data["unread"]
@@ -357,10 +361,10 @@ class NotificationListApi(generics.ListAPIView):
 class NotificationReadApi(APIView):
     """Mark the caller's notifications read."""
 
-    @extend_schema(request=NotificationReadSerializer,
+    @extend_schema(request=SlaNotificationReadSerializer,
                    responses={200: OpenApiResponse(description='{"marked": n}')})  # fmt: skip
     def post(self, request):
-        payload = NotificationReadSerializer(data=request.data)
+        payload = SlaNotificationReadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         marked = services.sla_notifications_mark_read(
             user=request.user, ids=payload.validated_data.get("ids")
