@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from procrastinate.contrib.django import app
 
 from readingcenter.sla import jobs
@@ -24,3 +25,41 @@ def test_the_job_calls_the_escalation_pass(monkeypatch):
     monkeypatch.setattr(services, "sla_escalate", lambda **kw: calls.append(kw))
     jobs.escalate(timestamp=0)
     assert calls == [{}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_pass_and_takes_the_step_once(hospital_a, manager, monkeypatch):
+    """A Procrastinate worker on the 'sla' queue, twice: the second run finds it done."""
+    import datetime as dt
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from readingcenter.sla import services
+    from readingcenter.sla.models import CaseEscalation, EscalationTier
+    from readingcenter.worklist import services as worklist_services
+    from tests.sla.conftest import open_case
+
+    def then_close(work):
+        # The worker runs sync tasks in a pool thread whose Django connection outlives the
+        # job; closed here so that the test database can be dropped afterwards.
+        def run(**kwargs):
+            try:
+                return work(**kwargs)
+            finally:
+                connection.close()
+
+        return run
+
+    monkeypatch.setattr(services, "sla_escalate", then_close(services.sla_escalate))
+    monkeypatch.setattr(
+        worklist_services, "claims_expire_idle", then_close(worklist_services.claims_expire_idle)
+    )
+    tier = EscalationTier.objects.create(trigger="breached", action="alert_manager")
+    case = open_case(hospital_a, completed_at=timezone.now() - dt.timedelta(hours=3),
+                     priority="urgent")  # fmt: skip
+    for _run in range(2):
+        jobs.escalate.defer(timestamp=int(timezone.now().timestamp()))
+        with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
+            worker_app.run_worker(queues=["sla"], wait=False, install_signal_handlers=False)
+    assert CaseEscalation.objects.filter(case=case, tier=tier).count() == 1
