@@ -236,7 +236,9 @@ def populate(database_url: str, n_studies: int, n_hospitals: int, n_readers: int
     }
     say(f"==> {n_studies:,} studies, their cases and final reports (INSERT ... SELECT)")
     started = time.perf_counter()
-    with psycopg.connect(database_url, autocommit=False) as conn:
+    # Autocommit, so that each chunk's conn.transaction() is a transaction of its own (and
+    # its temporary tables go at its commit), not a savepoint inside one long transaction.
+    with psycopg.connect(database_url, autocommit=True) as conn:
         study_cols, study_fill = fill(conn, "studies_study", STUDY_COLUMNS)
         case_cols, case_fill = fill(conn, "worklist_case", CASE_COLUMNS)
         report_cols, report_fill = fill(conn, "reports_report", REPORT_COLUMNS)
@@ -258,7 +260,6 @@ def populate(database_url: str, n_studies: int, n_hospitals: int, n_readers: int
                 f"select setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                 f"(select max(id) from {table}))"
             )
-        conn.commit()
     say(f"    inserted in {time.perf_counter() - started:.0f} s; vacuum analyze")
     t0 = time.perf_counter()
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -297,8 +298,8 @@ BARE_TAT = """
            percentile_cont(array[0.5, 0.9, 0.95]) within group (order by preliminary_min)
     from (select c.hospital_id, c.modality, c.priority, c.claimed_by_id,
                  c.signed_at <= c.due_at as met,
-                 extract(epoch from c.signed_at - c.arrived_at) / 60 as final_min,
-                 extract(epoch from c.preliminary_at - c.arrived_at) / 60 as preliminary_min,
+                 date_part('epoch', c.signed_at - c.arrived_at) / 60 as final_min,
+                 date_part('epoch', c.preliminary_at - c.arrived_at) / 60 as preliminary_min,
                  extract(hour from c.arrived_at at time zone h.time_zone)::int as hour
           from worklist_case c join hospitals_hospital h on h.id = c.hospital_id
           where c.state = 'signed' and c.signed_at >= %(start)s and c.signed_at < %(end)s

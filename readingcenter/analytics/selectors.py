@@ -337,11 +337,12 @@ def _check_zone(zone: str | None) -> str | None:
 _TAT_SQL = """
     with scoped as (
         -- Minutes and the local hour are computed once per row here, not once per grouping
-        -- set in the aggregates below.
+        -- set in the aggregates below. date_part gives a double; extract(epoch ...) gives a
+        -- numeric since PostgreSQL 14, and sorting numerics made percentile_cont 3x slower.
         select c.hospital_id, c.modality, c.priority, c.claimed_by_id,
                c.signed_at <= c.due_at as met,
-               extract(epoch from c.signed_at - c.arrived_at) / 60 as final_min,
-               extract(epoch from c.preliminary_at - c.arrived_at) / 60 as preliminary_min,
+               date_part('epoch', c.signed_at - c.arrived_at) / 60 as final_min,
+               date_part('epoch', c.preliminary_at - c.arrived_at) / 60 as preliminary_min,
                extract(hour from c.arrived_at at time zone {zone})::int as hour
         from worklist_case c join hospitals_hospital h on h.id = c.hospital_id
         where {where}
@@ -594,14 +595,14 @@ def ai_performance(*, user, period: Period, filters: Filters | None = None) -> A
 _SLA_ROWS_SQL = """
     select c.priority, count(*), count(*) filter (where c.signed_at <= c.due_at),
            percentile_cont(array[0.5, 0.9]) within group
-               (order by extract(epoch from c.signed_at - c.arrived_at) / 60)
+               (order by date_part('epoch', c.signed_at - c.arrived_at) / 60)
     from worklist_case c
     where c.hospital_id = %s and c.state = 'signed' and c.signed_at >= %s and c.signed_at < %s
     group by c.priority
 """
 _SLA_BREACHES_SQL = """
     select c.id, s.accession_number, s.patient_id, c.priority, c.arrived_at, c.due_at,
-           c.signed_at, extract(epoch from c.signed_at - c.due_at) / 60
+           c.signed_at, date_part('epoch', c.signed_at - c.due_at) / 60
     from worklist_case c join studies_study s on s.id = c.study_id
     where c.hospital_id = %s and c.state = 'signed' and c.signed_at >= %s and c.signed_at < %s
       and c.signed_at > c.due_at
