@@ -24,7 +24,7 @@ class SlaPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
         # Through the service, so the open cases' deadlines move with the promise.
         from readingcenter.sla.services import sla_policy_set
 
-        sla_policy_set(
+        saved = sla_policy_set(
             hospital=obj.hospital,
             priority=obj.priority,
             target_minutes=obj.target_minutes,
@@ -34,6 +34,7 @@ class SlaPolicyAdmin(AuditedAdminMixin, admin.ModelAdmin):
             actor=request.user,
             request=request,
         )
+        obj.pk = saved.pk  # the admin's "added" message and redirect need it
 
 
 class _CalendarRowAdmin(AuditedAdminMixin, admin.ModelAdmin):

@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import get_connection, send_mail
 from django.db import connection, transaction
 from django.db.models import Q
@@ -173,7 +174,7 @@ def business_hours_set(*, hospital, hours, actor, request=None) -> list[Business
         row = BusinessHours(hospital=hospital, weekday=weekday, opens_at=opens, closes_at=closes)
         try:
             row.clean()
-        except Exception as exc:
+        except ValidationError as exc:
             raise DomainError("invalid_hours", "Each interval closes after it opens.",
                               field="hours") from exc  # fmt: skip
         rows.append(row)
