@@ -40,6 +40,29 @@ def _require_manager(user) -> None:
         raise PermissionDenied("The audit trail is for managers and administrators.")
 
 
+# Targets a manager can open from a line of the trail (the page re-checks access).
+_TARGET_PAGES = {
+    "studies.study": "study-detail",
+    "worklist.case": "case-detail",
+    "reports.report": "report-detail",
+    "critical.criticalresult": "critical-result-detail",
+}
+
+
+def _annotate(events: list) -> None:
+    """Each line with its hospital's code and a link to its target, for the page."""
+    from readingcenter.hospitals.models import Hospital
+
+    ids = {e.hospital_id for e in events if e.hospital_id}
+    codes = dict(Hospital.objects.filter(pk__in=ids).values_list("pk", "code")) if ids else {}
+    for e in events:
+        e.hospital_code = codes.get(e.hospital_id, e.hospital_id or "")
+        name = _TARGET_PAGES.get(e.target_type)
+        e.target_url = (
+            reverse(name, args=[int(e.target_id)]) if name and e.target_id.isdigit() else ""
+        )
+
+
 def _search(request) -> tuple[AuditSearchForm, dict, str]:
     form = AuditSearchForm(request.GET or None)
     filters = form.filters() if request.GET else {}
@@ -58,6 +81,7 @@ def audit_search_page(request):
     events, has_next = selectors.audit_page(
         selectors.audit_events(user=request.user, filters=filters), page=page, size=PAGE_SIZE
     )
+    _annotate(events)
     # Reading the trail is itself on the trail: who looked for whom.
     audit_record(
         actor=request.user,

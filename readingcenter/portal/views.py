@@ -58,6 +58,7 @@ def _row(study, now) -> dict:
         "sla_status": case.sla_status(now) if open_case else None,
         "seconds_left": case.seconds_left(now) if open_case else None,
         "reports": study.signed_reports,
+        "deliveries": [(r, d) for r in study.signed_reports for d in r.deliveries.all()],
     }
 
 
@@ -182,9 +183,7 @@ def export_csv(request):
                     row["seconds_left"] // 60 if row["seconds_left"] is not None else "",
                     " ".join(f"v{r.version_number}:{r.delivery_status}" for r in reports),
                     " ".join(
-                        f"v{r.version_number}:{d.channel}:{d.state}"
-                        for r in reports
-                        for d in r.deliveries.all()
+                        f"v{r.version_number}:{d.channel}:{d.state}" for r, d in row["deliveries"]
                     ),
                 ]
             )

@@ -142,3 +142,14 @@ def test_an_administrator_searches_it_too(db):
     client.force_login(admin)
     assert client.get("/audit/").status_code == 200
     assert api_as(admin).get("/api/v1/audit-events/").status_code == 200
+
+
+def test_each_line_names_its_hospital_and_links_its_target(trail, manager):
+    case, e = trail
+    client = Client()
+    client.force_login(manager)
+    html = client.get(f"/audit/?study={case.study_id}").content.decode()
+    row = re.search(rf'<tr data-event="{e["case_claim"].pk}".*?</tr>', html, re.S).group(0)
+    assert f'href="/cases/{case.pk}/"' in row and "<td>alpha</td>" in row
+    row = re.search(rf'<tr data-event="{e["study_read"].pk}".*?</tr>', html, re.S).group(0)
+    assert f'href="/studies/{case.study_id}/"' in row
