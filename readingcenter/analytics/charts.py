@@ -37,8 +37,9 @@ def bars(
     height = legend_h + group_h * len(rows) + 4
     width = label_w + bar_w + 80
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" {FONT}><title>{escape(title)}</title>'
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'style="width: 100%; max-width: {width}px; height: auto" {FONT}>'
+        f"<title>{escape(title)}</title>"
     ]
     for i, name in enumerate(series):
         x = label_w + i * 80
@@ -80,8 +81,9 @@ def hours(
     tat = [v for v in (*p50, *p90) if v is not None]
     top_t = max(tat, default=0) or 1.0
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" {FONT}><title>{escape(title)}</title>'
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'style="width: 100%; max-width: {width}px; height: auto" {FONT}>'
+        f"<title>{escape(title)}</title>"
         f'<text x="{left}" y="12">bars: cases · lines: TAT p50 '
         f'<tspan fill="{COLOURS[1]}">━</tspan> p90 <tspan fill="{COLOURS[2]}">━</tspan>'
         f" (max {escape(_fmt(top_t, 'min'))})</text>"

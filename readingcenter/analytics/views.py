@@ -100,7 +100,14 @@ def analytics_page(request):
         "priorities": Priority.choices,
         "query": query,
         "csv": {t: f"{reverse('analytics-csv', args=[t])}?{query}" for t in TABLES},
-        "months": [f"{last_month:%Y-%m}", f"{this_month:%Y-%m}"],
+        # The month the period starts in, and the last two calendar months.
+        "months": sorted(
+            {
+                f"{period.start.astimezone(local):%Y-%m}",
+                f"{last_month:%Y-%m}",
+                f"{this_month:%Y-%m}",
+            }
+        ),
         "charts": {
             "hospital": _tat_chart(tat.by_hospital, "TAT by hospital"),
             "modality": _tat_chart(tat.by_modality, "TAT by modality"),

@@ -88,3 +88,12 @@ def test_a_month_without_studies_still_renders(client, manager, hospital_a):
     response = client.get("/analytics/sla-report/alpha/2025-01.pdf")
     assert response.status_code == 200
     assert "None: every study was reported within its SLA." in pdf_text(response.content)
+
+
+def test_a_month_that_does_not_exist_is_a_400_with_a_code(client, manager, hospital_a):
+    from tests.conftest import api_as
+
+    response = api_as(manager).get("/api/v1/analytics/sla-report/alpha/2026-13/")
+    assert response.status_code == 400 and response.json()["code"] == "month_invalid"
+    client.force_login(manager)
+    assert client.get("/analytics/sla-report/alpha/2026-13.pdf").status_code == 400
