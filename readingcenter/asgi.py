@@ -17,6 +17,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.urls import path  # noqa: E402
 
 from readingcenter.critical.consumers import CriticalHintConsumer  # noqa: E402
+from readingcenter.ops.consumers import OpsHintConsumer  # noqa: E402
 from readingcenter.pacs import dicomweb_fast  # noqa: E402
 from readingcenter.studies.consumers import StudyHintConsumer  # noqa: E402
 from readingcenter.worklist.consumers import WorklistHintConsumer  # noqa: E402
@@ -26,6 +27,7 @@ websocket_routes = [
     path("ws/studies/", StudyHintConsumer.as_asgi()),
     path("ws/worklist/", WorklistHintConsumer.as_asgi()),
     path("ws/critical/", CriticalHintConsumer.as_asgi()),
+    path("ws/ops/", OpsHintConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(

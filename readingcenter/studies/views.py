@@ -17,9 +17,11 @@ from readingcenter.studies.models import StudyStatus
 
 @login_required
 def home(request):
-    # Readers and managers start at the worklist; hospitals at their studies.
+    # Readers and managers start at the worklist; hospitals at their portal.
     if request.user.is_radiologist or request.user.is_manager:
         return redirect("worklist")
+    if request.user.is_hospital_user:
+        return redirect("portal")
     return redirect("study-board")
 
 
