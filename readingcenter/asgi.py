@@ -19,6 +19,7 @@ from django.urls import path  # noqa: E402
 from readingcenter.critical.consumers import CriticalHintConsumer  # noqa: E402
 from readingcenter.ops.consumers import OpsHintConsumer  # noqa: E402
 from readingcenter.pacs import dicomweb_fast  # noqa: E402
+from readingcenter.sla.consumers import SlaHintConsumer  # noqa: E402
 from readingcenter.studies.consumers import StudyHintConsumer  # noqa: E402
 from readingcenter.worklist.consumers import WorklistHintConsumer  # noqa: E402
 from readingcenter.ws_auth import TokenAuthMiddleware  # noqa: E402
@@ -28,6 +29,7 @@ websocket_routes = [
     path("ws/worklist/", WorklistHintConsumer.as_asgi()),
     path("ws/critical/", CriticalHintConsumer.as_asgi()),
     path("ws/ops/", OpsHintConsumer.as_asgi()),
+    path("ws/sla/", SlaHintConsumer.as_asgi()),
 ]
 
 application = ProtocolTypeRouter(

@@ -117,6 +117,9 @@ def case_page(request, pk: int):
         ),
     }
     context.update(_report_context(request, case, mine=mine))
+    from readingcenter.sla.selectors import escalations_for_case
+
+    context["escalations"] = escalations_for_case(case=case)
     return render(request, "worklist/case.html", context)
 
 

@@ -129,10 +129,10 @@ def test_the_manager_sees_who_reads_what(hospital_a, radiologist, manager):
     assert outsider.get("/worklist/assignments/").status_code == 403
 
 
-def test_a_hospital_user_is_sent_to_its_studies_not_the_worklist(hospital_user_a):
+def test_a_hospital_user_is_sent_to_its_portal_not_the_worklist(hospital_user_a):
     browser = Client()
     browser.force_login(hospital_user_a)
-    assert browser.get("/")["Location"] == "/studies/"
+    assert browser.get("/")["Location"] == "/portal/"
     assert browser.get("/worklist/").status_code == 403
 
 

@@ -21,6 +21,16 @@ def _span(seconds: int) -> str:
 def sla_clock(case, now=None) -> dict:
     """{"status": ok|at_risk|breached|closed, "text": "23 min left" / "12 min over"}."""
     status = case.sla_status(now)
+    if status != "closed" and case.preliminary_at is not None:
+        # A promise "to preliminary" stopped its clock at the preliminary: the case reads on
+        # to its final without turning red. Only such cases pay for the policy lookup.
+        from readingcenter.sla.selectors import case_clock
+
+        clock = case_clock(case, now=now)
+        if clock.status in ("met", "missed"):
+            word = "in time" if clock.status == "met" else "late"
+            return {"status": "ok" if clock.status == "met" else "breached",
+                    "text": f"preliminary {word}"}  # fmt: skip
     if status == "closed":
         return {"status": status, "text": "—"}
     seconds = case.seconds_left(now)

@@ -114,8 +114,9 @@ class Command(BaseCommand):
         from readingcenter.critical.demo import load_demo_contacts
         from readingcenter.delivery.models import DeliveryEndpoint
         from readingcenter.reports.services import report_templates_load
+        from readingcenter.sla.demo import load_demo_sla
 
-        created = report_templates_load() + load_demo_contacts()
+        created = report_templates_load() + load_demo_contacts() + load_demo_sla()
         for item in data.get("delivery_endpoints", []):
             item = dict(item)
             hospital = Hospital.objects.get(code=item.pop("hospital"))
