@@ -49,7 +49,7 @@ def audit_record(
         action=action,
         outcome=outcome,
         target_type=target_type,
-        target_id=str(target_id or ""),
+        target_id="" if target_id in (None, "") else str(target_id),
         hospital_id=getattr(hospital, "pk", hospital),
         patient_id=patient_id or "",
         ip_address=_client_ip(request),

@@ -117,6 +117,12 @@ class Delivery(models.Model):
                 name="delivery_pending_idx",
                 condition=models.Q(state="pending"),
             ),
+            # Failed deliveries wait for a manager: the dashboard counts and lists them.
+            models.Index(
+                fields=["-updated_at"],
+                name="delivery_failed_idx",
+                condition=models.Q(state="failed"),
+            ),
         ]
 
     def __str__(self) -> str:
