@@ -64,3 +64,15 @@ def test_the_schema_documents_the_analytics_endpoints(manager):
     components = schema["components"]["schemas"]
     assert "final_p95" in components["AnalyticsTatRow"]["properties"]
     assert "minutes_late" in components["AnalyticsBreach"]["properties"]
+
+
+def test_a_radiologist_sees_his_own_reads_only(client, hospital_a, radiologist,
+                                               radiologist_b_only):  # fmt: skip
+    signed_case(hospital_a, arrived=at(3, 1), tat=30, reader=radiologist)
+    signed_case(hospital_a, arrived=at(3, 2), tat=30, reader=radiologist_b_only)
+    client.force_login(radiologist)
+    html = client.get("/analytics/", {"month": "2026-03"}).content.decode()
+    assert "dr.who" in html and "dr.beta" not in html
+    assert "Monthly SLA reports" not in html
+    [row] = api_as(radiologist).get("/api/v1/analytics/productivity/", {"month": "2026-03"}).json()
+    assert row["username"] == "dr.who" and row["reads"] == 1
