@@ -119,6 +119,8 @@ class AnalyticsSlaRowSerializer(serializers.Serializer):
     p90 = serializers.FloatField(allow_null=True)
     met = serializers.IntegerField()
     compliance = serializers.FloatField(allow_null=True)
+    clock_end = serializers.CharField(help_text="what stops the clock: preliminary or final")
+    counting = serializers.CharField(help_text="24/7 or business hours")
 
 
 class AnalyticsBreachSerializer(serializers.Serializer):
@@ -128,7 +130,9 @@ class AnalyticsBreachSerializer(serializers.Serializer):
     priority = serializers.CharField()
     arrived_at = serializers.DateTimeField()
     due_at = serializers.DateTimeField()
-    signed_at = serializers.DateTimeField()
+    signed_at = serializers.DateTimeField(
+        help_text="when the report that stops the clock was signed"
+    )
     minutes_late = serializers.FloatField()
 
 

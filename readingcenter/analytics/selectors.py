@@ -13,9 +13,11 @@ The definitions, in one place:
   over the cases that had a preliminary. ``arrived_at`` is the SLA clock's start (the study's
   first completion). Minutes, continuous percentiles (PostgreSQL ``percentile_cont``, the
   same interpolation as ``numpy.percentile``'s default).
-- A case met its SLA when ``signed_at <= due_at``: ``due_at`` is the promise made when the case
-  arrived (its hospital's policy for its priority then, business hours included when the SLA
-  app computes them), so a later policy change does not rewrite history.
+- A case met its SLA when its clock stopped by ``due_at``. ``due_at`` is the deadline set when
+  the case arrived (business hours included, computed by the SLA app), so a later change of
+  target does not rewrite history. What stops the clock is the policy's ``clock_end``, as the
+  SLA app's ``clock_stopped_at`` reads it: the final report, or for a to-preliminary promise
+  the first of preliminary and final (``_STOP``). No policy: the final.
 - The radiologist of a case is its reader (``claimed_by``): only the claimer signs, and
   signing keeps the claim on the row.
 - Hour of day is the hour the study **arrived**, in each case's own hospital's time zone
@@ -224,6 +226,8 @@ class Breach:
     priority: str
     arrived_at: dt.datetime
     due_at: dt.datetime
+    # When the report that stops its clock was signed: the final, or for a to-preliminary
+    # promise the first of preliminary and final.
     signed_at: dt.datetime
     minutes_late: float
 
@@ -236,6 +240,8 @@ class SlaReportRow:
     p50: float | None
     p90: float | None
     met: int
+    clock_end: str = "final"  # what stops the clock: "preliminary" or "final"
+    counting: str = "24/7"  # or "business hours"
 
     @property
     def compliance(self) -> float | None:
@@ -303,6 +309,20 @@ def _signed_in(period: Period, alias: str = "c") -> tuple[list[str], list]:
     )
 
 
+# When the case's clock stopped (readingcenter.sla.selectors.clock_stopped_at in SQL): needs
+# ``_POLICY`` joined. least() ignores NULLs, so a final alone stops a to-preliminary clock.
+_STOP = (
+    "case when p.clock_end = 'preliminary' then least(c.preliminary_at, c.signed_at) "
+    "else c.signed_at end"
+)
+_POLICY = "left join sla_slapolicy p on p.hospital_id = c.hospital_id and p.priority = c.priority"
+
+
+def _sql(template: str, **parts: str) -> str:
+    """A query with the clock's stop and its policy join filled in (no user input here)."""
+    return template.format(stop=_STOP, policy=_POLICY, **parts)
+
+
 def _where(*parts: tuple[list[str], list]) -> tuple[str, list]:
     clauses, params = [], []
     for c, p in parts:
@@ -340,11 +360,11 @@ _TAT_SQL = """
         -- set in the aggregates below. date_part gives a double; extract(epoch ...) gives a
         -- numeric since PostgreSQL 14, and sorting numerics made percentile_cont 3x slower.
         select c.hospital_id, c.modality, c.priority, c.claimed_by_id,
-               c.signed_at <= c.due_at as met,
+               {stop} <= c.due_at as met,
                date_part('epoch', c.signed_at - c.arrived_at) / 60 as final_min,
                date_part('epoch', c.preliminary_at - c.arrived_at) / 60 as preliminary_min,
                extract(hour from c.arrived_at at time zone {zone})::int as hour
-        from worklist_case c join hospitals_hospital h on h.id = c.hospital_id
+        from worklist_case c join hospitals_hospital h on h.id = c.hospital_id {policy}
         where {where}
     )
     select grouping(hospital_id), grouping(modality), grouping(priority),
@@ -376,7 +396,7 @@ def tat_breakdown(
     zone = _check_zone(zone)
     where, params = _where(_scope(user, filters), _signed_in(period))
     zone_sql = "%s" if zone else "h.time_zone"
-    sql = _TAT_SQL.format(zone=zone_sql, where=where)
+    sql = _sql(_TAT_SQL, zone=zone_sql, where=where)
     rows = _fetch(sql, ([zone] if zone else []) + params)
 
     names = _hospital_names({r[5] for r in rows if r[5] is not None})
@@ -431,15 +451,15 @@ def _user_names(ids) -> dict[int, str]:
 
 _QUEUE_SQL = """
     select c.priority, count(*), min(c.arrived_at),
-           count(*) filter (where c.at_risk_at <= %s and c.due_at > %s),
-           count(*) filter (where c.due_at <= %s)
-    from worklist_case c
+           count(*) filter (where {stop} is null and c.at_risk_at <= %s and c.due_at > %s),
+           count(*) filter (where {stop} is null and c.due_at <= %s)
+    from worklist_case c {policy}
     where c.state in ('unread', 'claimed', 'in_report') and {where}
     group by c.priority
 """
 _COMPLIANCE_SQL = """
-    select c.hospital_id, count(*), count(*) filter (where c.signed_at <= c.due_at)
-    from worklist_case c
+    select c.hospital_id, count(*), count(*) filter (where {stop} <= c.due_at)
+    from worklist_case c {policy}
     where {where}
     group by c.hospital_id
 """
@@ -452,7 +472,7 @@ def overview(
     compliance, overall and per hospital: two aggregate queries."""
     now = now or timezone.now()
     where, params = _where(_scope(user, filters))
-    queue_rows = _fetch(_QUEUE_SQL.format(where=where), [now, now, now, *params])
+    queue_rows = _fetch(_sql(_QUEUE_SQL, where=where), [now, now, now, *params])
     by_priority = {r[0]: r for r in queue_rows}
     queue = []
     for p in Priority:
@@ -461,7 +481,7 @@ def overview(
             QueueRow(p.value, r[1], r[2], r[3], r[4]) if r else QueueRow(p.value, 0, None, 0, 0)
         )
     where, params = _where(_scope(user, filters), _signed_in(period))
-    rows = _fetch(_COMPLIANCE_SQL.format(where=where), params)
+    rows = _fetch(_sql(_COMPLIANCE_SQL, where=where), params)
     names = _hospital_names({r[0] for r in rows})
     per_hospital = [
         _row(*names.get(h, (str(h), str(h))), n, met, None, 0, None) for h, n, met in rows
@@ -481,8 +501,8 @@ def overview(
 _PRODUCTIVITY_SQL = """
     select c.claimed_by_id, u.username, trim(u.first_name || ' ' || u.last_name),
            count(*), count(w.rvu), coalesce(sum(w.rvu), 0),
-           count(*) filter (where c.signed_at <= c.due_at)
-    from worklist_case c
+           count(*) filter (where {stop} <= c.due_at)
+    from worklist_case c {policy}
     join studies_study s on s.id = c.study_id
     left join studies_order o on o.id = s.order_id
     join accounts_user u on u.id = c.claimed_by_id
@@ -514,7 +534,7 @@ def productivity(*, user, period: Period, filters: Filters | None = None) -> lis
     return [
         ProductivityRow(rid, username, name or username, reads, weighted, Decimal(rvu), met)
         for rid, username, name, reads, weighted, rvu, met in _fetch(
-            _PRODUCTIVITY_SQL.format(where=where), params
+            _sql(_PRODUCTIVITY_SQL, where=where), params
         )
     ]
 
@@ -593,19 +613,19 @@ def ai_performance(*, user, period: Period, filters: Filters | None = None) -> A
 # -- the monthly SLA report ------------------------------------------------------------------
 
 _SLA_ROWS_SQL = """
-    select c.priority, count(*), count(*) filter (where c.signed_at <= c.due_at),
+    select c.priority, count(*), count(*) filter (where {stop} <= c.due_at),
            percentile_cont(array[0.5, 0.9]) within group
-               (order by date_part('epoch', c.signed_at - c.arrived_at) / 60)
-    from worklist_case c
+               (order by date_part('epoch', {stop} - c.arrived_at) / 60)
+    from worklist_case c {policy}
     where c.hospital_id = %s and c.state = 'signed' and c.signed_at >= %s and c.signed_at < %s
     group by c.priority
 """
 _SLA_BREACHES_SQL = """
     select c.id, s.accession_number, s.patient_id, c.priority, c.arrived_at, c.due_at,
-           c.signed_at, date_part('epoch', c.signed_at - c.due_at) / 60
-    from worklist_case c join studies_study s on s.id = c.study_id
+           {stop}, date_part('epoch', {stop} - c.due_at) / 60
+    from worklist_case c join studies_study s on s.id = c.study_id {policy}
     where c.hospital_id = %s and c.state = 'signed' and c.signed_at >= %s and c.signed_at < %s
-      and c.signed_at > c.due_at
+      and {stop} > c.due_at
     order by c.priority_rank, c.signed_at, c.id
 """
 
@@ -626,22 +646,27 @@ def sla_report(*, user, hospital_code: str, month: str) -> SlaReport:
     """Promised against delivered for one hospital's calendar month (its own time zone), per
     priority, and every breach. Managers: any hospital; a hospital user: his own; else 404.
 
-    "Promised" shows the hospital's current target per priority; each case is judged against
-    its own ``due_at``, the promise in force when it arrived.
+    "Promised" shows the hospital's current target per priority (minutes, what stops the
+    clock, 24/7 or business hours); each case is judged against its own ``due_at``, the
+    deadline set when it arrived. p50/p90 here run from arrival to the report that stops the
+    clock (the delivered side of the promise); cases count in the month their final report
+    was signed.
     """
     hospital = sla_report_hospital(user=user, hospital_code=hospital_code)
     period = Period.parse_month(month, hospital.time_zone)
     head = [hospital.id, period.start, period.end]
-    found = {r[0]: r for r in _fetch(_SLA_ROWS_SQL, head)}
+    found = {r[0]: r for r in _fetch(_sql(_SLA_ROWS_SQL), head)}
     rows = []
     for p in Priority:
         _, count, met, pcts = found.get(p.value, (p.value, 0, 0, None))
         p50, p90 = (_minutes(v) for v in (pcts or [None, None]))
-        target = sla_target(hospital.id, p.value).target_minutes
-        rows.append(SlaReportRow(p.value, count, target, p50, p90, met))
+        target = sla_target(hospital.id, p.value)
+        counting = "business hours" if target.calendar is not None else "24/7"
+        rows.append(SlaReportRow(p.value, count, target.target_minutes, p50, p90, met,
+                                 str(target.clock_end), counting))  # fmt: skip
     breaches = [
         Breach(cid, acc, pid, prio, arrived, due, signed, round(float(late), 1))
-        for cid, acc, pid, prio, arrived, due, signed, late in _fetch(_SLA_BREACHES_SQL, head)
+        for cid, acc, pid, prio, arrived, due, signed, late in _fetch(_sql(_SLA_BREACHES_SQL), head)
     ]
     return SlaReport(
         hospital=hospital,

@@ -9,10 +9,10 @@ import io
 
 import pytest
 
-from readingcenter.analytics.selectors import sla_report
+from readingcenter.analytics.selectors import sla_report, tat_breakdown
 from readingcenter.audit.models import AuditEvent
 from readingcenter.sla.models import SlaPolicy
-from tests.analytics.conftest import at, signed_case
+from tests.analytics.conftest import MARCH, at, signed_case
 from tests.delivery.pdf_text import pdf_text
 
 
@@ -68,8 +68,8 @@ def test_the_csv_parses_into_the_summary_and_the_breaches(client, manager, march
     summary_text, breaches_text = response.content.decode().split("\r\n\r\n")
     summary = list(csv.DictReader(io.StringIO(summary_text)))
     assert summary[0] == {"priority": "stat", "count": "2", "target_min": "60",
-                          "p50_min": "62.5", "p90_min": "88.5", "met": "1",
-                          "compliance_pct": "50.0"}  # fmt: skip
+                          "clock_stops_at": "final", "counting": "24/7", "p50_min": "62.5",
+                          "p90_min": "88.5", "met": "1", "compliance_pct": "50.0"}  # fmt: skip
     breaches = list(csv.DictReader(io.StringIO(breaches_text)))
     assert [b["accession_number"] for b in breaches] == ["LATE-STAT", "LATE-URG"]
     assert breaches[0]["due_at"] == "2026-03-04T12:00:00+09:00"
@@ -97,3 +97,29 @@ def test_a_month_that_does_not_exist_is_a_400_with_a_code(client, manager, hospi
     assert response.status_code == 400 and response.json()["code"] == "month_invalid"
     client.force_login(manager)
     assert client.get("/analytics/sla-report/alpha/2026-13.pdf").status_code == 400
+
+
+def test_a_to_preliminary_promise_is_met_by_a_preliminary_in_time(manager, hospital_a,
+                                                                  radiologist):  # fmt: skip
+    """The SLA app's rule (clock_stopped_at): a to-preliminary clock stops at the first report."""
+    SlaPolicy.objects.create(hospital=hospital_a, priority="stat", target_minutes=30,
+                             clock_end="preliminary")  # fmt: skip
+    # Preliminary after 20 minutes, final after 3 hours: met.
+    signed_case(hospital_a, arrived=at(4, 1), tat=180, target=30, priority="stat",
+                preliminary=20, reader=radiologist, accession_number="PRELIM-OK")  # fmt: skip
+    # Preliminary after 45 minutes: 15 late. No preliminary, final after 40: 10 late.
+    signed_case(hospital_a, arrived=at(4, 2), tat=90, target=30, priority="stat",
+                preliminary=45, reader=radiologist, accession_number="PRELIM-LATE")  # fmt: skip
+    signed_case(hospital_a, arrived=at(4, 3), tat=40, target=30, priority="stat",
+                reader=radiologist, accession_number="FINAL-ONLY")  # fmt: skip
+    report = sla_report(user=manager, hospital_code="alpha", month="2026-03")
+    stat = report.rows[0]
+    assert (stat.clock_end, stat.count, stat.met) == ("preliminary", 3, 1)
+    assert stat.p50 == 40  # 20, 40, 45 minutes to the report that stopped the clock
+    assert [(b.accession_number, b.minutes_late) for b in report.breaches] == [
+        ("PRELIM-LATE", 15.0),
+        ("FINAL-ONLY", 10.0),
+    ]
+    tat = tat_breakdown(user=manager, period=MARCH)
+    assert (tat.overall.count, tat.overall.met) == (3, 1)
+    assert tat.overall.final_p50 == 90  # TAT itself stays arrival to final
