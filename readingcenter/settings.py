@@ -196,6 +196,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "procrastinate": {"level": env("PROCRASTINATE_LOG_LEVEL", "WARNING")},
+        # highdicom narrates every SR it builds at INFO.
+        "highdicom": {"level": "WARNING"},
     },
 }
 
@@ -238,11 +240,12 @@ READING_CENTER_NAME = env("READING_CENTER_NAME", "Reading Center Teleradiology")
 READING_CENTER_UID_ROOT = env("READING_CENTER_UID_ROOT", "1.2.826.0.1.3680043.10.1138")
 HL7_SENDING_APPLICATION = env("HL7_SENDING_APPLICATION", "READINGCENTER")
 HL7_SENDING_FACILITY = env("HL7_SENDING_FACILITY", "READINGCENTER")
-# Retries: 30 s, 1, 2, 4, 8 min, then every 15 min; 12 tries cover a hospital down for about
-# two hours before a delivery is marked failed for a manager to retry.
+# Retries: 30 s, 1, 2, 4 min, then every 5 min (a hospital that is back waits at most that);
+# 30 tries cover a hospital down for about two hours before a delivery is marked failed for
+# a manager to retry.
 DELIVERY_RETRY_BASE_SECONDS = env_float("DELIVERY_RETRY_BASE_SECONDS", 30.0)
-DELIVERY_RETRY_MAX_SECONDS = env_float("DELIVERY_RETRY_MAX_SECONDS", 900.0)
-DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 12)
+DELIVERY_RETRY_MAX_SECONDS = env_float("DELIVERY_RETRY_MAX_SECONDS", 300.0)
+DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 30)
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
 # E-mail (critical-result notifications). With EMAIL_HOST set, mail goes out by SMTP; without

@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -98,8 +99,17 @@ def deliveries_create(*, report) -> list[Delivery]:
                 detail={"channel": endpoint.channel, "endpoint": endpoint.name},
             )
     for endpoint_id in {d.endpoint_id for d in created}:
-        defer_drain(endpoint_id)
+        _defer_drain_now_and_after_commit(endpoint_id)
     return created
+
+
+def _defer_drain_now_and_after_commit(endpoint_id: int) -> None:
+    """Queue a drain in the caller's transaction; if one was already waiting, ask again once
+    this transaction commits. The waiting drain may start, find nothing it can see, and finish
+    before our delivery commits; without the second ask the delivery would wait for the
+    periodic kick (up to a minute, and for a critical finding that matters)."""
+    if not defer_drain(endpoint_id):
+        transaction.on_commit(partial(defer_drain, endpoint_id), robust=True)
 
 
 def defer_drain(endpoint_id: int, *, at=None) -> bool:
@@ -183,8 +193,7 @@ def delivery_drain(*, endpoint_id: int, now=None) -> DrainResult:
 def _send(delivery: Delivery, endpoint: DeliveryEndpoint):
     """One send through the endpoint's channel; raises DeliveryFailed."""
     from readingcenter.delivery.channels import DeliveryFailed, send_dicom, send_fhir, send_hl7
-    from readingcenter.delivery.formats.pdf import render_pdf
-    from readingcenter.reports.selectors import report_document
+    from readingcenter.reports.selectors import report_document, report_pdf
 
     missing = endpoint.missing_settings()
     if missing:
@@ -204,7 +213,9 @@ def _send(delivery: Delivery, endpoint: DeliveryEndpoint):
             retryable=False,
         )
     document = report_document(report, idempotency_key=delivery.idempotency_key)
-    pdf = render_pdf(document)
+    # One PDF per signed version, whatever the endpoint or the try (it names the version's
+    # key, not this delivery's).
+    pdf = report_pdf(report)
     if endpoint.channel == Channel.DICOM:
         return send_dicom(
             document, ae_title=endpoint.ae_title, host=endpoint.host, port=endpoint.port, pdf=pdf
@@ -332,7 +343,7 @@ def delivery_retry(*, delivery_id: int, actor, request=None) -> Delivery:
             request=request,
             detail={"last_error_code": delivery.last_error_code},
         )
-        defer_drain(delivery.endpoint_id)
+        _defer_drain_now_and_after_commit(delivery.endpoint_id)
         _hint(delivery)
     return delivery
 

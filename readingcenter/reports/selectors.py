@@ -7,6 +7,9 @@ Anything else answers NotFound (404), like a report that does not exist.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from django.conf import settings
 from django.db.models import QuerySet
 
@@ -82,6 +85,32 @@ def macros_for(*, user) -> dict[str, str]:
 
 def template_list() -> QuerySet[ReportTemplate]:
     return ReportTemplate.objects.filter(is_active=True)
+
+
+# Rendered PDFs of signed versions, by (report id, content hash). Rendering costs about half a
+# second of CPU (most of it fpdf2 reading the 16 MB CJK font collection), and every endpoint and
+# every retry of a version sends the same bytes: render once per process. The hash in the key
+# means a changed row (which the database forbids) could never be served from here.
+_pdf_cache: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+_pdf_lock = threading.Lock()
+PDF_CACHE_SIZE = 64
+
+
+def report_pdf(report: Report) -> bytes:
+    """The signed version as PDF, the same bytes for the hospital portal and every channel."""
+    from readingcenter.delivery.formats.pdf import render_pdf
+
+    key = (report.pk, report.content_sha256)
+    with _pdf_lock:
+        if key in _pdf_cache:
+            _pdf_cache.move_to_end(key)
+            return _pdf_cache[key]
+    pdf = render_pdf(report_document(report))
+    with _pdf_lock:
+        _pdf_cache[key] = pdf
+        while len(_pdf_cache) > PDF_CACHE_SIZE:
+            _pdf_cache.popitem(last=False)
+    return pdf
 
 
 def report_document(report: Report, *, idempotency_key: str = ""):

@@ -152,8 +152,6 @@ def _critical_results(report) -> list:
 
 
 def pdf_response(request, report) -> HttpResponse:
-    from readingcenter.delivery.formats.pdf import render_pdf
-
     if not report.is_signed:
         raise NotFound("Only signed reports have a PDF.")
     audit_record(
@@ -164,7 +162,7 @@ def pdf_response(request, report) -> HttpResponse:
         patient_id=report.study.patient_id,
         request=request,
     )
-    pdf = render_pdf(selectors.report_document(report))
+    pdf = selectors.report_pdf(report)
     name = f"report-{report.study.accession_number or report.study_id}-v{report.version_number}"
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{name}.pdf"'

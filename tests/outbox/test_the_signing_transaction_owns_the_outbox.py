@@ -31,3 +31,18 @@ def test_a_second_report_while_a_drain_waits_adds_no_second_job(hospital_a, radi
     assert Delivery.objects.count() == 2
     # The waiting drain (its queueing lock) will send both.
     assert ProcrastinateJob.objects.filter(task_name="delivery.drain_endpoint").count() == 1
+
+
+def test_a_drain_that_finished_before_the_signature_committed_is_asked_again(
+    hospital_a, radiologist, engine, django_capture_on_commit_callbacks
+):
+    hl7_endpoint(hospital_a, engine)
+    sign_new_report(hospital_a, radiologist, impression="One.")
+    waiting = ProcrastinateJob.objects.get(task_name="delivery.drain_endpoint")
+    with django_capture_on_commit_callbacks(execute=True):
+        sign_new_report(hospital_a, radiologist, impression="Two.")
+        # The waiting drain runs and finishes while the second signature is still open: it
+        # could not see the second delivery.
+        ProcrastinateJob.objects.filter(pk=waiting.pk).update(status="succeeded")
+    todo = ProcrastinateJob.objects.filter(task_name="delivery.drain_endpoint", status="todo")
+    assert todo.count() == 1

@@ -296,7 +296,7 @@ def render_pdf(doc: ReportDocument) -> bytes:
         0,
         4,
         f"Content SHA-256: {doc.content_sha256}\nReport {doc.report_id} version "
-        f"{doc.version_number}, delivery key {doc.idempotency_key}",
+        f"{doc.version_number}, version key {doc.idempotency_key}",
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
