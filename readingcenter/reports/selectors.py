@@ -93,11 +93,16 @@ def template_list() -> QuerySet[ReportTemplate]:
 # means a changed row (which the database forbids) could never be served from here.
 _pdf_cache: OrderedDict[tuple[int, str], bytes] = OrderedDict()
 _pdf_lock = threading.Lock()
+_pdf_rendering: dict[tuple[int, str], threading.Lock] = {}
 PDF_CACHE_SIZE = 64
 
 
 def report_pdf(report: Report) -> bytes:
-    """The signed version as PDF, the same bytes for the hospital portal and every channel."""
+    """The signed version as PDF, the same bytes for the hospital portal and every channel.
+
+    Endpoints drain in parallel threads and, after an outage, all reach the same version at
+    once: the first renders, the others wait for its bytes instead of rendering it again.
+    """
     from readingcenter.delivery.formats.pdf import render_pdf
 
     key = (report.pk, report.content_sha256)
@@ -105,12 +110,29 @@ def report_pdf(report: Report) -> bytes:
         if key in _pdf_cache:
             _pdf_cache.move_to_end(key)
             return _pdf_cache[key]
-    pdf = render_pdf(report_document(report))
-    with _pdf_lock:
-        _pdf_cache[key] = pdf
-        while len(_pdf_cache) > PDF_CACHE_SIZE:
-            _pdf_cache.popitem(last=False)
-    return pdf
+        rendering = _pdf_rendering.get(key)
+        first = rendering is None
+        if first:
+            rendering = _pdf_rendering[key] = threading.Lock()
+            rendering.acquire()
+    if not first:
+        with rendering:  # released when the first thread is done, whatever happened
+            pass
+        with _pdf_lock:
+            if key in _pdf_cache:
+                return _pdf_cache[key]
+        return render_pdf(report_document(report))  # the first one failed: try ourselves
+    try:
+        pdf = render_pdf(report_document(report))
+        with _pdf_lock:
+            _pdf_cache[key] = pdf
+            while len(_pdf_cache) > PDF_CACHE_SIZE:
+                _pdf_cache.popitem(last=False)
+        return pdf
+    finally:
+        with _pdf_lock:
+            del _pdf_rendering[key]
+        rendering.release()
 
 
 def report_document(report: Report, *, idempotency_key: str = ""):
