@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.contrib import admin
+
 from readingcenter.audit.services import audit_record
 
 
@@ -36,3 +38,27 @@ class AuditedAdminMixin:
         audit_record(actor=request.user, action=f"{obj._meta.model_name}.delete",
                      target_type=target_type, target_id=target_id, request=request,
                      detail={"via": "admin"})  # fmt: skip
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by their services (audited there): shown, never edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from readingcenter.audit.admin_mixins import ReadOnlyAdmin, ReadOnlyInline
 from readingcenter.audit.services import audit_record
 from readingcenter.critical.models import CriticalNotification, CriticalResult, HospitalContact
 
@@ -32,35 +33,14 @@ class HospitalContactAdmin(admin.ModelAdmin):
         super().delete_model(request, obj)
 
 
-class ReadOnly(admin.ModelAdmin):
-    """Read-only: critical results change through their services (audited there)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class NotificationInline(admin.TabularInline):
+class NotificationInline(ReadOnlyInline):
     model = CriticalNotification
-    extra = 0
-    can_delete = False
     fields = ("level", "channel", "recipient_name", "recipient", "outcome", "sent_at", "detail")
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CriticalResult)
-class CriticalResultAdmin(ReadOnly):
+class CriticalResultAdmin(ReadOnlyAdmin):
     list_display = ("id", "hospital", "category", "state", "level", "raised_at", "due_at",
                     "acknowledged_at", "acknowledged_by_name")  # fmt: skip
     list_filter = ("state", "category", "hospital")
@@ -69,7 +49,7 @@ class CriticalResultAdmin(ReadOnly):
 
 
 @admin.register(CriticalNotification)
-class CriticalNotificationAdmin(ReadOnly):
+class CriticalNotificationAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "critical_result", "level", "channel", "recipient", "outcome",
                     "sent_at")  # fmt: skip
     list_filter = ("channel", "outcome")

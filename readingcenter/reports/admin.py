@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from readingcenter.audit.admin_mixins import AuditedAdminMixin
+from readingcenter.audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin
 from readingcenter.reports.models import Macro, Report, ReportTemplate
 
 
@@ -19,7 +19,7 @@ class MacroAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(ReadOnlyAdmin):
     """Read-only: reports are written and signed by radiologists, never edited here."""
 
     list_display = (
@@ -34,12 +34,3 @@ class ReportAdmin(admin.ModelAdmin):
     )
     list_filter = ("state", "kind", "hospital")
     search_fields = ("study__accession_number", "study__patient_id")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

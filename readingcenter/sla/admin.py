@@ -3,7 +3,7 @@ service, so open cases' deadlines move with the change and the audit trail has i
 
 from django.contrib import admin
 
-from readingcenter.audit.admin_mixins import AuditedAdminMixin
+from readingcenter.audit.admin_mixins import AuditedAdminMixin, ReadOnlyAdmin, ReadOnlyInline
 from readingcenter.sla.models import (
     BusinessHours,
     CaseEscalation,
@@ -97,35 +97,14 @@ class EscalationTierAdmin(admin.ModelAdmin):
             self.delete_model(request, tier)
 
 
-class ReadOnly(admin.ModelAdmin):
-    """The escalation record is written by the escalation pass only."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class NotificationInline(admin.TabularInline):
+class NotificationInline(ReadOnlyInline):
     model = SlaNotification
-    extra = 0
-    can_delete = False
     fields = ("recipient", "channel", "address", "outcome", "sent_at", "read_at", "detail")
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CaseEscalation)
-class CaseEscalationAdmin(ReadOnly):
+class CaseEscalationAdmin(ReadOnlyAdmin):
     list_display = ("performed_at", "case", "tier", "trigger", "action", "outcome", "assigned_to")
     list_filter = ("trigger", "action", "outcome")
     inlines = [NotificationInline]

@@ -3,52 +3,19 @@ was raised, notified or acknowledged (after commit); another hospital hears noth
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from readingcenter.critical.consumers import CriticalHintConsumer
 from readingcenter.critical.services import critical_result_acknowledge, critical_result_notify
-from readingcenter.studies import hints
 from tests.critical.conftest import BLEED, sign_with_findings
+from tests.hints import hints_during
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _own_redis_prefix(settings):
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex}"},
-        }
-    }
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_redis_prefix")]
 
 
 def _hints_during(user, action, *, wait=1.5):
-    hints.drain()
-
-    async def scenario():
-        communicator = WebsocketCommunicator(CriticalHintConsumer.as_asgi(), "/ws/critical/")
-        communicator.scope["user"] = user
-        connected, _ = await communicator.connect()
-        assert connected
-        await sync_to_async(action)()
-        received = []
-        while True:
-            try:
-                received.append(await communicator.receive_json_from(timeout=wait))
-            except TimeoutError:
-                return received
-
-    return async_to_sync(scenario)()
+    return hints_during(CriticalHintConsumer, "/ws/critical/", user, action, wait=wait)
 
 
 def test_the_hospitals_page_hears_the_result_its_notification_and_its_acknowledgement(

@@ -5,37 +5,19 @@ a rollback; anyone else is refused."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from django.utils import timezone
 
 from readingcenter.critical.services import critical_result_acknowledge
 from readingcenter.delivery.services import delivery_retry
 from readingcenter.ops.consumers import OpsHintConsumer
-from readingcenter.studies import hints
 from tests.factories import make_case
+from tests.hints import hints_during
 from tests.ops.conftest import critical_result, failed_delivery, signed_report
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _own_redis_prefix(settings):
-    # A prefix of our own: a demo running on the same Redis never sees these hints.
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex}"},
-        }
-    }
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_redis_prefix")]
 
 
 class Rollback(Exception):
@@ -43,25 +25,7 @@ class Rollback(Exception):
 
 
 def _hints_during(user, action, *, wait=1.5):
-    """Connect as user, run action (sync, real commits), return every hint received, or
-    None when the socket was refused."""
-    hints.drain()
-
-    async def scenario():
-        communicator = WebsocketCommunicator(OpsHintConsumer.as_asgi(), "/ws/ops/")
-        communicator.scope["user"] = user
-        connected, _ = await communicator.connect()
-        if not connected:
-            return None
-        await sync_to_async(action)()
-        received = []
-        while True:
-            try:
-                received.append(await communicator.receive_json_from(timeout=wait))
-            except TimeoutError:
-                return received
-
-    return async_to_sync(scenario)()
+    return hints_during(OpsHintConsumer, "/ws/ops/", user, action, wait=wait, refused_ok=True)
 
 
 def test_a_case_arriving_reaches_the_dashboard_after_commit(hospital_a, manager):

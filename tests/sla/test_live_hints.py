@@ -4,53 +4,21 @@ it on /ws/sla/ (SlaHintConsumer), managers hear about every step, nobody else do
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 
 from readingcenter.sla.consumers import SlaHintConsumer
 from readingcenter.sla.models import EscalationTier
 from readingcenter.sla.services import sla_escalate
-from readingcenter.studies import hints
+from tests.hints import hints_during
 from tests.sla.conftest import UTC, open_case, reader
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_redis_prefix")]
 START = dt.datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _own_redis_prefix(settings):
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex}"},
-        }
-    }
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
-
-
 def _hints_during(user, action, *, wait=2.0):
-    hints.drain()
-
-    async def scenario():
-        communicator = WebsocketCommunicator(SlaHintConsumer.as_asgi(), "/ws/sla/")
-        communicator.scope["user"] = user
-        connected, _ = await communicator.connect()
-        assert connected
-        await sync_to_async(action)()
-        received = []
-        while True:
-            try:
-                received.append(await communicator.receive_json_from(timeout=wait))
-            except TimeoutError:
-                return received
-
-    return async_to_sync(scenario)()
+    return hints_during(SlaHintConsumer, "/ws/sla/", user, action, wait=wait)
 
 
 def test_the_reader_told_and_the_managers_hear_of_the_step_and_others_do_not(hospital_a, manager):
