@@ -152,9 +152,13 @@ def test_compressed_and_uncompressed_instances_arrive_as_they_were_encoded(store
     result = send_datasets(
         datasets, host="127.0.0.1", port=port, calling_aet="ALPHA_CT", called_aet="READINGCENTER"
     )
-    assert result.ok and result.associations == 1
+    # Normally one association. On a loaded machine pynetdicom can miss a response that came
+    # back very fast ("unexpected C-STORE service message") and time out; the sender then
+    # sends the rest on a new association, losing nothing (seen once in CI-like runs).
+    assert result.ok and result.sent == len(datasets)
     syntaxes = {str(dcmread(p).file_meta.TransferSyntaxUID) for p in out.iterdir()}
     assert RLELossless in syntaxes and len(syntaxes) == 2
+    assert received_uids(out) == {ds.SOPInstanceUID for ds in datasets}
 
 
 @needs_dcmtk
