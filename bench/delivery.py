@@ -778,7 +778,8 @@ def print_results(args, latency: dict, backlog: dict, bare: dict) -> None:
     render = bare["render_pdf"]
     print(
         f"   render_pdf alone, in this process: p50 {ms(statistics.median(render))}, "
-        f"p95 {ms(pct(render, 0.95))} a report (the outbox renders each version once per worker process)"
+        f"p95 {ms(pct(render, 0.95))} a report "
+        "(the outbox renders each version once per worker process)"
     )
 
     print()
