@@ -160,6 +160,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CriticalResultStateEnum": "readingcenter.critical.models.State",
         "CaseStateEnum": "readingcenter.worklist.models.CaseState",
+        "ReportKindEnum": "readingcenter.reports.models.ReportKind",
+        "AssignmentDecisionKindEnum": "readingcenter.worklist.models.AssignmentDecision.Kind",
     },
 }
 

@@ -16,21 +16,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "at",
-            "actor",
-            "actor_id",
-            "action",
-            "outcome",
-            "target_type",
-            "target_id",
-            "hospital_id",
-            "patient_id",
-            "ip_address",
-            "user_agent",
-            "detail",
-        ]
+        fields = list(selectors.EXPORT_FIELDS)
         read_only_fields = fields
 
 

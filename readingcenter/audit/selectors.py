@@ -27,6 +27,23 @@ FILTERS = (
     "until",
 )
 
+# What a line of the trail shows, in the API and in the CSV export alike.
+EXPORT_FIELDS = (
+    "id",
+    "at",
+    "actor",
+    "actor_id",
+    "action",
+    "outcome",
+    "target_type",
+    "target_id",
+    "hospital_id",
+    "patient_id",
+    "ip_address",
+    "user_agent",
+    "detail",
+)
+
 
 def _may_search(user) -> bool:
     return bool(getattr(user, "is_authenticated", False) and user.is_active and user.is_manager)

@@ -18,21 +18,8 @@ from readingcenter.audit.forms import AuditSearchForm
 from readingcenter.audit.services import audit_record
 
 PAGE_SIZE = 50
-CSV_COLUMNS = [
-    "id",
-    "at",
-    "actor",
-    "actor_id",
-    "action",
-    "outcome",
-    "target_type",
-    "target_id",
-    "hospital_id",
-    "patient_id",
-    "ip_address",
-    "user_agent",
-    "detail",
-]
+# The same fields the API shows, in the same order.
+CSV_COLUMNS = selectors.EXPORT_FIELDS
 
 
 def _require_manager(user) -> None:
