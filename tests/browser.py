@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 from django.conf import settings
 from django.db import connection
@@ -57,3 +58,51 @@ def daphne_server(tmp_path: Path, *, timeout: float = 60, **extra_env: str) -> I
         process.terminate()
         process.wait(10)
         log.close()
+
+
+# Debian's Chromium, driven by Playwright (never `playwright install`). OHIF needs WebGL, which
+# headless Chromium gives through SwiftShader: never disable it.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian chromium is absent: `make setup`"
+)
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless Chromium for the test; the test's database connections closed after it."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM queries
+    # between browser steps are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+            # Connections opened while Playwright's loop runs are kept per context, where
+            # pytest-django never closes them: close them here, or the test database stays busy.
+            connections.close_all()
+
+
+def server_password(user, password: str) -> None:
+    """The tests hash with MD5 in this process; daphne knows only the production hashers."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode(password, hasher.salt(), iterations=1000)
+    user.save(update_fields=["password"])

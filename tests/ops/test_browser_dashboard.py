@@ -8,31 +8,20 @@ The project runs under daphne against the test database, as in production.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import connections
 
-from tests.browser import daphne_server
+from tests.browser import (
+    daphne_server,
+    needs_chromium,
+    server_password,
+)
 from tests.ops.conftest import case_with_clock
 from tests.reports.conftest import PASSWORD
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is absent: `make setup`"),
+    needs_chromium,
 ]
 
 
@@ -46,29 +35,6 @@ def live_server_daphne(transactional_db, tmp_path):
         yield url
 
 
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM writes
-    # between browser steps are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            connections.close_all()
-
-
-def _server_password(user) -> None:
-    """The tests hash with MD5 in this process; daphne knows only the production hashers."""
-    hasher = PBKDF2PasswordHasher()
-    user.password = hasher.encode(PASSWORD, hasher.salt(), iterations=1000)
-    user.save(update_fields=["password"])
-
-
 def test_a_manager_watches_the_queue_grow_and_opens_the_cases_behind_a_number(
     live_server_daphne, browser, manager, hospital_a, hospital_b
 ):
@@ -78,7 +44,7 @@ def test_a_manager_watches_the_queue_grow_and_opens_the_cases_behind_a_number(
     url = live_server_daphne
     now = timezone.now()
     first = case_with_clock(hospital_a, now, arrived_min=50, due_in_min=-10, priority="stat")
-    _server_password(manager)
+    server_password(manager, PASSWORD)
     page = browser.new_page()
     page.goto(f"{url}/login/?next=/ops/")
     page.get_by_label("Username").fill(manager.username)

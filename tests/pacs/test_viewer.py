@@ -11,6 +11,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.pacs.dicomweb_helpers import body
 
 DIST = Path(settings.OHIF_DIR)
@@ -147,19 +148,7 @@ def test_without_the_dist_the_viewer_says_how_to_install_it(radiologist, setting
 
 # -- in a real browser ------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-# OHIF needs WebGL, which headless Chromium gives through SwiftShader (never disable it).
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+
 # True once a viewport's canvas shows an image (a fair number of pixels that are not black).
 _IMAGE_SHOWN = """() => {
   for (const canvas of document.querySelectorAll('canvas.cornerstone-canvas')) {

@@ -16,28 +16,18 @@ import time
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import connections
 
 from readingcenter.reports.models import Report
 from readingcenter.studies.services import order_create
 from readingcenter.worklist.models import Case
-from tests.browser import daphne_server
+from tests.browser import (
+    daphne_server,
+    needs_chromium,
+    server_password,
+)
 from tests.factories import make_case
 from tests.reports.conftest import PASSWORD, flag_ich
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 AI_SENTENCE = "Findings suggestive of intracranial hemorrhage."
 EDITED_SENTENCE = "Acute intraparenchymal hemorrhage in the left parietal lobe, 2.1 cm."
 IMPRESSION = (
@@ -48,7 +38,7 @@ CRITICAL = "Acute left parietal intraparenchymal hemorrhage"
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is absent: `make setup`"),
+    needs_chromium,
 ]
 
 
@@ -62,13 +52,6 @@ def live_server_daphne(transactional_db, tmp_path):
         READINGCENTER_VAR_DIR=str(tmp_path / "var"),
     ) as url:
         yield url
-
-
-def _server_password(user) -> None:
-    """The tests hash with MD5 in this process; daphne knows only the production hashers."""
-    hasher = PBKDF2PasswordHasher()
-    user.password = hasher.encode(PASSWORD, hasher.salt(), iterations=1000)
-    user.save(update_fields=["password"])
 
 
 def _log_in(page, url: str, username: str, then: str) -> None:
@@ -88,7 +71,7 @@ def flagged_case(hospital_a, radiologist, hospital_user_a):
     radiologist.first_name, radiologist.last_name = "Mina", "Park"
     radiologist.save(update_fields=["first_name", "last_name"])
     for user in (radiologist, hospital_user_a):
-        _server_password(user)
+        server_password(user, PASSWORD)
     case = make_case(
         hospital_a,
         modalities=["CT"],
@@ -110,25 +93,6 @@ def flagged_case(hospital_a, radiologist, hospital_user_a):
         callback_phone="+82 2 555 0100",
     )
     return case
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM queries
-    # between browser steps are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            # Connections opened while Playwright's loop runs are kept per context, where
-            # pytest-django never closes them: close them here, or the test database stays busy.
-            connections.close_all()
 
 
 @pytest.fixture
