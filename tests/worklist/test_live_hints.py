@@ -3,36 +3,19 @@ see the case, never for a claim that rolled back."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import channel_layers
+from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from readingcenter.asgi import application
-from readingcenter.studies import hints
 from readingcenter.worklist import services
 from readingcenter.worklist.consumers import WorklistHintConsumer
 from tests.conftest import api_as
 from tests.factories import make_case
+from tests.hints import hints_during
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _own_redis_prefix(settings):
-    # A prefix of our own: a demo running on the same Redis never sees these hints.
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test-{uuid.uuid4().hex}"},
-        }
-    }
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("own_redis_prefix")]
 
 
 class Rollback(Exception):
@@ -41,23 +24,9 @@ class Rollback(Exception):
 
 def _hints_during(user, action, *, wait=2.0):
     """Connect as user, run action (sync, real commits), return every hint received."""
-    hints.drain()  # hints of the setup (cases opening) are gone before we subscribe
-
-    async def scenario():
-        communicator = WebsocketCommunicator(WorklistHintConsumer.as_asgi(), "/ws/worklist/")
-        communicator.scope["user"] = user
-        connected, _ = await communicator.connect()
-        if not connected:
-            return None
-        await sync_to_async(action)()
-        received = []
-        while True:
-            try:
-                received.append(await communicator.receive_json_from(timeout=wait))
-            except TimeoutError:
-                return received  # the communicator cancels the consumer on a timeout
-
-    return async_to_sync(scenario)()
+    return hints_during(
+        WorklistHintConsumer, "/ws/worklist/", user, action, wait=wait, refused_ok=True
+    )
 
 
 def test_a_subscriber_gets_a_hint_after_a_claim_commits(hospital_a, radiologist, manager):
