@@ -34,6 +34,7 @@ from readingcenter.reports.models import (
     ReportState,
     ReportTemplate,
 )
+from readingcenter.reports.selectors import macros_for
 from readingcenter.studies import hints
 from readingcenter.worklist.models import Case, CaseState
 
@@ -143,13 +144,9 @@ def _finding_label(run, code: str) -> str:
     return code
 
 
-def expand_macros(text: str, *, user) -> str:
-    """Replace whole-word macro codes (``.nml``) by their text; the user's own code wins."""
-    if not text or "." not in text:
-        return text
-    macros = {m.code: m.text for m in Macro.objects.filter(owner=None)}
-    macros.update({m.code: m.text for m in Macro.objects.filter(owner=user)})
-    if not macros:
+def expand_macros(text: str, *, macros: dict[str, str]) -> str:
+    """Replace whole-word macro codes (``.nml``) by their text (``macros_for`` the user)."""
+    if not text or "." not in text or not macros:
         return text
 
     def swap(match: re.Match) -> str:
@@ -265,13 +262,16 @@ def report_save(*, report_id: int, user, revision: int, changes: dict, request=N
             )
         case = _locked_case_for_writer(report.case_id, user)
         values = {}
+        # Read once per save, not once per section.
+        texts = set(changes) - {"critical_findings", "ai_review"}
+        macros = macros_for(user=user) if texts else {}
         for name, value in changes.items():
             if name == "critical_findings":
                 values[name] = _clean_critical(value)
             elif name == "ai_review":
                 values[name] = _clean_review(value, report)
             else:
-                values[name] = expand_macros(_plain_text(value), user=user)
+                values[name] = expand_macros(_plain_text(value), macros=macros)
         now = timezone.now()
         # The guard: only a save from the current revision of a draft applies.
         saved = Report.objects.filter(
