@@ -90,9 +90,11 @@ class ReportSerializer(serializers.ModelSerializer):
     def get_deliveries(self, report) -> list[dict]:
         if not report.is_signed:
             return []
-        return DeliverySerializer(
-            report.deliveries.select_related("endpoint", "report"), many=True
-        ).data
+        deliveries = report.deliveries.all()
+        if "deliveries" not in getattr(report, "_prefetched_objects_cache", {}):
+            # A report fresh from a service; a list from the selectors prefetched them all.
+            deliveries = deliveries.select_related("endpoint", "report")
+        return DeliverySerializer(deliveries, many=True).data
 
 
 class ReportFilterSerializer(serializers.Serializer):

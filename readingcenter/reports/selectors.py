@@ -11,9 +11,10 @@ import threading
 from collections import OrderedDict
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from readingcenter.accounts.selectors import privileged_hospitals_q
+from readingcenter.delivery.models import Delivery
 from readingcenter.errors import NotFound
 from readingcenter.reports.models import Macro, Report, ReportState, ReportTemplate
 
@@ -34,6 +35,13 @@ def _visible(user) -> QuerySet[Report]:
     return qs.none()
 
 
+# What the API shows of each version's deliveries: their endpoint and their version number.
+_DELIVERIES = Prefetch(
+    "deliveries",
+    queryset=Delivery.objects.select_related("endpoint", "report").order_by("id"),
+)
+
+
 def report_list(*, user, filters: dict | None = None) -> QuerySet[Report]:
     filters = filters or {}
     qs = _visible(user)
@@ -47,11 +55,11 @@ def report_list(*, user, filters: dict | None = None) -> QuerySet[Report]:
         qs = qs.filter(kind=filters["kind"])
     if filters.get("accession_number"):
         qs = qs.filter(study__accession_number=filters["accession_number"])
-    return qs.order_by("-signed_at", "-id")
+    return qs.prefetch_related(_DELIVERIES).order_by("-signed_at", "-id")
 
 
 def report_get(*, user, report_id: int) -> Report:
-    report = _visible(user).filter(pk=report_id).first()
+    report = _visible(user).prefetch_related(_DELIVERIES).filter(pk=report_id).first()
     if report is None:
         raise NotFound("No such report.")
     return report
