@@ -40,20 +40,22 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "procrastinate.contrib.django",
+    # Our apps in the order a study flows through them, lowest layer first (tests/architecture
+    # holds the imports to it); hooks subscribed in ready() run in this order too.
     "readingcenter.accounts",
     "readingcenter.hospitals",
     "readingcenter.audit",
     "readingcenter.pacs",
     "readingcenter.studies",
-    "readingcenter.sla",
+    "triage",
     "readingcenter.worklist",
     "readingcenter.reports",
     "readingcenter.delivery",
     "readingcenter.critical",
+    "readingcenter.sla",
     "readingcenter.analytics",
     "readingcenter.ops",
     "readingcenter.portal",
-    "triage",
 ]
 
 MIDDLEWARE = [
