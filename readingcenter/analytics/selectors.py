@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from readingcenter.errors import DomainError, NotFound
 from readingcenter.hospitals.models import Hospital
+from readingcenter.hospitals.selectors import hospital_by_code
 from readingcenter.sla.selectors import sla_target
 from readingcenter.studies.models import Priority
 
@@ -632,7 +633,7 @@ _SLA_BREACHES_SQL = """
 
 def sla_report_hospital(*, user, hospital_code: str) -> Hospital:
     """The hospital whose report the user may read, or NotFound (another hospital's, too)."""
-    hospital = Hospital.objects.filter(code=hospital_code).first()
+    hospital = hospital_by_code(hospital_code)
     allowed = hospital is not None and (
         (user.is_active and user.is_manager)
         or (user.is_hospital_user and user.hospital_id == hospital.id)

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from readingcenter.accounts.models import User
 from readingcenter.critical.models import HospitalContact
-from readingcenter.hospitals.models import Hospital
+from readingcenter.hospitals.selectors import hospital_by_code
 
 # Level 1: the emergency department, reached on the portal (the hospital's demo user) and by
 # email; level 2: the department chief, by email, with a phone number for the managers.
@@ -41,7 +41,7 @@ def load_demo_contacts() -> int:
     created = 0
     with transaction.atomic():
         for code, rows in DEMO_CONTACTS.items():
-            hospital = Hospital.objects.filter(code=code).first()
+            hospital = hospital_by_code(code)
             if hospital is None:
                 continue
             for level, name, role, phone, email, username in rows:

@@ -18,6 +18,14 @@ def hospital_for_ae_title(ae_title: str | None) -> Hospital | None:
     return row.hospital if row else None
 
 
+def hospital_by_code(code: str | None) -> Hospital | None:
+    """The hospital with this code, or None (no code, or none has it): each caller answers an
+    unknown code in its own way (a field error, a 404, a message on the page)."""
+    if not code:
+        return None
+    return Hospital.objects.filter(code=code).first()
+
+
 def hospital_list(*, user) -> QuerySet[Hospital]:
     qs = Hospital.objects.prefetch_related("ae_titles").order_by("name")
     if user.sees_all_hospitals:

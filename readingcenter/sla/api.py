@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from readingcenter.api import IsManager
 from readingcenter.errors import DomainError, NotFound
+from readingcenter.hospitals.selectors import hospital_by_code
 from readingcenter.sla import selectors, services
 from readingcenter.sla.models import (
     Action,
@@ -31,9 +32,7 @@ from readingcenter.studies.models import Priority
 
 
 def _hospital(code: str, field: str = "hospital"):
-    from readingcenter.hospitals.models import Hospital
-
-    hospital = Hospital.objects.filter(code=code).first()
+    hospital = hospital_by_code(code)
     if hospital is None:
         raise DomainError("hospital_unknown", "No hospital has that code.", field=field)
     return hospital
@@ -151,9 +150,7 @@ class CalendarApi(APIView):
 
     @extend_schema(responses={200: SlaCalendarSerializer})
     def get(self, request, code):
-        from readingcenter.hospitals.models import Hospital
-
-        hospital = Hospital.objects.filter(code=code).first()
+        hospital = hospital_by_code(code)
         if hospital is None:
             raise NotFound("No such hospital.")
         return Response(_calendar_body(request.user, hospital))

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from readingcenter.api import AuditedReadMixin, IsManager
 from readingcenter.errors import DomainError
-from readingcenter.hospitals.models import Hospital
+from readingcenter.hospitals.selectors import hospital_by_code
 from readingcenter.studies import selectors, services
 from readingcenter.studies.models import Order, Priority, Series, Study, StudyStatus
 
@@ -186,7 +186,7 @@ class StudyAssignHospitalApi(APIView):
     def post(self, request, pk: int):
         payload = AssignHospitalSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        hospital = Hospital.objects.filter(code=payload.validated_data["hospital"]).first()
+        hospital = hospital_by_code(payload.validated_data["hospital"])
         if hospital is None:
             raise DomainError("hospital_unknown", "No hospital has that code.", field="hospital")
         get_object_or_404(Study, pk=pk)
@@ -308,9 +308,7 @@ class OrderListCreateApi(AuditedReadMixin, generics.ListCreateAPIView):
                 )
             hospital = user.hospital
         elif user.is_manager:
-            hospital = (
-                Hospital.objects.filter(code=hospital_code).first() if hospital_code else None
-            )
+            hospital = hospital_by_code(hospital_code)
             if hospital is None:
                 raise DomainError(
                     "hospital_required", "Name the hospital by its code.", field="hospital"

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError
 from readingcenter.hospitals.models import Hospital
+from readingcenter.hospitals.selectors import hospital_by_code
 from readingcenter.reports.selectors import signed_reports_for_study
 from readingcenter.studies import selectors, services
 from readingcenter.studies.models import StudyStatus
@@ -101,7 +102,7 @@ def study_detail(request, pk: int):
 def study_assign(request, pk: int):
     if not request.user.is_manager:
         raise PermissionDenied
-    hospital = Hospital.objects.filter(code=request.POST.get("hospital", "")).first()
+    hospital = hospital_by_code(request.POST.get("hospital", ""))
     if hospital is None:
         messages.error(request, "Choose the hospital the study came from.")
         return redirect("study-detail", pk=pk)

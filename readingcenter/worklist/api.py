@@ -414,10 +414,10 @@ class SlaPolicyListApi(generics.ListCreateAPIView):
             raise DomainError("forbidden", "Only managers set SLA policies.", status=403)
         payload = SlaPolicySetSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        from readingcenter.hospitals.models import Hospital
+        from readingcenter.hospitals.selectors import hospital_by_code
 
         data = dict(payload.validated_data)
-        hospital = Hospital.objects.filter(code=data.pop("hospital")).first()
+        hospital = hospital_by_code(data.pop("hospital"))
         if hospital is None:
             raise DomainError("hospital_unknown", "No hospital has that code.", field="hospital")
         policy = sla_services.sla_policy_set(hospital=hospital, actor=request.user,
