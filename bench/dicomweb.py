@@ -238,7 +238,7 @@ def main() -> int:
         import django
 
         django.setup()
-        from readingcenter.pacs.ingest import follow_until_idle
+        from readingcenter.studies.ingest import follow_until_idle
         from readingcenter.studies.models import Study
 
         follow_until_idle()

@@ -79,7 +79,7 @@ def part_one(args, work: Path, config: OrthancConfig) -> None:
     import torch
     from django.db.models import F
 
-    from readingcenter.pacs.ingest import follow_until_idle
+    from readingcenter.studies.ingest import follow_until_idle
     from readingcenter.pacs.orthanc import get_client
     from readingcenter.studies.models import Study
     from triage.outcome import FindingResult, RunOutcome

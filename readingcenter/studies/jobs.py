@@ -4,6 +4,8 @@ import logging
 
 from procrastinate.contrib.django import app
 
+from readingcenter.studies.ingest import sweep
+
 log = logging.getLogger(__name__)
 
 
@@ -17,3 +19,13 @@ def study_completed(*, study_id: int, version: int) -> None:
     from readingcenter.studies.services import study_completed_handle
 
     study_completed_handle(study_id=study_id, version=version)
+
+
+# The task keeps the name it had when ingest lived in pacs: workers and queued jobs know it so.
+@app.periodic(cron="* * * * *", periodic_id="ingest-sweep")
+@app.task(
+    queue="ingest", name="pacs.ingest_sweep", queueing_lock="ingest-sweep", pass_context=False
+)
+def ingest_sweep(timestamp: int) -> None:
+    """Backstop for the follower's own sweep: runs even if no follower is up."""
+    sweep()

@@ -14,7 +14,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from readingcenter.delivery.channels import send_dicom
 from readingcenter.delivery.formats.pdf import render_pdf
-from readingcenter.pacs.ingest import follow_until_idle, sweep
+from readingcenter.studies.ingest import follow_until_idle, sweep
 from readingcenter.studies.models import Study
 from tests.delivery.conftest import needs_dcmtk
 from tests.pacs.dicom_files import FLAIR, c_store, follow_until, new_study

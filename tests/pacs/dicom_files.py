@@ -73,7 +73,7 @@ def c_store(files: list[Path], *, port: int, calling_aet: str, called_aet: str =
 
 def follow_until(predicate, *, timeout: float = 20.0, client=None):
     """Run the follower (in this process) until ``predicate()`` holds; fail after timeout."""
-    from readingcenter.pacs.ingest import follow_once
+    from readingcenter.studies.ingest import follow_once
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

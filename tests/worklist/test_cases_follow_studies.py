@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from readingcenter.pacs.ingest import follow_until_idle
+from readingcenter.studies.ingest import follow_until_idle
 from readingcenter.studies.models import Study
 from readingcenter.studies.services import study_assign_hospital
 from readingcenter.worklist.models import Case

@@ -8,7 +8,7 @@ import pydicom
 import pytest
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from readingcenter.pacs.ingest import follow_once, follow_until_idle, sweep
+from readingcenter.studies.ingest import follow_once, follow_until_idle, sweep
 from readingcenter.pacs.models import IngestCursor
 from readingcenter.pacs.orthanc import OrthancError
 from readingcenter.studies.models import Study, StudyEvent

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connection
 
-from readingcenter.pacs.ingest import follow_once, sweep
+from readingcenter.studies.ingest import follow_once, sweep
 from readingcenter.pacs.orthanc import OrthancError
 
 log = logging.getLogger("readingcenter.follower")

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from readingcenter.pacs.ingest import follow_once
+from readingcenter.studies.ingest import follow_once
 from readingcenter.studies.models import Study, StudyEvent
 from tests.pacs.dicom_files import FLAIR, c_store, new_study
 
