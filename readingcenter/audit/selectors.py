@@ -8,10 +8,13 @@ the export walks the rows with a server-side cursor.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import zoneinfo
+from functools import reduce
 
 from django.db.models import Q, QuerySet
 
+from readingcenter import hooks
 from readingcenter.audit.models import AuditEvent, Outcome
 
 FILTERS = (
@@ -56,22 +59,51 @@ def _day_start(day: dt.date, user) -> dt.datetime:
 
 def _study_targets(study_id: int) -> Q:
     """Events about a study: the study itself, its case and its reports (each is audited under
-    its own target), so that "who looked at this study" has one answer."""
-    from readingcenter.reports.models import Report
-    from readingcenter.worklist.models import Case
+    its own target), so that "who looked at this study" has one answer. The apps that own those
+    targets answer, each for its own (audit sits below them and does not know their models)."""
+    # Hook point "audit.study_targets": gather(study_id=int) -> a Q on AuditEvent matching the
+    # events about that app's targets that belong to the study (None when it has none).
+    found = hooks.gather("audit.study_targets", study_id=study_id)
+    if not found:
+        return Q(pk__in=[])
+    return reduce(operator.or_, found)
 
-    sid = str(study_id)
-    case_ids = [
-        str(pk) for pk in Case.objects.filter(study_id=study_id).values_list("pk", flat=True)
-    ]
-    report_ids = [
-        str(pk) for pk in Report.objects.filter(study_id=study_id).values_list("pk", flat=True)
-    ]
-    return (
-        Q(target_type__in=["studies.study", "study"], target_id=sid)
-        | Q(target_type="worklist.case", target_id__in=case_ids)
-        | Q(target_type="reports.report", target_id__in=report_ids)
-    )
+
+def _action_filter(value: str) -> Q:
+    # Exact, or a prefix ending in "*": "report.*".
+    return Q(action__startswith=value[:-1]) if value.endswith("*") else Q(action=value)
+
+
+def _outcome_filter(value: str) -> Q:
+    # An outcome that is not one of ours filters nothing out (as if it were not given).
+    return Q(outcome=value) if value in Outcome.values else Q()
+
+
+# filter -> the condition for a given value; a filter left empty is not applied.
+_FIELD_FILTERS = {
+    "user": lambda value: Q(actor_label=value),
+    "patient_id": lambda value: Q(patient_id=value),
+    "study": lambda value: _study_targets(int(value)),
+    "target_type": lambda value: Q(target_type=value),
+    "target_id": lambda value: Q(target_id=str(value)),
+    "action": _action_filter,
+    "outcome": _outcome_filter,
+    "hospital": lambda value: Q(hospital_id=int(value)),
+}
+
+
+def _period_filter(since, until, user) -> Q:
+    """A datetime is the exact moment; a date is the whole day in the user's zone."""
+    q = Q()
+    if isinstance(since, dt.datetime):
+        q &= Q(at__gte=since)
+    elif isinstance(since, dt.date):
+        q &= Q(at__gte=_day_start(since, user))
+    if isinstance(until, dt.datetime):
+        q &= Q(at__lte=until)
+    elif isinstance(until, dt.date):
+        q &= Q(at__lt=_day_start(until + dt.timedelta(days=1), user))
+    return q
 
 
 def audit_events(*, user, filters: dict | None = None) -> QuerySet[AuditEvent]:
@@ -87,36 +119,10 @@ def audit_events(*, user, filters: dict | None = None) -> QuerySet[AuditEvent]:
         return AuditEvent.objects.none()
     filters = filters or {}
     qs = AuditEvent.objects.all()
-    if value := filters.get("user"):
-        qs = qs.filter(actor_label=value)
-    if value := filters.get("patient_id"):
-        qs = qs.filter(patient_id=value)
-    if value := filters.get("study"):
-        qs = qs.filter(_study_targets(int(value)))
-    if value := filters.get("target_type"):
-        qs = qs.filter(target_type=value)
-    if value := filters.get("target_id"):
-        qs = qs.filter(target_id=str(value))
-    if value := filters.get("action"):
-        qs = (
-            qs.filter(action__startswith=value[:-1])
-            if value.endswith("*")
-            else qs.filter(action=value)
-        )
-    if (value := filters.get("outcome")) in Outcome.values:
-        qs = qs.filter(outcome=value)
-    if value := filters.get("hospital"):
-        qs = qs.filter(hospital_id=int(value))
-    # A datetime is the exact moment; a date is the whole day in the user's zone.
-    since, until = filters.get("since"), filters.get("until")
-    if isinstance(since, dt.datetime):
-        qs = qs.filter(at__gte=since)
-    elif isinstance(since, dt.date):
-        qs = qs.filter(at__gte=_day_start(since, user))
-    if isinstance(until, dt.datetime):
-        qs = qs.filter(at__lte=until)
-    elif isinstance(until, dt.date):
-        qs = qs.filter(at__lt=_day_start(until + dt.timedelta(days=1), user))
+    for name, condition in _FIELD_FILTERS.items():
+        if value := filters.get(name):
+            qs = qs.filter(condition(value))
+    qs = qs.filter(_period_filter(filters.get("since"), filters.get("until"), user))
     return qs.order_by("-at", "-id")
 
 

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from readingcenter import hooks
 from readingcenter.audit import selectors
 from readingcenter.audit.forms import AuditSearchForm
 from readingcenter.audit.services import audit_record
@@ -27,15 +28,6 @@ def _require_manager(user) -> None:
         raise PermissionDenied("The audit trail is for managers and administrators.")
 
 
-# Targets a manager can open from a line of the trail (the page re-checks access).
-_TARGET_PAGES = {
-    "studies.study": "study-detail",
-    "worklist.case": "case-detail",
-    "reports.report": "report-detail",
-    "critical.criticalresult": "critical-result-detail",
-}
-
-
 def _annotate(events: list) -> None:
     """Each line with its hospital's code and a link to its target, for the page."""
     from readingcenter.hospitals.models import Hospital
@@ -44,10 +36,10 @@ def _annotate(events: list) -> None:
     codes = dict(Hospital.objects.filter(pk__in=ids).values_list("pk", "code")) if ids else {}
     for e in events:
         e.hospital_code = codes.get(e.hospital_id, e.hospital_id or "")
-        name = _TARGET_PAGES.get(e.target_type)
-        e.target_url = (
-            reverse(name, args=[int(e.target_id)]) if name and e.target_id.isdigit() else ""
-        )
+        # Hook point "audit.target_link": first(event=AuditEvent) -> the URL of the page a
+        # manager opens for the line's target (the page re-checks access), or None when the
+        # target is not the subscriber's. Each app links its own targets, without a query.
+        e.target_url = hooks.first("audit.target_link", default="", event=e)
 
 
 def _search(request) -> tuple[AuditSearchForm, dict, str]:

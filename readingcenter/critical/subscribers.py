@@ -1,0 +1,17 @@
+"""What critical results answer on the hook points of the layers below (readingcenter.hooks).
+
+Imported by CriticalConfig.ready().
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from readingcenter import hooks
+
+
+@hooks.subscribe("audit.target_link")
+def audit_target_link(*, event) -> str | None:
+    if event.target_type == "critical.criticalresult" and event.target_id.isdigit():
+        return reverse("critical-result-detail", args=[int(event.target_id)])
+    return None
