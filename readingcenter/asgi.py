@@ -18,9 +18,9 @@ from django.urls import path  # noqa: E402
 
 from readingcenter.critical.consumers import CriticalHintConsumer  # noqa: E402
 from readingcenter.ops.consumers import OpsHintConsumer  # noqa: E402
-from readingcenter.pacs import dicomweb_fast  # noqa: E402
 from readingcenter.sla.consumers import SlaHintConsumer  # noqa: E402
 from readingcenter.studies.consumers import StudyHintConsumer  # noqa: E402
+from readingcenter.viewer import dicomweb_fast  # noqa: E402
 from readingcenter.worklist.consumers import WorklistHintConsumer  # noqa: E402
 from readingcenter.ws_auth import TokenAuthMiddleware  # noqa: E402
 
@@ -35,7 +35,7 @@ websocket_routes = [
 application = ProtocolTypeRouter(
     {
         # The frames of a study the viewer was just allowed to open skip Django's request
-        # cycle (pacs/dicomweb_fast.py); everything else, and every decision, goes through it.
+        # cycle (viewer/dicomweb_fast.py); everything else, and every decision, goes through it.
         "http": dicomweb_fast.application(django_asgi_app),
         # Origin checked against ALLOWED_HOSTS: another site cannot ride a user's session.
         "websocket": AllowedHostsOriginValidator(

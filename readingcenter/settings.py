@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "readingcenter.studies",
     "triage",
     "readingcenter.worklist",
+    "readingcenter.viewer",
     "readingcenter.reports",
     "readingcenter.delivery",
     "readingcenter.critical",
@@ -223,7 +224,7 @@ SLA_DEFAULT_AT_RISK_PERCENT = env_int("SLA_DEFAULT_AT_RISK_PERCENT", 75)
 WORKLIST_CLAIM_IDLE_MINUTES = env_int("WORKLIST_CLAIM_IDLE_MINUTES", 30)
 WORKLIST_PAGE_SIZE = env_int("WORKLIST_PAGE_SIZE", 50)
 
-# -- the viewer (OHIF) and its DICOMweb proxy (readingcenter.pacs.viewer, .dicomweb) ----------
+# -- the viewer (OHIF) and its DICOMweb proxy (readingcenter.viewer.viewer, .dicomweb) --------
 # The prebuilt OHIF dist that `make setup` unpacks from npm; served under /ohif/.
 OHIF_DIR = Path(env("OHIF_DIR", str(VAR_DIR / "ohif" / "dist")))
 # Bytes per chunk relayed from Orthanc: under ASGI every chunk costs a hop to a worker thread,

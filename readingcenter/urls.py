@@ -13,11 +13,11 @@ from readingcenter.critical import urls as critical_urls
 from readingcenter.delivery import urls as delivery_urls
 from readingcenter.hospitals import urls as hospitals_urls
 from readingcenter.ops import urls as ops_urls
-from readingcenter.pacs import urls as pacs_urls
 from readingcenter.portal import urls as portal_urls
 from readingcenter.reports import urls as reports_urls
 from readingcenter.sla import urls as sla_urls
 from readingcenter.studies import urls as studies_urls
+from readingcenter.viewer import urls as viewer_urls
 from readingcenter.worklist import urls as worklist_urls
 
 
@@ -56,5 +56,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
-    *pacs_urls.urlpatterns,
+    *viewer_urls.urlpatterns,
 ]

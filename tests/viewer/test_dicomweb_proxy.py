@@ -11,11 +11,11 @@ from django.test import Client
 
 from readingcenter.audit.models import AuditEvent
 from readingcenter.errors import NotFound
-from readingcenter.pacs.dicomweb import parse_route
+from readingcenter.viewer.routes import parse_route
 from tests.conftest import api_as
 from tests.pacs.dicom_files import BBMRI, FLAIR, c_store, follow_until, new_study
-from tests.pacs.dicomweb_helpers import FRAME_ACCEPT, JSON, body, direct, multipart_parts
-from tests.pacs.dicomweb_helpers import store_study as _store
+from tests.viewer.dicomweb_helpers import FRAME_ACCEPT, JSON, body, direct, multipart_parts
+from tests.viewer.dicomweb_helpers import store_study as _store
 
 OPEN = "study.images.open"
 

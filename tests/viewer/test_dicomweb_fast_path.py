@@ -9,19 +9,17 @@ import asyncio
 import pytest
 from django.test import Client
 
-from readingcenter.pacs import dicomweb, dicomweb_fast
+from readingcenter.viewer import dicomweb_fast, grants
 from tests.conftest import api_as
-from tests.pacs.dicomweb_helpers import FRAME_ACCEPT, direct, multipart_parts
-from tests.pacs.dicomweb_helpers import store_study as _store
+from tests.viewer.dicomweb_helpers import FRAME_ACCEPT, direct, multipart_parts
+from tests.viewer.dicomweb_helpers import store_study as _store
 
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    dicomweb._grants.clear()
-    dicomweb_fast.forget_all()
+    grants.forget_all()
     yield
-    dicomweb._grants.clear()
-    dicomweb_fast.forget_all()
+    grants.forget_all()
 
 
 @pytest.fixture
@@ -121,7 +119,7 @@ def test_an_expired_grant_or_a_host_django_refuses_falls_through(
     client, headers = _session(hospital_user_a)
     assert client.get(f"/dicom-web/studies/{uid}/series").status_code == 200
     assert _serve(frame, {**headers, "Host": "evil.example"})[0] is False
-    dicomweb._grants.clear()
+    grants.studies_forget()
     assert _serve(frame, headers)[0] is False
 
 

@@ -1,4 +1,4 @@
-"""The viewer's pages and its DICOMweb: thin views over readingcenter.pacs.viewer and .dicomweb."""
+"""The viewer's pages and its DICOMweb: thin views over the viewer and dicomweb modules."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
-from readingcenter.pacs import dicomweb, viewer
+from readingcenter.viewer import dicomweb, viewer
 
 
 def _not_installed(exc: viewer.ViewerNotInstalled) -> HttpResponse:

@@ -21,8 +21,6 @@ import asyncio
 import json
 import logging
 import re
-import threading
-import time
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -48,57 +46,18 @@ from readingcenter.studies.selectors import (
     study_instance_uid_visible,
     visible_study_instance_uids,
 )
+from readingcenter.viewer import grants
+from readingcenter.viewer.routes import CONNECT_TIMEOUT, ROOT, Route, Upstream, parse_route
 
 logger = logging.getLogger(__name__)
 
-# Orthanc's DICOMweb root, and ours: the same, so that BulkDataURIs need no rewriting.
-ROOT = "/dicom-web/"
 METHODS = ("GET", "HEAD")
 OPEN_ACTION = "study.images.open"
 SEARCH_ACTION = "study.images.search"
 READ_ACTION = "study.images.read"
-SEARCH_LEVELS = ("studies", "series", "instances")
 
-# A DICOM UID: digits and dots, at most 64 characters (PS3.5 9.1).
-_UID = re.compile(r"[0-9]+(?:\.[0-9]+)*")
-# What a DICOMweb path segment under a study is made of: UIDs, resource names, frame lists
-# (1,2,3) and bulk-data tags. Anything else (%, .., empty segments) is refused, so that the
-# path Orthanc resolves is the path we authorised.
-_SEGMENT = re.compile(r"[A-Za-z0-9_,-]+(?:\.[A-Za-z0-9_,-]+)*")
 _STUDY_KEYS = ("StudyInstanceUID", "0020000D")
 _ORTHANC_MESSAGE = re.compile(r'"Message"\s*:\s*"([^"]{1,200})"')
-# Connect quickly or say Orthanc is down; reading may take as long as a slow disk needs.
-_CONNECT_TIMEOUT = 3.05
-
-
-@dataclass(frozen=True)
-class Route:
-    """What a request under the DICOMweb root asks for."""
-
-    path: str
-    # The study the path names (``studies/{uid}/...``); empty for a search across studies.
-    study_instance_uid: str = ""
-    # "studies", "series" or "instances" for a search across studies.
-    search_level: str = ""
-
-    @property
-    def lists_series(self) -> bool:
-        """``studies/{uid}/series``: what a viewer asks first when it opens a study."""
-        return self.path == f"studies/{self.study_instance_uid}/series"
-
-
-def parse_route(path: str) -> Route:
-    segments = path.split("/")
-    if segments and segments[-1] == "":
-        segments.pop()
-    if not segments or not all(_SEGMENT.fullmatch(s) for s in segments):
-        raise NotFound("No such DICOMweb resource.")
-    clean = "/".join(segments)
-    if len(segments) == 1 and segments[0] in SEARCH_LEVELS:
-        return Route(path=clean, search_level=segments[0])
-    if segments[0] == "studies" and _UID.fullmatch(segments[1]) and len(segments[1]) <= 64:
-        return Route(path=clean, study_instance_uid=segments[1])
-    raise NotFound("No such DICOMweb resource.")
 
 
 # -- who is asking --------------------------------------------------------------------------
@@ -138,45 +97,18 @@ def authorize(request, path: str):
     uid = route.study_instance_uid
     # Opening a study is always decided afresh (and audited); the frames that follow it, by
     # the hundred, may rely on that answer for a few seconds.
-    if uid and not (not route.lists_series and _recently_granted(user, uid)):
+    if uid and not (not route.lists_series and grants.study_granted(user.pk, uid)):
         if not study_instance_uid_visible(user=user, study_instance_uid=uid):
-            _grants.pop((user.pk, uid), None)
+            grants.study_revoke(user.pk, uid)
             audit_not_found(request, user=user, path=path, study_instance_uid=uid)
             # Another hospital's study, a quarantined one and a missing one look the same.
             raise NotFound("No such study.")
-        _grant(user, uid)
-        from readingcenter.pacs import dicomweb_fast
-
+        grants.study_grant(user.pk, uid)
         # The same credential may now fetch this study's frames on the fast path.
-        dicomweb_fast.remember(request, user)
+        grants.credential_remember(request, user)
     if route.lists_series:
         audit_opened(request, user=user, study_instance_uids=[uid])
     return user, route
-
-
-# Recent yes-answers of study_instance_uid_visible: {(user id, StudyInstanceUID): expiry}.
-# A viewer asks for every frame separately, and asking the database each time cost about a
-# third of a frame's time through the proxy. Only yes is remembered (a new privilege counts at
-# once), per process, for DICOMWEB_GRANT_SECONDS: a privilege withdrawn, or a study
-# quarantined, stops the images of a study already open within that time.
-_grants: dict[tuple[int, str], float] = {}
-_grants_lock = threading.Lock()
-
-
-def _recently_granted(user, uid: str) -> bool:
-    return _grants.get((user.pk, uid), 0.0) > time.monotonic()
-
-
-def _grant(user, uid: str) -> None:
-    seconds = settings.DICOMWEB_GRANT_SECONDS
-    if seconds <= 0:
-        return
-    now = time.monotonic()
-    with _grants_lock:
-        if len(_grants) > 10_000:
-            for key in [k for k, expiry in _grants.items() if expiry <= now]:
-                del _grants[key]
-        _grants[(user.pk, uid)] = now + seconds
 
 
 def audit_not_found(request, *, user, path: str, study_instance_uid: str = "") -> None:
@@ -283,27 +215,6 @@ def filter_search(request, *, user, route: Route, body: bytes) -> bytes:
 # -- Orthanc ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Upstream:
-    """What to ask Orthanc, taken from the request while it is at hand."""
-
-    # Below Orthanc's root, with the query string exactly as the viewer sent it.
-    path: str
-    accept: str | None
-    forwarded: str
-
-    @classmethod
-    def of(cls, request, route: Route) -> Upstream:
-        query = request.META.get("QUERY_STRING", "")
-        return cls(
-            path=f"{ROOT}{route.path}" + (f"?{query}" if query else ""),
-            accept=request.headers.get("Accept"),
-            # Orthanc writes BulkDataURIs from this (it ignores X-Forwarded-Host); it does not
-            # unquote values, so host:port goes bare.
-            forwarded=f"host={request.get_host()};proto={request.scheme}",
-        )
-
-
 @dataclass
 class Answer:
     """Orthanc's answer: its headers, and its body when it was small enough to read at once."""
@@ -340,7 +251,7 @@ def fetch(upstream: Upstream, *, read_up_to: int | None) -> Answer:
             upstream.path,
             headers=headers,
             stream=True,
-            timeout=(_CONNECT_TIMEOUT, settings.ORTHANC_TIMEOUT),
+            timeout=(CONNECT_TIMEOUT, settings.ORTHANC_TIMEOUT),
         )
     except OrthancError as exc:
         raise _domain_error(exc) from exc

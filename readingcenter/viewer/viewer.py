@@ -228,7 +228,7 @@ def app_config_script(request) -> HttpResponse:
     if not is_installed():
         raise ViewerNotInstalled
     script = render_to_string(
-        "pacs/ohif-app-config.js",
+        "viewer/ohif-app-config.js",
         {
             "config_json": json.dumps(app_config(request), indent=2),
             "login_url_json": json.dumps(resolve_url(settings.LOGIN_URL)),

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.pacs.dicomweb_helpers import body
+from tests.viewer.dicomweb_helpers import body
 
 DIST = Path(settings.OHIF_DIR)
 pytestmark = pytest.mark.skipif(
@@ -189,7 +189,7 @@ def test_a_radiologist_sees_the_study_in_ohif_through_the_proxy_alone(
     from playwright.sync_api import sync_playwright
 
     from readingcenter.audit.models import AuditEvent
-    from tests.pacs.dicomweb_helpers import store_study
+    from tests.viewer.dicomweb_helpers import store_study
 
     study = store_study(orthanc, tmp_path / "dicom", aet="ALPHA_CT")
     client = Client()

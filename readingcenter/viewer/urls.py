@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path, re_path
 
-from readingcenter.pacs import views
+from readingcenter.viewer import views
 
 urlpatterns = [
     # reverse("viewer") + "?StudyInstanceUIDs=<uid>" opens a study.

@@ -6,107 +6,53 @@ session and user rows, and the middleware chain: about 15 ms on top of Orthanc's
 512 KiB frame (profiled with py-spy under bench/dicomweb.py).
 
 This path decides nothing itself. It answers only what the full path (``dicomweb.handle``)
-has just decided: the same credential (session cookie or API token, remembered as a hash),
-for a study this user was allowed within ``DICOMWEB_GRANT_SECONDS``, for a path below that
-study that is not the series list (opening a study is always decided, and audited, in full).
-Anything else, and any trouble at all before the answer starts, falls through to Django,
-which decides afresh and answers errors the usual way.
+has just decided, as written down in ``grants``: the same credential (session cookie or API
+token, remembered as a hash), for a study this user was allowed within
+``DICOMWEB_GRANT_SECONDS``, for a path below that study that is not the series list
+(opening a study is always decided, and audited, in full). Anything else, and any trouble at
+all before the answer starts, falls through to Django, which decides afresh and answers errors
+the usual way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
-import threading
-import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
-from readingcenter.pacs import dicomweb
+from readingcenter.errors import DomainError
+from readingcenter.viewer import grants
+from readingcenter.viewer.routes import CONNECT_TIMEOUT, ROOT, Route, Upstream, parse_route
 
 logger = logging.getLogger(__name__)
 
-# sha256(credential) -> (user id, expiry on the monotonic clock). Only yes-answers.
-_identities: dict[str, tuple[int, float]] = {}
-_lock = threading.Lock()
 
-
-def _fingerprint(kind: str, secret: str) -> str:
-    return hashlib.sha256(f"{kind}:{secret}".encode()).hexdigest()
-
-
-def _credential(headers: dict[str, str]) -> str | None:
-    """The credential the full path authenticates with, in the same order: token first."""
-    authorization = headers.get("authorization", "")
-    if authorization:
-        kind, _, key = authorization.partition(" ")
-        # Any other scheme is the full path's to refuse.
-        return _fingerprint("token", key.strip()) if kind.lower() == "token" and key else None
-    name = settings.SESSION_COOKIE_NAME
-    for part in headers.get("cookie", "").split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name and value:
-            return _fingerprint("session", value)
-    return None
-
-
-def remember(request, user) -> None:
-    """Called by the full path once it authenticated ``request`` as ``user`` and allowed a
-    study: the same credential may fetch that study's frames here for the grant time."""
-    seconds = settings.DICOMWEB_GRANT_SECONDS
-    if seconds <= 0:
-        return
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    credential = _credential(headers)
-    if credential is None:
-        return
-    now = time.monotonic()
-    with _lock:
-        if len(_identities) > 10_000:
-            for key in [k for k, (_, expiry) in _identities.items() if expiry <= now]:
-                del _identities[key]
-        _identities[credential] = (user.pk, now + seconds)
-
-
-def forget_all() -> None:
-    with _lock:
-        _identities.clear()
-
-
-def _user_id(headers: dict[str, str]) -> int | None:
-    credential = _credential(headers)
-    if credential is None:
-        return None
-    user_id, expiry = _identities.get(credential, (None, 0.0))
-    return user_id if expiry > time.monotonic() else None
-
-
-def _route(scope) -> dicomweb.Route | None:
+def _route(scope) -> Route | None:
     path = scope["path"]
-    if scope["method"] != "GET" or not path.startswith(dicomweb.ROOT):
+    if scope["method"] != "GET" or not path.startswith(ROOT):
         return None
     try:
-        route = dicomweb.parse_route(path[len(dicomweb.ROOT) :])
-    except dicomweb.DomainError:
+        route = parse_route(path[len(ROOT) :])
+    except DomainError:
         return None
     if not route.study_instance_uid or route.lists_series or route.search_level:
         return None
     return route
 
 
-def _upstream(scope, headers: dict[str, str], route: dicomweb.Route) -> dicomweb.Upstream | None:
+def _upstream(scope, headers: dict[str, str], route: Route) -> Upstream | None:
     host = headers.get("host", "")
     domain, _port = split_domain_port(host)
     # Django's own host check: a Host it would refuse is the full path's to refuse.
     if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
         return None
     query = scope.get("query_string", b"").decode("latin-1")
-    return dicomweb.Upstream(
-        path=f"{dicomweb.ROOT}{route.path}" + (f"?{query}" if query else ""),
+    return Upstream(
+        path=f"{ROOT}{route.path}" + (f"?{query}" if query else ""),
         accept=headers.get("accept"),
         forwarded=f"host={host};proto={scope.get('scheme', 'http')}",
     )
@@ -136,10 +82,10 @@ class _Upstream:
             writer.close()
         url = urlsplit(settings.ORTHANC_URL)
         return await asyncio.wait_for(
-            asyncio.open_connection(url.hostname, url.port or 80), dicomweb._CONNECT_TIMEOUT
+            asyncio.open_connection(url.hostname, url.port or 80), CONNECT_TIMEOUT
         )
 
-    async def get(self, upstream: dicomweb.Upstream) -> tuple[str, bytes] | None:
+    async def get(self, upstream: Upstream) -> tuple[str, bytes] | None:
         """(Content-Type, body) of a 200 with a Content-Length, else None."""
         if urlsplit(settings.ORTHANC_URL).scheme != "http":
             return None
@@ -204,10 +150,8 @@ async def serve(scope, receive, send) -> bool:
     if route is None:
         return False
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-    user_id = _user_id(headers)
-    if user_id is None:
-        return False
-    if dicomweb._grants.get((user_id, route.study_instance_uid), 0.0) <= time.monotonic():
+    user_id = grants.credential_user_id(headers)
+    if user_id is None or not grants.study_granted(user_id, route.study_instance_uid):
         return False
     upstream = _upstream(scope, headers, route)
     if upstream is None:
