@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +100,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", type=int, default=200)
     parser.add_argument("--slices", type=int, default=20)
@@ -107,8 +108,183 @@ def main() -> int:
     parser.add_argument("--stable-age", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the bench database and files")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def wait_until_polling(database_url: str, follower: subprocess.Popen, work: Path) -> None:
+    """Start the clock only once the follower is up and polling (its start-up, Django and the
+    imports, is not part of what is measured)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        ready_by = time.monotonic() + 60
+        while not conn.execute("select count(*) from pacs_ingestcursor").fetchone()[0]:
+            if time.monotonic() > ready_by or follower.poll() is not None:
+                raise RuntimeError(f"the follower did not start; see {work}/follower.log")
+            time.sleep(0.1)
+
+
+@dataclass
+class Timings:
+    """Wall-clock times (time.time()) per study index, and the run's start."""
+
+    total: int
+    started: float = field(default_factory=time.monotonic)
+    wall_started: float = field(default_factory=time.time)
+    sent_at: dict[int, float] = field(default_factory=dict)
+    # "Complete" is when a reader could see it: the committed row, polled every 50 ms.
+    completed: dict[int, float] = field(default_factory=dict)
+    # Orthanc's own part of the latency: when its StableStudy appears in the change log.
+    stable_seen: dict[str, float] = field(default_factory=dict)
+    send_seconds: float = 0.0
+
+
+def send_all(files: list[list[Path]], config, env: dict, senders: int, timings: Timings) -> None:
+    lock = threading.Lock()
+
+    def send(index: int) -> None:
+        result = subprocess.run(
+            ["storescu", "-aet", AET, "-aec", config.aet, "127.0.0.1", str(config.dicom_port),
+             *map(str, files[index])],
+            env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"storescu failed for study {index}: {result.stderr[-500:]}")
+        with lock:
+            timings.sent_at[index] = time.time()
+            progress("C-STORE to Orthanc", len(timings.sent_at), len(files), timings.started)
+
+    with ThreadPoolExecutor(senders) as pool:
+        list(pool.map(send, range(len(files))))
+    timings.send_seconds = time.monotonic() - timings.started
+
+
+def watch_center(database_url: str, timings: Timings) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        watch_started = time.monotonic()
+        while len(timings.completed) < timings.total and time.monotonic() - watch_started < 600:
+            for (accession,) in conn.execute(
+                "select accession_number from studies_study where status = 'complete'"
+            ).fetchall():
+                timings.completed.setdefault(int(accession.removeprefix("BENCH")), time.time())
+            if len(timings.sent_at) == timings.total:
+                progress("complete in the center", len(timings.completed), timings.total,
+                         watch_started)  # fmt: skip
+            time.sleep(0.05)
+
+
+def watch_orthanc(orthanc: OrthancProcess, timings: Timings) -> None:
+    client = orthanc.client()
+    since, watch_started = 0, time.monotonic()
+    while len(timings.stable_seen) < timings.total and time.monotonic() - watch_started < 600:
+        page = client.changes(since=since, limit=1000)
+        now = time.time()
+        for change in page.changes:
+            if change["ChangeType"] == "StableStudy":
+                timings.stable_seen.setdefault(change["ID"], now)
+        since = page.last
+        if page.done:
+            time.sleep(0.05)
+
+
+def measure(files, config, env, orthanc, database_url: str, senders: int) -> Timings:
+    timings = Timings(total=len(files))
+    watcher = threading.Thread(target=watch_center, args=(database_url, timings), daemon=True)
+    watcher.start()
+    orthanc_watcher = threading.Thread(target=watch_orthanc, args=(orthanc, timings), daemon=True)
+    orthanc_watcher.start()
+    send_all(files, config, env, senders, timings)
+    watcher.join(600)
+    if len(timings.completed) < len(files):
+        raise RuntimeError(f"only {len(timings.completed)}/{len(files)} completed in 10 minutes")
+    orthanc_watcher.join(30)
+    return timings
+
+
+def report(timings: Timings, *, instances: int, stable_age: int, ids: dict, follower_pid: int):
+    sent_at, completed, wall_started = timings.sent_at, timings.completed, timings.wall_started
+    studies, send_seconds = timings.total, timings.send_seconds
+    last_complete = max(completed.values())
+    emitted = {i: timings.stable_seen[ids[f"BENCH{i:06d}"]] for i in completed
+               if ids.get(f"BENCH{i:06d}") in timings.stable_seen}  # fmt: skip
+
+    orthanc_ips = instances / send_seconds
+    orthanc_sps = studies / send_seconds
+    center_seconds = last_complete - wall_started - stable_age
+    center_sps = studies / center_seconds
+    # Steady state: studies per second between the first and the last of each side, so
+    # that the fixed delays at the start (StableAge, Orthanc's stability monitor) do not
+    # count as a lack of throughput.
+    orthanc_steady = (studies - 1) / (max(sent_at.values()) - min(sent_at.values()))
+    center_steady = (studies - 1) / (last_complete - min(completed.values()))
+    latencies = [completed[i] - sent_at[i] - stable_age for i in completed]
+    p50, p95 = percentile(latencies, 0.50), percentile(latencies, 0.95)
+    if os.environ.get("BENCH_VERBOSE"):
+        for i in sorted(completed)[:: max(len(completed) // 10, 1)]:
+            print(f"    study {i:4d}: sent +{sent_at[i] - wall_started:6.2f}s  "
+                  f"stable in Orthanc +{emitted.get(i, 0) - wall_started:6.2f}s  "
+                  f"complete +{completed[i] - wall_started:6.2f}s")  # fmt: skip
+
+    print()
+    print(
+        f"(a) Orthanc ingest          {orthanc_ips:8.1f} instances/s  "
+        f"{orthanc_sps:6.2f} studies/s  ({instances} instances in {send_seconds:.1f}s)"
+    )
+    print(
+        f"(b) complete in the center  {center_sps:8.2f} studies/s   "
+        f"(last study complete {center_seconds:.1f}s after the first send, StableAge out)"
+    )
+    print(f"    ratio (b)/(a)           {center_sps / orthanc_sps:8.2f}  (goal: at least 0.9)")
+    print(
+        f"    steady state: Orthanc {orthanc_steady:.2f} studies/s, reading center "
+        f"{center_steady:.2f} studies/s, ratio {center_steady / orthanc_steady:.2f}"
+    )
+    print(f"(c) last instance -> complete, minus StableAge {stable_age}s: "
+          f"p50 {p50:.2f}s  p95 {p95:.2f}s  max {max(latencies):.2f}s  "
+          f"mean {statistics.fmean(latencies):.2f}s  (goal: under 1s)")  # fmt: skip
+    report_follower_cpu(follower_pid, studies)
+    report_split(timings, emitted, stable_age)
+    print()
+    print(
+        bar_chart(
+            [
+                ("Orthanc ingest (studies/s)", orthanc_sps),
+                ("reading center complete (studies/s)", center_sps),
+            ],
+            "studies/s",
+        )
+    )
+    print(bar_chart([("latency p50 beyond StableAge", p50),
+                     ("latency p95 beyond StableAge", p95)], "s"))  # fmt: skip
+
+
+def report_follower_cpu(pid: int, studies: int) -> None:
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    follower_cpu = (int(fields[11]) + int(fields[12])) / ticks
+    print(
+        f"    follower CPU: {follower_cpu:.1f}s for {studies} studies "
+        f"({1000 * follower_cpu / studies:.0f} ms/study)"
+    )
+
+
+def report_split(timings: Timings, emitted: dict[int, float], stable_age: int) -> None:
+    """Where the latency goes: Orthanc's stability monitor, then the reading center."""
+    if not emitted:
+        return
+    orthanc_part = [emitted[i] - timings.sent_at[i] - stable_age for i in emitted]
+    center_part = [timings.completed[i] - emitted[i] for i in emitted]
+    print(
+        f"    of which Orthanc (StableAge passed -> StableStudy in its change log): "
+        f"p50 {percentile(orthanc_part, 0.5):.2f}s  "
+        f"p95 {percentile(orthanc_part, 0.95):.2f}s"
+    )
+    print(
+        f"    of which the reading center (StableStudy -> complete, committed):   "
+        f"p50 {percentile(center_part, 0.5):.2f}s  p95 {percentile(center_part, 0.95):.2f}s"
+    )
+
+
+def main() -> int:
+    args = parse_args()
     base_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/readingcenter")
     work = Path(tempfile.mkdtemp(prefix="rc-bench-"))
     print(f"ingest benchmark: {args.studies} CT studies x {args.slices} slices, "
@@ -133,150 +309,12 @@ def main() -> int:
                                 stdout=open(work / "follower.log", "wb"),  # noqa: SIM115
                                 stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        # Start the clock only once the follower is up and polling (its start-up, Django and
-        # the imports, is not part of what is measured).
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            ready_by = time.monotonic() + 60
-            while not conn.execute("select count(*) from pacs_ingestcursor").fetchone()[0]:
-                if time.monotonic() > ready_by or follower.poll() is not None:
-                    raise RuntimeError(f"the follower did not start; see {work}/follower.log")
-                time.sleep(0.1)
-        sent_at: dict[int, float] = {}
-        done = 0
-        lock = threading.Lock()
-        started = time.monotonic()
-        wall_started = time.time()
-
-        def send(index: int) -> None:
-            nonlocal done
-            result = subprocess.run(
-                ["storescu", "-aet", AET, "-aec", config.aet, "127.0.0.1", str(config.dicom_port),
-                 *map(str, files[index])],
-                env=env, capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if result.returncode != 0:
-                raise RuntimeError(f"storescu failed for study {index}: {result.stderr[-500:]}")
-            with lock:
-                sent_at[index] = time.time()
-                done += 1
-                progress("C-STORE to Orthanc", done, len(files), started)
-
-        # "Complete" is when a reader could see it: the committed row, polled every 50 ms.
-        completed: dict[int, float] = {}
-
-        def watch() -> None:
-            with psycopg.connect(database_url, autocommit=True) as conn:
-                watch_started = time.monotonic()
-                while len(completed) < len(files) and time.monotonic() - watch_started < 600:
-                    for (accession,) in conn.execute(
-                        "select accession_number from studies_study where status = 'complete'"
-                    ).fetchall():
-                        completed.setdefault(int(accession.removeprefix("BENCH")), time.time())
-                    if done == len(files):
-                        progress("complete in the center", len(completed), len(files),
-                                 watch_started)  # fmt: skip
-                    time.sleep(0.05)
-
-        # Orthanc's own part of the latency: when its StableStudy appears in the change log.
-        stable_seen: dict[str, float] = {}
-
-        def watch_orthanc() -> None:
-            client = orthanc.client()
-            since, watch_started = 0, time.monotonic()
-            while len(stable_seen) < len(files) and time.monotonic() - watch_started < 600:
-                page = client.changes(since=since, limit=1000)
-                now = time.time()
-                for change in page.changes:
-                    if change["ChangeType"] == "StableStudy":
-                        stable_seen.setdefault(change["ID"], now)
-                since = page.last
-                if page.done:
-                    time.sleep(0.05)
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        orthanc_watcher = threading.Thread(target=watch_orthanc, daemon=True)
-        orthanc_watcher.start()
-        with ThreadPoolExecutor(args.senders) as pool:
-            list(pool.map(send, range(len(files))))
-        send_seconds = time.monotonic() - started
-
-        for thread in [watcher]:
-            thread.join(600)
-        if len(completed) < len(files):
-            raise RuntimeError(f"only {len(completed)}/{len(files)} completed in 10 minutes")
-        last_complete = max(completed.values())
-        orthanc_watcher.join(30)
+        wait_until_polling(database_url, follower, work)
+        timings = measure(files, config, env, orthanc, database_url, args.senders)
         with psycopg.connect(database_url, autocommit=True) as conn:
             ids = dict(conn.execute("select accession_number, orthanc_id from studies_study"))
-        emitted = {i: stable_seen[ids[f"BENCH{i:06d}"]] for i in completed
-                   if ids.get(f"BENCH{i:06d}") in stable_seen}  # fmt: skip
-
-        orthanc_ips = instances / send_seconds
-        orthanc_sps = len(files) / send_seconds
-        center_seconds = last_complete - wall_started - args.stable_age
-        center_sps = len(files) / center_seconds
-        # Steady state: studies per second between the first and the last of each side, so
-        # that the fixed delays at the start (StableAge, Orthanc's stability monitor) do not
-        # count as a lack of throughput.
-        orthanc_steady = (len(files) - 1) / (max(sent_at.values()) - min(sent_at.values()))
-        center_steady = (len(files) - 1) / (last_complete - min(completed.values()))
-        latencies = [completed[i] - sent_at[i] - args.stable_age for i in completed]
-        p50, p95 = percentile(latencies, 0.50), percentile(latencies, 0.95)
-        if os.environ.get("BENCH_VERBOSE"):
-            for i in sorted(completed)[:: max(len(completed) // 10, 1)]:
-                print(f"    study {i:4d}: sent +{sent_at[i] - wall_started:6.2f}s  "
-                      f"stable in Orthanc +{emitted.get(i, 0) - wall_started:6.2f}s  "
-                      f"complete +{completed[i] - wall_started:6.2f}s")  # fmt: skip
-        orthanc_part = [emitted[i] - sent_at[i] - args.stable_age for i in emitted]
-        center_part = [completed[i] - emitted[i] for i in emitted]
-
-        print()
-        print(
-            f"(a) Orthanc ingest          {orthanc_ips:8.1f} instances/s  "
-            f"{orthanc_sps:6.2f} studies/s  ({instances} instances in {send_seconds:.1f}s)"
-        )
-        print(
-            f"(b) complete in the center  {center_sps:8.2f} studies/s   "
-            f"(last study complete {center_seconds:.1f}s after the first send, StableAge out)"
-        )
-        print(f"    ratio (b)/(a)           {center_sps / orthanc_sps:8.2f}  (goal: at least 0.9)")
-        print(
-            f"    steady state: Orthanc {orthanc_steady:.2f} studies/s, reading center "
-            f"{center_steady:.2f} studies/s, ratio {center_steady / orthanc_steady:.2f}"
-        )
-        print(f"(c) last instance -> complete, minus StableAge {args.stable_age}s: "
-              f"p50 {p50:.2f}s  p95 {p95:.2f}s  max {max(latencies):.2f}s  "
-              f"mean {statistics.fmean(latencies):.2f}s  (goal: under 1s)")  # fmt: skip
-        ticks = os.sysconf("SC_CLK_TCK")
-        fields = Path(f"/proc/{follower.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        follower_cpu = (int(fields[11]) + int(fields[12])) / ticks
-        print(
-            f"    follower CPU: {follower_cpu:.1f}s for {len(files)} studies "
-            f"({1000 * follower_cpu / len(files):.0f} ms/study)"
-        )
-        if emitted:
-            print(
-                f"    of which Orthanc (StableAge passed -> StableStudy in its change log): "
-                f"p50 {percentile(orthanc_part, 0.5):.2f}s  "
-                f"p95 {percentile(orthanc_part, 0.95):.2f}s"
-            )
-            print(
-                f"    of which the reading center (StableStudy -> complete, committed):   "
-                f"p50 {percentile(center_part, 0.5):.2f}s  p95 {percentile(center_part, 0.95):.2f}s"
-            )
-        print()
-        print(
-            bar_chart(
-                [
-                    ("Orthanc ingest (studies/s)", orthanc_sps),
-                    ("reading center complete (studies/s)", center_sps),
-                ],
-                "studies/s",
-            )
-        )
-        print(bar_chart([("latency p50 beyond StableAge", p50),
-                         ("latency p95 beyond StableAge", p95)], "s"))  # fmt: skip
+        report(timings, instances=instances, stable_age=args.stable_age, ids=ids,
+               follower_pid=follower.pid)  # fmt: skip
     finally:
         follower.send_signal(signal.SIGTERM)
         try:
