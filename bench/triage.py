@@ -79,8 +79,8 @@ def part_one(args, work: Path, config: OrthancConfig) -> None:
     import torch
     from django.db.models import F
 
-    from readingcenter.studies.ingest import follow_until_idle
     from readingcenter.pacs.orthanc import get_client
+    from readingcenter.studies.ingest import follow_until_idle
     from readingcenter.studies.models import Study
     from triage.outcome import FindingResult, RunOutcome
     from triage.pipeline import _window_names

@@ -12,7 +12,11 @@ from pydicom.errors import InvalidDicomError
 from readingcenter.audit.services import audit_record
 from readingcenter.pacs.orthanc import OrthancError, get_client
 from readingcenter.studies.models import Study, StudyEvent
-from readingcenter.studies.services import _event, study_changed, study_priority_refresh
+from readingcenter.studies.services import (
+    study_changed,
+    study_event_record,
+    study_priority_refresh,
+)
 from triage.models import TriageRun
 from triage.outcome import RunOutcome, draft_sentences
 from triage.pipeline import run_model
@@ -50,7 +54,7 @@ def triage_run_record(*, study_id: int, study_version: int, outcome: RunOutcome)
                 detail=outcome.detail,
             )
             actor = f"system:triage:{outcome.model_name}"
-            _event(
+            study_event_record(
                 study,
                 StudyEvent.Kind.TRIAGED,
                 model=outcome.model_name,
@@ -140,3 +144,22 @@ def triage_study_version(*, study_id: int, version: int) -> list[TriageRun]:
                 outcome = run_model(model, series)
         runs.append(triage_run_record(study_id=study_id, study_version=version, outcome=outcome))
     return runs
+
+
+def study_completed_handle(*, study_id: int, version: int) -> None:
+    """What happens after a study version completes: AI triage, in the worker (never the web)."""
+    study = Study.objects.filter(pk=study_id).only("id", "version", "status").first()
+    if study is None:
+        log.warning("completed study %s no longer exists; nothing to triage", study_id)
+        return
+    if study.version != version:
+        # A late series made a newer version; its own job will run for it.
+        log.info("study %s version %s superseded by %s", study_id, version, study.version)
+        return
+    runs = triage_study_version(study_id=study_id, version=version)
+    log.info(
+        "study %s version %s triaged: %s",
+        study_id,
+        version,
+        ", ".join(f"{r.model_name} {r.status}" for r in runs) or "no model",
+    )

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from readingcenter import hooks
 from readingcenter.reports.models import Report
+from readingcenter.reports.selectors import signed_reports_for_study
 
 
 @hooks.subscribe("audit.study_targets")
@@ -26,3 +27,13 @@ def audit_target_link(*, event) -> str | None:
     if event.target_type == "reports.report" and event.target_id.isdigit():
         return reverse("report-detail", args=[int(event.target_id)])
     return None
+
+
+@hooks.subscribe("studies.study_page")
+def study_page(*, study, user) -> dict:
+    # The hospital's view of its reports: signed versions only, with their delivery.
+    versions = signed_reports_for_study(user=user, study=study)
+    return {
+        "versions": versions,
+        "reported": any(v.kind in ("final", "addendum") for v in versions),
+    }

@@ -29,8 +29,8 @@ from readingcenter.studies.models import (
 )
 from readingcenter.studies.services import (
     SYSTEM_INGEST,
-    _event,
     study_changed,
+    study_event_record,
     study_mark_complete,
     study_match_order,
     study_priority_refresh,
@@ -169,9 +169,11 @@ def _create(orthanc_id: str, first: _NewSeries, seq: int | None) -> Study:
         study.quarantine_reason = QuarantineReason.MISSING_DATA
         study.quarantine_detail = f"Missing required DICOM data: {', '.join(missing)}."
     study.save()
-    _event(study, StudyEvent.Kind.RECEIVED, seq=seq, calling_ae_title=first.remote_aet)
+    study_event_record(study, StudyEvent.Kind.RECEIVED, seq=seq, calling_ae_title=first.remote_aet)
     if study.is_quarantined:
-        _event(study, StudyEvent.Kind.QUARANTINED, seq=seq, reason=study.quarantine_reason)
+        study_event_record(
+            study, StudyEvent.Kind.QUARANTINED, seq=seq, reason=study.quarantine_reason
+        )
     audit_record(
         actor=SYSTEM_INGEST,
         action="study.quarantine" if study.is_quarantined else "study.receive",
@@ -200,7 +202,7 @@ def _create_unreadable(orthanc_id: str, info: dict, fresh: list[_NewSeries], seq
         quarantine_detail="; ".join(f.error for f in fresh if f.error)[:2000],
         calling_ae_title=next((f.remote_aet for f in fresh if f.remote_aet), "")[:16],
     )
-    _event(study, StudyEvent.Kind.QUARANTINED, seq=seq, reason=study.quarantine_reason)
+    study_event_record(study, StudyEvent.Kind.QUARANTINED, seq=seq, reason=study.quarantine_reason)
     audit_record(
         actor=SYSTEM_INGEST,
         action="study.quarantine",
@@ -236,7 +238,7 @@ def _apply_series(study: Study, orthanc_series, known, fresh, seq) -> None:
         created_rows.append(row)
         if not own:
             grew = True
-            _event(
+            study_event_record(
                 study,
                 StudyEvent.Kind.SERIES_ADDED,
                 seq=seq,
@@ -255,7 +257,9 @@ def _apply_series(study: Study, orthanc_series, known, fresh, seq) -> None:
         if study.status == StudyStatus.COMPLETE:
             # Late data re-opens the study; it completes again (a new version) when stable.
             study.status = StudyStatus.RECEIVING
-            _event(study, StudyEvent.Kind.REOPENED, seq=seq, instances=study.instance_count)
+            study_event_record(
+                study, StudyEvent.Kind.REOPENED, seq=seq, instances=study.instance_count
+            )
 
 
 def _settle(study: Study, seq: int | None, reason: str) -> None:
@@ -456,7 +460,7 @@ def resync(*, client: OrthancClient | None = None, name: str = "default") -> Fol
     for orthanc_id in studies:
         study = study_sync(orthanc_id, client=client, stable=None, reason="resync")
         if study is not None:
-            _event(study, StudyEvent.Kind.RESYNCED)
+            study_event_record(study, StudyEvent.Kind.RESYNCED)
     with transaction.atomic():
         cursor = IngestCursor.objects.select_for_update().get(name=name)
         cursor.last_seq = last

@@ -10,6 +10,7 @@ import contextlib
 import re
 from dataclasses import dataclass
 
+from readingcenter import hooks
 from readingcenter.studies.models import Priority
 
 # Words that mean "read this now" in descriptions hospitals write. Word boundaries matter:
@@ -53,7 +54,10 @@ def signals(study) -> list[Signal]:
             found.append(Signal(Priority.STAT, f"{label} says {match.group(0)!r}"))
         elif match := URGENT_WORDS.search(text or ""):
             found.append(Signal(Priority.URGENT, f"{label} says {match.group(0)!r}"))
-    found.extend(_ai_signals(study))
+    # Hook "studies.priority_signals", gather(study=): each answer a list of further automatic
+    # signals (triage: a positive AI flag on the study as it is now).
+    for more in hooks.gather("studies.priority_signals", study=study):
+        found.extend(more)
     if study.patient_location and EMERGENCY_DEPARTMENT.search(study.patient_location):
         found.append(
             Signal(
@@ -61,26 +65,6 @@ def signals(study) -> list[Signal]:
             )
         )
     return found
-
-
-def _ai_signals(study) -> list[Signal]:
-    """A positive AI flag on the study as it is now makes it STAT (computer-aided triage)."""
-    if study.pk is None:
-        return []
-    from triage.models import RunStatus, TriageRun
-
-    runs = TriageRun.objects.filter(
-        study_id=study.pk, study_version=study.version, status=RunStatus.SUCCEEDED
-    )
-    return [
-        Signal(
-            Priority.STAT,
-            f"AI {run.model_name} {run.model_version} flags {code} "
-            f"(probability {run.probabilities.get(code, 0):.2f})",
-        )
-        for run in runs
-        for code in run.flagged
-    ]
 
 
 def most_urgent(found: list[Signal]) -> Signal | None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from readingcenter import hooks
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError
 from readingcenter.studies import hints
@@ -20,34 +19,26 @@ from readingcenter.studies.models import (
 from readingcenter.studies.priority import most_urgent
 from readingcenter.studies.priority import signals as priority_signals
 
-log = logging.getLogger(__name__)
-
 SYSTEM_INGEST = "system:ingest"
 
 
-def _event(study: Study, kind: str, *, seq: int | None = None, **detail) -> StudyEvent:
+def study_event_record(study: Study, kind: str, *, seq: int | None = None, **detail) -> StudyEvent:
+    """One line on the study's timeline (``seq``: the Orthanc change that caused it, if any)."""
     return StudyEvent.objects.create(study=study, kind=kind, change_seq=seq, detail=detail)
 
 
 def study_changed(study: Study) -> None:
-    """After a write to a study: keep its worklist case in step, announce both after commit.
+    """After a write to a study: let the layers above follow it, announce it after commit.
 
-    Only a complete study moves its case (opening it, or new priority, AI result, series); a
-    study that a late series re-opened keeps its case as it was until it completes again.
+    Only a complete study moves its worklist case (opening it, or new priority, AI result,
+    series); a study that a late series re-opened keeps its case as it was until it completes
+    again.
     """
     if study.status == StudyStatus.COMPLETE:
-        from readingcenter.worklist.services import case_sync_from_study
-
-        case_sync_from_study(study)
+        # Hook "studies.study_changed", publish(study=): a complete study was written, in the
+        # writer's transaction (the worklist opens or updates its case).
+        hooks.publish("studies.study_changed", study=study)
     hints.on_commit_study_changed(study)
-
-
-def _defer_completion_job(study: Study) -> None:
-    # Deferred inside the caller's transaction: the job exists only if the completion commits
-    # (Procrastinate's Django connector shares the connection), which makes it our outbox.
-    from readingcenter.studies.jobs import study_completed
-
-    study_completed.defer(study_id=study.id, version=study.version)
 
 
 def study_priority_refresh(study: Study, *, actor_label: str, seq: int | None = None) -> None:
@@ -62,7 +53,7 @@ def study_priority_refresh(study: Study, *, actor_label: str, seq: int | None = 
     if signal is None or Priority.rank(signal.priority) >= Priority.rank(study.priority):
         return
     old, study.priority, study.priority_reason = study.priority, signal.priority, signal.reason
-    _event(
+    study_event_record(
         study,
         StudyEvent.Kind.PRIORITY_CHANGED,
         seq=seq,
@@ -83,7 +74,7 @@ def study_set_priority(*, study_id: int, priority: str, reason: str, actor, requ
         old = study.priority
         study.priority, study.priority_reason, study.priority_set_by = priority, reason, actor
         study.save(update_fields=["priority", "priority_reason", "priority_set_by", "updated_at"])
-        _event(
+        study_event_record(
             study,
             StudyEvent.Kind.PRIORITY_CHANGED,
             old=old,
@@ -116,7 +107,7 @@ def study_match_order(study: Study, *, seq: int | None = None) -> bool:
     if order is None or Study.objects.filter(order=order).exclude(pk=study.pk).exists():
         return False
     study.order = order
-    _event(study, StudyEvent.Kind.ORDER_MATCHED, seq=seq, order_id=order.id)
+    study_event_record(study, StudyEvent.Kind.ORDER_MATCHED, seq=seq, order_id=order.id)
     study_priority_refresh(study, actor_label=SYSTEM_INGEST, seq=seq)
     return True
 
@@ -126,7 +117,9 @@ def study_mark_complete(study: Study, *, seq: int | None, reason: str) -> None:
     study.status = StudyStatus.COMPLETE
     study.completed_at = timezone.now()
     study.version += 1
-    _event(study, StudyEvent.Kind.COMPLETED, seq=seq, version=study.version, reason=reason)
+    study_event_record(
+        study, StudyEvent.Kind.COMPLETED, seq=seq, version=study.version, reason=reason
+    )
     audit_record(
         actor=SYSTEM_INGEST,
         action="study.complete",
@@ -135,7 +128,11 @@ def study_mark_complete(study: Study, *, seq: int | None, reason: str) -> None:
         patient_id=study.patient_id,
         detail={"version": study.version, "reason": reason, "instances": study.instance_count},
     )
-    _defer_completion_job(study)
+    # Hook "studies.study_completed", publish(study=, version=): a new version of the study is
+    # complete, in the completion transaction. Triage defers its job here, so the job exists
+    # only if the completion commits (Procrastinate's Django connector shares the connection):
+    # that is our outbox.
+    hooks.publish("studies.study_completed", study=study, version=study.version)
 
 
 def study_assign_hospital(*, study_id: int, hospital, actor, request=None) -> Study:
@@ -150,7 +147,9 @@ def study_assign_hospital(*, study_id: int, hospital, actor, request=None) -> St
         study.hospital = hospital
         study.quarantine_reason = ""
         study.quarantine_detail = ""
-        _event(study, StudyEvent.Kind.ASSIGNED, hospital=hospital.code, by=actor.get_username())
+        study_event_record(
+            study, StudyEvent.Kind.ASSIGNED, hospital=hospital.code, by=actor.get_username()
+        )
         study_match_order(study)
         if study.completed_at is not None:
             study_mark_complete(study, seq=None, reason="assigned from quarantine")
@@ -182,7 +181,7 @@ def study_reject(*, study_id: int, actor, reason: str, request=None) -> Study:
             )
         study.status = StudyStatus.REJECTED
         study.save(update_fields=["status", "updated_at"])
-        _event(study, StudyEvent.Kind.REJECTED, reason=reason, by=actor.get_username())
+        study_event_record(study, StudyEvent.Kind.REJECTED, reason=reason, by=actor.get_username())
         audit_record(
             actor=actor,
             action="study.reject",
@@ -259,24 +258,3 @@ def order_create(
             field="accession_number",
         ) from exc
     return order
-
-
-def study_completed_handle(*, study_id: int, version: int) -> None:
-    """What happens after a study version completes: AI triage, in the worker (never the web)."""
-    study = Study.objects.filter(pk=study_id).only("id", "version", "status").first()
-    if study is None:
-        log.warning("completed study %s no longer exists; nothing to triage", study_id)
-        return
-    if study.version != version:
-        # A late series made a newer version; its own job will run for it.
-        log.info("study %s version %s superseded by %s", study_id, version, study.version)
-        return
-    from triage.services import triage_study_version
-
-    runs = triage_study_version(study_id=study_id, version=version)
-    log.info(
-        "study %s version %s triaged: %s",
-        study_id,
-        version,
-        ", ".join(f"{r.model_name} {r.status}" for r in runs) or "no model",
-    )

@@ -7,11 +7,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from readingcenter import hooks
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError
 from readingcenter.hospitals.models import Hospital
 from readingcenter.hospitals.selectors import hospital_by_code
-from readingcenter.reports.selectors import signed_reports_for_study
 from readingcenter.studies import selectors, services
 from readingcenter.studies.models import StudyStatus
 
@@ -82,19 +82,16 @@ def study_detail(request, pk: int):
         patient_id=study.patient_id,
         request=request,
     )
-    versions = signed_reports_for_study(user=request.user, study=study)
-    return render(
-        request,
-        "studies/detail.html",
-        {
-            "study": study,
-            "events": study.events.all(),
-            # The hospital's view of its reports: signed versions only, with their delivery.
-            "versions": versions,
-            "reported": any(v.kind in ("final", "addendum") for v in versions),
-            "hospitals": Hospital.objects.filter(is_active=True) if request.user.is_manager else [],
-        },
-    )
+    context = {
+        "study": study,
+        "events": study.events.all(),
+        "hospitals": Hospital.objects.filter(is_active=True) if request.user.is_manager else [],
+    }
+    # Hook "studies.study_page", gather(study=, user=): each answer a dict of more context for
+    # the page (reports: the hospital's view of its reports, "versions" and "reported").
+    for more in hooks.gather("studies.study_page", study=study, user=request.user):
+        context.update(more)
+    return render(request, "studies/detail.html", context)
 
 
 @login_required

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from readingcenter import hooks
 from readingcenter.worklist.models import Case
+from readingcenter.worklist.services import case_sync_from_study
 
 
 @hooks.subscribe("audit.study_targets")
@@ -26,3 +27,9 @@ def audit_target_link(*, event) -> str | None:
     if event.target_type == "worklist.case" and event.target_id.isdigit():
         return reverse("case-detail", args=[int(event.target_id)])
     return None
+
+
+@hooks.subscribe("studies.study_changed")
+def study_changed(*, study) -> None:
+    # A complete study was written: open its case, or bring it in step (priority, AI, series).
+    case_sync_from_study(study)

@@ -8,9 +8,9 @@ import pydicom
 import pytest
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from readingcenter.studies.ingest import follow_once, follow_until_idle, sweep
 from readingcenter.pacs.models import IngestCursor
 from readingcenter.pacs.orthanc import OrthancError
+from readingcenter.studies.ingest import follow_once, follow_until_idle, sweep
 from readingcenter.studies.models import Study, StudyEvent
 from tests.conftest import api_as
 from tests.pacs.dicom_files import BBMRI, FLAIR, c_store, charset_file, follow_until, new_study

@@ -11,9 +11,9 @@ from django.conf import settings as django_settings
 
 from readingcenter.pacs.simulator.synthetic import make_study
 from readingcenter.studies.models import Study
-from readingcenter.studies.services import study_completed_handle
 from tests.conftest import api_as
 from tests.pacs.dicom_files import c_store, follow_until
+from triage.services import study_completed_handle
 
 SHIPPED = Path(django_settings.BASE_DIR) / "triage" / "packages"
 

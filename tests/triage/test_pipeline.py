@@ -13,11 +13,11 @@ import torch
 
 from readingcenter.pacs.simulator.synthetic import make_study as synthetic_study
 from readingcenter.studies.models import Study
-from readingcenter.studies.services import study_completed_handle
 from tests.conftest import api_as
 from tests.pacs.dicom_files import FLAIR, c_store, follow_until
 from triage.core.nets import HeadCTNet
 from triage.core.package import write_package
+from triage.services import study_completed_handle
 
 WINDOWS = [
     {"name": "brain", "center": 40, "width": 80},

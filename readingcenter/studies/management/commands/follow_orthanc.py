@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, connection
 
-from readingcenter.studies.ingest import follow_once, sweep
 from readingcenter.pacs.orthanc import OrthancError
+from readingcenter.studies.ingest import follow_once, sweep
 
 log = logging.getLogger("readingcenter.follower")
 
