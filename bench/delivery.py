@@ -3,7 +3,7 @@
 
 A scratch database, our own Orthanc, a real Procrastinate worker process (``manage.py
 procrastinate worker``, all queues, as in production) and the hospital's receiving systems
-(readingcenter/pacs/simulator/hospital_systems.py: an MLLP interface engine, a FHIR server
+(simulator/hospital_systems.py: an MLLP interface engine, a FHIR server
 with conditional create, storescp as the PACS behind our Orthanc), configured as the delivery
 endpoints of one demo hospital. Reports are signed through the real services by a demo
 radiologist in this process. It measures:
@@ -111,7 +111,7 @@ class HospitalSystems:
     """
 
     def __init__(self, folder: Path, channels: list[str], pacs_aet: str):
-        from readingcenter.pacs.simulator.hospital_systems import FhirServer, InterfaceEngine, Pacs
+        from simulator.hospital_systems import FhirServer, InterfaceEngine, Pacs
 
         self.channels = channels
         self.arrivals: dict[str, list[tuple[str, float]]] = {c: [] for c in CHANNELS}

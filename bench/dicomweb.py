@@ -38,7 +38,7 @@ import requests  # noqa: E402
 
 from bench.common import bar_chart, prepare_database, process_environment  # noqa: E402
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port  # noqa: E402
-from readingcenter.pacs.simulator.synthetic import make_study  # noqa: E402
+from simulator.synthetic import make_study  # noqa: E402
 
 AET = "SEOULNORTH_CT"
 JSON = "application/dicom+json"

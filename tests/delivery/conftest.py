@@ -20,9 +20,9 @@ from readingcenter.delivery.document import (
     CriticalFinding,
     ReportDocument,
 )
-from readingcenter.pacs.simulator.hospital_systems import FhirServer as FHIRReceiver
-from readingcenter.pacs.simulator.hospital_systems import InterfaceEngine as MLLPListener
-from readingcenter.pacs.simulator.hospital_systems import (  # noqa: F401 - tests import them here
+from simulator.hospital_systems import FhirServer as FHIRReceiver
+from simulator.hospital_systems import InterfaceEngine as MLLPListener
+from simulator.hospital_systems import (  # noqa: F401 - tests import them here
     Pacs,
     ack_for,
     free_port,

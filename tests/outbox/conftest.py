@@ -6,7 +6,7 @@ import pytest
 
 from readingcenter.delivery.models import Channel, DeliveryEndpoint
 from readingcenter.delivery.services import delivery_drain
-from readingcenter.pacs.simulator.hospital_systems import FhirServer, InterfaceEngine, Pacs
+from simulator.hospital_systems import FhirServer, InterfaceEngine, Pacs
 from readingcenter.reports.services import (
     report_open_draft,
     report_save,

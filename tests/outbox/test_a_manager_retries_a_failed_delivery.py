@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from readingcenter.delivery.models import Delivery
-from readingcenter.pacs.simulator.hospital_systems import FhirServer
+from simulator.hospital_systems import FhirServer
 from tests.conftest import api_as
 from tests.outbox.conftest import drain_all, fhir_endpoint, sign_new_report
 

@@ -21,8 +21,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import RLELossless
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 
-from readingcenter.pacs.simulator import synthetic as syn
-from readingcenter.pacs.simulator.sender import (
+from simulator import synthetic as syn
+from simulator.sender import (
     SendError,
     load_folder,
     send_datasets,

@@ -24,7 +24,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from readingcenter.pacs.simulator import synthetic as syn
+from simulator import synthetic as syn
 
 WHEN = dt.datetime(2025, 3, 14, 9, 26, 53)
 CT = syn.SCANNERS["CT"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 
-from readingcenter.pacs.simulator.synthetic import make_study
+from simulator.synthetic import make_study
 from readingcenter.studies.models import Study
 from tests.conftest import api_as
 from tests.pacs.dicom_files import c_store, follow_until

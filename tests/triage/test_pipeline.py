@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from readingcenter.pacs.simulator.synthetic import make_study as synthetic_study
+from simulator.synthetic import make_study as synthetic_study
 from readingcenter.studies.models import Study
 from tests.conftest import api_as
 from tests.pacs.dicom_files import FLAIR, c_store, follow_until

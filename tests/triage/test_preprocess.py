@@ -30,7 +30,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from readingcenter.pacs.simulator.synthetic import SCANNERS, head_ct_volume, make_study
+from simulator.synthetic import SCANNERS, head_ct_volume, make_study
 from triage.preprocess import (
     CT_HEAD,
     WINDOWS,

@@ -14,7 +14,7 @@ import torch
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from readingcenter.pacs.simulator.synthetic import chest_image, head_ct_volume, make_study
+from simulator.synthetic import chest_image, head_ct_volume, make_study
 from triage.core.package import CARD_FILENAME, load_package, sha256_file
 from triage.core.train import (
     RECIPES,

@@ -1,7 +1,7 @@
 """Reproducible training and honest validation of the demonstration triage models.
 
 Two recipes, both trained only on synthetic phantoms from the hospital simulator
-(``readingcenter.pacs.simulator.synthetic``), generated on the fly from seeded generators:
+(``simulator.synthetic``), generated on the fly from seeded generators:
 
 * ``head-ct-ich``: intracranial haemorrhage on a non-contrast head CT (``HeadCTNet``), input
   (16 slices, 3 windows brain/subdural/bone, 64 x 64) made from 256 x 256 phantoms;
@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from readingcenter.pacs.simulator.synthetic import Appearance, chest_image, head_ct_volume
+from simulator.synthetic import Appearance, chest_image, head_ct_volume
 from triage.core.nets import ChestXRNet, HeadCTNet, parameter_count
 from triage.core.package import CARD_FILENAME, write_package
 from triage.preprocess import WINDOWS, resize, window
@@ -148,7 +148,7 @@ RECIPES: dict[str, Recipe] = {
             "to reading; never removes a study from the worklist, lowers its priority or rules "
             "out a finding. Trained and validated only on synthetic phantoms."
         ),
-        simulator_function="readingcenter.pacs.simulator.synthetic.head_ct_volume",
+        simulator_function="simulator.synthetic.head_ct_volume",
         shift_description=(
             "Appearance.shifted() (noise x2, lesion contrast x0.45, lesion size x0.6) and a "
             "different scanner: extra uncorrelated noise (sharper kernel, sd 6 HU) and a global "
@@ -184,7 +184,7 @@ RECIPES: dict[str, Recipe] = {
             "removes a study from the worklist, lowers its priority or rules out a finding. "
             "Trained and validated only on synthetic phantoms."
         ),
-        simulator_function="readingcenter.pacs.simulator.synthetic.chest_image",
+        simulator_function="simulator.synthetic.chest_image",
         shift_description=(
             "Appearance.shifted() (noise x2, lesion contrast x0.45, lesion size x0.6) and a "
             "different detector: extra quantum noise (sd 0.01) and a different exposure curve "

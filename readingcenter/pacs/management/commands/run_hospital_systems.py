@@ -16,7 +16,7 @@ import hl7
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from readingcenter.pacs.simulator.hospital_systems import FhirServer, InterfaceEngine, Pacs
+from simulator.hospital_systems import FhirServer, InterfaceEngine, Pacs
 
 
 class Command(BaseCommand):

@@ -15,14 +15,14 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from readingcenter.pacs.simulator.sender import (
+from simulator.sender import (
     SendError,
     SendResult,
     load_folder,
     send_datasets,
     send_with_storescu,
 )
-from readingcenter.pacs.simulator.synthetic import SyntheticStudy, make_study
+from simulator.synthetic import SyntheticStudy, make_study
 
 KIND_CHOICES = ("head-ct", "chest-xr", "mr-brain", "mixed")
 # What a regional hospital's teleradiology traffic roughly looks like.
