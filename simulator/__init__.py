@@ -1,4 +1,4 @@
-"""The hospitals' side, simulated: what sends studies to the reading center and receives its reports.
+"""The hospitals' side, simulated: what sends studies to the reading center and gets its reports.
 
 ``synthetic`` makes seeded synthetic DICOM studies (head CT, chest radiographs, MR) with known
 findings; ``sender`` C-STOREs them the way a hospital PACS does; ``hospital_systems`` runs a

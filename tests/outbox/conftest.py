@@ -6,7 +6,6 @@ import pytest
 
 from readingcenter.delivery.models import Channel, DeliveryEndpoint
 from readingcenter.delivery.services import delivery_drain
-from simulator.hospital_systems import FhirServer, InterfaceEngine, Pacs
 from readingcenter.reports.services import (
     report_open_draft,
     report_save,
@@ -14,6 +13,7 @@ from readingcenter.reports.services import (
     report_templates_load,
 )
 from readingcenter.worklist.services import case_claim
+from simulator.hospital_systems import FhirServer, InterfaceEngine, Pacs
 from tests.factories import make_case
 
 PASSWORD = "correct-horse-battery"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from django.conf import settings as django_settings
 
-from simulator.synthetic import make_study
 from readingcenter.studies.models import Study
+from simulator.synthetic import make_study
 from tests.conftest import api_as
 from tests.pacs.dicom_files import c_store, follow_until
 from triage.services import study_completed_handle

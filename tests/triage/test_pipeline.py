@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from simulator.synthetic import make_study as synthetic_study
 from readingcenter.studies.models import Study
+from simulator.synthetic import make_study as synthetic_study
 from tests.conftest import api_as
 from tests.pacs.dicom_files import FLAIR, c_store, follow_until
 from triage.core.nets import HeadCTNet
