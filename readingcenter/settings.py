@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "readingcenter.analytics",
     "readingcenter.ops",
     "readingcenter.portal",
+    "readingcenter.demo",  # the demo's loaders and commands: an entry point, last
 ]
 
 MIDDLEWARE = [

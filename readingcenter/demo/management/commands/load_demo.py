@@ -10,8 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from readingcenter.accounts.models import Privilege, RadiologistProfile, Shift, User
+from readingcenter.delivery.models import DeliveryEndpoint
+from readingcenter.demo.contacts import load_demo_contacts
+from readingcenter.demo.sla import load_demo_sla
 from readingcenter.hospitals.models import Hospital, HospitalAETitle
 from readingcenter.hospitals.services import hospital_create
+from readingcenter.reports.services import report_templates_load
 from readingcenter.sla.models import SlaPolicy
 from readingcenter.sla.services import sla_policy_set
 
@@ -111,11 +115,6 @@ class Command(BaseCommand):
 
     def _load_reporting(self, data) -> int:
         """Report templates and macros, critical-result contacts, delivery endpoints."""
-        from readingcenter.critical.demo import load_demo_contacts
-        from readingcenter.delivery.models import DeliveryEndpoint
-        from readingcenter.reports.services import report_templates_load
-        from readingcenter.sla.demo import load_demo_sla
-
         created = report_templates_load() + load_demo_contacts() + load_demo_sla()
         for item in data.get("delivery_endpoints", []):
             item = dict(item)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from readingcenter.critical.demo import load_demo_contacts
+from readingcenter.demo.contacts import load_demo_contacts
 
 
 class Command(BaseCommand):

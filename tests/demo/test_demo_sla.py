@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from readingcenter.sla.demo import load_demo_sla
+from readingcenter.demo.sla import load_demo_sla
 from readingcenter.sla.models import BusinessHours, ClosedDate, EscalationTier, SlaPolicy
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from readingcenter.critical.demo import load_demo_contacts
 from readingcenter.critical.models import HospitalContact
+from readingcenter.demo.contacts import load_demo_contacts
 
 pytestmark = pytest.mark.django_db
 
