@@ -82,9 +82,9 @@ def part_one(args, work: Path, config: OrthancConfig) -> None:
     from readingcenter.pacs.orthanc import get_client
     from readingcenter.studies.ingest import follow_until_idle
     from readingcenter.studies.models import Study
-    from triage.outcome import FindingResult, RunOutcome
-    from triage.pipeline import _window_names
-    from triage.preprocess import prepare_ct_volume, prepare_radiograph
+    from triage.core.outcome import FindingResult, RunOutcome
+    from triage.core.pipeline import _window_names
+    from triage.core.preprocess import prepare_ct_volume, prepare_radiograph
     from triage.registry import loaded_models
     from triage.services import _fetch_series, triage_run_record, triage_study_version
 

@@ -17,9 +17,9 @@ from readingcenter.studies.services import (
     study_event_record,
     study_priority_refresh,
 )
+from triage.core.outcome import RunOutcome, draft_sentences
+from triage.core.pipeline import run_model
 from triage.models import TriageRun
-from triage.outcome import RunOutcome, draft_sentences
-from triage.pipeline import run_model
 from triage.registry import loaded_models
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from pydicom.uid import (
 )
 
 from simulator.synthetic import SCANNERS, head_ct_volume, make_study
-from triage.preprocess import (
+from triage.core.preprocess import (
     CT_HEAD,
     WINDOWS,
     NotApplicable,

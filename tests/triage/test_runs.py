@@ -8,8 +8,8 @@ from django.db import DatabaseError, transaction
 from readingcenter.studies.services import order_create
 from tests.conftest import api_as
 from tests.factories import make_study
+from triage.core.outcome import FindingResult, RunOutcome, draft_sentences
 from triage.models import TriageRun
-from triage.outcome import FindingResult, RunOutcome, draft_sentences
 from triage.services import triage_run_record
 
 

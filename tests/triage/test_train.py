@@ -16,6 +16,7 @@ from django.core.management.base import CommandError
 
 from simulator.synthetic import chest_image, head_ct_volume, make_study
 from triage.core.package import CARD_FILENAME, load_package, sha256_file
+from triage.core.preprocess import prepare_ct_volume, prepare_radiograph
 from triage.core.train import (
     RECIPES,
     bootstrap_auc_ci,
@@ -33,7 +34,6 @@ from triage.core.train import (
     train_model,
     wilson_interval,
 )
-from triage.preprocess import prepare_ct_volume, prepare_radiograph
 
 PACKAGES = Path(__file__).resolve().parents[2] / "triage" / "packages"
 SHIPPED = ("head-ct-ich", "cxr-pneumothorax")

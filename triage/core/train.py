@@ -8,8 +8,8 @@ Two recipes, both trained only on synthetic phantoms from the hospital simulator
 * ``cxr-pneumothorax``: pneumothorax on a PA chest radiograph (``ChestXRNet``), input
   (1, 128, 128) made from 512 x 512 phantoms.
 
-The data are preprocessed exactly as ``triage.preprocess`` prepares the DICOM the simulator sends
-(the matrix sizes the simulator sends, then the same resize and windows); ``prepare_ct_array``
+The data are preprocessed exactly as ``triage.core.preprocess`` prepares the DICOM the simulator
+sends (the matrix sizes the simulator sends, then the same resize and windows); ``prepare_ct_array``
 and ``prepare_radiograph_array`` are that path for arrays, and the tests check it against
 ``prepare_ct_volume`` / ``prepare_radiograph`` on real simulator DICOM.
 
@@ -48,7 +48,7 @@ from torch import nn
 from simulator.synthetic import Appearance, chest_image, head_ct_volume
 from triage.core.nets import ChestXRNet, HeadCTNet, parameter_count
 from triage.core.package import CARD_FILENAME, write_package
-from triage.preprocess import WINDOWS, resize, window
+from triage.core.preprocess import WINDOWS, resize, window
 
 __all__ = [
     "RECIPES",
@@ -101,7 +101,7 @@ class Recipe:
     size: int  # model input side
     source_size: int  # matrix the simulator sends (and the phantoms are generated at)
     slices: int | None  # ct-volume only
-    windows: tuple[str, ...]  # ct-volume only, names in triage.preprocess.WINDOWS
+    windows: tuple[str, ...]  # ct-volume only, names in triage.core.preprocess.WINDOWS
     variants: tuple[str, ...]  # bleed types / pneumothorax sides, alternated over positives
     n_train: int
     n_val: int  # calibration + held-out test, split evenly
@@ -199,7 +199,7 @@ def known_recipes() -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------------------------
-# Preprocessing: the same path triage.preprocess takes for DICOM
+# Preprocessing: the same path triage.core.preprocess takes for DICOM
 
 
 def prepare_ct_array(
@@ -589,7 +589,7 @@ def probability_threshold(logit_threshold: float, temperature: float) -> float:
 def sensitivity_specificity(
     labels: np.ndarray, probs: np.ndarray, threshold: float
 ) -> dict[str, Any]:
-    """Flagged = p >= threshold (as ``triage.outcome`` flags); counts and rates."""
+    """Flagged = p >= threshold (as ``triage.core.outcome`` flags); counts and rates."""
     y = _labels(labels)
     flagged = np.asarray(probs, np.float64).ravel() >= threshold
     tp, fn = int((flagged & y).sum()), int((~flagged & y).sum())
@@ -1014,7 +1014,7 @@ def _card(
             "slices": recipe.slices,
             "preprocessing": (
                 "HU clipped to -1024..3071, area-resized to size x size, then one linear "
-                "window per channel (triage.preprocess.prepare_ct_volume); slices max-pooled "
+                "window per channel (triage.core.preprocess.prepare_ct_volume); slices max-pooled "
                 "by the network, so other slice counts run too"
             ),
             "trained_from_matrix": recipe.source_size,
@@ -1034,7 +1034,8 @@ def _card(
             "channels": 1,
             "preprocessing": (
                 "presentation (header VOI window, MONOCHROME1 inverted) to [0, 1] bright = "
-                "dense, then area-resized to size x size (triage.preprocess.prepare_radiograph)"
+                "dense, then area-resized to size x size "
+                "(triage.core.preprocess.prepare_radiograph)"
             ),
             "trained_from_matrix": recipe.source_size,
         }
@@ -1107,7 +1108,7 @@ def _card(
             ),
             "seed": seed,
             "generator": f"numpy default_rng([seed, {SPLITS['train']}, pair index])",
-            "preprocessing": "as triage.preprocess prepares the DICOM the simulator sends",
+            "preprocessing": "as triage.core.preprocess prepares the DICOM the simulator sends",
         },
         "validation": {
             "summary": verdict,

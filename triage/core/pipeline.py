@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import torch
 from pydicom.dataset import Dataset
 
+from triage.core.outcome import FindingResult, RunOutcome
 from triage.core.package import LoadedModel
-from triage.outcome import FindingResult, RunOutcome
-from triage.preprocess import (
+from triage.core.preprocess import (
     CHEST_RADIOGRAPH,
     CT_HEAD,
     WINDOWS,
