@@ -258,6 +258,25 @@ def test_an_entry_point_outside_triage_is_refused_without_importing_it(tmp_path,
         load_package(directory)
 
 
+def test_an_entry_point_in_triage_but_outside_triage_core_is_refused(tmp_path, monkeypatch):
+    # triage.services and the rest import Django and the server: only triage.core holds models.
+    directory = write_head_ct(tmp_path / "pkg")
+    edit_card(
+        directory, lambda card: card["weights"].update(entry_point="triage.services:TriageRun")
+    )
+
+    def no_import(name):
+        raise AssertionError(f"imported {name}")
+
+    monkeypatch.setattr(package_module.importlib, "import_module", no_import)
+    with pytest.raises(
+        PackageError,
+        match=r"'triage\.services:TriageRun' is outside the allowed module prefixes "
+        r"\('triage\.core\.',\); refusing to import code named in model\.json",
+    ):
+        load_package(directory)
+
+
 def test_a_lookalike_module_name_is_not_inside_the_prefix(tmp_path):
     directory = write_head_ct(tmp_path / "pkg")
     edit_card(

@@ -49,7 +49,8 @@ A package is a directory holding ``model.json`` (the model card) and one weights
 
 Loading refuses unpinned weights, a weights file whose sha256 differs from the pin, a missing
 weights file and a state_dict entry point outside an allow-list of module prefixes (default
-``triage.``), so that a dropped-in JSON file cannot make the server import arbitrary code. The
+``triage.core.``: the networks need no Django, and nothing else of the server is a model), so
+that a dropped-in JSON file cannot make the server import arbitrary code. The
 weights are read once, hashed, and loaded from those same bytes, so the file cannot change
 between the check and the load. The pin guards against corruption and tampering after the
 package was made; it does not make an untrusted author's package trustworthy.
@@ -87,7 +88,7 @@ CARD_FILENAME = "model.json"
 FORMATS = ("state_dict", "torch.export")
 INPUT_KINDS = ("ct-volume", "radiograph")
 CALIBRATION_METHODS = ("none", "temperature", "platt")
-DEFAULT_ALLOWED_PREFIXES: tuple[str, ...] = ("triage.",)
+DEFAULT_ALLOWED_PREFIXES: tuple[str, ...] = ("triage.core.",)
 DEFAULT_WEIGHTS_FILES = {"state_dict": "weights.pt", "torch.export": "model.pt2"}
 NOT_FOR_CLINICAL_USE = "not for clinical use"
 
