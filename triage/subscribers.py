@@ -9,7 +9,7 @@ from readingcenter import hooks
 from readingcenter.studies.models import Priority
 from readingcenter.studies.priority import Signal
 from triage.jobs import study_completed
-from triage.models import RunStatus, TriageRun
+from triage.selectors import triage_runs_succeeded
 
 
 @hooks.subscribe("studies.study_completed")
@@ -23,9 +23,7 @@ def ai_signals(*, study) -> list[Signal]:
     """A positive AI flag on the study as it is now makes it STAT (computer-aided triage)."""
     if study.pk is None:
         return []
-    runs = TriageRun.objects.filter(
-        study_id=study.pk, study_version=study.version, status=RunStatus.SUCCEEDED
-    )
+    runs = triage_runs_succeeded(study)
     return [
         Signal(
             Priority.STAT,

@@ -108,12 +108,10 @@ def template_for(study, modality: str) -> ReportTemplate | None:
 
 def ai_draft_for(study) -> list[dict]:
     """One clean sentence per positive AI flag on the current version; never a negative."""
-    from triage.models import RunStatus, TriageRun
+    from triage.selectors import triage_runs_succeeded
 
     entries = []
-    runs = TriageRun.objects.filter(
-        study=study, study_version=study.version, status=RunStatus.SUCCEEDED
-    ).order_by("model_name", "id")
+    runs = triage_runs_succeeded(study).order_by("model_name", "id")
     for run in runs:
         labels = run.detail.get("labels", {}) if isinstance(run.detail, dict) else {}
         for code in run.flagged:

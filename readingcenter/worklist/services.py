@@ -76,11 +76,9 @@ def _require_radiologist(user) -> None:
 
 
 def _ai_summary(study: Study) -> tuple[float, bool]:
-    from triage.models import RunStatus, TriageRun
+    from triage.selectors import triage_runs_succeeded
 
-    runs = TriageRun.objects.filter(
-        study_id=study.id, study_version=study.version, status=RunStatus.SUCCEEDED
-    ).only("probabilities", "flags")
+    runs = triage_runs_succeeded(study).only("probabilities", "flags")
     score, flagged = 0.0, False
     for run in runs:
         for value in (run.probabilities or {}).values():
