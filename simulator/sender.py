@@ -468,13 +468,7 @@ def send_with_storescu(
     exe = shutil.which("storescu")
     if exe is None:
         raise SendError("dcmtk's storescu is not installed (apt-get install dcmtk).")
-    compressed = {str(_ts_of(ds)) for ds in datasets} - {str(ts) for ts in _UNCOMPRESSED}
-    flags = {_STORESCU_PROPOSE.get(ts, f"? ({ts})") for ts in compressed}
-    if len(flags) > 1 or any(f.startswith("?") for f in flags):
-        raise SendError(
-            "storescu can propose only one compressed transfer syntax per run, from a fixed list; "
-            f"these instances use {', '.join(sorted(compressed))}. Use the default sender."
-        )
+    flags = _storescu_propose_flags(datasets)
     result = SendResult(total=len(datasets))
     with tempfile.TemporaryDirectory(prefix="send-studies-") as tmp:
         write_folder(datasets, tmp)
@@ -486,37 +480,12 @@ def send_with_storescu(
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
         )
-        tail: list[str] = []
         assert proc.stdout is not None
-        for line in proc.stdout:
-            tail = [*tail[-20:], line.rstrip()]
-            m = _RESPONSE.search(line)
-            if not m:
-                continue
-            status = m.group(1)
-            if status == "Success":
-                result.sent += 1
-            elif status.startswith("Warning"):
-                result.sent += 1
-                result.warnings += 1
-            else:
-                result.failed += 1
-                result.failures.append(SendFailure("", "", None, status))
-            if progress is not None:
-                progress(result.sent + result.failed, result.total)
+        tail = _count_storescu_responses(proc.stdout, result, progress)
         rc = proc.wait()
         result.elapsed = time.perf_counter() - started
     if rc != 0 and result.sent == 0:
-        text = "\n".join(tail[-6:])
-        hint = ""
-        if "refused" in text.lower() or "connection" in text.lower():
-            hint = (
-                " Is the reading center's Orthanc running? `make demo` starts it; check the host"
-                " and the DICOM port (ORTHANC_DICOM_PORT)."
-            )
-        raise SendError(
-            f"storescu could not send to {host}:{port} (exit {rc}).{hint}\n{text}", result=result
-        )
+        raise _storescu_error(host, port, rc, tail, result)
     unanswered = result.total - result.sent - result.failed
     if unanswered > 0:
         result.failed += unanswered
@@ -526,3 +495,59 @@ def send_with_storescu(
             )
         )
     return result
+
+
+def _storescu_propose_flags(datasets: Sequence[Dataset]) -> set[str]:
+    """The storescu option proposing the instances' compressed transfer syntax (none if none).
+
+    storescu proposes one compressed syntax per run, from a fixed list: anything else is a
+    SendError that points at the default sender.
+    """
+    compressed = {str(_ts_of(ds)) for ds in datasets} - {str(ts) for ts in _UNCOMPRESSED}
+    flags = {_STORESCU_PROPOSE.get(ts, f"? ({ts})") for ts in compressed}
+    if len(flags) > 1 or any(f.startswith("?") for f in flags):
+        raise SendError(
+            "storescu can propose only one compressed transfer syntax per run, from a fixed list; "
+            f"these instances use {', '.join(sorted(compressed))}. Use the default sender."
+        )
+    return flags
+
+
+def _count_storescu_responses(
+    lines: Iterable[str], result: SendResult, progress: ProgressCallback | None
+) -> list[str]:
+    """Count each C-STORE response storescu logs into ``result``; returns its last lines."""
+    tail: list[str] = []
+    for line in lines:
+        tail = [*tail[-20:], line.rstrip()]
+        m = _RESPONSE.search(line)
+        if not m:
+            continue
+        status = m.group(1)
+        if status == "Success":
+            result.sent += 1
+        elif status.startswith("Warning"):
+            result.sent += 1
+            result.warnings += 1
+        else:
+            result.failed += 1
+            result.failures.append(SendFailure("", "", None, status))
+        if progress is not None:
+            progress(result.sent + result.failed, result.total)
+    return tail
+
+
+def _storescu_error(
+    host: str, port: int, rc: int, tail: list[str], result: SendResult
+) -> SendError:
+    """storescu sent nothing: its last lines, and a hint when it could not connect."""
+    text = "\n".join(tail[-6:])
+    hint = ""
+    if "refused" in text.lower() or "connection" in text.lower():
+        hint = (
+            " Is the reading center's Orthanc running? `make demo` starts it; check the host"
+            " and the DICOM port (ORTHANC_DICOM_PORT)."
+        )
+    return SendError(
+        f"storescu could not send to {host}:{port} (exit {rc}).{hint}\n{text}", result=result
+    )

@@ -39,50 +39,71 @@ def load_demo_sla(path: Path | None = None) -> int:
     """Create or change what is missing; returns how many rows it created or changed."""
     data = _demo_data(path)
     hospitals = {h.code: h for h in Hospital.objects.all()}
-    changed = 0
     with transaction.atomic():
-        for code, calendar in data.get("business_hours", {}).items():
-            hospital = hospitals.get(code)
-            if hospital is None:
-                continue
-            if not BusinessHours.objects.filter(hospital=hospital).exists():
-                rows = services.business_hours_set(
-                    hospital=hospital, hours=[_hours(h) for h in calendar["hours"]], actor=ACTOR
-                )
-                changed += len(rows)
-            for item in calendar.get("closed", []):
-                day = dt.date.fromisoformat(item["date"])
-                if not ClosedDate.objects.filter(hospital=hospital, date=day).exists():
-                    services.closed_date_set(
-                        hospital=hospital, date=day, reason=item.get("reason", ""), actor=ACTOR
-                    )
-                    changed += 1
-        for item in data.get("policy_clocks", []):
-            hospital = hospitals.get(item["hospital"])
-            policy = SlaPolicy.objects.filter(hospital=hospital, priority=item["priority"]).first()
-            if policy is None:
-                continue
-            clock_end = item.get("clock_end", policy.clock_end)
-            calendar = item.get("calendar", policy.calendar)
-            if (clock_end, calendar) != (policy.clock_end, policy.calendar):
-                services.sla_policy_set(
-                    hospital=hospital, priority=policy.priority,
-                    target_minutes=policy.target_minutes, at_risk_percent=policy.at_risk_percent,
-                    clock_end=clock_end, calendar=calendar, actor=ACTOR,
-                )  # fmt: skip
-                changed += 1
-        for item in data.get("escalation_tiers", []):
-            code = item.get("hospital")
-            hospital = hospitals.get(code) if code else None
-            if code and hospital is None:
-                continue
-            _, made = EscalationTier.objects.get_or_create(
-                hospital=hospital,
-                priority=item.get("priority", ""),
-                position=item["position"],
-                trigger=item["trigger"],
-                action=item["action"],
-                defaults={"name": item.get("name", ""), "percent_used": item.get("percent_used")},
+        return (
+            _load_calendars(data.get("business_hours", {}), hospitals)
+            + _load_policy_clocks(data.get("policy_clocks", []), hospitals)
+            + _load_escalation_tiers(data.get("escalation_tiers", []), hospitals)
+        )
+
+
+def _load_calendars(calendars: dict, hospitals: dict[str, Hospital]) -> int:
+    """Business hours for a hospital that has none, and its closed dates not yet there."""
+    changed = 0
+    for code, calendar in calendars.items():
+        hospital = hospitals.get(code)
+        if hospital is None:
+            continue
+        if not BusinessHours.objects.filter(hospital=hospital).exists():
+            rows = services.business_hours_set(
+                hospital=hospital, hours=[_hours(h) for h in calendar["hours"]], actor=ACTOR
             )
-            changed += made
+            changed += len(rows)
+        for item in calendar.get("closed", []):
+            day = dt.date.fromisoformat(item["date"])
+            if not ClosedDate.objects.filter(hospital=hospital, date=day).exists():
+                services.closed_date_set(
+                    hospital=hospital, date=day, reason=item.get("reason", ""), actor=ACTOR
+                )
+                changed += 1
+    return changed
+
+
+def _load_policy_clocks(items: list, hospitals: dict[str, Hospital]) -> int:
+    """When a policy's clock stops and which calendar it runs on, for policies load_demo made."""
+    changed = 0
+    for item in items:
+        hospital = hospitals.get(item["hospital"])
+        policy = SlaPolicy.objects.filter(hospital=hospital, priority=item["priority"]).first()
+        if policy is None:
+            continue
+        clock_end = item.get("clock_end", policy.clock_end)
+        calendar = item.get("calendar", policy.calendar)
+        if (clock_end, calendar) != (policy.clock_end, policy.calendar):
+            services.sla_policy_set(
+                hospital=hospital, priority=policy.priority,
+                target_minutes=policy.target_minutes, at_risk_percent=policy.at_risk_percent,
+                clock_end=clock_end, calendar=calendar, actor=ACTOR,
+            )  # fmt: skip
+            changed += 1
+    return changed
+
+
+def _load_escalation_tiers(items: list, hospitals: dict[str, Hospital]) -> int:
+    """Escalation tiers, global (no hospital) or of a hospital that is there."""
+    changed = 0
+    for item in items:
+        code = item.get("hospital")
+        hospital = hospitals.get(code) if code else None
+        if code and hospital is None:
+            continue
+        _, made = EscalationTier.objects.get_or_create(
+            hospital=hospital,
+            priority=item.get("priority", ""),
+            position=item["position"],
+            trigger=item["trigger"],
+            action=item["action"],
+            defaults={"name": item.get("name", ""), "percent_used": item.get("percent_used")},
+        )
+        changed += made
     return changed

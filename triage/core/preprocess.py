@@ -200,6 +200,36 @@ def _native_length(ds: Dataset) -> int:
     return (pixels * bits + 7) // 8
 
 
+def _described_transfer_syntax(ds: Dataset) -> UID:
+    """The file meta's transfer syntax, once the pixels are fully described and it is known."""
+    file_meta = getattr(ds, "file_meta", None)
+    tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if not tsyntax:
+        raise PreprocessError("no Transfer Syntax UID in the file meta: pixel encoding unknown")
+    tsyntax = UID(str(tsyntax))
+    missing = [k for k in _PIXEL_DESCRIPTION if ds.get(k) in (None, "")]
+    if missing:
+        raise PreprocessError(f"pixel description incomplete: no {', '.join(missing)}")
+    if not tsyntax.is_transfer_syntax:
+        raise PreprocessError(
+            f"{_syntax_label(tsyntax)} is not a transfer syntax this service knows"
+        )
+    return tsyntax
+
+
+def _require_decoder(tsyntax: UID, label: str) -> None:
+    """An encapsulated syntax needs a decoder, and its plugin installed, before decoding."""
+    try:
+        decoder = get_decoder(tsyntax)
+    except NotImplementedError as exc:
+        raise PreprocessError(f"{label} is not decodable here: no decoder exists") from exc
+    if not decoder.is_available:
+        deps = "; ".join(
+            f"{name}: {', '.join(why)}" for name, why in decoder.missing_dependencies.items()
+        )
+        raise PreprocessError(f"{label} is not decodable here: no decoder plugin ({deps})")
+
+
 def pixel_array(ds: Dataset) -> np.ndarray:
     """The decoded pixels of ``ds`` (stored values; ``to_hounsfield`` applies the modality LUT).
 
@@ -217,32 +247,14 @@ def pixel_array(ds: Dataset) -> np.ndarray:
     keyword = next((k for k in _PIXEL_KEYWORDS if k in ds), None)
     if keyword is None or ds[keyword].value is None:
         raise PreprocessError("no pixel data")
-    file_meta = getattr(ds, "file_meta", None)
-    tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
-    if not tsyntax:
-        raise PreprocessError("no Transfer Syntax UID in the file meta: pixel encoding unknown")
-    tsyntax = UID(str(tsyntax))
+    tsyntax = _described_transfer_syntax(ds)
     label = _syntax_label(tsyntax)
-    missing = [k for k in _PIXEL_DESCRIPTION if ds.get(k) in (None, "")]
-    if missing:
-        raise PreprocessError(f"pixel description incomplete: no {', '.join(missing)}")
-    if not tsyntax.is_transfer_syntax:
-        raise PreprocessError(f"{label} is not a transfer syntax this service knows")
-
-    if not tsyntax.is_encapsulated:
+    if tsyntax.is_encapsulated:
+        _require_decoder(tsyntax, label)
+    else:
         expected, got = _native_length(ds), len(ds[keyword].value)
         if got < expected:
             raise PreprocessError(f"pixel data truncated: expected {expected} bytes, got {got}")
-    else:
-        try:
-            decoder = get_decoder(tsyntax)
-        except NotImplementedError as exc:
-            raise PreprocessError(f"{label} is not decodable here: no decoder exists") from exc
-        if not decoder.is_available:
-            deps = "; ".join(
-                f"{name}: {', '.join(why)}" for name, why in decoder.missing_dependencies.items()
-            )
-            raise PreprocessError(f"{label} is not decodable here: no decoder plugin ({deps})")
 
     try:
         pixels = _decode_pixels(ds)
@@ -672,7 +684,6 @@ def _evaluate(
             [f"modality {modality or 'missing'} is not {'/'.join(sorted(rule.modalities))}"],
             [],
         )
-    problems: list[str] = []
     notes: list[str] = []
     usable = list(datasets)
     if rule.require_original_primary:
@@ -685,27 +696,43 @@ def _evaluate(
             notes.append(
                 f"dropped {len(datasets) - len(usable)} non-original/localizer instance(s)"
             )
-    body = _body_part_problem(first, rule)
-    if body:
-        problems.append(body)
-    if rule.orientation != "any":
-        normals = [_normal(ds) for ds in usable]
-        if any(n is None for n in normals):
-            problems.append(f"no ImageOrientationPatient to confirm {rule.orientation}")
-        elif any(abs(float(np.dot(normals[0], n))) < 0.99 for n in normals):
-            problems.append("instances have different orientations")
-        elif (plane := _plane(normals[0])) != rule.orientation:
-            problems.append(f"{plane} orientation, rule needs {rule.orientation}")
-    if rule.slice_thickness_mm is not None:
-        thickness = _thickness(usable)
-        low, high = rule.slice_thickness_mm
-        if thickness is not None and not low <= thickness <= high:
-            problems.append(
-                f"slice thickness {_fmt(thickness)} mm outside {_fmt(low)}-{_fmt(high)} mm"
-            )
+    problems = [
+        problem
+        for problem in (
+            _body_part_problem(first, rule),
+            _orientation_problem(usable, rule),
+            _thickness_problem(usable, rule),
+        )
+        if problem
+    ]
     if len(usable) < rule.min_instances:
         problems.append(f"{len(usable)} instance(s), rule needs at least {rule.min_instances}")
     return usable, problems, notes
+
+
+def _orientation_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
+    """Why the instances are not all in the rule's plane ("" when they are, or any will do)."""
+    if rule.orientation == "any":
+        return ""
+    normals = [_normal(ds) for ds in usable]
+    if any(n is None for n in normals):
+        return f"no ImageOrientationPatient to confirm {rule.orientation}"
+    if any(abs(float(np.dot(normals[0], n))) < 0.99 for n in normals):
+        return "instances have different orientations"
+    if (plane := _plane(normals[0])) != rule.orientation:
+        return f"{plane} orientation, rule needs {rule.orientation}"
+    return ""
+
+
+def _thickness_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
+    """Why the series' SliceThickness is out of the rule's range ("" when in it or unknown)."""
+    if rule.slice_thickness_mm is None:
+        return ""
+    thickness = _thickness(usable)
+    low, high = rule.slice_thickness_mm
+    if thickness is not None and not low <= thickness <= high:
+        return f"slice thickness {_fmt(thickness)} mm outside {_fmt(low)}-{_fmt(high)} mm"
+    return ""
 
 
 def select_series(
@@ -841,32 +868,10 @@ def prepare_ct_volume(
     unknown = [w for w in windows if w not in WINDOWS]
     if unknown or not windows:
         raise ValueError(f"unknown window(s) {unknown}: choose from {sorted(WINDOWS)}")
-    if not datasets:
-        raise PreprocessError("no slices")
+    series_instance_uid = _single_ct_series(datasets)
     notes: list[str] = []
-    series_uids = {_text(ds, "SeriesInstanceUID") for ds in datasets}
-    if len(series_uids) > 1:
-        raise PreprocessError(f"slices come from {len(series_uids)} series; one is needed")
-    modalities = {_text(ds, "Modality").upper() for ds in datasets}
-    if modalities != {"CT"}:
-        raise PreprocessError(f"not CT (Modality {'/'.join(sorted(modalities))}): no HU")
-    for ds in datasets:
-        if (_number(ds, "NumberOfFrames", 1) or 1) > 1:
-            raise PreprocessError("multi-frame (enhanced) CT is not supported")
     slices = sort_slices(datasets, notes=notes)
-    shapes = {(int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)) for ds in slices}
-    if len(shapes) > 1:
-        raise PreprocessError(f"slices differ in size: {sorted(shapes)}")
-    rows, cols = shapes.pop()
-    if rows < 1 or cols < 1:
-        raise PreprocessError("no Rows/Columns")
-
-    hu = np.empty((len(slices), rows, cols), np.float32)
-    for i, ds in enumerate(slices):
-        pixels = pixel_array(ds)
-        if pixels.shape != (rows, cols):
-            raise PreprocessError(f"slice {i} decoded to {pixels.shape}, expected {rows}x{cols}")
-        hu[i] = to_hounsfield(ds, pixels)
+    hu = _hounsfield_volume(slices)
     np.clip(hu, *_HU_RANGE, out=hu)
     small = resize(hu, size)
 
@@ -877,10 +882,43 @@ def prepare_ct_volume(
     return PreparedInput(
         array=out,
         sop_instance_uids=[_text(ds, "SOPInstanceUID") for ds in slices],
-        series_instance_uid=series_uids.pop(),
+        series_instance_uid=series_instance_uid,
         notes=notes,
         spacing_mm=(_slice_spacing(slices, notes), row_mm, col_mm),
     )
+
+
+def _single_ct_series(datasets: Sequence[Dataset]) -> str:
+    """The SeriesInstanceUID of slices that are one single-frame CT series (or PreprocessError)."""
+    if not datasets:
+        raise PreprocessError("no slices")
+    series_uids = {_text(ds, "SeriesInstanceUID") for ds in datasets}
+    if len(series_uids) > 1:
+        raise PreprocessError(f"slices come from {len(series_uids)} series; one is needed")
+    modalities = {_text(ds, "Modality").upper() for ds in datasets}
+    if modalities != {"CT"}:
+        raise PreprocessError(f"not CT (Modality {'/'.join(sorted(modalities))}): no HU")
+    for ds in datasets:
+        if (_number(ds, "NumberOfFrames", 1) or 1) > 1:
+            raise PreprocessError("multi-frame (enhanced) CT is not supported")
+    return series_uids.pop()
+
+
+def _hounsfield_volume(slices: Sequence[Dataset]) -> np.ndarray:
+    """The sorted slices decoded to HU, float32 (slices, rows, cols); one matrix size for all."""
+    shapes = {(int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)) for ds in slices}
+    if len(shapes) > 1:
+        raise PreprocessError(f"slices differ in size: {sorted(shapes)}")
+    rows, cols = shapes.pop()
+    if rows < 1 or cols < 1:
+        raise PreprocessError("no Rows/Columns")
+    hu = np.empty((len(slices), rows, cols), np.float32)
+    for i, ds in enumerate(slices):
+        pixels = pixel_array(ds)
+        if pixels.shape != (rows, cols):
+            raise PreprocessError(f"slice {i} decoded to {pixels.shape}, expected {rows}x{cols}")
+        hu[i] = to_hounsfield(ds, pixels)
+    return hu
 
 
 def prepare_radiograph(ds: Dataset, *, size: int = 256) -> PreparedInput:

@@ -73,6 +73,23 @@ class Progress:
             self.out.write("\r" + self._line())
 
 
+def _check_synthetic_options(options: dict) -> None:
+    if options["synthetic"] < 1:
+        raise CommandError("--synthetic needs at least 1 study.")
+    if not 0.0 <= options["finding_rate"] <= 1.0:
+        raise CommandError("--finding-rate is a fraction between 0 and 1.")
+    if options["slices"] < 3:
+        raise CommandError("--slices must be at least 3 (a lesion spans several slices).")
+
+
+def _synthetic_kinds(kind: str, count: int, rng: np.random.Generator) -> list[str]:
+    """``count`` study kinds: all ``kind``, or drawn by MIXED_WEIGHTS for "mixed"."""
+    if kind == "mixed":
+        names = list(MIXED_WEIGHTS)
+        return [str(k) for k in rng.choice(names, size=count, p=list(MIXED_WEIGHTS.values()))]
+    return [kind] * count
+
+
 def _merge(total: SendResult, part: SendResult) -> None:
     total.total += part.total
     total.sent += part.sent
@@ -222,32 +239,17 @@ class Command(BaseCommand):
         return {"folder": str(folder), "skipped": len(datasets.skipped), "study_uids": studies}
 
     def _send_synthetic(self, options: dict) -> dict:
+        _check_synthetic_options(options)
         count = options["synthetic"]
-        rate = options["finding_rate"]
-        if count < 1:
-            raise CommandError("--synthetic needs at least 1 study.")
-        if not 0.0 <= rate <= 1.0:
-            raise CommandError("--finding-rate is a fraction between 0 and 1.")
-        if options["slices"] < 3:
-            raise CommandError("--slices must be at least 3 (a lesion spans several slices).")
         # Without --seed every run sends new studies; the seed is reported so a run can be
         # replayed (same UIDs: the receiver then sees the same instances again).
         seed = options["seed"]
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**32)
         rng = np.random.default_rng(seed)
-        prefix = options["accession_prefix"]
-        if prefix is None:
-            prefix = re.sub(r"[^A-Z0-9]", "", self.aet.upper())[:4] or "RGH"
-        if len(prefix) > 8:
-            raise CommandError("--accession-prefix is at most 8 characters.")
-
-        if options["kind"] == "mixed":
-            names = list(MIXED_WEIGHTS)
-            kinds = [str(k) for k in rng.choice(names, size=count, p=list(MIXED_WEIGHTS.values()))]
-        else:
-            kinds = [options["kind"]] * count
-        findings = [bool(f) for f in rng.random(count) < rate]
+        prefix = self._accession_prefix(options["accession_prefix"])
+        kinds = _synthetic_kinds(options["kind"], count, rng)
+        findings = [bool(f) for f in rng.random(count) < options["finding_rate"]]
         slices = options["slices"]
         total = sum(INSTANCES_PER_SLICE.get(k, 0) * slices or 1 for k in kinds)
 
@@ -277,15 +279,7 @@ class Command(BaseCommand):
 
         late = 0
         if options["late_series_after"] is not None and studies:
-            self.stderr.write(f"waiting {options['late_series_after']:g} s before late series")
-            time.sleep(options["late_series_after"])
-            new = [ds for study in studies for ds in study.add_series()]
-            progress = Progress(self.stderr, len(new), enabled=self.progress_enabled)
-            try:
-                self._send(new, progress, 0)
-            finally:
-                progress.finish()
-            late = len(new)
+            late = self._send_late_series(studies, options["late_series_after"])
         return {
             "seed": seed,
             "kind": options["kind"],
@@ -294,6 +288,26 @@ class Command(BaseCommand):
             "late_series_instances": late,
             "orders": orders if options["orders"] else None,
         }
+
+    def _accession_prefix(self, prefix: str | None) -> str:
+        """--accession-prefix, or one made from the calling AE title (at most 8 characters)."""
+        if prefix is None:
+            prefix = re.sub(r"[^A-Z0-9]", "", self.aet.upper())[:4] or "RGH"
+        if len(prefix) > 8:
+            raise CommandError("--accession-prefix is at most 8 characters.")
+        return prefix
+
+    def _send_late_series(self, studies: list[SyntheticStudy], after: float) -> int:
+        """After a pause, one more series for every study sent; returns how many instances."""
+        self.stderr.write(f"waiting {after:g} s before late series")
+        time.sleep(after)
+        new = [ds for study in studies for ds in study.add_series()]
+        progress = Progress(self.stderr, len(new), enabled=self.progress_enabled)
+        try:
+            self._send(new, progress, 0)
+        finally:
+            progress.finish()
+        return len(new)
 
     def _hospital(self):
         from django.db import DatabaseError
