@@ -13,11 +13,14 @@ demo: setup
 	@$(WITH_ENV) $(PY) manage.py run_demo
 
 test: setup
-	@$(WITH_ENV) .venv/bin/ruff check . && .venv/bin/ruff format --check .
+	@$(MAKE) --no-print-directory lint
 	@$(WITH_ENV) $(PY) -m pytest
 
+# ruff (style, imports, complexity at 10), then dead code; the import contract between the layers
+# is a test (tests/architecture), so `make test` holds all three.
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	$(PY) scripts/dead_code.py
 
 format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .

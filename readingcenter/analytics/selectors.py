@@ -112,9 +112,6 @@ class Filters:
             radiologist=int(radiologist) if radiologist else None,
         )
 
-    def as_query(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v not in ("", None)}
-
 
 # -- outputs ---------------------------------------------------------------------------------
 

@@ -226,13 +226,6 @@ class CriticalResult(models.Model):
     def is_open(self) -> bool:
         return self.state == State.OPEN
 
-    @property
-    def category_number(self) -> int:
-        return CriticalCategory.values.index(self.category) + 1
-
-    def is_overdue(self, now=None) -> bool:
-        return self.is_open and self.due_at <= (now or timezone.now())
-
     def seconds_left(self, now=None) -> int:
         return int((self.due_at - (now or timezone.now())).total_seconds())
 

@@ -16,11 +16,6 @@ class Priority(models.TextChoices):
         return {cls.STAT: 0, cls.URGENT: 1, cls.ROUTINE: 2}[cls(value)]
 
     @classmethod
-    def highest(cls, *values: str | None) -> Priority:
-        present = [cls(v) for v in values if v]
-        return min(present, key=cls.rank) if present else cls.ROUTINE
-
-    @classmethod
     def parse(cls, value: str) -> Priority:
         """Accept what hospitals send: STAT, Urgent, routine; HL7's S/A/R, DICOM's HIGH/MED/LOW."""
         aliases = {

@@ -46,7 +46,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("read-only", ("readingcenter.ops", "readingcenter.analytics", "readingcenter.portal")),
     (
         "entry points",
-        ("readingcenter.urls", "readingcenter.asgi", "readingcenter.demo", "readingcenter.settings"),
+        (
+            "readingcenter.urls",
+            "readingcenter.asgi",
+            "readingcenter.demo",
+            "readingcenter.settings",
+        ),
     ),
 ]
 # Django-free packages: what they may import of the project.
@@ -90,9 +95,9 @@ def _owner(module: str, table) -> tuple[int, str] | None:
     best = None
     for rank, (_, prefixes) in enumerate(table):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > len(best[1]):
-                    best = (rank, prefix)
+            inside = module == prefix or module.startswith(prefix + ".")
+            if inside and (best is None or len(prefix) > len(best[1])):
+                best = (rank, prefix)
     return best
 
 
@@ -141,11 +146,11 @@ def test_django_free_packages_import_no_django_and_nothing_above_them():
                 continue
             for target, line in _imports(module, path):
                 top = target.split(".")[0]
-                if top in ("django", "rest_framework", "channels", "procrastinate"):
-                    wrong.append(f"{module}:{line} imports {target}")
-                elif top in PACKAGES and not any(
+                framework = top in ("django", "rest_framework", "channels", "procrastinate")
+                above = top in PACKAGES and not any(
                     target == a or target.startswith(a + ".") for a in allowed
-                ):
+                )
+                if framework or above:
                     wrong.append(f"{module}:{line} imports {target}")
     assert not wrong, "Django-free code that is not:\n" + "\n".join(wrong)
 
@@ -157,7 +162,7 @@ def test_no_import_cycles():
         # ``from a.b import c`` names a module a.b.c only when there is one.
         while target and target not in modules:
             target = target.rpartition(".")[0]
-        if target and target != source and not modules[target].name == "__init__.py":
+        if target and target != source and modules[target].name != "__init__.py":
             graph[source].add(target)
     cycles = []
     state: dict[str, int] = {}

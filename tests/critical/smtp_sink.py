@@ -67,56 +67,65 @@ class SmtpSink:
     def _session(self, conn: socket.socket) -> None:
         conn.settimeout(10)
         reader = conn.makefile("rb")
+        envelope = {"from": "", "to": []}
 
         def reply(line: str) -> None:
             conn.sendall(line.encode() + b"\r\n")
 
         reply("220 sink ESMTP ready")
-        mail_from, rcpt_to = "", []
         try:
             while True:
                 raw = reader.readline()
                 if not raw:
                     return
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                verb = line[:4].upper()
-                if verb == "EHLO":
-                    conn.sendall(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
-                elif verb == "HELO":
-                    reply("250 sink")
-                elif verb == "MAIL":
-                    mail_from, rcpt_to = _address(line), []
-                    reply("250 OK")
-                elif verb == "RCPT":
-                    address = _address(line)
-                    if address in self.refuse:
-                        reply(f"550 5.1.1 <{address}>: mailbox unavailable")
-                    else:
-                        rcpt_to.append(address)
-                        reply("250 OK")
-                elif verb == "DATA":
-                    reply("354 end with <CRLF>.<CRLF>")
-                    lines = []
-                    while True:
-                        chunk = reader.readline()
-                        if chunk in (b".\r\n", b".\n", b""):
-                            break
-                        lines.append(chunk[1:] if chunk.startswith(b"..") else chunk)
-                    with self._lock:
-                        self.messages.append(Received(mail_from, rcpt_to, b"".join(lines)))
-                    reply("250 OK queued")
-                elif verb in ("RSET", "NOOP"):
-                    reply("250 OK")
-                elif verb == "QUIT":
-                    reply("221 bye")
+                if self._command(line[:4].upper(), line, envelope, reader, conn, reply):
                     return
-                else:
-                    reply("502 command not implemented")
         except OSError:
             return
         finally:
             reader.close()
             conn.close()
+
+    def _command(self, verb, line, envelope, reader, conn, reply) -> bool:
+        """Answer one SMTP command; True when the session ends (QUIT)."""
+        if verb == "EHLO":
+            conn.sendall(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+        elif verb == "HELO":
+            reply("250 sink")
+        elif verb == "MAIL":
+            envelope["from"], envelope["to"] = _address(line), []
+            reply("250 OK")
+        elif verb == "RCPT":
+            address = _address(line)
+            if address in self.refuse:
+                reply(f"550 5.1.1 <{address}>: mailbox unavailable")
+            else:
+                envelope["to"].append(address)
+                reply("250 OK")
+        elif verb == "DATA":
+            reply("354 end with <CRLF>.<CRLF>")
+            body = self._data(reader)
+            with self._lock:
+                self.messages.append(Received(envelope["from"], envelope["to"], body))
+            reply("250 OK queued")
+        elif verb in ("RSET", "NOOP"):
+            reply("250 OK")
+        elif verb == "QUIT":
+            reply("221 bye")
+            return True
+        else:
+            reply("502 command not implemented")
+        return False
+
+    @staticmethod
+    def _data(reader) -> bytes:
+        lines = []
+        while True:
+            chunk = reader.readline()
+            if chunk in (b".\r\n", b".\n", b""):
+                return b"".join(lines)
+            lines.append(chunk[1:] if chunk.startswith(b"..") else chunk)
 
 
 def _address(line: str) -> str:
