@@ -554,8 +554,8 @@ def measure_bare(drafts: list, owed: dict[str, int], work: Path, pdf_sample: int
     import pickle
 
     from readingcenter.delivery.formats.pdf import render_pdf
+    from readingcenter.delivery.selectors import report_document
     from readingcenter.reports.models import Report
-    from readingcenter.reports.selectors import report_document
 
     channels = list(owed)
     say("==> 3. baseline: the bare senders on the same documents, no outbox")

@@ -1,9 +1,9 @@
 """What a signed report is, to the formats that carry it to a hospital.
 
-The reports app builds one ``ReportDocument`` from a signed report version (``reports.
-selectors.report_document``); the formats (PDF, DICOM SR and Encapsulated PDF, HL7 v2 ORU,
-FHIR DiagnosticReport) read only this, never the models, so each can be built and tested on
-its own and a delivery retried days later sends exactly what was signed.
+``delivery.selectors.report_document`` builds one ``ReportDocument`` from a signed report
+version; the formats (PDF, DICOM SR and Encapsulated PDF, HL7 v2 ORU, FHIR DiagnosticReport)
+read only this, never the models, so each can be built and tested on its own and a delivery
+retried days later sends exactly what was signed.
 """
 
 from __future__ import annotations

@@ -1,11 +1,26 @@
-"""Reads of deliveries, filtered for the user: a hospital sees what it is owed, managers all."""
+"""Reads of deliveries, filtered for the user: a hospital sees what it is owed, managers all;
+and a signed report as every channel carries it (``report_document``, ``report_pdf``)."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
 
 from readingcenter.accounts.selectors import privileged_hospitals_q
+from readingcenter.delivery.document import (
+    AIFinding,
+    CodedConcept,
+    CriticalFinding,
+    ReportDocument,
+)
+
+# Called through its module, so a test can count the renderings.
+from readingcenter.delivery.formats import pdf as pdf_format
 from readingcenter.delivery.models import Delivery
+from readingcenter.reports.models import Report
 
 
 def delivery_list(*, user, filters: dict | None = None) -> QuerySet[Delivery]:
@@ -30,3 +45,142 @@ def delivery_list(*, user, filters: dict | None = None) -> QuerySet[Delivery]:
 
 def deliveries_failed_count() -> int:
     return Delivery.objects.filter(state="failed").count()
+
+
+# What the report API shows of each version's deliveries: their endpoint and their version
+# number. The report selectors add it to their lists (hook "reports.report_prefetch").
+REPORT_DELIVERIES = Prefetch(
+    "deliveries",
+    queryset=Delivery.objects.select_related("endpoint", "report").order_by("id"),
+)
+
+
+def deliveries_for_report(report: Report):
+    """Where a signed version went (a draft went nowhere), from the list's prefetch if any."""
+    if not report.is_signed:
+        return []
+    deliveries = report.deliveries.all()
+    if "deliveries" not in getattr(report, "_prefetched_objects_cache", {}):
+        # A report fresh from a service; a list from the selectors prefetched them all.
+        deliveries = deliveries.select_related("endpoint", "report")
+    return deliveries
+
+
+# -- a signed report as the formats read it -------------------------------------------------------
+# SNOMED CT codes for the findings the shipped models flag (the model card's own code wins).
+_SNOMED = {"ich": ("1386000", "Intracranial hemorrhage"), "ptx": ("36118008", "Pneumothorax")}
+
+
+def report_document(report: Report, *, idempotency_key: str = "") -> ReportDocument:
+    """The signed version as the delivery formats read it (readingcenter/delivery/document)."""
+    study = report.study
+    order = study.order
+    by_finding = {entry["finding"]: entry for entry in report.ai_draft}
+    outcome = {entry["finding"]: entry for entry in report.ai_acceptance}
+    ai = []
+    for key, entry in by_finding.items():
+        code, label = _SNOMED.get(entry.get("code", ""), ("", entry.get("label", "")))
+        verdict = outcome.get(key, {}).get("outcome")
+        ai.append(
+            AIFinding(
+                finding=entry.get("code", key),
+                label=entry.get("label") or label,
+                code=CodedConcept(value=code or "118247008", meaning=label or "Radiologic finding"),
+                probability=float(entry.get("probability") or 0.0),
+                threshold=float(entry.get("threshold") or 0.0),
+                model_name=entry["model_name"],
+                model_version=entry["model_version"],
+                weights_sha256=entry.get("weights_sha256", ""),
+                confirmed=None if verdict is None else verdict != "removed",
+            )
+        )
+    parent_version = report.parent.version_number if report.parent_id else None
+    return ReportDocument(
+        report_id=report.id,
+        version_number=report.version_number,
+        status=report.delivery_status,
+        replaces_version=parent_version,
+        idempotency_key=idempotency_key or f"{settings.READING_CENTER_CODE}-{report.id}",
+        uid_root=settings.READING_CENTER_UID_ROOT,
+        hospital_name=report.hospital.name,
+        hospital_code=report.hospital.code,
+        hospital_time_zone=report.hospital.time_zone,
+        study_instance_uid=study.study_instance_uid,
+        accession_number=study.accession_number,
+        patient_id=study.patient_id,
+        patient_name=study.patient_name,
+        patient_birth_date=study.patient_birth_date,
+        patient_sex=study.patient_sex,
+        study_date=study.study_date,
+        study_time=study.study_time,
+        study_description=study.study_description,
+        modality=(study.modalities or [""])[0],
+        referring_physician_name=(order.referring_physician if order else "")
+        or study.referring_physician_name,
+        study_id="",  # the hospital's StudyID attribute is not kept; SR and PDF leave it empty
+        requested_procedure=(order.requested_procedure if order else "")
+        or study.requested_procedure_description,
+        clinical_history=order.clinical_history if order else "",
+        technique=report.technique,
+        comparison=report.comparison,
+        findings=report.findings,
+        impression=report.impression,
+        addendum_text=report.addendum_text,
+        critical_findings=tuple(
+            CriticalFinding(finding=c["finding"], category=c["category"])
+            for c in report.critical_findings
+        ),
+        ai_findings=tuple(ai),
+        signed_by_name=report.signature_name,
+        signed_by_username=report.signed_by.get_username() if report.signed_by_id else "",
+        signed_at=report.signed_at,
+        signature_meaning=report.signature_meaning,
+        content_sha256=report.content_sha256,
+        reading_center_name=settings.READING_CENTER_NAME,
+    )
+
+
+# Rendered PDFs of signed versions, by (report id, content hash). Rendering costs about half a
+# second of CPU (most of it fpdf2 reading the 16 MB CJK font collection), and every endpoint and
+# every retry of a version sends the same bytes: render once per process. The hash in the key
+# means a changed row (which the database forbids) could never be served from here.
+_pdf_cache: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+_pdf_lock = threading.Lock()
+_pdf_rendering: dict[tuple[int, str], threading.Lock] = {}
+PDF_CACHE_SIZE = 64
+
+
+def report_pdf(report: Report) -> bytes:
+    """The signed version as PDF, the same bytes for the hospital portal and every channel.
+
+    Endpoints drain in parallel threads and, after an outage, all reach the same version at
+    once: the first renders, the others wait for its bytes instead of rendering it again.
+    """
+    key = (report.pk, report.content_sha256)
+    with _pdf_lock:
+        if key in _pdf_cache:
+            _pdf_cache.move_to_end(key)
+            return _pdf_cache[key]
+        rendering = _pdf_rendering.get(key)
+        first = rendering is None
+        if first:
+            rendering = _pdf_rendering[key] = threading.Lock()
+            rendering.acquire()
+    if not first:
+        with rendering:  # released when the first thread is done, whatever happened
+            pass
+        with _pdf_lock:
+            if key in _pdf_cache:
+                return _pdf_cache[key]
+        return pdf_format.render_pdf(report_document(report))  # the first one failed: try ourselves
+    try:
+        pdf = pdf_format.render_pdf(report_document(report))
+        with _pdf_lock:
+            _pdf_cache[key] = pdf
+            while len(_pdf_cache) > PDF_CACHE_SIZE:
+                _pdf_cache.popitem(last=False)
+        return pdf
+    finally:
+        with _pdf_lock:
+            del _pdf_rendering[key]
+        rendering.release()

@@ -193,7 +193,7 @@ def delivery_drain(*, endpoint_id: int, now=None) -> DrainResult:
 def _send(delivery: Delivery, endpoint: DeliveryEndpoint):
     """One send through the endpoint's channel; raises DeliveryFailed."""
     from readingcenter.delivery.channels import DeliveryFailed, send_dicom, send_fhir, send_hl7
-    from readingcenter.reports.selectors import report_document, report_pdf
+    from readingcenter.delivery.selectors import report_document, report_pdf
 
     missing = endpoint.missing_settings()
     if missing:

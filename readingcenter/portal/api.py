@@ -10,9 +10,9 @@ from rest_framework import generics, permissions, serializers
 from rest_framework.reverse import reverse
 
 from readingcenter.api import AuditedReadMixin
+from readingcenter.delivery.api import DeliverySerializer
 from readingcenter.portal import selectors
 from readingcenter.portal.selectors import PortalStatus, case_of
-from readingcenter.reports.api import DeliverySerializer
 from readingcenter.reports.models import Report
 
 

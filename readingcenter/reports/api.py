@@ -1,4 +1,8 @@
-"""Reports over REST: open the draft, autosave, sign, addenda, PDF; deliveries and retries."""
+"""Reports over REST: open the draft, autosave, sign, addenda; templates and macros.
+
+The PDF and the deliveries of a signed version are delivery's (readingcenter/delivery/api.py);
+the deliveries still show in every report here, added on the hook points below.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,8 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from readingcenter.api import AuditedReadMixin, IsManager
-from readingcenter.delivery import selectors as delivery_selectors
-from readingcenter.delivery import services as delivery_services
-from readingcenter.delivery.models import Delivery
+from readingcenter import hooks
+from readingcenter.api import AuditedReadMixin
 from readingcenter.reports import selectors, services
 from readingcenter.reports.models import CriticalCategory, Report, ReportKind, ReportTemplate
 
@@ -20,39 +22,11 @@ class CriticalFindingSerializer(serializers.Serializer):
     category = serializers.ChoiceField(choices=CriticalCategory.choices)
 
 
-class DeliverySerializer(serializers.ModelSerializer):
-    endpoint = serializers.CharField(source="endpoint.name", read_only=True)
-    target = serializers.CharField(source="endpoint.target", read_only=True)
-    version_number = serializers.IntegerField(source="report.version_number", read_only=True)
-
-    class Meta:
-        model = Delivery
-        fields = [
-            "id",
-            "report",
-            "version_number",
-            "channel",
-            "endpoint",
-            "target",
-            "idempotency_key",
-            "state",
-            "attempts",
-            "next_attempt_at",
-            "last_error_code",
-            "last_error",
-            "delivered_at",
-            "receipt",
-            "created_at",
-        ]
-        read_only_fields = fields
-
-
 class ReportSerializer(serializers.ModelSerializer):
     signed_by = serializers.CharField(source="signed_by.get_username", default=None)
     status = serializers.CharField(source="delivery_status", read_only=True)
     parent_version = serializers.IntegerField(source="parent.version_number", default=None)
     critical_findings = CriticalFindingSerializer(many=True)
-    deliveries = serializers.SerializerMethodField()
 
     class Meta:
         model = Report
@@ -83,18 +57,17 @@ class ReportSerializer(serializers.ModelSerializer):
             "content_sha256",
             "created_at",
             "updated_at",
-            "deliveries",
         ]
         read_only_fields = fields
 
-    def get_deliveries(self, report) -> list[dict]:
-        if not report.is_signed:
-            return []
-        deliveries = report.deliveries.all()
-        if "deliveries" not in getattr(report, "_prefetched_objects_cache", {}):
-            # A report fresh from a service; a list from the selectors prefetched them all.
-            deliveries = deliveries.select_related("endpoint", "report")
-        return DeliverySerializer(deliveries, many=True).data
+    def get_fields(self):
+        fields = super().get_fields()
+        # Hook "reports.report_fields": gather() -> {name: read-only serializer field} that the
+        # apps above add after ours (delivery: "deliveries"), in the schema too. What they read
+        # comes with the selectors' lists through "reports.report_prefetch".
+        for extra in hooks.gather("reports.report_fields"):
+            fields.update(extra)
+        return fields
 
 
 class ReportFilterSerializer(serializers.Serializer):
@@ -233,22 +206,6 @@ class ReportAddendumApi(APIView):
         return Response(ReportSerializer(addendum).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(
-    responses={(200, "application/pdf"): OpenApiResponse(description="the signed report")},
-    tags=["reports"],
-)
-class ReportPdfApi(APIView):
-    """The signed report as PDF (what the hospital's systems receive)."""
-
-    audit_name = "report"
-
-    def get(self, request, pk: int):
-        report = selectors.report_get(user=request.user, report_id=pk)
-        from readingcenter.reports.views import pdf_response
-
-        return pdf_response(request, report)
-
-
 @extend_schema(request=None, responses={201: ReportSerializer}, tags=["reports"])
 class CaseReportOpenApi(APIView):
     """Open (or create) the draft of a case you have claimed, prefilled from its template
@@ -308,43 +265,3 @@ class MacroListApi(APIView):
         payload.is_valid(raise_exception=True)
         macro = services.macro_save(user=request.user, **payload.validated_data)
         return Response({"code": macro.code, "text": macro.text}, status=status.HTTP_201_CREATED)
-
-
-class DeliveryFilterSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=["pending", "delivered", "failed"], required=False)
-    report = serializers.IntegerField(required=False)
-    hospital = serializers.CharField(required=False, help_text="hospital code (managers)")
-
-
-@extend_schema(parameters=[DeliveryFilterSerializer], tags=["delivery"])
-class DeliveryListApi(AuditedReadMixin, generics.ListAPIView):
-    """Delivery status per report version and channel (a hospital sees its own)."""
-
-    serializer_class = DeliverySerializer
-    audit_name = "delivery"
-
-    def get_queryset(self):
-        filters = DeliveryFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return delivery_selectors.delivery_list(
-            user=self.request.user, filters=filters.validated_data
-        )
-
-    def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
-        self.audit_read(many=len(response.data.get("results", [])))
-        return response
-
-
-@extend_schema(request=None, responses={200: DeliverySerializer}, tags=["delivery"])
-class DeliveryRetryApi(APIView):
-    """Send a failed delivery again (managers), after its endpoint was fixed."""
-
-    permission_classes = [IsManager]
-    audit_name = "delivery"
-
-    def post(self, request, pk: int):
-        delivery = delivery_services.delivery_retry(
-            delivery_id=pk, actor=request.user, request=request
-        )
-        return Response(DeliverySerializer(delivery).data)

@@ -8,7 +8,6 @@ urlpatterns = [
     path("reports/<int:pk>/", views.report_detail_page, name="report-detail"),
     path("reports/<int:pk>/save/", views.report_save_page, name="report-save"),
     path("reports/<int:pk>/addendum/", views.report_addendum_page, name="report-addendum"),
-    path("reports/<int:pk>/pdf/", views.report_pdf_page, name="report-pdf"),
 ]
 
 api_urlpatterns = [
@@ -18,7 +17,6 @@ api_urlpatterns = [
     path("reports/<int:pk>/", api.ReportDetailApi.as_view(), name="report-api-detail"),
     path("reports/<int:pk>/sign/", api.ReportSignApi.as_view(), name="report-sign-api"),
     path("reports/<int:pk>/addenda/", api.ReportAddendumApi.as_view(), name="report-addendum-api"),
-    path("reports/<int:pk>/pdf/", api.ReportPdfApi.as_view(), name="report-pdf-api"),
     path("report-templates/", api.TemplateListApi.as_view(), name="report-template-list"),
     path("macros/", api.MacroListApi.as_view(), name="macro-list"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,7 +15,8 @@ from readingcenter.reports import selectors, services
 from readingcenter.reports.models import SECTIONS, CriticalCategory
 
 
-def _report_or_404(request, pk: int):
+def report_or_404(request, pk: int):
+    """The report if the user may see it; a 404 (audited) like one that does not exist."""
     try:
         return selectors.report_get(user=request.user, report_id=pk)
     except NotFound:
@@ -49,7 +50,7 @@ def critical_from_post(post) -> list[dict]:
 @login_required
 @require_POST
 def report_save_page(request, pk: int):
-    report = _report_or_404(request, pk)
+    report = report_or_404(request, pk)
     # Without this, a draft autosaved with "\n" changes (and hashes) differently once posted.
     changes = {name: _text(request.POST, name) for name in SECTIONS if name in request.POST}
     changes["critical_findings"] = critical_from_post(request.POST)
@@ -99,7 +100,7 @@ def report_save_page(request, pk: int):
 @login_required
 @require_POST
 def report_addendum_page(request, pk: int):
-    report = _report_or_404(request, pk)
+    report = report_or_404(request, pk)
     try:
         addendum = services.report_addendum(
             report_id=pk,
@@ -119,7 +120,7 @@ def report_addendum_page(request, pk: int):
 @login_required
 def report_detail_page(request, pk: int):
     """One signed version, as the hospital reads it: status, text, signature, what was sent."""
-    report = _report_or_404(request, pk)
+    report = report_or_404(request, pk)
     audit_record(
         actor=request.user,
         action="report.read",
@@ -149,31 +150,3 @@ def _critical_results(report) -> list:
     except ImportError:  # the critical-results app not installed in this build
         return []
     return list(critical_results_for_report(report=report))
-
-
-def pdf_response(request, report) -> HttpResponse:
-    if not report.is_signed:
-        raise NotFound("Only signed reports have a PDF.")
-    audit_record(
-        actor=request.user,
-        action="report.pdf",
-        target=report,
-        hospital=report.hospital_id,
-        patient_id=report.study.patient_id,
-        request=request,
-    )
-    pdf = selectors.report_pdf(report)
-    name = f"report-{report.study.accession_number or report.study_id}-v{report.version_number}"
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
-@login_required
-def report_pdf_page(request, pk: int):
-    report = _report_or_404(request, pk)
-    try:
-        return pdf_response(request, report)
-    except NotFound:
-        raise Http404("Only signed reports have a PDF.") from None

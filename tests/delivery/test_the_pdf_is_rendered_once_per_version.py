@@ -5,16 +5,16 @@ import threading
 import pytest
 from django.db import connection
 
-from readingcenter.reports import selectors
+from readingcenter.delivery import selectors
 from readingcenter.reports.models import Report
-from readingcenter.reports.services import report_sign
-from tests.reports.conftest import PASSWORD, complete
+from readingcenter.reports.services import report_templates_load
+from tests.outbox.conftest import sign_new_report
 
 
 @pytest.fixture
-def signed(draft, radiologist):
-    complete(draft, radiologist)
-    return report_sign(report_id=draft.pk, user=radiologist, password=PASSWORD, kind="final")
+def signed(hospital_a, radiologist):
+    report_templates_load()
+    return sign_new_report(hospital_a, radiologist, impression="Acute subdural hematoma.")
 
 
 def test_threads_asking_for_the_same_version_at_once_share_one_rendering(signed, monkeypatch):

@@ -1,0 +1,22 @@
+"""What delivery answers on the hook points of the layers below it (readingcenter.hooks).
+
+Imported by DeliveryConfig.ready().
+"""
+
+from __future__ import annotations
+
+from readingcenter import hooks
+from readingcenter.delivery.api import ReportDeliveriesField
+from readingcenter.delivery.selectors import REPORT_DELIVERIES
+
+
+@hooks.subscribe("reports.report_fields")
+def report_fields() -> dict:
+    # Every report in the API says where it went (its hospital's systems read them there).
+    return {"deliveries": ReportDeliveriesField()}
+
+
+@hooks.subscribe("reports.report_prefetch")
+def report_prefetch():
+    # One query for the deliveries of a whole list of reports, not one per report.
+    return REPORT_DELIVERIES
