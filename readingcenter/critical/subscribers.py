@@ -8,6 +8,15 @@ from __future__ import annotations
 from django.urls import reverse
 
 from readingcenter import hooks
+from readingcenter.critical.services import critical_results_open
+
+
+@hooks.subscribe("reports.report_signed")
+def report_signed(*, report, user, request) -> None:
+    # In the signing transaction, after delivery's subscriber: the results and their notify
+    # jobs commit with the signature.
+    if report.critical_findings:
+        critical_results_open(report=report, actor=user, request=request)
 
 
 @hooks.subscribe("audit.target_link")

@@ -8,6 +8,13 @@ from __future__ import annotations
 from readingcenter import hooks
 from readingcenter.delivery.api import ReportDeliveriesField
 from readingcenter.delivery.selectors import REPORT_DELIVERIES
+from readingcenter.delivery.services import deliveries_create
+
+
+@hooks.subscribe("reports.report_signed")
+def report_signed(*, report, user, request) -> None:
+    # In the signing transaction: the outbox rows and their drain jobs commit with it.
+    deliveries_create(report=report)
 
 
 @hooks.subscribe("reports.report_fields")

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from readingcenter import hooks
 from readingcenter.audit.models import Outcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
@@ -389,14 +390,15 @@ def _freeze(report: Report, *, user, kind: str, now) -> None:
 
 
 def _owed_to_hospital(report: Report, *, user, request) -> None:
-    """In the signing transaction: deliveries and critical-result notifications."""
-    from readingcenter.delivery.services import deliveries_create
+    """In the signing transaction: what the hospital is owed (deliveries, critical results).
 
-    deliveries_create(report=report)
-    if report.critical_findings:
-        from readingcenter.critical.services import critical_results_open
-
-        critical_results_open(report=report, actor=user, request=request)
+    Hook "reports.report_signed": publish(report=, user=, request=): the signed version (a
+    final, preliminary or addendum), who signed it and his request. Subscribers run in this
+    transaction, in INSTALLED_APPS order (delivery queues its deliveries, then critical opens
+    the results of the report's critical findings): what they write and defer exists only if
+    the signature commits, and their failure rolls the signature back.
+    """
+    hooks.publish("reports.report_signed", report=report, user=user, request=request)
 
 
 def report_sign(

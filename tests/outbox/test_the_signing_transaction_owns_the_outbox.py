@@ -46,3 +46,15 @@ def test_a_drain_that_finished_before_the_signature_committed_is_asked_again(
         ProcrastinateJob.objects.filter(pk=waiting.pk).update(status="succeeded")
     todo = ProcrastinateJob.objects.filter(task_name="delivery.drain_endpoint", status="todo")
     assert todo.count() == 1
+
+
+def test_the_deliveries_are_queued_before_the_critical_results_are_raised():
+    # Both answer the signature on its hook point, in the order of INSTALLED_APPS.
+    from readingcenter import hooks
+    from readingcenter.critical import subscribers as critical
+    from readingcenter.delivery import subscribers as delivery
+
+    assert hooks.subscribers("reports.report_signed") == [
+        delivery.report_signed,
+        critical.report_signed,
+    ]
