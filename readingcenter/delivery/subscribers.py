@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from readingcenter import hooks
 from readingcenter.delivery.api import ReportDeliveriesField
-from readingcenter.delivery.selectors import REPORT_DELIVERIES
+from readingcenter.delivery.selectors import REPORT_DELIVERIES, deliveries_for_report
 from readingcenter.delivery.services import deliveries_create
 
 
@@ -27,3 +27,9 @@ def report_fields() -> dict:
 def report_prefetch():
     # One query for the deliveries of a whole list of reports, not one per report.
     return REPORT_DELIVERIES
+
+
+@hooks.subscribe("reports.report_page")
+def report_page(*, report, user) -> dict:
+    # What was sent to the hospital, each with its state (managers retry the failed ones).
+    return {"deliveries": deliveries_for_report(report)}

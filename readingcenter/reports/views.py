@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from readingcenter import hooks
 from readingcenter.audit.models import Outcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError, NotFound
@@ -134,19 +135,14 @@ def report_detail_page(request, pk: int):
         "report": report,
         "study": report.study,
         "versions": versions,
-        "deliveries": report.deliveries.select_related("endpoint").order_by("id"),
-        "critical_results": _critical_results(report),
         "can_amend": request.user.is_radiologist
         and report.is_signed
         and report.kind in ("final", "addendum"),
         "categories": CriticalCategory.choices,
     }
+    # Hook "reports.report_page": gather(report=, user=) -> extra context (delivery: what was
+    # sent, "deliveries"; critical: "critical_results", the communication record). The user
+    # may see the report; a part whose app is absent is simply not shown.
+    for extra in hooks.gather("reports.report_page", report=report, user=request.user):
+        context.update(extra)
     return render(request, "reports/detail.html", context)
-
-
-def _critical_results(report) -> list:
-    try:
-        from readingcenter.critical.selectors import critical_results_for_report
-    except ImportError:  # the critical-results app not installed in this build
-        return []
-    return list(critical_results_for_report(report=report))
