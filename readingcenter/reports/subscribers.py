@@ -5,12 +5,17 @@ Imported by ReportsConfig.ready().
 
 from __future__ import annotations
 
+import json
+
+from django.contrib import messages
 from django.db.models import Q
 from django.urls import reverse
 
 from readingcenter import hooks
-from readingcenter.reports.models import Report
-from readingcenter.reports.selectors import signed_reports_for_study
+from readingcenter.errors import DomainError
+from readingcenter.reports.models import SECTIONS, CriticalCategory, Report
+from readingcenter.reports.selectors import macros_for, signed_reports_for_study
+from readingcenter.reports.services import report_open_draft
 
 
 @hooks.subscribe("audit.study_targets")
@@ -37,3 +42,45 @@ def study_page(*, study, user) -> dict:
         "versions": versions,
         "reported": any(v.kind in ("final", "addendum") for v in versions),
     }
+
+
+SECTION_LABELS = {
+    "technique": "Technique",
+    "comparison": "Comparison",
+    "findings": "Findings",
+    "impression": "Impression",
+}
+AI_REVIEW_CHOICES = [
+    ("pending", "Not yet reviewed"),
+    ("accepted", "Accept"),
+    ("edited", "Accept, edited"),
+    ("rejected", "Reject"),
+]
+
+
+@hooks.subscribe("worklist.case_page")
+def case_page(*, case, user, request) -> dict:
+    """The reader's draft (opened on his first visit to his open case) and the signed versions
+    of the report. The editor saves to this app's own routes (report-save)."""
+    draft = None
+    if case.claimed_by_id == user.id and case.is_open:
+        try:
+            draft = report_open_draft(case_id=case.pk, user=user, request=request)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+    context = {"draft": draft, "versions": signed_reports_for_study(user=user, study=case.study)}
+    if draft is not None:
+        macros = macros_for(user=user)
+        context |= {
+            "sections": [(name, SECTION_LABELS[name], getattr(draft, name)) for name in SECTIONS],
+            "ai_entries": [
+                (e, draft.ai_review.get(e["finding"], "pending")) for e in draft.ai_draft
+            ],
+            "ai_review_choices": AI_REVIEW_CHOICES,
+            "critical_rows": [*draft.critical_findings, {"finding": "", "category": "minutes"}],
+            "categories": CriticalCategory.choices,
+            "macros": macros,
+            # Inside a <script type="application/json">: "<" escaped so no text ends the tag.
+            "macros_json": json.dumps(macros).replace("<", "\\u003c"),
+        }
+    return context

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -67,10 +67,6 @@ class SlaClockPolicySetSerializer(serializers.Serializer):
     )
 
 
-@extend_schema_view(
-    get=extend_schema(operation_id="sla_clock_policies_list"),
-    post=extend_schema(operation_id="sla_clock_policies_set"),
-)
 @extend_schema(tags=["sla"])
 class PolicyListApi(generics.ListCreateAPIView):
     """Each hospital's promises: minutes from study completion to the preliminary or final

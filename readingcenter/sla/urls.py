@@ -11,7 +11,8 @@ urlpatterns = [
 ]
 
 api_urlpatterns = [
-    path("sla/policies/", api.PolicyListApi.as_view(), name="sla-policy-clock-list-api"),
+    # The one policy endpoint (the worklist's address for it, from before SLA had its own).
+    path("sla-policies/", api.PolicyListApi.as_view(), name="sla-policy-list"),
     path("sla/calendars/<slug:code>/", api.CalendarApi.as_view(), name="sla-calendar-api"),
     path(
         "sla/calendars/<slug:code>/closed-dates/",

@@ -11,10 +11,6 @@ from rest_framework.views import APIView
 
 from readingcenter.accounts.models import Role, User
 from readingcenter.api import AuditedReadMixin, IsManager
-from readingcenter.errors import DomainError
-from readingcenter.sla import selectors as sla_selectors
-from readingcenter.sla import services as sla_services
-from readingcenter.sla.models import SlaPolicy
 from readingcenter.studies.api import HospitalRefSerializer, PriorityField, StudySerializer
 from readingcenter.worklist import selectors, services
 from readingcenter.worklist.models import AssignmentDecision, Case, CaseState
@@ -380,49 +376,6 @@ class AssignmentDecisionListApi(generics.ListAPIView):
         return selectors.decision_list(
             user=self.request.user, case_id=filters.validated_data.get("case")
         )
-
-
-class SlaPolicySerializer(serializers.ModelSerializer):
-    hospital = serializers.SlugRelatedField(slug_field="code", read_only=True)
-
-    class Meta:
-        model = SlaPolicy
-        fields = ["id", "hospital", "priority", "target_minutes", "at_risk_percent", "updated_at"]
-
-
-class SlaPolicySetSerializer(serializers.Serializer):
-    hospital = serializers.SlugField(help_text="hospital code")
-    priority = PriorityField(help_text="STAT, urgent or routine")
-    target_minutes = serializers.IntegerField(min_value=1, max_value=60 * 24 * 30)
-    at_risk_percent = serializers.IntegerField(min_value=1, max_value=99, default=75)
-
-
-@extend_schema(tags=["sla"])
-class SlaPolicyListApi(generics.ListCreateAPIView):
-    """Each hospital's turnaround promise per priority, counted from study completion.
-
-    POST sets (creates or replaces) one; managers only. Open cases move their deadlines."""
-
-    serializer_class = SlaPolicySerializer
-
-    def get_queryset(self):
-        return sla_selectors.sla_policy_list(user=self.request.user)
-
-    @extend_schema(request=SlaPolicySetSerializer, responses={201: SlaPolicySerializer})
-    def post(self, request, *args, **kwargs):
-        if not request.user.is_manager:
-            raise DomainError("forbidden", "Only managers set SLA policies.", status=403)
-        payload = SlaPolicySetSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        from readingcenter.hospitals.selectors import hospital_by_code
-
-        data = dict(payload.validated_data)
-        hospital = hospital_by_code(data.pop("hospital"))
-        if hospital is None:
-            raise DomainError("hospital_unknown", "No hospital has that code.", field="hospital")
-        policy = sla_services.sla_policy_set(hospital=hospital, actor=request.user,
-                                             request=request, **data)  # fmt: skip
-        return Response(SlaPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
 
 
 class PrivilegeSerializer(serializers.Serializer):

@@ -12,10 +12,12 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from readingcenter import hooks
 from readingcenter.accounts.models import RadiologistProfile, Role, User
 from readingcenter.accounts.selectors import (
     on_duty_ids,
@@ -25,7 +27,6 @@ from readingcenter.accounts.selectors import (
 )
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
-from readingcenter.sla.selectors import sla_target
 from readingcenter.studies import hints
 from readingcenter.studies.models import Priority, Study
 from readingcenter.worklist.models import OPEN_STATES, AssignmentDecision, Case, CaseState
@@ -88,8 +89,20 @@ def _ai_summary(study: Study) -> tuple[float, bool]:
     return score, flagged
 
 
+def _promise(hospital_id: int, priority: str):
+    """The turnaround promise for a hospital's cases of one priority, from the app that keeps
+    promises (sla, above us). Hook point "worklist.case_deadline": first(hospital_id=, priority=)
+    answers an object whose ``deadline(start)`` and ``at_risk_from(start)`` are a case's due_at
+    and at_risk_at for a clock started at ``start``. Asked inside the caller's transaction."""
+    promise = hooks.first("worklist.case_deadline", hospital_id=hospital_id, priority=priority)
+    if promise is None:
+        # A case must always get a deadline: no silent default here.
+        raise ImproperlyConfigured("Nothing answers worklist.case_deadline (readingcenter.sla).")
+    return promise
+
+
 def _set_deadline(case: Case) -> None:
-    target = sla_target(case.hospital_id, case.priority)
+    target = _promise(case.hospital_id, case.priority)
     case.due_at = target.deadline(case.arrived_at)
     case.at_risk_at = target.at_risk_from(case.arrived_at)
 
@@ -172,7 +185,7 @@ def case_sync_from_study(study: Study) -> Case | None:
 
 def cases_recompute_deadlines(*, hospital_id: int, priority: str) -> int:
     """A hospital's promise changed: move the deadlines of its open cases of that priority."""
-    target = sla_target(hospital_id, priority)
+    target = _promise(hospital_id, priority)
     moved = 0
     for case in Case.objects.select_for_update().filter(
         hospital_id=hospital_id, priority=priority, state__in=OPEN_STATES

@@ -31,5 +31,4 @@ api_urlpatterns = [
         name="assignment-decision-list",
     ),
     path("radiologists/", api.RadiologistListApi.as_view(), name="radiologist-list"),
-    path("sla-policies/", api.SlaPolicyListApi.as_view(), name="sla-policy-list"),
 ]

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from readingcenter import hooks
 from readingcenter.accounts.models import Role, Subspecialty, User
 from readingcenter.audit.models import Outcome
 from readingcenter.audit.services import audit_record
@@ -116,59 +117,12 @@ def case_page(request, pk: int):
             else []
         ),
     }
-    context.update(_report_context(request, case, mine=mine))
-    from readingcenter.sla.selectors import escalations_for_case
-
-    context["escalations"] = escalations_for_case(case=case)
+    # Hook point "worklist.case_page": gather(case=, user=, request=) answers dicts of extra
+    # context for this page from the apps above the worklist: the report editor and the signed
+    # versions (reports), the escalation record (sla). Later answers win a shared key.
+    for more in hooks.gather("worklist.case_page", case=case, user=request.user, request=request):
+        context.update(more)
     return render(request, "worklist/case.html", context)
-
-
-def _report_context(request, case, *, mine: bool) -> dict:
-    """The reader's draft (opened on first visit) and the signed versions of the report."""
-    import json
-
-    from readingcenter.reports import selectors as report_selectors
-    from readingcenter.reports import services as report_services
-    from readingcenter.reports.models import SECTIONS, CriticalCategory
-
-    draft = None
-    if mine and case.is_open:
-        try:
-            draft = report_services.report_open_draft(
-                case_id=case.pk, user=request.user, request=request
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-    context = {
-        "draft": draft,
-        "versions": report_selectors.signed_reports_for_study(user=request.user, study=case.study),
-    }
-    if draft is not None:
-        macros = report_selectors.macros_for(user=request.user)
-        labels = {
-            "technique": "Technique",
-            "comparison": "Comparison",
-            "findings": "Findings",
-            "impression": "Impression",
-        }
-        context |= {
-            "sections": [(name, labels[name], getattr(draft, name)) for name in SECTIONS],
-            "ai_entries": [
-                (e, draft.ai_review.get(e["finding"], "pending")) for e in draft.ai_draft
-            ],
-            "ai_review_choices": [
-                ("pending", "Not yet reviewed"),
-                ("accepted", "Accept"),
-                ("edited", "Accept, edited"),
-                ("rejected", "Reject"),
-            ],
-            "critical_rows": [*draft.critical_findings, {"finding": "", "category": "minutes"}],
-            "categories": CriticalCategory.choices,
-            "macros": macros,
-            # Inside a <script type="application/json">: "<" escaped so no text ends the tag.
-            "macros_json": json.dumps(macros).replace("<", "\\u003c"),
-        }
-    return context
 
 
 @login_required

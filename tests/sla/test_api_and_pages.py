@@ -79,7 +79,7 @@ def test_a_manager_sets_business_hours_a_holiday_and_a_business_hours_promise(ma
     )  # fmt: skip
     assert closed.status_code == 201
     policy = api.post(
-        "/api/v1/sla/policies/",
+        "/api/v1/sla-policies/",
         {"hospital": "alpha", "priority": "routine", "target_minutes": 540,
          "calendar": "business_hours", "clock_end": "final"},
         format="json",
