@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from readingcenter.accounts.models import Privilege, Role, Shift, User
@@ -59,22 +59,4 @@ def radiologists_privileged_at(hospital_id: int, *, day=None) -> QuerySet[User]:
         )
         .select_related("radiologist_profile")
         .distinct()
-    )
-
-
-def radiologist_list(*, at=None) -> QuerySet[User]:
-    """Every active radiologist with his open cases counted (the manager's view)."""
-    from readingcenter.worklist.models import CaseState
-
-    return (
-        User.objects.filter(role=Role.RADIOLOGIST, is_active=True)
-        .select_related("radiologist_profile")
-        .prefetch_related("privileges__hospital")
-        .annotate(
-            open_cases=Count(
-                "claimed_cases",
-                filter=Q(claimed_cases__state__in=[CaseState.CLAIMED, CaseState.IN_REPORT]),
-            )
-        )
-        .order_by("last_name", "username")
     )

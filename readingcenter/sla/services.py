@@ -407,16 +407,12 @@ def _readers_for(case, *, widen: bool) -> tuple[list, str]:
     who can still save it); else the eligible readers on duty (the auto-assignment's rule:
     privileged, reads the modality and the subspecialty, on duty), or, widened, every
     privileged reader of the modality whether on duty or not and whatever his subspecialty."""
-    from readingcenter.accounts.selectors import on_duty_ids, radiologists_privileged_at
-    from readingcenter.worklist.services import _eligibility
+    from readingcenter.worklist.selectors import case_readers
 
     if case.claimed_by_id is not None:
         return [case.claimed_by], f"claimed by {case.claimed_by.get_username()}: the reader is told"
-    on_duty = on_duty_ids()
-    people = list(radiologists_privileged_at(case.hospital_id))
     chosen = []
-    for user in people:
-        row = _eligibility(case, user, on_duty=on_duty, load=0)
+    for user, row in case_readers(case, loads=False):
         if (row["modality"] if widen else row["eligible"]) and user.is_active:
             chosen.append(user)
     if widen:

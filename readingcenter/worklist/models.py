@@ -8,6 +8,8 @@ from django.utils import timezone
 from readingcenter.studies.models import Priority
 
 OPEN_STATES = ("unread", "claimed", "in_report")
+# A reader holds the case: his load, and what an idle claim returns to the pool from.
+CLAIMED_STATES = ("claimed", "in_report")
 
 
 class CaseState(models.TextChoices):

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from django.db.models import F, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
-from readingcenter.accounts.selectors import privileged_hospitals_q
+from readingcenter.accounts.models import RadiologistProfile, Role, User
+from readingcenter.accounts.selectors import (
+    on_duty_ids,
+    privileged_hospitals_q,
+    radiologists_privileged_at,
+    today_utc,
+)
 from readingcenter.errors import NotFound
 from readingcenter.studies.models import Priority, Study, StudyStatus
-from readingcenter.worklist.models import OPEN_STATES, AssignmentDecision, Case, CaseState
+from readingcenter.worklist.models import (
+    CLAIMED_STATES,
+    OPEN_STATES,
+    AssignmentDecision,
+    Case,
+    CaseState,
+)
 
 # The reading order, matching the partial index case_worklist_order_idx column for column.
 WORKLIST_ORDER = ("priority_rank", "due_at", F("ai_score").desc(), "arrived_at", "id")
@@ -150,13 +162,24 @@ def claims_by_reader(*, user) -> QuerySet[Case]:
     )
 
 
+def _radiologists_with_load() -> QuerySet[User]:
+    """Every active radiologist with his open cases counted (the manager's view)."""
+    return (
+        User.objects.filter(role=Role.RADIOLOGIST, is_active=True)
+        .select_related("radiologist_profile")
+        .prefetch_related("privileges__hospital")
+        .annotate(
+            open_cases=Count("claimed_cases", filter=Q(claimed_cases__state__in=CLAIMED_STATES))
+        )
+        .order_by("last_name", "username")
+    )
+
+
 def radiologist_rows(*, at=None) -> list[dict]:
     """Every active radiologist: privileges (valid today or not), duty, and current load."""
-    from readingcenter.accounts.selectors import on_duty_ids, radiologist_list, today_utc
-
     day, on_duty = today_utc(), on_duty_ids(at=at)
     rows = []
-    for user in radiologist_list():
+    for user in _radiologists_with_load():
         profile = getattr(user, "radiologist_profile", None)
         rows.append(
             {
@@ -180,3 +203,60 @@ def radiologist_rows(*, at=None) -> list[dict]:
             }
         )
     return rows
+
+
+# -- who may read a case --------------------------------------------------------------------------
+
+
+def radiologist_profile(user) -> RadiologistProfile | None:
+    try:
+        return user.radiologist_profile
+    except RadiologistProfile.DoesNotExist:
+        return None
+
+
+def _eligibility(case: Case, user: User, *, on_duty: set[int], load: int) -> dict:
+    profile = radiologist_profile(user)
+    modality_ok = profile is None or profile.reads_modality(case.modalities)
+    subspecialty_ok = profile is None or profile.reads_subspecialty(case.subspecialty)
+    why = []
+    if user.id not in on_duty:
+        why.append("off duty")
+    if not modality_ok:
+        why.append(f"does not read {case.modality or 'this modality'}")
+    if not subspecialty_ok:
+        why.append(f"not {case.subspecialty}")
+    return {
+        "user_id": user.id,
+        "username": user.get_username(),
+        "load": load,
+        "on_duty": user.id in on_duty,
+        "modality": modality_ok,
+        "subspecialty": subspecialty_ok,
+        "eligible": not why,
+        "why": ", ".join(why) or "eligible",
+    }
+
+
+def _loads() -> dict[int, int]:
+    return dict(
+        Case.objects.filter(state__in=CLAIMED_STATES)
+        .values("claimed_by")
+        .annotate(n=Count("id"))
+        .values_list("claimed_by", "n")
+    )
+
+
+def case_readers(case: Case, *, users=None, loads: bool = True) -> list[tuple[User, dict]]:
+    """Who may read this case: the radiologists privileged at its hospital today (or the given
+    ``users``), each with the row an assignment decision records (``AssignmentDecision
+    .candidates``): on duty now, reads the modality, reads the subspecialty, eligible (all
+    three) or why not, and his load (the cases he holds; 0 with ``loads=False``, for a caller
+    that does not rank by it and need not count)."""
+    on_duty = on_duty_ids()
+    counts = _loads() if loads else {}
+    people = list(radiologists_privileged_at(case.hospital_id) if users is None else users)
+    return [
+        (user, _eligibility(case, user, on_duty=on_duty, load=counts.get(user.id, 0)))
+        for user in people
+    ]

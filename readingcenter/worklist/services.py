@@ -14,29 +14,29 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from readingcenter import hooks
-from readingcenter.accounts.models import RadiologistProfile, Role, User
-from readingcenter.accounts.selectors import (
-    on_duty_ids,
-    privileged_hospital_ids,
-    privileged_hospitals_q,
-    radiologists_privileged_at,
-)
+from readingcenter.accounts.models import Role, User
+from readingcenter.accounts.selectors import privileged_hospital_ids, privileged_hospitals_q
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
 from readingcenter.studies import hints
 from readingcenter.studies.models import Priority, Study
-from readingcenter.worklist.models import OPEN_STATES, AssignmentDecision, Case, CaseState
+from readingcenter.worklist.models import (
+    CLAIMED_STATES,
+    OPEN_STATES,
+    AssignmentDecision,
+    Case,
+    CaseState,
+)
+from readingcenter.worklist.selectors import WORKLIST_ORDER, case_readers, radiologist_profile
 from readingcenter.worklist.subspecialty import subspecialty_for
 
 log = logging.getLogger(__name__)
 
 SYSTEM_WORKLIST = "system:worklist"
 SYSTEM_AUTO_ASSIGN = "system:auto-assign"
-CLAIMED_STATES = (CaseState.CLAIMED, CaseState.IN_REPORT)
 
 WORKLIST_ALL_GROUP = "worklist.all"
 
@@ -60,13 +60,6 @@ def announce_case(case: Case, event: str) -> None:
         ("case", case.id),
         [(WORKLIST_ALL_GROUP, message), (worklist_hospital_group(case.hospital_id), message)],
     )
-
-
-def _profile(user) -> RadiologistProfile | None:
-    try:
-        return user.radiologist_profile
-    except RadiologistProfile.DoesNotExist:
-        return None
 
 
 def _require_radiologist(user) -> None:
@@ -230,7 +223,7 @@ def case_claim(*, case_id: int, user, request=None) -> Case:
     case = visible.select_related("claimed_by").first()
     if case is None:
         raise NotFound("No such case.")
-    profile = _profile(user)
+    profile = radiologist_profile(user)
     if profile is not None and not profile.reads_modality(case.modalities):
         raise Conflict(
             "modality_not_read",
@@ -264,10 +257,8 @@ def case_next(*, user, request=None) -> Case | None:
     is holding, so they get distinct cases instead of queueing behind one lock.
     """
     _require_radiologist(user)
-    from readingcenter.worklist.selectors import WORKLIST_ORDER
-
     qs = Case.objects.filter(privileged_hospitals_q(user), state=CaseState.UNREAD)
-    profile = _profile(user)
+    profile = radiologist_profile(user)
     if profile is not None and profile.modalities:
         qs = qs.filter(modalities__overlap=profile.modalities)
     now = timezone.now()
@@ -320,38 +311,6 @@ def case_release(*, case_id: int, user, reason: str = "", request=None) -> Case:
     return case
 
 
-def _eligibility(case: Case, user: User, *, on_duty: set[int], load: int) -> dict:
-    profile = _profile(user)
-    modality_ok = profile is None or profile.reads_modality(case.modalities)
-    subspecialty_ok = profile is None or profile.reads_subspecialty(case.subspecialty)
-    why = []
-    if user.id not in on_duty:
-        why.append("off duty")
-    if not modality_ok:
-        why.append(f"does not read {case.modality or 'this modality'}")
-    if not subspecialty_ok:
-        why.append(f"not {case.subspecialty}")
-    return {
-        "user_id": user.id,
-        "username": user.get_username(),
-        "load": load,
-        "on_duty": user.id in on_duty,
-        "modality": modality_ok,
-        "subspecialty": subspecialty_ok,
-        "eligible": not why,
-        "why": ", ".join(why) or "eligible",
-    }
-
-
-def _loads() -> dict[int, int]:
-    return dict(
-        Case.objects.filter(state__in=CLAIMED_STATES)
-        .values("claimed_by")
-        .annotate(n=Count("id"))
-        .values_list("claimed_by", "n")
-    )
-
-
 def case_reassign(*, case_id: int, to_user: User | None, actor, reason: str, request=None) -> Case:
     """A manager moves a case to another reader, or back to the pool (to_user None)."""
     if not actor.is_manager:
@@ -379,9 +338,7 @@ def case_reassign(*, case_id: int, to_user: User | None, actor, reason: str, req
                     f"{to_user.get_username()} holds no valid privilege at this hospital.",
                     field="to",
                 )
-            candidates = [
-                _eligibility(case, to_user, on_duty=on_duty_ids(), load=_loads().get(to_user.id, 0))
-            ]
+            candidates = [row for _, row in case_readers(case, users=[to_user])]
         previous = case.claimed_by
         now = timezone.now()
         if to_user is None:
@@ -529,12 +486,9 @@ def case_auto_assign(*, case: Case) -> AssignmentDecision:
     (a STAT case must not wait for the neuroradiologist's shift); the decision says so.
     The caller holds the case's row lock.
     """
-    on_duty = on_duty_ids()
-    loads = _loads()
-    people = list(radiologists_privileged_at(case.hospital_id))
-    candidates = [
-        _eligibility(case, user, on_duty=on_duty, load=loads.get(user.id, 0)) for user in people
-    ]
+    readers = case_readers(case)
+    people = [user for user, _ in readers]
+    candidates = [row for _, row in readers]
     candidates.sort(key=lambda c: (not c["eligible"], c["load"], c["username"]))
     chosen_row, rule = None, ""
     eligible = [c for c in candidates if c["eligible"]]
