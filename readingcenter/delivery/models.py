@@ -128,10 +128,6 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"{self.idempotency_key} ({self.state})"
 
-    @property
-    def is_due(self) -> bool:
-        return self.state == DeliveryState.PENDING and self.next_attempt_at <= timezone.now()
-
 
 class DeliveryAttempt(models.Model):
     """One try: when, how long, and what the hospital's side answered."""

@@ -43,10 +43,6 @@ def delivery_list(*, user, filters: dict | None = None) -> QuerySet[Delivery]:
     return qs.order_by("-id")
 
 
-def deliveries_failed_count() -> int:
-    return Delivery.objects.filter(state="failed").count()
-
-
 # What the report API shows of each version's deliveries: their endpoint and their version
 # number. The report selectors add it to their lists (hook "reports.report_prefetch").
 REPORT_DELIVERIES = Prefetch(

@@ -60,16 +60,6 @@ def report_get(*, user, report_id: int) -> Report:
     return report
 
 
-def reports_for_case(*, user, case) -> list[Report]:
-    return list(_visible(user).filter(case=case).order_by("version_number", "id"))
-
-
-def draft_for_case(*, case) -> Report | None:
-    return (
-        Report.objects.filter(case=case, state=ReportState.DRAFT).exclude(kind="addendum").first()
-    )
-
-
 def signed_reports_for_study(*, user, study) -> list[Report]:
     return list(
         _visible(user)

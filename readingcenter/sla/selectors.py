@@ -133,12 +133,6 @@ def sla_targets(hospital_id: int) -> dict[str, Target]:
     return targets
 
 
-def sla_deadlines(*, hospital_id: int, priority: str, start: dt.datetime):
-    """(due_at, at_risk_at) for a case of this hospital and priority whose clock started then."""
-    target = sla_target(hospital_id, priority)
-    return target.deadline(start), target.at_risk_from(start)
-
-
 def sla_policy_list(*, user) -> QuerySet[SlaPolicy]:
     qs = SlaPolicy.objects.select_related("hospital")
     if user.is_manager:
@@ -278,10 +272,6 @@ def notifications_for_user(*, user, unread_only: bool = False) -> QuerySet[SlaNo
     if unread_only:
         qs = qs.filter(read_at__isnull=True)
     return qs.order_by("-created_at", "-id")
-
-
-def unread_count(*, user) -> int:
-    return notifications_for_user(user=user, unread_only=True).count()
 
 
 def calendar_for_hospital(*, user, hospital_id: int) -> dict:

@@ -118,10 +118,6 @@ def case_get(*, user, case_id: int) -> Case:
     return case
 
 
-def case_for_study(*, user, study_id: int) -> Case | None:
-    return _visible_cases(user).filter(study_id=study_id).first()
-
-
 def priors_for(case: Case, *, limit: int = 20) -> QuerySet[Study]:
     """Earlier and later studies of the same patient at the same hospital (never elsewhere:
     a PatientID only identifies a patient within the hospital that issued it)."""
