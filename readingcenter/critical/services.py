@@ -15,7 +15,6 @@ import logging
 import zoneinfo
 
 from django.conf import settings
-from django.core.mail import get_connection, send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -37,6 +36,7 @@ from readingcenter.critical.models import (
     clean_critical_findings,
 )
 from readingcenter.errors import DomainError, NotFound
+from readingcenter.notifications.services import email_send
 from readingcenter.studies import hints
 
 log = logging.getLogger(__name__)
@@ -318,18 +318,21 @@ def _email_for(notification: CriticalNotification) -> tuple[str, str]:
 def _send_email(notification: CriticalNotification) -> tuple[str, str]:
     """(outcome, detail). A refused address, a dead SMTP server, a timeout: recorded."""
     subject, body = _email_for(notification)
-    from_email = getattr(settings, "CRITICAL_FROM_EMAIL", None) or settings.DEFAULT_FROM_EMAIL
-    try:
-        # A bounded wait: an SMTP server that never answers must not hold the job forever.
-        connection = get_connection(
-            timeout=getattr(settings, "EMAIL_TIMEOUT", None)
-            or getattr(settings, "CRITICAL_EMAIL_TIMEOUT", 10)
+    sent = email_send(
+        to=notification.recipient,
+        subject=subject,
+        body=body,
+        from_email=getattr(settings, "CRITICAL_FROM_EMAIL", None),
+        default_timeout=getattr(settings, "CRITICAL_EMAIL_TIMEOUT", 10),
+    )
+    if not sent.sent:
+        log.warning(
+            "critical result %s: email to %s failed: %s",
+            notification.critical_result_id,
+            notification.recipient,
+            sent.error,
         )
-        send_mail(subject, body, from_email, [notification.recipient], connection=connection)
-    except Exception as exc:  # noqa: BLE001 - any failure is an outcome, never a crash
-        log.warning("critical result %s: email to %s failed: %s",
-                    notification.critical_result_id, notification.recipient, exc)  # fmt: skip
-        return Outcome.FAILED, f"{type(exc).__name__}: {exc}"[:1000]
+        return Outcome.FAILED, sent.error
     return Outcome.SENT, ""
 
 

@@ -17,7 +17,6 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import get_connection, send_mail
 from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -26,6 +25,7 @@ from django.utils import timezone
 from readingcenter.audit.models import Outcome as AuditOutcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
+from readingcenter.notifications.services import email_send
 from readingcenter.sla.models import (
     Action,
     BusinessHours,
@@ -660,13 +660,17 @@ def _send_email(notification: SlaNotification) -> tuple[str, str]:
         f"Open the case: {_site_url(reverse('case-detail', args=[case.pk]))}\n"
         "You receive this because you are a manager of the reading center.\n"
     )
-    from_email = getattr(settings, "SLA_FROM_EMAIL", None) or settings.DEFAULT_FROM_EMAIL
-    try:
-        mail = get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or 10)
-        send_mail(subject, body, from_email, [notification.address], connection=mail)
-    except Exception as exc:  # noqa: BLE001 - any failure is an outcome, never a crash
-        log.warning("SLA e-mail %s to %s failed: %s", notification.pk, notification.address, exc)
-        return NotificationOutcome.FAILED, f"{type(exc).__name__}: {exc}"[:1000]
+    sent = email_send(
+        to=notification.address,
+        subject=subject,
+        body=body,
+        from_email=getattr(settings, "SLA_FROM_EMAIL", None),
+    )
+    if not sent.sent:
+        log.warning(
+            "SLA e-mail %s to %s failed: %s", notification.pk, notification.address, sent.error
+        )
+        return NotificationOutcome.FAILED, sent.error
     return NotificationOutcome.SENT, ""
 
 
