@@ -65,6 +65,33 @@ def _truthy(value) -> bool:
     return str(value).lower() in {"1", "true", "yes", "on"}
 
 
+def _by_state(qs, state, user):
+    if state in CaseState.values:
+        return qs.filter(state=state)
+    if state == "all":
+        return qs
+    return qs.filter(state__in=OPEN_STATES)
+
+
+def _by_priority(qs, value, user):
+    try:
+        return qs.filter(priority=Priority.parse(value))
+    except ValueError:
+        return qs.none()
+
+
+# Each filter a radiologist may set, applied when it has a value: (key, narrow(qs, value, user)).
+_FILTERS = (
+    ("modality", lambda qs, value, user: qs.filter(modalities__contains=[value.upper()])),
+    ("body_part", lambda qs, value, user: qs.filter(body_part__iexact=value)),
+    ("subspecialty", lambda qs, value, user: qs.filter(subspecialty=value)),
+    ("hospital", lambda qs, value, user: qs.filter(hospital__code=value)),
+    ("priority", _by_priority),
+    ("ai", lambda qs, value, user: qs.filter(ai_flagged=_truthy(value))),
+    ("mine", lambda qs, value, user: qs.filter(claimed_by_id=user.pk) if _truthy(value) else qs),
+)
+
+
 def worklist(*, user, filters: dict | None = None) -> QuerySet[Case]:
     """Cases in reading order: priority, SLA deadline, AI score, arrival.
 
@@ -72,31 +99,10 @@ def worklist(*, user, filters: dict | None = None) -> QuerySet[Case]:
     or a manager's removal takes a case off it.
     """
     filters = filters or {}
-    qs = _visible_cases(user)
-    state = filters.get("state")
-    if state in CaseState.values:
-        qs = qs.filter(state=state)
-    elif state == "all":
-        pass
-    else:
-        qs = qs.filter(state__in=OPEN_STATES)
-    if value := filters.get("modality"):
-        qs = qs.filter(modalities__contains=[value.upper()])
-    if value := filters.get("body_part"):
-        qs = qs.filter(body_part__iexact=value)
-    if value := filters.get("subspecialty"):
-        qs = qs.filter(subspecialty=value)
-    if value := filters.get("hospital"):
-        qs = qs.filter(hospital__code=value)
-    if value := filters.get("priority"):
-        try:
-            qs = qs.filter(priority=Priority.parse(value))
-        except ValueError:
-            qs = qs.none()
-    if (value := filters.get("ai")) not in (None, ""):
-        qs = qs.filter(ai_flagged=_truthy(value))
-    if _truthy(filters.get("mine", "")):
-        qs = qs.filter(claimed_by_id=user.pk)
+    qs = _by_state(_visible_cases(user), filters.get("state"), user)
+    for key, narrow in _FILTERS:
+        if (value := filters.get(key)) not in (None, ""):
+            qs = narrow(qs, value, user)
     # Only the columns a worklist row shows: the study table is wide, and a page is 50 rows.
     return (
         qs.select_related("study", "hospital", "claimed_by")
