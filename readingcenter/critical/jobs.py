@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from procrastinate.contrib.django import app
 
+from readingcenter.critical import services
+
 QUEUE = "critical"
 
 
@@ -12,12 +14,10 @@ QUEUE = "critical"
 def notify(*, critical_result_id: int) -> None:
     """Plan (once per level) and send a critical result's notifications.
 
-    Deferred in the signing transaction and in each escalation step; it may run more than
-    once (at-least-once), and only sends what is still pending.
+    Deferred by its name in the signing transaction and in each escalation step; it may run
+    more than once (at-least-once), and only sends what is still pending.
     """
-    from readingcenter.critical.services import critical_result_notify
-
-    critical_result_notify(critical_result_id=critical_result_id)
+    services.critical_result_notify(critical_result_id=critical_result_id)
 
 
 @app.periodic(cron="* * * * *", periodic_id="critical-escalate")
@@ -27,6 +27,4 @@ def notify(*, critical_result_id: int) -> None:
 def escalate(timestamp: int) -> None:
     """Open results past their window go one level up. Computed from the database, so a
     missed run loses nothing: the next one finds the same rows."""
-    from readingcenter.critical.services import critical_results_escalate
-
-    critical_results_escalate()
+    services.critical_results_escalate()

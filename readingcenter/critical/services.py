@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from procrastinate.contrib.django import app
 
 from readingcenter.accounts.models import Role, User
 from readingcenter.audit.models import Outcome as AuditOutcome
@@ -42,6 +43,7 @@ from readingcenter.studies import hints
 log = logging.getLogger(__name__)
 
 SYSTEM_CRITICAL = "system:critical"
+NOTIFY_TASK = "critical.notify"  # readingcenter/critical/jobs.py
 CRITICAL_ALL_GROUP = "critical.all"
 
 
@@ -74,6 +76,17 @@ def _same_finding(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def _defer_notify(critical_result_id: int) -> None:
+    """Defer the notify job (critical/jobs.py) in the caller's transaction.
+
+    By its name: the job module calls this one, so this one does not import it. The task
+    brings its queue and retries; an unknown name is an error, not a new task.
+    """
+    app.configure_task(name=NOTIFY_TASK, allow_unknown=False).defer(
+        critical_result_id=critical_result_id
+    )
+
+
 # -- raised at signing ----------------------------------------------------------------------------
 
 
@@ -86,8 +99,6 @@ def critical_results_open(*, report, actor, request=None) -> list[CriticalResult
     preliminary) is the same communication and is not raised again: the hospital is told
     once, and the earlier result is returned in its place.
     """
-    from readingcenter.critical import jobs
-
     if not report.is_signed:
         raise DomainError(
             "report_not_signed", "Critical results are raised by a signed report.", status=409
@@ -138,7 +149,7 @@ def critical_results_open(*, report, actor, request=None) -> list[CriticalResult
         )
         _announce(result, "raised")
         # Deferred in the signing transaction: Procrastinate's job row commits with it.
-        jobs.notify.defer(critical_result_id=result.id)
+        _defer_notify(result.id)
     return results
 
 
@@ -476,8 +487,6 @@ def critical_results_escalate(*, now=None) -> list[int]:
     conditional UPDATE on the level that was read, so only one of them takes it. Past the
     hospital's last contact level the managers are alerted again every window.
     """
-    from readingcenter.critical import jobs
-
     now = now or timezone.now()
     due = list(
         CriticalResult.objects.filter(state=State.OPEN, due_at__lte=now)
@@ -516,7 +525,7 @@ def critical_results_escalate(*, now=None) -> list[int]:
                 },
             )
             _announce(result, "escalated")
-            jobs.notify.defer(critical_result_id=result_id)
+            _defer_notify(result_id)
         escalated.append(result_id)
     if escalated:
         log.info("escalated %d critical results", len(escalated))

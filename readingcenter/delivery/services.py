@@ -24,6 +24,8 @@ from functools import partial
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from procrastinate.contrib.django import app
+from procrastinate.exceptions import AlreadyEnqueued
 
 from readingcenter.audit.services import audit_record
 from readingcenter.delivery.models import (
@@ -39,6 +41,7 @@ from readingcenter.studies import hints
 log = logging.getLogger(__name__)
 
 SYSTEM_DELIVERY = "system:delivery"
+DRAIN_TASK = "delivery.drain_endpoint"  # readingcenter/delivery/jobs.py
 # Advisory lock namespace (first key) for "draining endpoint N" (second key).
 _LOCK_NAMESPACE = 7_301
 
@@ -114,11 +117,11 @@ def _defer_drain_now_and_after_commit(endpoint_id: int) -> None:
 
 def defer_drain(endpoint_id: int, *, at=None) -> bool:
     """Queue a drain of the endpoint unless one is already waiting (its queueing lock)."""
-    from procrastinate.exceptions import AlreadyEnqueued
-
-    from readingcenter.delivery.jobs import drain_endpoint
-
-    job = drain_endpoint.configure(
+    # By its name: the job module calls this one, so this one does not import it. The task
+    # (jobs.drain_endpoint) brings its queue; an unknown name is an error, not a new task.
+    job = app.configure_task(
+        name=DRAIN_TASK,
+        allow_unknown=False,
         lock=f"delivery-endpoint-{endpoint_id}",
         queueing_lock=f"delivery-endpoint-{endpoint_id}",
         schedule_at=at,
