@@ -313,8 +313,36 @@ def send_fhir(
     if token:
         headers["Authorization"] = f"Bearer {token}"
     body = json.dumps(resource, ensure_ascii=False).encode("utf-8")
+    response = _fhir_post(url, body, headers=headers, timeout=timeout, verify=verify)
+    status = response.status_code
+    if 200 <= status < 300:
+        resource_id = _created_id(response)
+        created = status == 201
+        return Receipt(
+            summary=(
+                f"DiagnosticReport {'created' if created else 'already present'} on the "
+                f"hospital's FHIR server {base_url}"
+                + (f" as DiagnosticReport/{resource_id}" if resource_id else "")
+                + f" (HTTP {status})."
+            ),
+            detail={
+                "channel": "fhir",
+                "url": url,
+                "status": status,
+                "id": resource_id,
+                "location": response.headers.get("Location", ""),
+                "if_none_exist": condition,
+            },
+        )
+    raise _fhir_refusal(doc, response, url=url)
+
+
+def _fhir_post(
+    url: str, body: bytes, *, headers: dict, timeout: float, verify
+) -> requests.Response:
+    """The POST itself; a server we could not talk to is a retryable failure naming why."""
     try:
-        response = requests.post(
+        return requests.post(
             url, data=body, headers=headers, timeout=timeout, verify=verify, allow_redirects=False
         )
     except requests.exceptions.SSLError as exc:
@@ -339,43 +367,27 @@ def send_fhir(
             retryable=True,
         ) from exc
 
+
+def _fhir_refusal(doc: ReportDocument, response: requests.Response, *, url: str) -> DeliveryFailed:
+    """What an answer other than 2xx means: retry later (busy, down) or fix something first."""
     status = response.status_code
-    if 200 <= status < 300:
-        resource_id = _created_id(response)
-        created = status == 201
-        return Receipt(
-            summary=(
-                f"DiagnosticReport {'created' if created else 'already present'} on the "
-                f"hospital's FHIR server {base_url}"
-                + (f" as DiagnosticReport/{resource_id}" if resource_id else "")
-                + f" (HTTP {status})."
-            ),
-            detail={
-                "channel": "fhir",
-                "url": url,
-                "status": status,
-                "id": resource_id,
-                "location": response.headers.get("Location", ""),
-                "if_none_exist": condition,
-            },
-        )
     outcome = _operation_outcome(response)
     if status in (408, 429) or status >= 500:
-        raise DeliveryFailed(
+        return DeliveryFailed(
             "fhir_server_error" if status >= 500 else "fhir_busy",
             f"the hospital's FHIR server at {url} answered {status} ({outcome}); it will be "
             "retried.",
             retryable=True,
         )
     if status in (401, 403):
-        raise DeliveryFailed(
+        return DeliveryFailed(
             "fhir_unauthorized",
             f"the hospital's FHIR server at {url} refused our credentials ({status}: {outcome}); "
             "renew the access token in the hospital's delivery settings, then resend.",
             retryable=False,
         )
     if 300 <= status < 400:
-        raise DeliveryFailed(
+        return DeliveryFailed(
             "fhir_redirected",
             f"the hospital's FHIR server at {url} redirects to "
             f"{response.headers.get('Location', '?')}; update the base URL in the hospital's "
@@ -383,13 +395,13 @@ def send_fhir(
             retryable=False,
         )
     if status == 412:
-        raise DeliveryFailed(
+        return DeliveryFailed(
             "fhir_duplicate_key",
             f"the hospital's FHIR server at {url} holds more than one report with our key "
             f"{doc.idempotency_key} (412: {outcome}); ask them to remove the extra copy.",
             retryable=False,
         )
-    raise DeliveryFailed(
+    return DeliveryFailed(
         "fhir_rejected",
         f"the hospital's FHIR server at {url} rejected the DiagnosticReport ({status}: "
         f"{outcome}). Retrying will not help: check the profile their server requires with "

@@ -245,22 +245,7 @@ def oru_r01(
     def note(text: str, index: int = 1) -> None:
         obx.append(f"NTE|{index}|L|{escape(text)}")
 
-    sections: list[tuple[str, str]] = []
-    if doc.clinical_history.strip():
-        sections.append(("history", doc.clinical_history))
-    if doc.is_amended and doc.addendum_text.strip():
-        sections.append(("addendum", doc.addendum_text))
-    sections += [
-        (key, text)
-        for key, text in (
-            ("technique", doc.technique),
-            ("comparison", doc.comparison),
-            ("findings", doc.findings),
-            ("impression", doc.impression),
-        )
-        if text.strip()
-    ]
-    for number, (key, text) in enumerate(sections, start=1):
+    for number, (key, text) in enumerate(_sections(doc), start=1):
         for line in _text_lines(text):
             add("TX", SECTION_CODES[key], str(number), escape(line))
     for index, critical in enumerate(doc.critical_findings, start=1):
@@ -279,6 +264,26 @@ def oru_r01(
         # ED: source application ^ type (AP: application data) ^ subtype ^ encoding ^ data.
         add("ED", (REPORT_CODE[0], REPORT_CODE[2]), "pdf", f"^AP^PDF^Base64^{encoded}")
     return "\r".join(segments + obx) + "\r"
+
+
+def _sections(doc: ReportDocument) -> list[tuple[str, str]]:
+    """The text sections with something in them, in reading order (OBX sub-ids 1, 2, ...)."""
+    sections: list[tuple[str, str]] = []
+    if doc.clinical_history.strip():
+        sections.append(("history", doc.clinical_history))
+    if doc.is_amended and doc.addendum_text.strip():
+        sections.append(("addendum", doc.addendum_text))
+    sections += [
+        (key, text)
+        for key, text in (
+            ("technique", doc.technique),
+            ("comparison", doc.comparison),
+            ("findings", doc.findings),
+            ("impression", doc.impression),
+        )
+        if text.strip()
+    ]
+    return sections
 
 
 def _add_ai(add, note, index: int, finding: AIFinding) -> None:

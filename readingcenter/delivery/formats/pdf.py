@@ -198,6 +198,32 @@ def _date(value) -> str:
 def render_pdf(doc: ReportDocument) -> bytes:
     """The report as PDF bytes (A4), the same bytes for the same document."""
     check_document(doc)
+    pdf = _new_pdf(doc)
+    _title(pdf, doc)
+    _patient_and_study(pdf, doc)
+    if doc.clinical_history.strip():
+        _heading(pdf, "Clinical history")
+        _paragraph(pdf, doc.clinical_history)
+
+    if doc.is_amended and doc.addendum_text.strip():
+        _heading(pdf, "ADDENDUM", size=13)
+        _box(pdf, doc.addendum_text.strip(), BANNERS["amended"][0], INK, size=11)
+        _heading(pdf, "Original report", size=12)
+
+    for section in report_sections(doc):
+        _heading(pdf, section.title)
+        _paragraph(pdf, section.text, bold=section.key == "impression")
+
+    if doc.critical_findings:
+        _critical_findings(pdf, doc)
+    if doc.ai_findings:
+        _ai_findings(pdf, doc)
+    _signature(pdf, doc)
+    return bytes(pdf.output())
+
+
+def _new_pdf(doc: ReportDocument) -> _ReportPDF:
+    """The document with its font and metadata (dated the signature: same bytes every time)."""
     pdf = _ReportPDF(doc)
     pdf.add_font(FONT, fname=str(font_path()), collection_font_number=0)
     pdf.set_creation_date(doc.signed_at)
@@ -209,7 +235,10 @@ def render_pdf(doc: ReportDocument) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.alias_nb_pages()
     pdf.add_page()
+    return pdf
 
+
+def _title(pdf: FPDF, doc: ReportDocument) -> None:
     title = {
         "preliminary": "Preliminary report",
         "final": "Final report",
@@ -222,6 +251,8 @@ def render_pdf(doc: ReportDocument) -> bytes:
     elif doc.replaces_version:
         _paragraph(pdf, status_sentence(doc), size=9)
 
+
+def _patient_and_study(pdf: FPDF, doc: ReportDocument) -> None:
     study_when = _date(doc.study_date)
     if doc.study_date and doc.study_time:
         study_when += f" {doc.study_time:%H:%M}"
@@ -240,50 +271,42 @@ def render_pdf(doc: ReportDocument) -> bytes:
             ),
         ],
     )
-    if doc.clinical_history.strip():
-        _heading(pdf, "Clinical history")
-        _paragraph(pdf, doc.clinical_history)
 
-    if doc.is_amended and doc.addendum_text.strip():
-        _heading(pdf, "ADDENDUM", size=13)
-        _box(pdf, doc.addendum_text.strip(), BANNERS["amended"][0], INK, size=11)
-        _heading(pdf, "Original report", size=12)
 
-    for section in report_sections(doc):
-        _heading(pdf, section.title)
-        _paragraph(pdf, section.text, bold=section.key == "impression")
+def _critical_findings(pdf: FPDF, doc: ReportDocument) -> None:
+    _heading(pdf, "Critical findings")
+    for critical in doc.critical_findings:
+        _box(
+            pdf,
+            f"CRITICAL: {critical.finding} ({critical_text(critical.category)})",
+            CRITICAL_FILL,
+            BANNERS["amended"][1],
+            size=10,
+        )
 
-    if doc.critical_findings:
-        _heading(pdf, "Critical findings")
-        for critical in doc.critical_findings:
-            _box(
-                pdf,
-                f"CRITICAL: {critical.finding} ({critical_text(critical.category)})",
-                CRITICAL_FILL,
-                BANNERS["amended"][1],
-                size=10,
-            )
 
-    if doc.ai_findings:
-        _heading(pdf, "AI findings (computer-aided triage)")
-        for finding in doc.ai_findings:
-            _paragraph(pdf, f"{finding.label}: {ai_verdict(finding)}", size=10, bold=True)
-            pdf.set_text_color(*MUTED)
-            _paragraph(
-                pdf,
-                f"Model {finding.model_name} {finding.model_version} (weights sha256 "
-                f"{finding.weights_sha256[:16]}...), probability {finding.probability:.2f}, "
-                f"threshold {finding.threshold:.2f}.",
-                size=8.5,
-            )
+def _ai_findings(pdf: FPDF, doc: ReportDocument) -> None:
+    _heading(pdf, "AI findings (computer-aided triage)")
+    for finding in doc.ai_findings:
+        _paragraph(pdf, f"{finding.label}: {ai_verdict(finding)}", size=10, bold=True)
         pdf.set_text_color(*MUTED)
         _paragraph(
             pdf,
-            "AI flags only prioritise reading; the radiologist's report above is the "
-            "diagnosis. Findings the radiologist did not confirm are not part of it.",
+            f"Model {finding.model_name} {finding.model_version} (weights sha256 "
+            f"{finding.weights_sha256[:16]}...), probability {finding.probability:.2f}, "
+            f"threshold {finding.threshold:.2f}.",
             size=8.5,
         )
+    pdf.set_text_color(*MUTED)
+    _paragraph(
+        pdf,
+        "AI flags only prioritise reading; the radiologist's report above is the "
+        "diagnosis. Findings the radiologist did not confirm are not part of it.",
+        size=8.5,
+    )
 
+
+def _signature(pdf: FPDF, doc: ReportDocument) -> None:
     _heading(pdf, "Electronic signature")
     _paragraph(
         pdf,
@@ -300,4 +323,3 @@ def render_pdf(doc: ReportDocument) -> bytes:
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
-    return bytes(pdf.output())
