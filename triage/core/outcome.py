@@ -22,7 +22,10 @@ class RunOutcome:
     model_name: str
     model_version: str
     weights_sha256: str
-    status: str  # "succeeded", "not_applicable" or "failed"
+    # "succeeded", "not_applicable" (the model was not made for this study), "low_confidence"
+    # (made for it, but the images fall outside what it was validated on: its scores are kept
+    # for the record and flag nothing) or "failed".
+    status: str
     findings: list[FindingResult] = field(default_factory=list)
     series_instance_uid: str = ""
     sop_instance_uids: list[str] = field(default_factory=list)
@@ -40,7 +43,10 @@ class RunOutcome:
 
     @property
     def flags(self) -> dict[str, bool]:
-        return {f.code: f.flagged for f in self.findings}
+        # Only a run that passed the input checks may flag: a low-confidence score never
+        # escalates a study, whatever its value.
+        speaks = self.status == "succeeded"
+        return {f.code: speaks and f.flagged for f in self.findings}
 
 
 def draft_sentences(outcome: RunOutcome) -> list[str]:

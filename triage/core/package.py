@@ -226,6 +226,10 @@ class ModelCard:
     training_data: str | Mapping[str, Any]
     validation: Mapping[str, Any]
     weights: WeightsSpec
+    # What live monitoring expects of this version in use (expected_positive_rate, alert_factor,
+    # min_studies): the positive rate a reading center should see, not the validation split's
+    # 50/50, which says nothing about how often a finding turns up in practice.
+    monitoring: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -370,6 +374,7 @@ class _CardParser:
                 )
             ),
             weights=self.weights(self.required(data, "weights", "weights")),
+            monitoring=self.monitoring(data.get("monitoring", {})),
             raw=copy.deepcopy(data),
         )
 
@@ -488,6 +493,18 @@ class _CardParser:
             self.number(self.required(data, "b", "calibration.b"), "calibration.b")
             if a <= 0:
                 raise self.fail("calibration.a", f"must be positive (keeps the ranking), got {a:g}")
+        return copy.deepcopy(data)
+
+    def monitoring(self, value: Any) -> dict[str, Any]:
+        data = self.mapping(value, "monitoring")
+        rate = data.get("expected_positive_rate")
+        if rate is not None and not 0 < self.number(rate, "monitoring.expected_positive_rate") < 1:
+            raise self.fail("monitoring.expected_positive_rate", f"must be in (0, 1), got {rate}")
+        factor = data.get("alert_factor")
+        if factor is not None and self.number(factor, "monitoring.alert_factor") <= 1:
+            raise self.fail("monitoring.alert_factor", f"must be above 1, got {factor}")
+        if data.get("min_studies") is not None:
+            self.integer(data["min_studies"], "monitoring.min_studies")
         return copy.deepcopy(data)
 
     def weights(self, value: Any) -> WeightsSpec:
