@@ -114,3 +114,114 @@ class ChestXRNet(nn.Module):
 def parameter_count(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+# --------------------------------------------------------------------------------------------
+# Version 2: a map of where the finding is, and the image's score its strongest point
+
+
+class _Down(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.block = _stage(in_channels, out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
+def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class LesionMap(nn.Module):
+    """(B, C, H, W) -> (B, n_findings, H/4, W/4) logits: how much each patch looks like it.
+
+    A small U-Net: four strided stages down to H/32... H/16, then back up to H/4 with skip
+    connections, so each patch's logit sees both its own pixels (a thin pleural line, a 3 mm
+    subdural rim) and enough of the surroundings (inside the skull or outside it, lung or not).
+    """
+
+    def __init__(self, in_channels: int, n_findings: int, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        w0, w1, w2, w3, w4 = widths
+        self.stem = _conv(in_channels, w0)
+        self.down1, self.down2 = _Down(w0, w1), _Down(w1, w2)
+        self.down3, self.down4 = _Down(w2, w3), _Down(w3, w4)
+        self.up3 = _conv(w4 + w3, w3)
+        self.up2 = _conv(w3 + w2, w2)
+        self.out = nn.Conv2d(w2, n_findings, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x2 = self.down2(self.down1(self.stem(x)))
+        x3 = self.down3(x2)
+        x4 = self.down4(x3)
+        y = self.up3(torch.cat([nn.functional.interpolate(x4, scale_factor=2.0), x3], 1))
+        y = self.up2(torch.cat([nn.functional.interpolate(y, scale_factor=2.0), x2], 1))
+        return self.out(y)
+
+
+class HeadCTMapNet(nn.Module):
+    """Head CT volume ``(N, slices, channels, H, W)`` -> one logit per finding ``(N, n)``.
+
+    Every slice gets a patch map (``LesionMap``); the volume's logit is the highest patch logit
+    of any slice. A bleed is somewhere: scoring its strongest evidence, wherever it lies and
+    however many slices there are, is what keeps the score from depending on head size,
+    position or slice count, which is what a model trained on one drawing of heads learns.
+    """
+
+    def __init__(
+        self,
+        n_findings: int = 1,
+        in_channels: int = 3,
+        widths: tuple[int, ...] = (12, 20, 32, 48, 64),
+    ) -> None:
+        super().__init__()
+        _check_positive(n_findings=n_findings, in_channels=in_channels)
+        self.init_kwargs = {
+            "n_findings": n_findings,
+            "in_channels": in_channels,
+            "widths": list(widths),
+        }
+        self.lesion_map = LesionMap(in_channels, n_findings, tuple(widths))
+        _init_weights(self)
+
+    def maps(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, S, C, H, W) -> (N, S, n_findings, H/4, W/4) patch logits."""
+        n = x.shape[0]
+        folded = x.reshape(-1, x.shape[2], x.shape[3], x.shape[4])
+        out = self.lesion_map(folded)
+        return out.reshape(n, -1, out.shape[1], out.shape[2], out.shape[3])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.amax(self.maps(x), dim=(1, 3, 4))
+
+
+class ChestXRMapNet(nn.Module):
+    """Radiograph ``(N, channels, H, W)`` -> logits ``(N, n_findings)``: the strongest patch."""
+
+    def __init__(
+        self,
+        n_findings: int = 1,
+        in_channels: int = 1,
+        widths: tuple[int, ...] = (12, 20, 32, 48, 64),
+    ) -> None:
+        super().__init__()
+        _check_positive(n_findings=n_findings, in_channels=in_channels)
+        self.init_kwargs = {
+            "n_findings": n_findings,
+            "in_channels": in_channels,
+            "widths": list(widths),
+        }
+        self.lesion_map = LesionMap(in_channels, n_findings, tuple(widths))
+        _init_weights(self)
+
+    def maps(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, n_findings, H/4, W/4) patch logits."""
+        return self.lesion_map(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.amax(self.maps(x), dim=(2, 3))

@@ -85,6 +85,7 @@ import torch
 logger = logging.getLogger(__name__)
 
 CARD_FILENAME = "model.json"
+CALIBRATION_FILENAME = "calibration.json"
 FORMATS = ("state_dict", "torch.export")
 INPUT_KINDS = ("ct-volume", "radiograph")
 CALIBRATION_METHODS = ("none", "temperature", "platt")
@@ -769,6 +770,7 @@ def load_package(
         with _failing_as(directory, f"cannot load {spec.file} with torch.export.load"):
             module = torch.export.load(io.BytesIO(data)).module()
 
+    _check_calibration_record(directory, card)
     loaded = LoadedModel(card=card, module=module, weights_sha256=actual, directory=directory)
     if smoke_test:
         with _failing_as(
@@ -840,6 +842,32 @@ def models_for(
     return [model for model in loaded if model.card.applicability.applies_to(modality, body_part)]
 
 
+def _check_calibration_record(directory: Path, card: ModelCard) -> None:
+    """A card whose calibration names a record file: the file is pinned like the weights, and
+    it must say what the card says (the temperature and every operating threshold)."""
+    name = card.calibration.get("file")
+    if not name:
+        return
+    path = directory / str(name)
+    if Path(str(name)).name != str(name) or not path.is_file():
+        raise PackageError(directory, f"calibration record {name} is missing")
+    with _failing_as(directory, f"cannot read calibration record {name}"):
+        data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != card.calibration.get("sha256"):
+        raise PackageError(
+            directory,
+            f"calibration record {name} has sha256 {actual}, model.json pins "
+            f"{card.calibration.get('sha256')}: refusing to load",
+        )
+    with _failing_as(directory, f"calibration record {name} is not valid JSON"):
+        record = json.loads(data)
+    if record.get("temperature") != card.calibration.get("temperature"):
+        raise PackageError(directory, f"{name} and model.json disagree on the temperature")
+    if record.get("thresholds") != card.thresholds:
+        raise PackageError(directory, f"{name} and model.json disagree on the thresholds")
+
+
 # --- writing -------------------------------------------------------------------------------
 
 
@@ -885,6 +913,7 @@ def write_package(
     module: torch.nn.Module,
     format: str = "state_dict",
     example_input: torch.Tensor | None = None,
+    calibration_record: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Save ``module`` as a package in ``directory`` and return the model.json path.
@@ -895,6 +924,10 @@ def write_package(
     and its ``init_kwargs`` attribute. The card is validated before anything is written; the
     weights are written first and model.json last (each atomically), so a half-written package
     has no card and is skipped by discover(). ``torch.export`` needs ``example_input``.
+
+    ``calibration_record`` (the curve, the threshold and why) is written to calibration.json and
+    pinned by sha256 in ``calibration``, like the weights; it must repeat the card's temperature
+    and thresholds, so the loader can check that the two were made together.
     """
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
@@ -938,6 +971,21 @@ def write_package(
     weights_path = directory / weights["file"]
     _write_atomically(weights_path, payload)
     weights["sha256"] = sha256_file(weights_path)
+    if calibration_record is not None:
+        record = {
+            **calibration_record,
+            "temperature": data["calibration"].get("temperature"),
+            "thresholds": parsed.thresholds,
+        }
+        record_path = directory / CALIBRATION_FILENAME
+        _write_atomically(
+            record_path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        )
+        data["calibration"] = {
+            **data["calibration"],
+            "file": CALIBRATION_FILENAME,
+            "sha256": sha256_file(record_path),
+        }
     _write_atomically(
         card_path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     )

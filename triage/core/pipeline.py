@@ -10,22 +10,28 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from pydicom.dataset import Dataset
 
+from triage.core.framing import frame_head
 from triage.core.outcome import FindingResult, RunOutcome
-from triage.core.package import LoadedModel
+from triage.core.package import InputSpec, LoadedModel
 from triage.core.preprocess import (
     CHEST_RADIOGRAPH,
     CT_HEAD,
     WINDOWS,
     NotApplicable,
+    PreparedInput,
     PreprocessError,
     SeriesRule,
+    hounsfield_series,
     prepare_ct_volume,
     prepare_radiograph,
     require_series,
+    window,
 )
+from triage.core.quality import InputCheck, head_ct_checks, radiograph_checks, verdict
 
 # The selection rule for each kind of input; modality and body part come from the model card.
 BASE_RULES = {"ct-volume": CT_HEAD, "radiograph": CHEST_RADIOGRAPH}
@@ -45,16 +51,52 @@ def rule_for(model: LoadedModel) -> SeriesRule:
     )
 
 
-def _window_names(model: LoadedModel) -> list[str]:
+def _window_names(spec: InputSpec) -> list[str]:
     names = []
-    for window in model.card.input.windows:
-        if WINDOWS.get(window.name) != (window.center, window.width):
+    for w in spec.windows:
+        if WINDOWS.get(w.name) != (w.center, w.width):
             raise PreprocessError(
-                f"model window {window.name!r} ({window.center}/{window.width}) is not one the "
+                f"model window {w.name!r} ({w.center}/{w.width}) is not one the "
                 f"preprocessing knows ({WINDOWS}): the package does not fit this reading center"
             )
-        names.append(window.name)
+        names.append(w.name)
     return names
+
+
+def _prepare_head(datasets: list[Dataset], spec: InputSpec) -> tuple[PreparedInput, list]:
+    """A head CT framed around the head (``input.framing == "head"``) and its input checks."""
+    hu, slices, notes, spacing = hounsfield_series(datasets)
+    frame = frame_head(hu, size=spec.size, slices=spec.slices or len(slices))
+    names = _window_names(spec)
+    array = np.stack([window(frame.hu, *WINDOWS[n]) for n in names], axis=1)
+    if frame.hu_shift:
+        notes.append(f"HU shifted by {frame.hu_shift:+.1f} to bring the brain to the reference")
+    prepared = PreparedInput(
+        array=array.astype(np.float32, copy=False),
+        sop_instance_uids=[str(ds.get("SOPInstanceUID", "")) for ds in slices],
+        series_instance_uid=str(slices[0].get("SeriesInstanceUID", "")),
+        notes=notes,
+        spacing_mm=spacing,
+    )
+    checks = head_ct_checks(slices[0], frame, spacing, spec.extra.get("validated"))
+    return prepared, checks
+
+
+def prepare_input(
+    spec: InputSpec, datasets: list[Dataset]
+) -> tuple[PreparedInput, list[InputCheck]]:
+    """The model's input from the selected series, and every input check that failed.
+
+    Packages from before framing (no ``input.framing``) get the plain resize and no checks.
+    """
+    if spec.kind == "ct-volume":
+        if spec.extra.get("framing") == "head":
+            return _prepare_head(datasets, spec)
+        return prepare_ct_volume(datasets, size=spec.size, windows=_window_names(spec)), []
+    prepared = prepare_radiograph(datasets[0], size=spec.size)
+    if spec.extra.get("checks") == "radiograph":
+        return prepared, radiograph_checks(datasets[0], prepared.array, spec.extra.get("validated"))
+    return prepared, []
 
 
 def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome:
@@ -69,19 +111,19 @@ def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome
     try:
         selected = require_series(list(series), rule_for(model))
         outcome.series_instance_uid = selected.series_instance_uid
-        if card.input.kind == "ct-volume":
-            prepared = prepare_ct_volume(
-                selected.datasets, size=card.input.size, windows=_window_names(model)
-            )
-        else:
-            prepared = prepare_radiograph(selected.datasets[0], size=card.input.size)
+        prepared, checks = prepare_input(card.input, selected.datasets)
         outcome.sop_instance_uids = list(prepared.sop_instance_uids)
         outcome.detail = {"selection": selected.reason, "notes": list(prepared.notes)[:20],
                           "rejected": [list(r) for r in selected.rejected][:20]}  # fmt: skip
+        if checks:
+            outcome.detail["input_checks"] = [c.as_dict() for c in checks]
+            status, reason = verdict(checks)
+            if status == "not_applicable":
+                raise NotApplicable(reason, selected.rejected)
         probabilities = model.predict(torch.from_numpy(prepared.array)[None])
     except NotApplicable as exc:
         outcome.status, outcome.reason = "not_applicable", exc.reason
-        outcome.detail = {"rejected": [list(r) for r in exc.rejected][:20]}
+        outcome.detail = {**outcome.detail, "rejected": [list(r) for r in exc.rejected][:20]}
     except PreprocessError as exc:
         outcome.status, outcome.reason = "failed", exc.reason
     except (RuntimeError, ValueError) as exc:
@@ -89,7 +131,9 @@ def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome
         # with the reason, never an exception that would stop the study from being read.
         outcome.status, outcome.reason = "failed", f"inference failed: {exc}"[:500]
     else:
-        outcome.status = "succeeded"
+        # Checks that failed without making the model inapplicable: the scores are kept for the
+        # record, and the run flags nothing (RunOutcome.flags).
+        outcome.status, outcome.reason = verdict(checks) if checks else ("succeeded", "")
         outcome.findings = [
             FindingResult(f.code, f.display, float(probabilities[f.code][0]), f.threshold)
             for f in card.findings

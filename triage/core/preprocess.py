@@ -49,6 +49,8 @@ from pydicom.uid import (
     RLELossless,
 )
 
+from triage.core.resample import resize
+
 __all__ = [
     "CHEST_RADIOGRAPH",
     "CT_HEAD",
@@ -350,13 +352,33 @@ def _robust_range(values: np.ndarray) -> tuple[float, float]:
 
 
 def _present(ds: Dataset, pixels: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    values = to_hounsfield(ds, pixels)
-    notes: list[str] = []
     center = _number(ds, "WindowCenter")
     width = _number(ds, "WindowWidth")
-    if center is not None and width is not None and width > 0:
-        function = _text(ds, "VOILUTFunction").upper() or "LINEAR"
-        if function == "SIGMOID":
+    voi = (center, width) if center is not None and width is not None and width > 0 else None
+    return present(
+        to_hounsfield(ds, pixels),
+        voi=voi,
+        voi_function=_text(ds, "VOILUTFunction").upper() or "LINEAR",
+        monochrome1=_text(ds, "PhotometricInterpretation").upper() == "MONOCHROME1",
+    )
+
+
+def present(
+    values: np.ndarray,
+    *,
+    voi: tuple[float, float] | None,
+    voi_function: str = "LINEAR",
+    monochrome1: bool = False,
+) -> tuple[np.ndarray, list[str]]:
+    """Modality values to [0, 1], bright = dense: the header's VOI or percentiles, then MONO1.
+
+    ``presentation`` for a dataset; this is the same arithmetic on an array and the header's
+    values, which is how the training phantoms go through exactly the hospital's path.
+    """
+    notes: list[str] = []
+    if voi is not None:
+        center, width = voi
+        if voi_function == "SIGMOID":
             out = values - np.float32(center)
             out *= np.float32(-4.0 / width)
             np.exp(out, out=out)
@@ -364,7 +386,9 @@ def _present(ds: Dataset, pixels: np.ndarray) -> tuple[np.ndarray, list[str]]:
             np.reciprocal(out, out=out)
         else:
             out = window(values, center, width)
-        notes.append(f"VOI {function.lower()} window {_fmt(center)}/{_fmt(width)} from the header")
+        notes.append(
+            f"VOI {voi_function.lower()} window {_fmt(center)}/{_fmt(width)} from the header"
+        )
     else:
         lo, hi = _robust_range(values)
         if hi > lo:
@@ -373,7 +397,7 @@ def _present(ds: Dataset, pixels: np.ndarray) -> tuple[np.ndarray, list[str]]:
             out = np.zeros(values.shape, np.float32)
             notes.append("constant image")
         notes.append(f"no VOI window in the header: scaled {_PERCENTILES} percentiles to 0-1")
-    if _text(ds, "PhotometricInterpretation").upper() == "MONOCHROME1":
+    if monochrome1:
         np.subtract(np.float32(1.0), out, out=out)
         notes.append("MONOCHROME1 inverted so that bright = dense")
     return out, notes
@@ -391,79 +415,6 @@ def presentation(ds: Dataset, pixels: np.ndarray) -> np.ndarray:
     inverted last, so a model never sees lungs bright on one vendor and dark on another.
     """
     return _present(ds, pixels)[0]
-
-
-# --------------------------------------------------------------------------------------------
-# Resizing
-
-
-def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) float32 weights; every row sums to 1, so a constant image stays constant.
-
-    Downsampling: area weights (each output pixel averages exactly the input it covers), which
-    is the antialiasing filter; plain interpolation would skip pixels and alias thin structures
-    such as a subdural rim. Upsampling: linear interpolation between pixel centres.
-    """
-    if n_out < n_in:
-        scale = n_in / n_out
-        lo = np.arange(n_out, dtype=np.float64)[:, None] * scale
-        j = np.arange(n_in, dtype=np.float64)[None, :]
-        weights = np.minimum(lo + scale, j + 1.0) - np.maximum(lo, j)
-        return (np.clip(weights, 0.0, None) / scale).astype(np.float32)
-    pos = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0, n_in - 1.0)
-    left = np.minimum(np.floor(pos).astype(np.intp), max(n_in - 2, 0))
-    frac = pos - left
-    m = np.zeros((n_out, n_in), np.float32)
-    rows = np.arange(n_out)
-    m[rows, left] = 1.0 - frac
-    if n_in > 1:
-        m[rows, left + 1] += frac
-    return m
-
-
-def resize(image: np.ndarray, size: int, *, pad_value: float | None = None) -> np.ndarray:
-    """The last two axes resampled to (size, size) as float32; leading axes untouched.
-
-    The image is first padded to a square, centred, so anatomy keeps its aspect ratio (a model
-    must not see a stretched chest on one detector and a squashed one on another). The pad
-    value is the array's minimum unless ``pad_value`` is given: for HU that is air, for a
-    presented radiograph it is black, so the padding looks like background and not like tissue.
-    For a volume the minimum is the whole volume's, so every slice pads alike.
-
-    Then an integer factor is a block average (exact area averaging, the cheapest case: a 512
-    matrix to 128); any other factor uses separable weight matrices (area weights down, linear
-    up), one matrix product per axis. Numpy only.
-    """
-    a = np.asarray(image, dtype=np.float32)
-    if a.ndim < 2:
-        raise ValueError(f"resize needs at least 2 dimensions, got shape {a.shape}")
-    if size < 1:
-        raise ValueError(f"size must be positive, got {size}")
-    h, w = a.shape[-2:]
-    n = max(h, w)
-    if h != w:
-        fill = float(a.min()) if pad_value is None else float(pad_value)
-        padded = np.full((*a.shape[:-2], n, n), fill, np.float32)
-        top, left = (n - h) // 2, (n - w) // 2
-        padded[..., top : top + h, left : left + w] = a
-        a = padded
-    if n == size:
-        return a.copy() if a is image else a
-    if n % size == 0:
-        # Block average as f whole-row additions then f strided column additions: each is one
-        # vectorised pass, ~5x faster than ``reshape(...).mean(axis=(-3, -1))``.
-        f = n // size
-        blocks = a.reshape((*a.shape[:-2], size, f, n))
-        rows = blocks[..., 0, :].copy()
-        for k in range(1, f):
-            rows += blocks[..., k, :]
-        out = rows[..., 0::f].copy()
-        for k in range(1, f):
-            out += rows[..., k::f]
-        out *= np.float32(1.0 / (f * f))
-        return out
-    m = _resample_matrix(n, size)
-    return np.matmul(np.matmul(m, a), m.T)
 
 
 # --------------------------------------------------------------------------------------------
@@ -868,24 +819,39 @@ def prepare_ct_volume(
     unknown = [w for w in windows if w not in WINDOWS]
     if unknown or not windows:
         raise ValueError(f"unknown window(s) {unknown}: choose from {sorted(WINDOWS)}")
-    series_instance_uid = _single_ct_series(datasets)
+    hu, slices, notes, spacing = hounsfield_series(datasets)
+    small = resize(hu, size)
+    out = np.empty((len(slices), len(windows), size, size), np.float32)
+    for k, name in enumerate(windows):
+        out[:, k] = window(small, *WINDOWS[name])
+    scale = max(int(slices[0].Rows), int(slices[0].Columns)) / size
+    return PreparedInput(
+        array=out,
+        sop_instance_uids=[_text(ds, "SOPInstanceUID") for ds in slices],
+        series_instance_uid=_text(slices[0], "SeriesInstanceUID"),
+        notes=notes,
+        spacing_mm=(spacing[0], *(None if p is None else p * scale for p in spacing[1:])),
+    )
+
+
+def hounsfield_series(
+    datasets: Sequence[Dataset],
+) -> tuple[np.ndarray, list[Dataset], list[str], tuple[float | None, ...]]:
+    """One CT series decoded to HU, clipped to what CT stores, slices in anatomical order.
+
+    Returns (HU (slices, rows, cols), the sorted slices, notes, (slice, row, column) spacing in
+    mm of the source, None where the header does not say).
+    """
+    _single_ct_series(datasets)
     notes: list[str] = []
     slices = sort_slices(datasets, notes=notes)
     hu = _hounsfield_volume(slices)
     np.clip(hu, *_HU_RANGE, out=hu)
-    small = resize(hu, size)
-
-    out = np.empty((len(slices), len(windows), size, size), np.float32)
-    for k, name in enumerate(windows):
-        out[:, k] = window(small, *WINDOWS[name])
-    row_mm, col_mm = _out_spacing(slices[0], size, notes)
-    return PreparedInput(
-        array=out,
-        sop_instance_uids=[_text(ds, "SOPInstanceUID") for ds in slices],
-        series_instance_uid=series_instance_uid,
-        notes=notes,
-        spacing_mm=(_slice_spacing(slices, notes), row_mm, col_mm),
-    )
+    pixel = _pixel_spacing(slices[0])
+    if pixel is None:
+        notes.append("no usable PixelSpacing: in-plane spacing unknown")
+    spacing = (_slice_spacing(slices, notes), *(pixel or (None, None)))
+    return hu, slices, notes, spacing
 
 
 def _single_ct_series(datasets: Sequence[Dataset]) -> str:

@@ -2,10 +2,11 @@
 
 manage.py train_triage_model head-ct-ich
 manage.py train_triage_model cxr-pneumothorax --seed 0 --overwrite
-manage.py train_triage_model head-ct-ich --train 64 --val 32 --epochs 2 --out /tmp/models
+manage.py train_triage_model head-ct-ich --train 64 --steps 20 --calibration 16 --held-out 16 \
+    --family 8 --out /tmp/models
 
 Progress goes to stderr (in place on a terminal, plain lines otherwise); the validation summary
-(held-out and shifted sets) goes to stdout. See ``triage.core.train`` for the recipes.
+(held-out split and shifted families) goes to stdout. See ``triage.core.train`` for the recipes.
 """
 
 from __future__ import annotations
@@ -55,27 +56,38 @@ class ProgressPrinter:
         else:
             self.out.write(text, style_func=_plain)
 
+    def _progress(self, text: str, done: bool) -> None:
+        if done:
+            self._line(text)
+        elif self.tty and time.monotonic() - self.last_draw >= 0.1:
+            self._draw(text)
+            self.last_draw = time.monotonic()
+
     def __call__(self, event: ProgressEvent) -> None:
         clock = _clock(event.elapsed)
         if event.stage == "data":
             split = event.split.replace("_", "-")
-            text = f"generating {split} data {event.current}/{event.total}  {clock}"
-            if event.current >= event.total:
-                self._line(text)
-            elif self.tty and time.monotonic() - self.last_draw >= 0.1:
-                self._draw(text)
-                self.last_draw = time.monotonic()
+            bar = progress_bar(event.current, event.total)
+            text = f"drawing {split:<11} {bar} {event.current}/{event.total}  {clock}"
+            self._progress(text, event.current >= event.total)
         elif event.stage == "batch":
-            if self.tty and time.monotonic() - self.last_draw >= 0.1:
-                self._draw(
-                    f"epoch {event.epoch}/{event.epochs} batch {event.current}/{event.total} "
-                    f"loss {event.loss:.4f}  {clock}"
-                )
-                self.last_draw = time.monotonic()
+            bar = progress_bar(event.current, event.total)
+            text = (
+                f"training    {bar} step {event.current}/{event.total} "
+                f"loss {event.loss:.4f}  {clock}"
+            )
+            self._progress(text, False)
         elif event.stage == "epoch":
-            self._line(f"epoch {event.epoch}/{event.epochs} loss {event.loss:.4f}  {clock}")
+            share = 100 * event.epoch // max(event.epochs, 1)
+            self._line(f"training {share:>3}% done, loss {event.loss:.4f}  {clock}")
         else:
             self._line(f"{event.message}  {clock}" if event.message else f"{event.stage}  {clock}")
+
+
+def progress_bar(current: int, total: int, width: int = 24) -> str:
+    """[######------] with the share done."""
+    filled = round(width * current / total) if total else width
+    return "[" + "#" * filled + "-" * (width - filled) + f"] {100 * current // max(total, 1):>3}%"
 
 
 def _ci(values: list[float]) -> str:
@@ -86,18 +98,29 @@ def _pct(value: float | None) -> str:
     return "  -  " if value is None else f"{value:.3f}"
 
 
+def _rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    rows = [("held-out", summary["held_out"])]
+    rows += [(f["family"], f) for f in summary["shifted"]]
+    return rows
+
+
 def summary_table(summary: dict[str, Any]) -> list[str]:
     header = (
-        f"{'set':<9} {'n':>4}  {'AUC':>5}  {'95% CI':<16} {'ECE raw':>7} {'ECE cal':>7} "
-        f"{'sens':>5} {'spec':>5}"
+        f"{'set':<14} {'n':>4}  {'AUC':>5}  {'95% CI':<16} {'sens':>5} {'spec':>5}   "
+        f"{'checked: sens':>13} {'spec':>5} {'held back':>9}"
     )
     lines = [header, "-" * len(header)]
-    for label, key in (("held-out", "held_out"), ("shifted", "shifted")):
-        r = summary[key]
+    for label, r in _rows(summary):
+        checked = r.get("with_input_checks")
+        tail = (
+            f"{_pct(checked['sensitivity']):>13} {_pct(checked['specificity']):>5} "
+            f"{checked['studies_held_back']:>9}"
+            if checked
+            else ""
+        )
         lines.append(
-            f"{label:<9} {r['n']:>4}  {r['auc']:.3f}  {_ci(r['auc_ci95']):<16} "
-            f"{r['ece_before_calibration']:>7.3f} {r['ece_after_calibration']:>7.3f} "
-            f"{_pct(r['sensitivity']):>5} {_pct(r['specificity']):>5}"
+            f"{label:<14} {r['n']:>4}  {r['auc']:.3f}  {_ci(r['auc_ci95']):<16} "
+            f"{_pct(r['sensitivity']):>5} {_pct(r['specificity']):>5}   {tail}"
         )
     return lines
 
@@ -105,25 +128,24 @@ def summary_table(summary: dict[str, Any]) -> list[str]:
 def auc_chart(summary: dict[str, Any]) -> list[str]:
     """Bars from 0 to 1; '|' marks chance (0.5), brackets the 95% CI."""
     lines = [f"AUC (0 to 1; '|' marks chance 0.5, '[ ]' the 95% CI; {BAR_WIDTH} columns)"]
-    for label, key in (("held-out", "held_out"), ("shifted", "shifted")):
-        r = summary[key]
+    for label, r in _rows(summary):
         cells = [" "] * (BAR_WIDTH + 1)
         filled = round(r["auc"] * BAR_WIDTH)
         for i in range(filled):
             cells[i] = "#"
-        half = BAR_WIDTH // 2
-        cells[half] = "|"
+        cells[BAR_WIDTH // 2] = "|"
         lo, hi = (round(v * BAR_WIDTH) for v in r["auc_ci95"])
         cells[lo] = "["
         cells[hi] = "]" if hi != lo else "I"
-        lines.append(f"{label:<9} {''.join(cells)} {r['auc']:.3f}")
+        lines.append(f"{label:<14} {''.join(cells)} {r['auc']:.3f}")
     return lines
 
 
 class Command(BaseCommand):
     help = (
-        "Train a demonstration triage model on synthetic phantoms, validate it (held-out and "
-        "shifted sets) and write its package. Known models: " + ", ".join(RECIPES)
+        "Train a demonstration triage model on synthetic phantoms, validate it (held-out split "
+        "and shifted families drawn by other code) and write its package. Known models: "
+        + ", ".join(RECIPES)
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -136,18 +158,19 @@ class Command(BaseCommand):
             help="folder the package directory <name>/ is written in "
             "(default: triage/packages in the project)",
         )
-        parser.add_argument("--epochs", type=int, default=None, help="training epochs")
         parser.add_argument("--train", type=int, default=None, help="training examples")
+        parser.add_argument("--steps", type=int, default=None, help="optimiser steps")
         parser.add_argument(
-            "--val",
-            type=int,
-            default=None,
-            help="validation examples, split evenly into calibration and held-out test",
+            "--calibration", type=int, default=None, help="calibration split examples"
         )
-        parser.add_argument("--shifted", type=int, default=None, help="shifted test examples")
+        parser.add_argument("--held-out", type=int, default=None, help="held-out split examples")
+        parser.add_argument(
+            "--family", type=int, default=None, help="examples per shifted family (0: none)"
+        )
         parser.add_argument(
             "--bootstrap", type=int, default=1000, help="bootstrap resamples for the AUC CI"
         )
+        parser.add_argument("--workers", type=int, default=2, help="processes drawing the phantoms")
         parser.add_argument(
             "--overwrite", action="store_true", help="replace an existing package of this name"
         )
@@ -157,29 +180,27 @@ class Command(BaseCommand):
         if name not in RECIPES:
             raise CommandError(f"unknown model {name!r}; known models: {', '.join(RECIPES)}")
         out = options["out"] or Path(settings.BASE_DIR) / "triage" / "packages"
+        overrides = {
+            "n_train": options["train"],
+            "steps": options["steps"],
+            "n_calibration": options["calibration"],
+            "n_held_out": options["held_out"],
+            "n_family": options["family"],
+        }
         recipe = RECIPES[name]
         self.stderr.write(
-            f"training {name} (seed {options['seed']}) -> {out / name}", style_func=_plain
+            f"training {name} {recipe.version} (seed {options['seed']}) -> {out / name}",
+            style_func=_plain,
         )
-        if options["verbosity"] >= 1:
-            self.stderr.write(
-                f"{options['train'] or recipe.n_train} train, "
-                f"{options['val'] or recipe.n_val} validation (calibration + held-out), "
-                f"{options['shifted'] or recipe.n_shifted} shifted, "
-                f"{options['epochs'] or recipe.epochs} epochs",
-                style_func=_plain,
-            )
         printer = ProgressPrinter(self.stderr) if options["verbosity"] >= 1 else None
         try:
             summary = train_model(
                 name,
                 seed=options["seed"],
                 out_dir=out,
-                n_train=options["train"],
-                n_val=options["val"],
-                n_shifted=options["shifted"],
-                epochs=options["epochs"],
+                overrides=overrides,
                 bootstrap=options["bootstrap"],
+                workers=options["workers"],
                 overwrite=options["overwrite"],
                 progress=printer,
             )
@@ -198,11 +219,11 @@ class Command(BaseCommand):
             f"{loaded.name} {loaded.version}: {summary['directory']}",
             f"  weights {summary['weights_bytes'] / 1e6:.2f} MB, sha256 "
             f"{summary['weights_sha256']}",
-            f"  {summary['n_train']} training examples, {summary['epochs']} epochs, "
+            f"  {summary['n_train']} training examples, {summary['steps']} steps, "
             f"{_clock(summary['duration_s'])} (data {_clock(summary['data_generation_s'])}, "
             f"training {_clock(summary['training_s'])})",
             f"  temperature {summary['temperature']:.3f}; threshold {summary['threshold']:.6f} "
-            f"(sensitivity >= 0.95 on the calibration split, n={summary['n_calibration']}: "
+            f"(chosen on the calibration split, n={summary['n_calibration']}: "
             f"sens {summary['calibration_split']['sensitivity']:.3f}, "
             f"spec {summary['calibration_split']['specificity']:.3f})",
             "",

@@ -1,0 +1,39 @@
+"""Writing arrays as the DICOM series a scanner would send, for the triage tests."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+
+def hu_series(
+    hu: np.ndarray,
+    spacing: tuple[float, float, float],
+    *,
+    intercept: float = -1024.0,
+    **header,
+) -> list[Dataset]:
+    """A HU volume written as a CT series the way a scanner would (int16, intercept -1024)."""
+    series_uid = generate_uid()
+    datasets = []
+    for k, plane in enumerate(hu):
+        ds = Dataset()
+        ds.Modality, ds.BodyPartExamined = "CT", "HEAD"
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = series_uid, generate_uid()
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [0, 0, k * spacing[0]]
+        ds.PixelSpacing = [spacing[1], spacing[2]]
+        ds.SliceThickness = spacing[0]
+        ds.Rows, ds.Columns = plane.shape
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleIntercept, ds.RescaleSlope = intercept, 1
+        ds.PixelData = np.round(plane - intercept).astype(np.int16).tobytes()
+        for keyword, value in header.items():
+            setattr(ds, keyword, value)
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        datasets.append(ds)
+    return datasets

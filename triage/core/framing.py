@@ -1,0 +1,182 @@
+"""The head, not the matrix: every head CT framed alike before a model reads it. No Django.
+
+Head CTs arrive at 256 or 512 matrices, with 180-300 mm fields of view, 16-64 slices of 0.6-10
+mm, the head off centre or tilted, and calibrations a few HU apart from scanner to scanner. A
+network that reads them as they come learns those accidents: where the head sits in the
+matrix, how many slices there are, what the brain's HU happens to be on the scanners it was
+trained on. So every series is framed the same way first:
+
+1. the head is found (everything denser than ``HEAD_THRESHOLD_HU``: air and foam pillows are
+   less dense), slices that cut through little of it are dropped, and the in-plane box around
+   it becomes a square with a margin, cropped from the full-resolution slices;
+2. the box is area-resized to ``size`` x ``size`` and the slices resampled to ``slices`` (area
+   averaging down, linear interpolation up), so a 64 x 1 mm series and a 20 x 5 mm series both
+   arrive as the same number of slabs through the same head;
+3. HU are referred to the brain: the median of the parenchyma-range voxels is moved to
+   ``REFERENCE_HU``, within +-``MAX_HU_SHIFT``. A scanner that reads everything 8 HU high
+   (kVp, calibration) would otherwise push normal grey matter toward blood.
+
+What framing measures on the way (how much of the volume is head, how much of it lies in the
+brain window, how far the HU had to move) feeds the input checks in ``triage.core.quality``.
+Numpy only; the same function frames the DICOM a hospital sent and the phantoms a model
+trains on, so training and use cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from triage.core.resample import resample_weights, resize
+
+# Denser than air (-1000), lung and foam head-rests (-900..-600), so skin, fat (-100) and
+# everything inside count as head.
+HEAD_THRESHOLD_HU = -300.0
+# A slice belongs to the head when it cuts through at least this share of the largest
+# cross-section: the vertex cap and the skull base's last slices hold too little to frame.
+MIN_SLICE_SHARE = 0.08
+# Rows and columns whose head profile is below this share of the peak are background (a
+# head-rest's edge, a stray bright pixel).
+MIN_PROFILE_SHARE = 0.02
+MARGIN = 1.08
+# Parenchyma sits at 25-45 HU on every scanner; blood at 50-90, CSF at 0-15.
+PARENCHYMA_RANGE_HU = (15.0, 60.0)
+REFERENCE_HU = 33.0
+MAX_HU_SHIFT = 15.0
+AIR_HU = -1024.0
+
+
+@dataclass
+class HeadFrame:
+    """A framed head: HU (slices, size, size), and what framing found on the way."""
+
+    hu: np.ndarray
+    # The source box: slices [z0, z1), rows and columns of the square crop (may leave the
+    # matrix: the outside reads as air).
+    box: tuple[int, int, int, int, int, int]
+    hu_shift: float
+    measures: dict[str, float] = field(default_factory=dict)
+    found: bool = True
+
+
+def _heaviest_run(weights: np.ndarray, floor: float) -> tuple[int, int]:
+    """[start, stop) of the consecutive entries above ``floor`` with the largest total weight.
+
+    A head-rest or a second object separated from the head by air is a run of its own, and
+    the head outweighs it.
+    """
+    above = weights > floor
+    best, best_weight, start = (0, 0), -1.0, None
+    for i, inside in enumerate([*above.tolist(), False]):
+        if inside and start is None:
+            start = i
+        elif not inside and start is not None:
+            weight = float(weights[start:i].sum())
+            if weight > best_weight:
+                best, best_weight = (start, i), weight
+            start = None
+    return best
+
+
+def head_box(hu: np.ndarray) -> tuple[int, int, int, int, int, int] | None:
+    """(z0, z1, r0, r1, c0, c1) of the head in a (slices, rows, cols) HU volume, or None."""
+    inside = hu > HEAD_THRESHOLD_HU
+    area = inside.sum(axis=(1, 2)).astype(np.float64)
+    if area.max() <= 0:
+        return None
+    z0, z1 = _heaviest_run(area, MIN_SLICE_SHARE * area.max())
+    silhouette = inside[z0:z1].sum(axis=0).astype(np.float64)
+    rows = silhouette.sum(axis=1)
+    r0, r1 = _heaviest_run(rows, MIN_PROFILE_SHARE * rows.max())
+    cols = silhouette[r0:r1].sum(axis=0)
+    c0, c1 = _heaviest_run(cols, MIN_PROFILE_SHARE * cols.max())
+    return z0, z1, r0, r1, c0, c1
+
+
+def _square(lo: int, hi: int, side: int) -> tuple[int, int]:
+    centre = (lo + hi) / 2.0
+    start = round(centre - side / 2.0)
+    return start, start + side
+
+
+def _crop(
+    hu: np.ndarray, rows: tuple[int, int], cols: tuple[int, int], fill: float = AIR_HU
+) -> np.ndarray:
+    """hu[:, rows, cols], reading ``fill`` outside the matrix."""
+    n, h, w = hu.shape
+    out = np.full((n, rows[1] - rows[0], cols[1] - cols[0]), fill, np.float32)
+    r0, r1 = max(rows[0], 0), min(rows[1], h)
+    c0, c1 = max(cols[0], 0), min(cols[1], w)
+    if r1 > r0 and c1 > c0:
+        out[:, r0 - rows[0] : r1 - rows[0], c0 - cols[0] : c1 - cols[0]] = hu[:, r0:r1, c0:c1]
+    return out
+
+
+def resample_slices(volume: np.ndarray, slices: int) -> np.ndarray:
+    """(n, ...) -> (slices, ...) along the first axis: area weights down, linear up."""
+    n = volume.shape[0]
+    if n == slices:
+        return volume
+    m = resample_weights(n, slices)
+    flat = volume.reshape(n, -1)
+    return (m @ flat).reshape((slices, *volume.shape[1:])).astype(np.float32, copy=False)
+
+
+def frame_array(
+    volume: np.ndarray, box: tuple, *, size: int, slices: int, fill: float = AIR_HU
+) -> np.ndarray:
+    """Any array aligned with the source volume (HU, a lesion mask as 0/1) framed like it."""
+    z0, z1, r0, r1, c0, c1 = box
+    cropped = _crop(np.asarray(volume[z0:z1], np.float32), (r0, r1), (c0, c1), fill)
+    return resample_slices(resize(cropped, size, pad_value=fill), slices)
+
+
+def _measures(framed: np.ndarray, source: np.ndarray, box: tuple) -> dict[str, float]:
+    head = framed > HEAD_THRESHOLD_HU
+    n_head = max(int(head.sum()), 1)
+    in_brain_window = (framed >= 0.0) & (framed <= 80.0)
+    z0, z1 = box[0], box[1]
+    return {
+        "head_fraction": float(head.mean()),
+        "brain_window_fraction": float(in_brain_window.sum() / n_head),
+        "air_fraction": float((source < -500.0).mean()),
+        "head_slices": float(z1 - z0),
+        "source_slices": float(source.shape[0]),
+        "box_side_px": float(box[3] - box[2]),
+        "matrix_px": float(max(source.shape[1:])),
+    }
+
+
+def _parenchyma_shift(framed: np.ndarray) -> tuple[float, float | None]:
+    """(shift applied, median of the parenchyma-range voxels or None when there are none)."""
+    lo, hi = PARENCHYMA_RANGE_HU
+    values = framed[(framed > lo) & (framed < hi)]
+    if values.size < 0.02 * framed.size:
+        return 0.0, None
+    median = float(np.median(values))
+    return float(np.clip(REFERENCE_HU - median, -MAX_HU_SHIFT, MAX_HU_SHIFT)), median
+
+
+def frame_head(hu: np.ndarray, *, size: int, slices: int) -> HeadFrame:
+    """A (n, rows, cols) HU volume framed as (slices, size, size) HU around the head.
+
+    When nothing denser than air is found, the whole matrix is framed as it is and ``found`` is
+    False: the input checks say so, and the model still gets an array of the right shape.
+    """
+    hu = np.asarray(hu, np.float32)
+    box = head_box(hu)
+    found = box is not None
+    if box is None:
+        box = (0, hu.shape[0], 0, hu.shape[1], 0, hu.shape[2])
+    z0, z1, r0, r1, c0, c1 = box
+    side = max(round(max(r1 - r0, c1 - c0) * MARGIN), 8)
+    rows, cols = _square(r0, r1, side), _square(c0, c1, side)
+    square_box = (z0, z1, rows[0], rows[1], cols[0], cols[1])
+    framed = frame_array(hu, square_box, size=size, slices=slices)
+    measures = _measures(framed, hu, square_box)
+    shift, median = _parenchyma_shift(framed)
+    measures["parenchyma_median_hu"] = float("nan") if median is None else median
+    if shift:
+        framed = framed + np.float32(shift)
+    return HeadFrame(framed, square_box, shift, measures, found)

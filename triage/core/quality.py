@@ -1,0 +1,238 @@
+"""Input checks: whether a model may speak about these images at all. No Django, no torch.
+
+A model is validated on a range of inputs; outside it, its score is a number without meaning.
+Before a run is allowed to flag anything, the images are checked against what the model card
+says it was validated on, and each check that fails gives a stable code and a sentence:
+
+* ``not_applicable``: the images are not what the model is for (no head in a "head CT", a
+  contrast-enhanced study for a non-contrast model, a lateral chest film for a PA model). The
+  model does not run.
+* ``low_confidence``: the right kind of study, but outside the validated range (too few slices,
+  an implausible HU distribution, no brain-window content, a spacing never seen). The model runs
+  and its scores are recorded, but the run flags nothing and changes no priority.
+
+A check never hides a finding in the sense of lowering a priority: the study stays on the
+worklist in the order its order and SLA give it, and a radiologist reads it like any other.
+What the checks cost in missed flags is measured on the shifted validation families and
+written into the model card (``train.evaluate_gate``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from triage.core.framing import MAX_HU_SHIFT, REFERENCE_HU, HeadFrame
+
+NOT_APPLICABLE = "not_applicable"
+LOW_CONFIDENCE = "low_confidence"
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """One failed check: a stable code, what it means for the run, and the sentence shown."""
+
+    code: str
+    severity: str  # NOT_APPLICABLE | LOW_CONFIDENCE
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "severity": self.severity, "message": self.message}
+
+
+# What the head CT models are validated on unless their card says otherwise (input.validated).
+HEAD_CT_RANGE: dict[str, Any] = {
+    "head_slices": [12, 400],
+    "slice_spacing_mm": [0.4, 10.0],
+    "pixel_spacing_mm": [0.2, 1.6],
+    "min_brain_window_fraction": 0.12,
+    "min_air_fraction": 0.05,
+}
+RADIOGRAPH_RANGE: dict[str, Any] = {
+    "min_matrix_px": 256,
+    "views": ["PA", "AP", ""],
+    "min_dark_fraction": 0.04,
+}
+
+_CONTRAST_WORDS = re.compile(r"\b(CTA|ANGIO\w*|C\+|W\s*CONTRAST|WITH\s+CONTRAST|POST\s*CONTRAST)\b")
+_NON_CONTRAST_WORDS = re.compile(r"\b(NON[-\s]?CONTRAST|WITHOUT\s+CONTRAST|W/?O|C-|PLAIN)\b")
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    if value is None:
+        return ""
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        value = value[0] if len(value) else ""
+    return str(value).strip()
+
+
+def contrast_problem(ds: Dataset) -> str:
+    """Why this looks like a contrast-enhanced acquisition ("" when nothing says so)."""
+    agent = _text(ds, "ContrastBolusAgent").upper()
+    if agent and agent not in ("NONE", "NO", "N/A", "0"):
+        return f"ContrastBolusAgent is {agent!r}"
+    for keyword in ("SeriesDescription", "StudyDescription", "ProtocolName"):
+        words = _text(ds, keyword).upper()
+        if _CONTRAST_WORDS.search(words) and not _NON_CONTRAST_WORDS.search(words):
+            return f"{keyword} {_text(ds, keyword)!r} describes a contrast study"
+    return ""
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _range(validated: Mapping[str, Any], key: str) -> tuple[float, float]:
+    lo, hi = validated[key]
+    return float(lo), float(hi)
+
+
+def _geometry_checks(
+    spacing_mm: Sequence[float | None], validated: Mapping[str, Any]
+) -> list[InputCheck]:
+    checks = []
+    slice_mm, *pixel_mm = (*spacing_mm, None, None)[:3]
+    lo, hi = _range(validated, "slice_spacing_mm")
+    if slice_mm is not None and not lo <= abs(slice_mm) <= hi:
+        checks.append(
+            InputCheck(
+                "spacing",
+                LOW_CONFIDENCE,
+                f"slices are {_fmt(abs(slice_mm))} mm apart; validated on {_fmt(lo)}-{_fmt(hi)} mm",
+            )
+        )
+    lo, hi = _range(validated, "pixel_spacing_mm")
+    pixels = [p for p in pixel_mm if p is not None]
+    if pixels and not all(lo <= p <= hi for p in pixels):
+        checks.append(
+            InputCheck(
+                "spacing",
+                LOW_CONFIDENCE,
+                f"pixels are {_fmt(min(pixels))} mm; validated on {_fmt(lo)}-{_fmt(hi)} mm",
+            )
+        )
+    return checks
+
+
+def _hu_checks(frame: HeadFrame, validated: Mapping[str, Any]) -> list[InputCheck]:
+    m = frame.measures
+    if m["air_fraction"] < validated["min_air_fraction"]:
+        return [
+            InputCheck(
+                "hu_distribution",
+                LOW_CONFIDENCE,
+                f"only {m['air_fraction']:.0%} of the volume reads as air (below -500): the "
+                "pixel values do not look like Hounsfield units",
+            )
+        ]
+    median = m["parenchyma_median_hu"]
+    if math.isnan(median) or m["brain_window_fraction"] < validated["min_brain_window_fraction"]:
+        return [
+            InputCheck(
+                "no_brain_window_content",
+                LOW_CONFIDENCE,
+                f"only {m['brain_window_fraction']:.0%} of the head lies in the brain window "
+                "(0-80 HU): no brain to read",
+            )
+        ]
+    if abs(REFERENCE_HU - median) > MAX_HU_SHIFT:
+        return [
+            InputCheck(
+                "hu_distribution",
+                LOW_CONFIDENCE,
+                f"brain parenchyma reads {median:.0f} HU; expected {REFERENCE_HU:.0f} "
+                f"+- {MAX_HU_SHIFT:.0f} HU",
+            )
+        ]
+    return []
+
+
+def head_ct_checks(
+    first: Dataset,
+    frame: HeadFrame,
+    spacing_mm: Sequence[float | None],
+    validated: Mapping[str, Any] | None = None,
+) -> list[InputCheck]:
+    """Every failed check for a framed head CT series, in the order they are shown."""
+    validated = {**HEAD_CT_RANGE, **(validated or {})}
+    if not frame.found or frame.measures["head_fraction"] < 0.05:
+        return [InputCheck("no_head", NOT_APPLICABLE, "no head found in the images")]
+    checks = []
+    if problem := contrast_problem(first):
+        checks.append(
+            InputCheck(
+                "contrast",
+                NOT_APPLICABLE,
+                f"a contrast-enhanced study ({problem}); the model reads non-contrast head CT",
+            )
+        )
+    lo, hi = _range(validated, "head_slices")
+    head_slices = frame.measures["head_slices"]
+    if not lo <= head_slices <= hi:
+        checks.append(
+            InputCheck(
+                "slice_count",
+                LOW_CONFIDENCE,
+                f"{head_slices:.0f} slices cover the head; validated on {lo:.0f}-{hi:.0f}",
+            )
+        )
+    checks += _geometry_checks(spacing_mm, validated)
+    checks += _hu_checks(frame, validated)
+    return checks
+
+
+def radiograph_checks(
+    ds: Dataset,
+    presented: np.ndarray,
+    validated: Mapping[str, Any] | None = None,
+) -> list[InputCheck]:
+    """Every failed check for a chest radiograph; ``presented`` is in [0, 1], bright = dense."""
+    validated = {**RADIOGRAPH_RANGE, **(validated or {})}
+    checks = []
+    view = _text(ds, "ViewPosition").upper()
+    if view not in validated["views"]:
+        checks.append(
+            InputCheck(
+                "view",
+                NOT_APPLICABLE,
+                f"ViewPosition {view}: the model reads frontal (PA/AP) chest radiographs",
+            )
+        )
+    # The detector's matrix, not the model's input size.
+    side = max(int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)) or max(presented.shape[-2:])
+    if side < validated["min_matrix_px"]:
+        checks.append(
+            InputCheck(
+                "matrix",
+                LOW_CONFIDENCE,
+                f"a {side}-pixel image; validated on {validated['min_matrix_px']} pixels or more",
+            )
+        )
+    if float(np.ptp(presented)) < 0.05:
+        checks.append(InputCheck("blank", NOT_APPLICABLE, "the image is blank"))
+        return checks
+    h, w = presented.shape[-2:]
+    centre = presented[..., h // 6 : h - h // 6, w // 8 : w - w // 8]
+    dark = float((centre < 0.35).mean())
+    if dark < validated["min_dark_fraction"]:
+        checks.append(
+            InputCheck(
+                "no_lung_fields",
+                LOW_CONFIDENCE,
+                f"no lung fields found: {dark:.0%} of the chest is lucent",
+            )
+        )
+    return checks
+
+
+def verdict(checks: Sequence[InputCheck]) -> tuple[str, str]:
+    """(status, reason) for a run whose checks failed: not applicable wins over low confidence."""
+    worst = [c for c in checks if c.severity == NOT_APPLICABLE] or list(checks)
+    return worst[0].severity, "; ".join(c.message for c in worst)
