@@ -52,6 +52,20 @@ from triage.core.validation.series import (
     study_header,
 )
 
+# One paragraph for the model cards: how this family draws, with its ranges.
+DESCRIPTION = (
+    "PA or AP chest projected through tissue and bone onto a detector: torso with neck and "
+    "shoulders, lungs with branching vessel trees that fade toward the pleura, heart and "
+    "mediastinum, vertebrae, posterior and anterior ribs, clavicles, scapular borders, breast "
+    "shadows (45 %), skin folds (15 %) and chest tubes (12 %) as confounders, a lead L/R "
+    "marker; transmission, scatter (10-50 %), quantum noise (15000-90000 photons), "
+    "collimation, unsharp masking and a sigmoid or power tone curve; CR MONOCHROME1 10-bit or "
+    "DX MONOCHROME2 14/12-bit, 1024-1280 rows (binned from a 0.14-0.2 mm detector), windows "
+    "in 40-85 %. Positives: the lung collapses toward its hilum with its markings (apical "
+    "10-40 mm, lateral 8-35 mm, or large to 35-70 %), leaving pleural air without markings "
+    "and a thin visceral pleural line."
+)
+
 STYLE = StudyStyle(
     modality="CR",
     body_part="CHEST",
@@ -171,8 +185,19 @@ def _lung(rng, name: str, apex: float, lat: float, dome: float, medial: float, h
     hilum_y = apex + 0.55 * (dome - apex)
     border = max(medial, float(_heart_reach(heart, np.float32(hilum_y), outward)))
     hilum = (outward * (border + 12), hilum_y)
-    return Lung(name, outward, (cx, apex + b), (a, b), (top_x, dome, k), medial, heart, depth,
-                apex, dome + drop, hilum)  # fmt: skip
+    return Lung(
+        name,
+        outward,
+        (cx, apex + b),
+        (a, b),
+        (top_x, dome, k),
+        medial,
+        heart,
+        depth,
+        apex,
+        dome + drop,
+        hilum,
+    )
 
 
 def _patient(rng: np.random.Generator, height: float) -> Patient:
@@ -184,8 +209,13 @@ def _patient(rng: np.random.Generator, height: float) -> Patient:
     domes["right"] = domes["left"] - rng.uniform(8, 25)
     ratio = rng.uniform(0.38, 0.52) * (1.15 if view == "AP" else 1.0)
     hw = ratio * lat  # heart half-width: its full width over the chest's
-    heart = (rng.uniform(0.2, 0.4) * hw, domes["left"] - rng.uniform(35, 50), hw,
-             rng.uniform(50, 65), np.deg2rad(rng.uniform(25, 45)))  # fmt: skip
+    heart = (
+        rng.uniform(0.2, 0.4) * hw,
+        domes["left"] - rng.uniform(35, 50),
+        hw,
+        rng.uniform(50, 65),
+        np.deg2rad(rng.uniform(25, 45)),
+    )
     medial = rng.uniform(22, 32)
     lungs = {
         name: _lung(
@@ -196,7 +226,7 @@ def _patient(rng: np.random.Generator, height: float) -> Patient:
             domes[name],
             medial,
             heart,
-        )  # fmt: skip
+        )
         for name in ("right", "left")
     }
     return Patient(
@@ -241,8 +271,12 @@ def _fold(rng, apex: float, lat: float):
         return None
     side = choose(rng, (-1.0, 1.0))
     r = rng.uniform(150, 260)
-    return (side * (lat + r - rng.uniform(20, 50)), apex + rng.uniform(60, 160), r,
-            rng.uniform(3, 8))  # fmt: skip
+    return (
+        side * (lat + r - rng.uniform(20, 50)),
+        apex + rng.uniform(60, 160),
+        r,
+        rng.uniform(3, 8),
+    )
 
 
 def _tube(rng, apex: float, lat: float, middle: float):
@@ -283,8 +317,9 @@ def _vessels(rng: np.random.Generator, lung: Lung) -> np.ndarray:
             heading += rng.normal(0, 0.18)
             width *= 0.94
             if rng.random() < 0.22:
-                stack.append((x, y, heading + rng.choice((-1, 1)) * rng.uniform(0.35, 0.7),
-                              width * 0.8))  # fmt: skip
+                stack.append(
+                    (x, y, heading + rng.choice((-1, 1)) * rng.uniform(0.35, 0.7), width * 0.8)
+                )
     return np.array(out, np.float32).reshape(-1, 3)
 
 
@@ -379,8 +414,10 @@ class Film:
         j1 = int(np.ceil(x1 / self.pixel + (self.cols - 1) / 2)) + 1
         i0 = int(np.floor(y0 / self.pixel + (self.rows - 1) / 2))
         i1 = int(np.ceil(y1 / self.pixel + (self.rows - 1) / 2)) + 1
-        return (slice(max(i0, 0), min(max(i1, 0), self.rows)),
-                slice(max(j0, 0), min(max(j1, 0), self.cols)))  # fmt: skip
+        return (
+            slice(max(i0, 0), min(max(i1, 0), self.rows)),
+            slice(max(j0, 0), min(max(j1, 0), self.cols)),
+        )
 
     def coords(self, box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
         return self.x[:, box[1]], self.y[box[0]]
@@ -391,7 +428,7 @@ def _film(rng: np.random.Generator) -> Film:
     rows = int(rng.integers(1024, 1281))
     height, width = (430.0, 350.0) if modality == "CR" else (430.0, 430.0)
     pixel = height / rows
-    return Film(modality, rows, int(round(width / pixel)), pixel, rng.uniform(0.14, 0.2))
+    return Film(modality, rows, round(width / pixel), pixel, rng.uniform(0.14, 0.2))
 
 
 # Vessel markings are splatted on a grid this many times coarser, then blurred and sampled.
@@ -420,8 +457,12 @@ def _vessel_canvas(film: Film, patient: Patient) -> np.ndarray:
         y0, x0 = np.floor(fy).astype(np.intp), np.floor(fx).astype(np.intp)
         dy, dx = fy - y0, fx - x0
         ok = (y0 >= 0) & (x0 >= 0) & (y0 < canvas.shape[0] - 1) & (x0 < canvas.shape[1] - 1)
-        for oy, ox, weight in ((0, 0, (1 - dy) * (1 - dx)), (0, 1, (1 - dy) * dx),
-                               (1, 0, dy * (1 - dx)), (1, 1, dy * dx)):  # fmt: skip
+        for oy, ox, weight in (
+            (0, 0, (1 - dy) * (1 - dx)),
+            (0, 1, (1 - dy) * dx),
+            (1, 0, dy * (1 - dx)),
+            (1, 1, dy * dx),
+        ):
             np.add.at(canvas, (y0[ok] + oy, x0[ok] + ox), (volume * weight)[ok])
     return _box(canvas, 1)
 
@@ -577,14 +618,19 @@ def _soft_extras(p: Patient, film: Film, tissue: np.ndarray) -> None:
 def _polyline_distance(film: Film, points: np.ndarray, reach: float):
     """(box, distance in mm to the polyline) over the polyline's bounding box; each segment
     is measured only over its own box."""
-    box = film.box(points[:, 0].min() - reach, points[:, 0].max() + reach,
-                   points[:, 1].min() - reach, points[:, 1].max() + reach)  # fmt: skip
+    box = film.box(
+        points[:, 0].min() - reach,
+        points[:, 0].max() + reach,
+        points[:, 1].min() - reach,
+        points[:, 1].max() + reach,
+    )
     if box[0].start >= box[0].stop or box[1].start >= box[1].stop:
         return None
     best = np.full((box[0].stop - box[0].start, box[1].stop - box[1].start), np.inf, np.float32)
     for (x0, y0), (x1, y1) in itertools.pairwise(points):
-        sub = film.box(min(x0, x1) - reach, max(x0, x1) + reach,
-                       min(y0, y1) - reach, max(y0, y1) + reach)  # fmt: skip
+        sub = film.box(
+            min(x0, x1) - reach, max(x0, x1) + reach, min(y0, y1) - reach, max(y0, y1) + reach
+        )
         if sub[0].start >= sub[0].stop or sub[1].start >= sub[1].stop:
             continue
         x, y = film.coords(sub)
@@ -600,7 +646,6 @@ def _polyline_distance(film: Film, points: np.ndarray, reach: float):
 
 def _bone(p: Patient, film: Film) -> np.ndarray:
     bone = np.zeros((film.rows, film.cols), np.float32)
-    x, y = film.x, film.y
     # Vertebrae: bodies and discs down the midline, seen faintly through the mediastinum.
     spine = film.box(-22, 22, -film.rows * film.pixel, film.rows * film.pixel)
     sx, sy = film.coords(spine)
@@ -620,8 +665,12 @@ def _scapula_shadow(p: Patient, film: Film, bone: np.ndarray, side: float) -> No
     thicker, runs down over the lateral lung: an edge a pleural line can be mistaken for."""
     border, top = p.scapula
     corners = np.array([(border, top), (border + 35, top + 130), (p.width, top + 20)])
-    box = film.box(min(side * corners[:, 0]), max(side * corners[:, 0]),
-                   corners[:, 1].min(), corners[:, 1].max())  # fmt: skip
+    box = film.box(
+        min(side * corners[:, 0]),
+        max(side * corners[:, 0]),
+        corners[:, 1].min(),
+        corners[:, 1].max(),
+    )
     x, y = film.coords(box)
     ax = side * x
     inside = np.ones(np.broadcast(ax, y).shape, bool)
@@ -643,8 +692,9 @@ def _band(film: Film, bone: np.ndarray, side: float, span, curve, width: float, 
     lo, hi = span
     xs = np.linspace(lo, hi, 64)
     ys = curve(xs)
-    box = film.box(min(side * lo, side * hi), max(side * lo, side * hi),
-                   ys.min() - width, ys.max() + width)  # fmt: skip
+    box = film.box(
+        min(side * lo, side * hi), max(side * lo, side * hi), ys.min() - width, ys.max() + width
+    )
     if box[0].start >= box[0].stop or box[1].start >= box[1].stop:
         return
     x, y = film.coords(box)

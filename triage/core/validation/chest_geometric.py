@@ -44,6 +44,17 @@ from triage.core.validation.series import (
     study_header,
 )
 
+# One paragraph for the model cards: how this family draws, with its ranges.
+DESCRIPTION = (
+    "PA chest drawn as flat-valued ellipses on a density image: torso, lungs cut by diaphragm "
+    "domes, tilted heart, mediastinal band, faint spine, in 60 % rib arcs and clavicle bands, "
+    "no lung markings; 1024-1280 rows over 380-440 mm; white noise sd 0.005-0.03; gamma "
+    "0.8-1.25; DX or CR, MONOCHROME2 or MONOCHROME1, 12 or 16 bits, a header window in half. "
+    "Positives (left or right): an apical cap (apex down 8-35 mm), a lateral rim (6-30 mm) or "
+    "a large collapse (lung at 35-75 % of its size), 0.04-0.12 less dense than lung, with a "
+    "1-2 mm bright pleural line and a slightly denser collapsed lung."
+)
+
 STYLE = StudyStyle(
     modality="DX",
     body_part="CHEST",
@@ -103,9 +114,12 @@ def _chest(rng: np.random.Generator) -> Chest:
         lift = rng.uniform(5, 20) if side == "right" else 0.0
         domes[side] = Ellipse(lung.cx, dome_y + height - lift, lung.ax * 1.6, height * 1.0 + 0.01)
     heart = Ellipse(
-        rng.uniform(15, 35), dome_y - rng.uniform(15, 40), rng.uniform(55, 75), rng.uniform(45, 60),
+        rng.uniform(15, 35),
+        dome_y - rng.uniform(15, 40),
+        rng.uniform(55, 75),
+        rng.uniform(45, 60),
         np.deg2rad(rng.uniform(20, 40)),
-    )  # fmt: skip
+    )
     ribs = []
     if rng.random() < 0.6:
         for side in (-1.0, 1.0):
@@ -168,14 +182,22 @@ def _pneumothorax(rng: np.random.Generator, chest: Chest) -> Pneumothorax:
         f = rng.uniform(0.35, 0.75)
         hilum = (lung.cx - outward * 0.5 * lung.ax, lung.cy + 0.2 * lung.ay)
         pleura = Ellipse(
-            hilum[0] + f * (lung.cx - hilum[0]), hilum[1] + f * (lung.cy - hilum[1]),
-            f * lung.ax, f * lung.ay,
-        )  # fmt: skip
+            hilum[0] + f * (lung.cx - hilum[0]),
+            hilum[1] + f * (lung.cy - hilum[1]),
+            f * lung.ax,
+            f * lung.ay,
+        )
         d = (1 - f) * lung.ax * 1.5
     return Pneumothorax(
-        side, pattern, pleura, d, rng.uniform(0.04, 0.12), rng.uniform(0.06, 0.12),
-        rng.uniform(1.0, 2.0), rng.uniform(0.02, 0.06),
-    )  # fmt: skip
+        side,
+        pattern,
+        pleura,
+        d,
+        rng.uniform(0.04, 0.12),
+        rng.uniform(0.06, 0.12),
+        rng.uniform(1.0, 2.0),
+        rng.uniform(0.02, 0.06),
+    )
 
 
 def _lung(chest: Chest, side: str, x, y) -> np.ndarray:

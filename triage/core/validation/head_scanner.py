@@ -104,6 +104,21 @@ N_CLASSES = 21
 BRAIN = (GM, WM, DEEP, CEREB, STEM)
 INTRACRANIAL = (CSF, GM, WM, DEEP, VENT, DURA, CEREB, STEM, CISTERN)
 
+# One paragraph for the model cards: how this family draws, with its ranges.
+DESCRIPTION = (
+    "Head CT posed in a scanner and cut by its slice planes: egg-shaped head with scalp and "
+    "temporalis, skull of varying thickness with diploe, skull base (fossae, petrous bones, "
+    "mastoid and sphenoid air, orbits), grey-white contrast (8-14 HU) with texture, sulci and "
+    "fissures widening with atrophy, ventricles, cisterns, falx and tentorium, normal dense "
+    "dural sinuses (55-68 HU), calcifications (pineal, choroid, falx, basal ganglia), head "
+    "holder; gantry tilt 0 or 5-25 degrees, yaw/pitch/roll, off-centre +-30 mm; 2.5-5 mm "
+    "slices (partial volume from 4 mm), matrix 512 or 256; correlated noise 3-15 HU, kVp "
+    "offset +-8 HU, beam-hardening band and cupping, motion ghosting in 12 %; padding outside "
+    "the circle in some. Positives: epidural, subdural (3-22 mm), intraparenchymal (deep, "
+    "lobar, cerebellar; oedema in 60 %), subarachnoid (convexity or basal) or "
+    "intraventricular blood of 45-90 HU, log-uniform 1.5-70 mL (subarachnoid 1.5-25)."
+)
+
 STYLE = StudyStyle(
     modality="CT",
     body_part="HEAD",
@@ -815,9 +830,16 @@ def _intraparenchymal(rng, volume: float, side: float, shape: dict) -> Bleed:
     hu = rng.uniform(55, 90)
     rim = rng.uniform(0.15, 0.4) if rng.random() < 0.6 else 0.0
     return Bleed(
-        "intraparenchymal", _side_name(side), hu, BRAIN, select, priority,
-        rim=rim, rim_drop=rng.uniform(6, 14), details={"location": where},
-    )  # fmt: skip
+        "intraparenchymal",
+        _side_name(side),
+        hu,
+        BRAIN,
+        select,
+        priority,
+        rim=rim,
+        rim_drop=rng.uniform(6, 14),
+        details={"location": where},
+    )
 
 
 def _unit_vectors(rng: np.random.Generator, m: int) -> np.ndarray:
@@ -835,9 +857,15 @@ def _subarachnoid(rng, volume: float, side: float, shape: dict) -> Bleed:
             return _distance(f, sel, seed)
 
         return Bleed(
-            "subarachnoid", _side_name(side), hu, (CSF,), lambda f, cls: ~f.infra, convexity,
-            fill=0.9, details={"pattern": "convexity"},
-        )  # fmt: skip
+            "subarachnoid",
+            _side_name(side),
+            hu,
+            (CSF,),
+            lambda f, cls: ~f.infra,
+            convexity,
+            fill=0.9,
+            details={"pattern": "convexity"},
+        )
     centre = np.array([side * rng.uniform(0, 8), -10.0, -27.0])  # the suprasellar cistern
 
     def basal(f, sel, cls):
@@ -845,9 +873,15 @@ def _subarachnoid(rng, volume: float, side: float, shape: dict) -> Bleed:
         return _distance(f, sel, centre) * np.where(cls[sel] == CISTERN, 1.0, 1.7)
 
     return Bleed(
-        "subarachnoid", "bilateral", hu, (CSF, CISTERN), lambda f, cls: f.w > -70, basal,
-        fill=0.9, details={"pattern": "basal"},
-    )  # fmt: skip
+        "subarachnoid",
+        "bilateral",
+        hu,
+        (CSF, CISTERN),
+        lambda f, cls: f.w > -70,
+        basal,
+        fill=0.9,
+        details={"pattern": "basal"},
+    )
 
 
 def _intraventricular(rng, volume: float, side: float, shape: dict) -> Bleed:

@@ -87,13 +87,49 @@ def choose(rng: np.random.Generator, options: Sequence, weights: Sequence[float]
 # Patient and study
 
 _FAMILY_NAMES = (
-    "KIM", "LEE", "PARK", "NGUYEN", "GARCIA", "SMITH", "MUELLER", "ROSSI", "SILVA", "KOWALSKI",
-    "OKAFOR", "HAN", "TANAKA", "DUBOIS", "JANSEN", "LARSEN", "NOVAK", "IVANOV", "COHEN", "PATEL",
-)  # fmt: skip
+    "KIM",
+    "LEE",
+    "PARK",
+    "NGUYEN",
+    "GARCIA",
+    "SMITH",
+    "MUELLER",
+    "ROSSI",
+    "SILVA",
+    "KOWALSKI",
+    "OKAFOR",
+    "HAN",
+    "TANAKA",
+    "DUBOIS",
+    "JANSEN",
+    "LARSEN",
+    "NOVAK",
+    "IVANOV",
+    "COHEN",
+    "PATEL",
+)
 _GIVEN_NAMES = (
-    "MINJI", "JOON", "ANNA", "LUIS", "MARIA", "JOHN", "PETRA", "SOFIA", "AMIR", "CHEN",
-    "YUKI", "ELENA", "KWAME", "LINH", "OMAR", "HANNA", "PAUL", "INES", "RAVI", "SARA",
-)  # fmt: skip
+    "MINJI",
+    "JOON",
+    "ANNA",
+    "LUIS",
+    "MARIA",
+    "JOHN",
+    "PETRA",
+    "SOFIA",
+    "AMIR",
+    "CHEN",
+    "YUKI",
+    "ELENA",
+    "KWAME",
+    "LINH",
+    "OMAR",
+    "HANNA",
+    "PAUL",
+    "INES",
+    "RAVI",
+    "SARA",
+)
 
 
 @dataclass(frozen=True)
