@@ -15,16 +15,21 @@ Parameter ranges (uniform unless said):
 
 - CR 35 x 43 cm (45 %) or DX 43 x 43 cm; delivered 1024-1280 rows (pixel 0.34-0.42 mm) as
   binned from the detector's native 0.14-0.2 mm matrix (2150-3070 rows, in ``parameters``)
-- PA (75 %) or AP (heart 15 % wider, scapulae always over the lungs); body half-width 140-175
-  mm, depth 180-240 mm; lung apex 40-80 mm below the collimation, lateral wall 105-135 mm from
-  the midline, domes 20-60 mm below the lungs' middle with the right 8-25 mm higher;
-  cardiothoracic ratio 0.38-0.52; lung tissue density 0.12-0.30 of water
-- bone: ribs 8-12 mm wide, clavicles 14-18 mm; breast shadows 45 %; scapular borders over the
-  lungs 40 % (PA); skin fold 15 %; chest tube 12 % (negatives and positives alike); lead marker
-  always
-- exposure: attenuation 0.019-0.024 /mm tissue, 2.2-2.8x for bone; scatter 10-50 % of the
-  mean transmission; 15000-90000 photons per unattenuated pixel; unsharp masking 0-1.0 over
-  3-10 mm; tone curve a sigmoid (gain 3-7) or a power (0.7-1.4); collimation margins 0-35 mm
+- PA (75 %) or AP (heart 15 % wider, scapulae always over the lungs); chest half-width the
+  lateral lung wall + 25-45 mm, depth 180-240 mm; lung apex 40-80 mm below the film's top,
+  lateral wall 105-135 mm from the midline; the left dome 150-230 mm below the apex, the right
+  8-25 mm higher, each falling 25-45 mm to its costophrenic angle; cardiothoracic ratio
+  0.38-0.52, the heart tilted 25-45 degrees; lung depth 120-160 mm at the base (60 % at the
+  apex); lung tissue density 0.12-0.30 of water; 6-8 vessel trunks per hilum, 3.5-5.5 mm,
+  thinning 6 % every 5 mm, branching with probability 0.22 per step
+- bone: vertebrae, ribs 8-12 mm wide, clavicles 14-18 mm; breast shadows 45 % (15-40 mm);
+  scapular borders over the lungs 40 % (PA); skin fold 15 %; chest tube 12 % (negatives and
+  positives alike); lead L or R marker always
+- exposure: attenuation 0.019-0.024 /mm tissue, 2.2-2.8x for bone; scatter 10-50 % of what
+  the body transmits, blurred over 5 cm; 15000-90000 photons per unattenuated pixel; unsharp
+  masking 0.8-2.0 over 2-6 mm; tone curve a sigmoid (gain 2-3.5) or a power (0.6-1.1), mapped
+  from reference attenuations (mid-lung, heart) computed from the anatomy, not the image;
+  collimation margins 0-35 mm
 - storage: CR MONOCHROME1 10 bits, window in 40 %; DX MONOCHROME2 14 bits (75 %) or 12,
   window in 85 %, rescale elements in half
 
@@ -33,7 +38,7 @@ Positives (left or right, 50/50): the lung collapses toward its hilum, its marki
 region is more lucent than lung and has no markings; the visceral pleura is a thin white line
 at the collapsed lung's edge. Patterns: apical (35 %, the apex drops 10-40 mm), lateral (35 %,
 the lateral edge moves in 8-35 mm), large (30 %, the lung shrinks to 35-70 % of its size,
-less at its base).
+less at its base). The pleural line is 2-5 mm of tissue seen edge-on.
 """
 
 from __future__ import annotations
@@ -589,6 +594,14 @@ def _full(film: Film, box, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def _tissue(p: Patient, film: Film, ptx: Pneumothorax | None) -> tuple[np.ndarray, dict]:
+    """Soft tissue along the beam (mm of water) and the pneumothorax's masks."""
+    tissue = _body(p, film.x, film.y)
+    masks = _lungs(p, film, tissue, _vessel_canvas(film, p), ptx)
+    _soft_extras(p, film, tissue)
+    return tissue, masks
+
+
 def _soft_extras(p: Patient, film: Film, tissue: np.ndarray) -> None:
     """Breasts, a skin fold, a chest tube's plastic: tissue on top of the torso."""
     x, y = film.x, film.y
@@ -885,18 +898,17 @@ def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
     lead, letter = _marker(anatomy_rng, film, _field(film, exposure))
     ptx = _pneumothorax(finding_rng, patient) if positive else None
 
-    tissue = _body(patient, film.x, film.y)
-    masks = _lungs(patient, film, tissue, _vessel_canvas(film, patient), ptx)
-    _soft_extras(patient, film, tissue)
+    tissue, masks = _tissue(patient, film, ptx)
     bone = _bone(patient, film)
     signal = _detect(film, exposure, tissue, bone, lead, noise_rng)
     shown = _process(signal, film, exposure, _references(patient, exposure))
     stored, style = _store(shown, film, header_rng)
     if patient.view == "AP":
         style = RadiographStyle(**{**style.__dict__, "view": "AP"})
-    header = study_header(header_rng, STYLE)
+    salt = "positive" if positive else "negative"
+    header = study_header(header_rng, STYLE, salt)
     header["Modality"] = film.modality
-    ds = radiograph(stored, style=style, header=header, rng=header_rng)
+    ds = radiograph(stored, style=style, header=header, rng=header_rng, salt=salt)
 
     finding = {"type": "none"}
     if ptx is not None:

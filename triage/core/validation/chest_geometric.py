@@ -301,9 +301,10 @@ def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
     style = _style(header_rng, pixel)
     stored, window = _store(image, style, header_rng)
     style = RadiographStyle(**{**style.__dict__, "window": window})
-    header = study_header(header_rng, STYLE)
+    salt = "positive" if positive else "negative"
+    header = study_header(header_rng, STYLE, salt)
     header["Modality"] = style.modality
-    ds = radiograph(stored, style=style, header=header, rng=header_rng)
+    ds = radiograph(stored, style=style, header=header, rng=header_rng, salt=salt)
     finding = {"type": "none"}
     if ptx is not None:
         area = masks["finding"].sum() / (masks["finding"].sum() + masks["lung"].sum())

@@ -499,8 +499,10 @@ def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
         thickness_mm=grid.thickness,
     )
     style = _style(header_rng)
+    salt = "positive" if positive else "negative"
+    header = study_header(header_rng, STYLE, salt)
     datasets = ct_series(
-        hu, geometry=geometry, style=style, header=study_header(header_rng, STYLE), rng=header_rng
+        hu, geometry=geometry, style=style, header=header, rng=header_rng, salt=salt
     )
     masks = {"finding": labels == BLOOD} if positive else {}
     parameters = {

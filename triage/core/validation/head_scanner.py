@@ -32,8 +32,9 @@ Parameter ranges (uniform unless said):
 - HU: grey matter 36-44, white matter 8-14 below it, CSF 2-12, scalp 20-45, cortical bone
   1400-1900 and diploe 500-900 (x a 0.85-1.15 bone factor), dural sinuses 55-68, texture
   1-2.5 HU; every soft-tissue value shifted by one kVp offset of +-8 HU
-- calcifications: pineal (60 %, 2-4 mm, 120-500 HU), choroid plexus (45 %), falx plaques
-  (15 %, 250-700 HU), basal ganglia (8 %, 70-160 HU)
+- calcifications: pineal (60 %, 2-4 mm, 120-500 HU), choroid plexus (45 %, 100-350 HU), falx
+  plaques (15 %, 250-700 HU), basal ganglia (8 %, 70-160 HU); a head holder (85 %, 150-350
+  HU, a foam pad in half)
 - noise sd 3-15 HU in the delivered image, spatially correlated; cupping 0-6 HU; a dark
   beam-hardening band of 10-45 HU between the petrous bones (70 %); motion (12 %): 2-6
   consecutive slices ghosted by 1-4 mm
@@ -1107,10 +1108,17 @@ def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
     painted = _grow(bleed, found, volume, scan, planes_hu, frac) if bleed else 0
     hu, blood = _finish(scan, planes_hu, frac, noise_rng, sd)
     style = _style(header_rng)
-    header = study_header(header_rng, STYLE)
+    salt = "positive" if positive else "negative"
+    header = study_header(header_rng, STYLE, salt)
     outside = _circle(scan) if style.padding_hu is not None else None
     datasets = ct_series(
-        hu, geometry=scan.geometry, style=style, header=header, rng=header_rng, outside=outside
+        hu,
+        geometry=scan.geometry,
+        style=style,
+        header=header,
+        rng=header_rng,
+        outside=outside,
+        salt=salt,
     )
     finding = {"type": "none"}
     masks = {}

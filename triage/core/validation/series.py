@@ -72,9 +72,11 @@ def log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
-def uid(rng: np.random.Generator) -> str:
-    """A UID under pydicom's root whose entropy is the generator's: a seed replays it."""
-    return generate_uid(entropy_srcs=[f"{int(rng.integers(0, 2**63)):x}"])
+def uid(rng: np.random.Generator, salt: str = "") -> str:
+    """A UID under pydicom's root whose entropy is the generator's (a seed replays it) and
+    ``salt``: a positive and a negative drawn from one seed share their anatomy and header
+    choices, never their UIDs (a PACS would merge two studies with one StudyInstanceUID)."""
+    return generate_uid(entropy_srcs=[f"{int(rng.integers(0, 2**63)):x}", salt])
 
 
 def choose(rng: np.random.Generator, options: Sequence, weights: Sequence[float] | None = None):
@@ -149,7 +151,7 @@ class StudyStyle:
     p_no_body_part: float = 0.2
 
 
-def study_header(rng: np.random.Generator, style: StudyStyle) -> dict:
+def study_header(rng: np.random.Generator, style: StudyStyle, salt: str = "") -> dict:
     """The patient/study/series level elements of one study, as {keyword: value}."""
     study_date = dt.date(2023, 1, 1) + dt.timedelta(days=int(rng.integers(0, 1000)))
     age = int(rng.integers(18, 96))
@@ -163,9 +165,9 @@ def study_header(rng: np.random.Generator, style: StudyStyle) -> dict:
         "PatientBirthDate": birth.strftime("%Y%m%d"),
         "PatientSex": choose(rng, ("F", "M")),
         "PatientAge": f"{age:03d}Y",
-        "StudyInstanceUID": uid(rng),
-        "SeriesInstanceUID": uid(rng),
-        "FrameOfReferenceUID": uid(rng),
+        "StudyInstanceUID": uid(rng, salt),
+        "SeriesInstanceUID": uid(rng, salt),
+        "FrameOfReferenceUID": uid(rng, salt),
         "StudyDate": study_date.strftime("%Y%m%d"),
         "SeriesDate": study_date.strftime("%Y%m%d"),
         "StudyTime": time,
@@ -299,6 +301,7 @@ def ct_series(
     header: dict,
     rng: np.random.Generator,
     outside: np.ndarray | None = None,
+    salt: str = "",
 ) -> list[Dataset]:
     """``hu`` (slices ascending along the normal, rows, columns) as CT instances, shuffled.
 
@@ -306,7 +309,7 @@ def ct_series(
     (and PixelPaddingValue says so), as scanners that pad write them.
     """
     n_slices, rows, columns = hu.shape
-    uids = [uid(rng) for _ in range(n_slices)]
+    uids = [uid(rng, salt) for _ in range(n_slices)]
     padding = None
     if outside is not None and style.padding_hu is not None:
         padding = style.encoding.store(np.array([style.padding_hu], np.float32))
@@ -377,7 +380,9 @@ class RadiographStyle:
     rescale: bool = False
 
 
-def radiograph(stored: np.ndarray, *, style: RadiographStyle, header: dict, rng) -> Dataset:
+def radiograph(
+    stored: np.ndarray, *, style: RadiographStyle, header: dict, rng, salt: str = ""
+) -> Dataset:
     """One radiograph instance from stored values (unsigned, already in ``style.bits`` bits)."""
     top = (1 << style.bits) - 1
     if stored.min() < 0 or stored.max() > top:
@@ -387,7 +392,7 @@ def radiograph(stored: np.ndarray, *, style: RadiographStyle, header: dict, rng)
         if style.modality == "CR"
         else DigitalXRayImageStorageForPresentation
     )
-    ds = _instance(header, sop_class, uid(rng))
+    ds = _instance(header, sop_class, uid(rng, salt))
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.InstanceNumber = 1
     ds.ViewPosition = style.view
