@@ -933,6 +933,12 @@ def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
         "bits": style.bits,
         "window": style.window is not None,
         "photons": round(exposure.photons),
+        "lung_density": round(patient.density, 3),
+        "cardiothoracic_ratio": round(
+            patient.heart[2]
+            / max(lung.axes[0] + abs(lung.centre[0]) for lung in patient.lungs.values()),
+            3,
+        ),
         "scatter": round(exposure.scatter, 3),
         "curve": exposure.curve[0],
         "chest_tube": patient.tube is not None,

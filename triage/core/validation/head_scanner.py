@@ -167,6 +167,7 @@ class Head:
     streak: tuple[float, float, float] | None  # (depth HU, v of the band, width mm)
     holder: tuple[float, float, float] | None  # (radius, thickness, foam pad) mm
     holder_centre: tuple[float, float] = (0.0, 0.0)  # patient x, y; set once the head is posed
+    notes: dict = field(default_factory=dict)  # what was drawn, for Drawn.parameters
     blob_centres: np.ndarray = field(init=False)
     blob_reach: np.ndarray = field(init=False)
 
@@ -203,7 +204,7 @@ def _shape(rng: np.random.Generator, atrophy: float) -> dict:
     }
 
 
-def _hu_table(rng: np.random.Generator) -> np.ndarray:
+def _hu_table(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     offset, bone = rng.uniform(-8, 8), rng.uniform(0.85, 1.15)
     gm = rng.uniform(36, 44)
     csf = rng.uniform(2, 12)
@@ -222,7 +223,7 @@ def _hu_table(rng: np.random.Generator) -> np.ndarray:
     hu[HOLDER], hu[FOAM] = rng.uniform(150, 350), rng.uniform(-110, -60)
     soft = [SCALP, NECK, CSF, VENT, CISTERN, GM, WM, DEEP, CEREB, STEM, DURA, FAT, GLOBE]
     hu[soft] += offset
-    return hu
+    return hu, {"kvp_offset_hu": round(offset, 2), "bone_factor": round(bone, 3)}
 
 
 def _head(rng: np.random.Generator) -> Head:
@@ -234,19 +235,25 @@ def _head(rng: np.random.Generator) -> Head:
     streak = None
     if rng.random() < 0.7:
         streak = (rng.uniform(10, 45), rng.uniform(2, 14), rng.uniform(3, 8))
+    blobs = _blobs(rng, atrophy, shape)
+    hu, notes = _hu_table(rng)
+    notes["atrophy"] = round(atrophy, 3)
+    notes["calcifications"] = sum(b.cls == CALC for b in blobs)
+    notes["beam_hardening"] = streak is not None
     return Head(
         shape=shape,
         waves_sulci=sulci,
         phases_sulci=rng.uniform(0, 2 * np.pi, m),
         waves_texture=texture,
         phases_texture=rng.uniform(0, 2 * np.pi, 5),
-        blobs=_blobs(rng, atrophy, shape),
-        hu=_hu_table(rng),
+        blobs=blobs,
+        hu=hu,
         texture_hu=rng.uniform(1, 2.5),
         falx_hu=rng.uniform(15, 35),
         cupping_hu=rng.uniform(0, 6),
         streak=streak,
         holder=_holder_shape(rng, shape),
+        notes=notes,
     )
 
 
@@ -356,6 +363,7 @@ class Scan:
     rotation: np.ndarray  # patient -> head
     centre: np.ndarray  # head centre, patient coordinates
     motion: tuple[int, int, float, float] | None  # first slice, count, shift mm, angle
+    pose_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)  # yaw, pitch, roll
 
     @property
     def step(self) -> float:  # rendered pixel (mm)
@@ -383,8 +391,8 @@ def _scan(rng: np.random.Generator, head: Head) -> Scan:
     thickness = float(choose(rng, (2.5, 3.0, 4.0, 5.0), (0.2, 0.2, 0.2, 0.4)))
     spacing = thickness if rng.random() < 0.8 else 0.8 * thickness
     tilt = 0.0 if rng.random() < 0.45 else float(rng.uniform(5, 25) * choose(rng, (-1, 1)))
-    angles = np.deg2rad([rng.uniform(-10, 10), rng.uniform(-12, 12), rng.uniform(-6, 6)])
-    rotation = _rotation(*angles)
+    pose = (rng.uniform(-10, 10), rng.uniform(-12, 12), rng.uniform(-6, 6))
+    rotation = _rotation(*np.deg2rad(pose))
     centre = np.array([rng.uniform(-30, 30), rng.uniform(-30, 30), rng.uniform(-120, 80)])
     t = np.deg2rad(tilt)
     row, column = np.array([1.0, 0.0, 0.0]), np.array([0.0, np.cos(t), -np.sin(t)])
@@ -417,8 +425,21 @@ def _scan(rng: np.random.Generator, head: Head) -> Scan:
         first = int(rng.integers(0, slices - count))
         motion = (first, count, rng.uniform(1, 4), rng.uniform(0, np.pi))
     sub = 2 if thickness >= 4 else 1
+    pose_deg = tuple(round(a, 2) for a in pose)
     return Scan(
-        matrix, n, pixel, spacing, thickness, tilt, sub, slices, geometry, rotation, centre, motion
+        matrix,
+        n,
+        pixel,
+        spacing,
+        thickness,
+        tilt,
+        sub,
+        slices,
+        geometry,
+        rotation,
+        centre,
+        motion,
+        pose_deg,
     )
 
 
@@ -1144,5 +1165,9 @@ def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
         "encoding": style.encoding.label,
         "padding_hu": style.padding_hu,
         "target_volume_ml": round(volume, 3) if bleed else None,
+        "pose_deg": scan.pose_deg,
+        "centre_mm": tuple(round(float(c), 1) for c in scan.centre[:2]),
+        "holder": head.holder is not None,
+        **head.notes,
     }
     return Drawn(datasets, positive, finding, parameters, masks)
