@@ -265,8 +265,8 @@ def _holder_shape(rng: np.random.Generator, shape: dict):
 
 
 def _blobs(rng: np.random.Generator, atrophy: float, shape: dict) -> list[Blob]:
-    """Deep structures in painting order: nuclei, brainstem, cisterns, ventricles, skull base,
-    orbits, then calcifications and the straight sinus on top."""
+    """Deep structures in painting order: nuclei, brainstem, cisterns, ventricles, the straight
+    sinus, skull base and orbits, then calcifications on top."""
     s = 1.0 + 0.6 * atrophy * rng.uniform(0.7, 1.0)  # ventricles grow with atrophy
     brain = (GM, WM, CSF, CEREB)
     blobs = []
@@ -287,6 +287,9 @@ def _blobs(rng: np.random.Generator, atrophy: float, shape: dict) -> list[Blob]:
     ]
     blobs += [Blob((side * 14, 12, -20), (3, 10, 6), CISTERN, (*brain, DEEP)) for side in (-1, 1)]
     blobs += _ventricles(s)
+    # The straight sinus, from the vein of Galen back and down to the torcula: dense, normal.
+    onto = (GM, WM, DEEP, CSF, VENT, CISTERN, STEM, CEREB)
+    blobs += [Blob((0, 38 + 6 * t, -4 - 5 * t), (3, 3.5, 3), DURA, onto) for t in range(6)]
     blobs += _skull_base(rng, shape)
     blobs += _calcifications(rng)
     return blobs
@@ -327,8 +330,7 @@ def _skull_base(rng: np.random.Generator, shape: dict) -> list[Blob]:
 
 def _calcifications(rng: np.random.Generator) -> list[Blob]:
     onto = (GM, WM, DEEP, CSF, VENT, CISTERN, STEM, DURA)
-    blobs = [Blob((0, 38, -4), (3, 3, 3), DURA, onto)]  # start of the straight sinus
-    blobs += [Blob((0, 38 + 6 * t, -4 - 5 * t), (3, 3.5, 3), DURA, onto) for t in range(1, 6)]
+    blobs = []
     if rng.random() < 0.6:
         r = rng.uniform(1, 2)
         blobs.append(Blob((0, 24, -7), (r, r, r), CALC, onto, hu=rng.uniform(120, 500)))
@@ -1107,17 +1109,10 @@ def _circle(scan: Scan) -> np.ndarray:
     return i[:, None] ** 2 + i[None, :] ** 2 > (scan.matrix / 2.0) ** 2
 
 
-def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
-    """One scanner-like head CT; the bleed (if ``positive``) is the only difference a flag
-    makes."""
-    header_rng, anatomy_rng, finding_rng, noise_rng = rng.spawn(4)
-    head = _head(anatomy_rng)
-    scan = _scan(anatomy_rng, head)
-    head.holder_centre = (float(scan.centre[0]), float(scan.centre[1]) - 5.0)
-    sd = float(anatomy_rng.uniform(3, 15))
-    bleed, volume = _bleed(finding_rng, head.shape) if positive else (None, 0.0)
-    n_planes = scan.slices * scan.sub
-    planes_hu = np.empty((n_planes, scan.n, scan.n), np.float32)
+def _render_all(head: Head, scan: Scan, bleed: Bleed | None, volume: float):
+    """Every plane of every slice, the bleed grown into them; (planes HU, blood fraction,
+    voxels of blood)."""
+    planes_hu = np.empty((scan.slices * scan.sub, scan.n, scan.n), np.float32)
     found = Candidates()
     for k in range(scan.slices):
         for m, plane in enumerate(_planes(scan, k)):
@@ -1127,6 +1122,40 @@ def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
                 found.add(p, bleed, f, cls[box], box, scan.n)
     frac = np.zeros_like(planes_hu)
     painted = _grow(bleed, found, volume, scan, planes_hu, frac) if bleed else 0
+    return planes_hu, frac, painted
+
+
+def _parameters(head: Head, scan: Scan, style: CtStyle, sd: float, volume: float | None):
+    return {
+        "matrix": scan.matrix,
+        "rendered": scan.n,
+        "pixel_mm": round(scan.pixel, 4),
+        "slices": scan.slices,
+        "spacing_mm": scan.spacing,
+        "thickness_mm": scan.thickness,
+        "tilt_deg": round(scan.tilt, 2),
+        "noise_sd_hu": round(sd, 2),
+        "motion": scan.motion is not None,
+        "encoding": style.encoding.label,
+        "padding_hu": style.padding_hu,
+        "target_volume_ml": None if volume is None else round(volume, 3),
+        "pose_deg": scan.pose_deg,
+        "centre_mm": tuple(round(float(c), 1) for c in scan.centre[:2]),
+        "holder": head.holder is not None,
+        **head.notes,
+    }
+
+
+def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
+    """One scanner-like head CT; the bleed (if ``positive``) is the only difference a flag
+    makes."""
+    header_rng, anatomy_rng, finding_rng, noise_rng = rng.spawn(4)
+    head = _head(anatomy_rng)
+    scan = _scan(anatomy_rng, head)
+    head.holder_centre = (float(scan.centre[0]), float(scan.centre[1]) - 5.0)
+    sd = float(anatomy_rng.uniform(3, 15))
+    bleed, volume = _bleed(finding_rng, head.shape) if positive else (None, None)
+    planes_hu, frac, painted = _render_all(head, scan, bleed, volume or 0.0)
     hu, blood = _finish(scan, planes_hu, frac, noise_rng, sd)
     style = _style(header_rng)
     salt = "positive" if positive else "negative"
@@ -1141,33 +1170,15 @@ def draw(rng: np.random.Generator, *, positive: bool) -> Drawn:
         outside=outside,
         salt=salt,
     )
-    finding = {"type": "none"}
-    masks = {}
+    finding, masks = {"type": "none"}, {}
     if bleed is not None:
+        details = {k: round(v, 2) if isinstance(v, float) else v for k, v in bleed.details.items()}
         finding = {
             "type": bleed.kind,
             "side": bleed.side,
             "volume_ml": round(painted * scan.voxel_ml, 3),
             "hu": round(bleed.hu, 1),
-            **{k: (round(v, 2) if isinstance(v, float) else v) for k, v in bleed.details.items()},
+            **details,
         }
         masks["finding"] = blood >= 0.5
-    parameters = {
-        "matrix": scan.matrix,
-        "rendered": scan.n,
-        "pixel_mm": round(scan.pixel, 4),
-        "slices": scan.slices,
-        "spacing_mm": scan.spacing,
-        "thickness_mm": scan.thickness,
-        "tilt_deg": round(scan.tilt, 2),
-        "noise_sd_hu": round(sd, 2),
-        "motion": scan.motion is not None,
-        "encoding": style.encoding.label,
-        "padding_hu": style.padding_hu,
-        "target_volume_ml": round(volume, 3) if bleed else None,
-        "pose_deg": scan.pose_deg,
-        "centre_mm": tuple(round(float(c), 1) for c in scan.centre[:2]),
-        "holder": head.holder is not None,
-        **head.notes,
-    }
-    return Drawn(datasets, positive, finding, parameters, masks)
+    return Drawn(datasets, positive, finding, _parameters(head, scan, style, sd, volume), masks)
