@@ -39,8 +39,8 @@ from triage.core.package import (
 from triage.core.phantoms.head_ct import head_ct_phantom
 from triage.core.pipeline import prepare_input, run_model
 from triage.core.preprocess import WINDOWS, window
+from triage.core.shifted import shifted_sources
 from triage.core.train import RECIPES, input_spec, make_example, train_model
-from triage.core.validation.sources import shifted_sources
 
 PACKAGES = Path(__file__).resolve().parents[2] / "triage" / "packages"
 SHIPPED = ("head-ct-ich", "cxr-pneumothorax")

@@ -71,7 +71,7 @@ from triage.core.preprocess import (
     window,
 )
 from triage.core.resample import resize
-from triage.core.validation.sources import shifted_sources
+from triage.core.shifted import shifted_sources
 
 __all__ = ["RECIPES", "ProgressEvent", "Recipe", "known_recipes", "make_example", "train_model"]
 
@@ -764,7 +764,7 @@ def smoke_set(
     return {
         "source": first.name,
         "generator": f"numpy default_rng([{seed}, 7, 0, index]) through "
-        "triage.core.validation.sources.shifted_sources",
+        "triage.core.shifted.shifted_sources",
         "cases": cases,
     }
 

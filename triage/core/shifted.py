@@ -7,7 +7,10 @@ measured through the hospital's path (series selection, framing, input checks). 
   apart from the training generator, in its own shifted look (``Appearance.shifted()``: more
   noise, subtler and smaller lesions) and at slice counts and matrices it varies itself;
 * the independent families of ``triage.core.validation.families`` (drawn by another hand, with
-  their own code and parameters).
+  their own code and parameters, without sight of the training generator).
+
+The order is part of every study's seed (``default_rng([seed, 7, position, i])`` in
+``train.score_family``): new sources are appended, never inserted.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from simulator.synthetic import Appearance, chest_radiograph, head_ct
+from triage.core.validation.families import FAMILIES
 
 Draw = Callable[[np.random.Generator, bool], list[list]]
 
@@ -63,10 +67,6 @@ def _family_draw(family) -> Draw:
 def shifted_sources(task: str) -> dict[str, tuple[str, Draw]]:
     """name -> (description, draw(rng, positive) -> DICOM series) for one task."""
     sources = {"simulator": _SIMULATOR[task]}
-    try:
-        from triage.core.validation.families import FAMILIES
-    except ImportError:  # the independent families ship with their own change
-        return sources
     for name, family in FAMILIES.get(task, {}).items():
         sources[name] = (family.description, _family_draw(family))
     return sources
