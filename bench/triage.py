@@ -83,8 +83,7 @@ def part_one(args, work: Path, config: OrthancConfig) -> None:
     from readingcenter.studies.ingest import follow_until_idle
     from readingcenter.studies.models import Study
     from triage.core.outcome import FindingResult, RunOutcome
-    from triage.core.pipeline import _window_names
-    from triage.core.preprocess import prepare_ct_volume, prepare_radiograph
+    from triage.core.pipeline import prepare_input
     from triage.registry import loaded_models
     from triage.services import _fetch_series, triage_run_record, triage_study_version
 
@@ -123,13 +122,10 @@ def part_one(args, work: Path, config: OrthancConfig) -> None:
         fetch_ms, datasets = timed(
             lambda s=series: _fetch_series(client, s.orthanc_id), args.repeat
         )
-        if kind == "ct-volume":
-            windows = _window_names(model)
-            prepare_ms, prepared = timed(lambda d=datasets, m=model, w=windows: prepare_ct_volume(
-                d, size=m.card.input.size, windows=w), args.repeat)  # fmt: skip
-        else:
-            prepare_ms, prepared = timed(lambda d=datasets, m=model: prepare_radiograph(
-                d[0], size=m.card.input.size), args.repeat)  # fmt: skip
+        # The worker's own preparation (framing and input checks included).
+        prepare_ms, (prepared, _checks) = timed(
+            lambda d=datasets, m=model: prepare_input(m.card.input, d), args.repeat
+        )
         batch = torch.from_numpy(prepared.array)[None]
         infer_ms, _ = timed(lambda b=batch, m=model: m.predict(b), args.repeat)
 

@@ -116,8 +116,13 @@ def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome
         outcome.detail = {"selection": selected.reason, "notes": list(prepared.notes)[:20],
                           "rejected": [list(r) for r in selected.rejected][:20]}  # fmt: skip
         if checks:
+            # Every failed check, and the one that decides the run's status under the key the
+            # case page reads ("AI not applied: ...").
             outcome.detail["input_checks"] = [c.as_dict() for c in checks]
             status, reason = verdict(checks)
+            outcome.detail["input_check"] = next(
+                c for c in checks if c.severity == status
+            ).as_dict()
             if status == "not_applicable":
                 raise NotApplicable(reason, selected.rejected)
         probabilities = model.predict(torch.from_numpy(prepared.array)[None])
