@@ -8,7 +8,17 @@ from django.db import models
 class RunStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     NOT_APPLICABLE = "not_applicable", "Not applicable"
+    # Made for this study, but its images fall outside what the model was validated on: the
+    # scores are kept for the record and flag nothing, so the run never moves a priority.
+    LOW_CONFIDENCE = "low_confidence", "Low confidence"
     FAILED = "failed", "Failed"
+
+
+# Where triage.core's input checks put their stable code in a run's detail
+# ({"input_check": {"code": "slice_count", ...}}): a not_applicable run carrying it was made for
+# this kind of study and withheld by a check, which the radiologist should hear about; one
+# without it simply did not fit (a CT model on a radiograph), which is noise on a worklist.
+INPUT_CHECK_KEY = "input_check"
 
 
 class TriageRun(models.Model):
@@ -34,7 +44,9 @@ class TriageRun(models.Model):
     # Positive findings only, each marked AI-generated; never a negative statement.
     draft_findings = models.JSONField(default=list, blank=True)
     runtime_ms = models.FloatField(null=True, blank=True)
-    reason = models.TextField(blank=True, help_text="why not applicable, or why it failed")
+    reason = models.TextField(
+        blank=True, help_text="why not applicable or low confidence, or why it failed"
+    )
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -55,4 +67,15 @@ class TriageRun(models.Model):
 
     @property
     def flagged(self) -> list[str]:
+        # Only a succeeded run may flag (a low-confidence one keeps its scores, flags nothing).
+        if self.status != RunStatus.SUCCEEDED:
+            return []
         return [code for code, flag in self.flags.items() if flag]
+
+    @property
+    def withheld(self) -> bool:
+        """The model was made for this study but did not speak: its images fell outside what
+        it was validated on (low confidence), or an input check found it not applicable."""
+        return self.status == RunStatus.LOW_CONFIDENCE or (
+            self.status == RunStatus.NOT_APPLICABLE and INPUT_CHECK_KEY in (self.detail or {})
+        )

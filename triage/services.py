@@ -78,7 +78,9 @@ def triage_run_record(*, study_id: int, study_version: int, outcome: RunOutcome)
                 },
             )
             # Only a run on the study as it is now may move its priority: a run on a version
-            # that a late series has since replaced speaks about other images.
+            # that a late series has since replaced speaks about other images. And only a
+            # succeeded one: low confidence, not applicable and failed never escalate
+            # (run.flagged is empty for them, whatever their scores).
             if study.version == study_version and run.flagged:
                 study_priority_refresh(
                     study, actor_label=f"AI {outcome.model_name} {outcome.model_version}"
