@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import json
 import math
 from collections import defaultdict
 from collections.abc import Mapping
@@ -265,10 +266,11 @@ def population_stability_index(
     """PSI = sum over bins of (current - reference) * ln(current / reference), the bins being
     the reference's quantiles (ties merged). Returns the index and the bins' shares."""
     ordered = sorted(reference)
-    cuts = [ordered[min(len(ordered) - 1, (len(ordered) * i) // bins)] for i in range(1, bins)]
+    # The i-th cut is the largest of the lowest i/bins of the reference.
+    cuts = [ordered[max(0, (len(ordered) * i) // bins - 1)] for i in range(1, bins)]
+    # Ties merged; a cut at the reference's maximum leaves a last bin the reference never
+    # reached, which is kept: scores above everything the version used to give are drift.
     edges = sorted(set(cuts))
-    if edges and edges[-1] >= ordered[-1]:
-        edges.pop()  # nothing of the reference lies above its maximum: no empty last bin
     expected, actual = _shares(ordered, edges), _shares(current, edges)
     psi = sum((a - e) * math.log(a / e) for e, a in zip(expected, actual, strict=True))
     uppers: list[float | None] = [*edges, None]
@@ -322,7 +324,10 @@ def _first_runs(versions: list[ModelVersion]) -> dict[int, list[dict]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [RunStatus.SUCCEEDED, REFERENCE_RUNS, [v.pk for v in versions]])
         for version_id, probabilities in cursor.fetchall():
-            found[version_id].append(probabilities)
+            # A raw cursor hands jsonb over as its text.
+            found[version_id].append(
+                json.loads(probabilities) if isinstance(probabilities, str) else probabilities
+            )
     return found
 
 
