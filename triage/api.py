@@ -90,7 +90,7 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
     history = ChangeSerializer(many=True)
 
 
-class ReasonSerializer(serializers.Serializer):
+class StateChangeReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, help_text="why: it goes on the history")
 
 
@@ -136,7 +136,7 @@ class _StateChangeApi(APIView):
     change = None
 
     def post(self, request, model_name: str, model_version: str):
-        payload = ReasonSerializer(data=request.data)
+        payload = StateChangeReasonSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         version = self.change(
             model_name=model_name,
@@ -159,7 +159,7 @@ _CHANGE_RESPONSES = {
 
 @extend_schema(
     tags=["triage"],
-    request=ReasonSerializer,
+    request=StateChangeReasonSerializer,
     responses={**_CHANGE_RESPONSES, 409: OpenApiResponse(description="already paused")},
 )
 class ModelVersionPauseApi(_StateChangeApi):
@@ -171,7 +171,7 @@ class ModelVersionPauseApi(_StateChangeApi):
 
 @extend_schema(
     tags=["triage"],
-    request=ReasonSerializer,
+    request=StateChangeReasonSerializer,
     responses={**_CHANGE_RESPONSES, 409: OpenApiResponse(description="not paused")},
 )
 class ModelVersionResumeApi(_StateChangeApi):
