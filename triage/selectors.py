@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from triage.models import INPUT_CHECK_KEY, RunStatus, TriageRun
+from triage.models import INPUT_CHECK_KEY, RunStatus, TriageAwaiting, TriageRun
 
 
 def triage_runs_succeeded(study) -> QuerySet[TriageRun]:
@@ -104,3 +104,12 @@ def model_card_summary(card: dict) -> dict:
         or ([_validation_row(validation, "validation")] if _is_family(validation) else []),
         "monitoring": card.get("monitoring") or {},
     }
+
+
+def triage_awaiting_for(study) -> list[tuple[str, str]]:
+    """The paused model versions this study, as it is now, waits for: (name, version)."""
+    return list(
+        TriageAwaiting.objects.filter(study_id=study.pk, study_version=study.version)
+        .order_by("model_name", "model_version")
+        .values_list("model_name", "model_version")
+    )

@@ -99,6 +99,7 @@ def triage_run_record(*, study_id: int, study_version: int, outcome: RunOutcome)
                 detail={
                     "study_version": study_version,
                     "status": outcome.status,
+                    "reason": outcome.reason,
                     "flags": outcome.flags,
                     "model_version": outcome.model_version,
                     "weights_sha256": outcome.weights_sha256,

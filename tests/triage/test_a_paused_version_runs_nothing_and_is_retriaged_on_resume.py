@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
@@ -134,6 +135,10 @@ def test_a_paused_version_runs_nothing_and_its_studies_are_retriaged_on_resume(
     assert awaiting.study_version == study.version
     study.refresh_from_db()
     assert study.priority == "routine"
+    reader = Client()
+    reader.force_login(manager)
+    page = reader.get(f"/cases/{study.case.pk}/").content.decode()
+    assert "always-flags 1.0.0 is paused by a manager" in page
 
     resumed = api.post(RESUME, {"reason": "scanner protocol fixed"})
     assert resumed.status_code == 200, resumed.content
