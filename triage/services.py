@@ -1,4 +1,6 @@
-"""Recording what the AI found, and letting it escalate (never lower) a study's priority."""
+"""Recording what the AI found, and letting it escalate (never lower) a study's priority;
+which model versions may run (a manager pauses and resumes them), and the studies that wait
+for a paused one until it is resumed or a newer version of the same model replaces it."""
 
 from __future__ import annotations
 

@@ -114,8 +114,11 @@ def _send_head_ct(orthanc, tmp_path) -> Study:
     )
 
 
-def _jobs(task_name: str, status: str) -> int:
-    return ProcrastinateJob.objects.filter(task_name=task_name, status=status).count()
+def _jobs(task_name: str, status: str, study: Study) -> int:
+    # This study's jobs only: the job table outlives each test's flush (Procrastinate's own).
+    return ProcrastinateJob.objects.filter(
+        task_name=task_name, status=status, args__study_id=study.pk
+    ).count()
 
 
 def test_a_paused_version_runs_nothing_and_its_studies_are_retriaged_on_resume(
@@ -128,7 +131,7 @@ def test_a_paused_version_runs_nothing_and_its_studies_are_retriaged_on_resume(
 
     study = _send_head_ct(orthanc, tmp_path)
     worker()  # the completion's triage job, while the version is paused
-    assert _jobs("studies.study_completed", "succeeded") == 1
+    assert _jobs("studies.study_completed", "succeeded", study) == 1
     assert not TriageRun.objects.filter(study=study).exists()
     [awaiting] = TriageAwaiting.objects.filter(study=study)
     assert (awaiting.model_name, awaiting.model_version) == ("always-flags", "1.0.0")
@@ -148,10 +151,10 @@ def test_a_paused_version_runs_nothing_and_its_studies_are_retriaged_on_resume(
         ("active", "mgr", 1),
         ("paused", "mgr", 0),
     ]
-    assert _jobs("triage.retriage_study", "todo") == 1
+    assert _jobs("triage.retriage_study", "todo", study) == 1
 
     worker()  # the re-triage job
-    assert _jobs("triage.retriage_study", "succeeded") == 1
+    assert _jobs("triage.retriage_study", "succeeded", study) == 1
     [run] = TriageRun.objects.filter(study=study)
     assert (run.model_version, run.status, run.flags) == ("1.0.0", "succeeded", {"ich": True})
     study.refresh_from_db()
