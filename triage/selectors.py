@@ -100,8 +100,12 @@ def model_card_summary(card: dict) -> dict:
         "threshold_selection": validation.get("threshold_selection") or {},
         # The families the card names; a card with one set of top-level figures only (the
         # older form) is that one row.
-        "validation": _validation_rows(validation, "validation")
-        or ([_validation_row(validation, "validation")] if _is_family(validation) else []),
+        # (in name order: the card is stored as jsonb, which keeps no key order).
+        "validation": sorted(
+            _validation_rows(validation, "validation")
+            or ([_validation_row(validation, "validation")] if _is_family(validation) else []),
+            key=lambda row: row["family"],
+        ),
         "monitoring": card.get("monitoring") or {},
     }
 
