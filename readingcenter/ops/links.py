@@ -60,3 +60,14 @@ def dashboard_links(data: dict) -> dict:
     for item in data["critical_open"]["items"]:
         item["url"] = _url("critical-result-detail", args=[item["critical_result_id"]])
     return data
+
+
+def ai_model_links(rows: list[dict]) -> list[dict]:
+    """Each model version's page and its runs (the admin's list, filtered), in place."""
+    for row in rows:
+        key = {"model_name": row["model_name"], "model_version": row["model_version"]}
+        row["links"] = {
+            "page": _url("ai-model", args=[row["model_name"], row["model_version"]]),
+            "runs": _url("admin:triage_triagerun_changelist", **key),
+        }
+    return rows
