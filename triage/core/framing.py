@@ -79,6 +79,55 @@ def _heaviest_run(weights: np.ndarray, floor: float) -> tuple[int, int]:
     return best
 
 
+LABEL_GRID = 128
+
+
+def _flood(inside, labels, weight, start, label: int) -> float:
+    """Label the 4-connected part of ``inside`` around ``start``; its total weight."""
+    labels[start] = label
+    stack, total = [start], 0.0
+    while stack:
+        i, j = stack.pop()
+        total += weight[i, j]
+        for n in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):
+            if inside[n] and not labels[n]:
+                labels[n] = label
+                stack.append(n)
+    return total
+
+
+def _largest_part(silhouette: np.ndarray) -> np.ndarray:
+    """The silhouette's heaviest 4-connected part, on a coarse grid: the head, not the holder.
+
+    A head holder, a couch or a cable is in every slice, as the head is, and may frame it on
+    three sides; but it is separated from the head by air somewhere, and the head outweighs it.
+    The silhouette is reduced to at most LABEL_GRID cells a side (a cell is inside when all its
+    pixels are, so an air gap of one pixel keeps two parts apart), its parts labelled by a
+    flood fill, and the heaviest part grown back by a cell to keep its edge.
+    """
+    h, w = silhouette.shape
+    f = max(1, -(-max(h, w) // LABEL_GRID))
+    padded = np.zeros((-(-h // f) * f, -(-w // f) * f))
+    padded[:h, :w] = silhouette
+    coarse = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f)
+    weight = np.pad(coarse.sum(axis=(1, 3)), 1)
+    # A border of outside, so a neighbour is always inside the array.
+    inside = np.pad(coarse.min(axis=(1, 3)) > 0, 1)
+    labels = np.zeros(inside.shape, np.int32)
+    best, best_weight = 0, -1.0
+    for current, start in enumerate(zip(*np.nonzero(inside), strict=True), 1):
+        if labels[start]:
+            continue
+        total = _flood(inside, labels, weight, start, current)
+        if total > best_weight:
+            best, best_weight = current, total
+    part = labels == best
+    # Grown by one cell: the blocks the head only partly covers are its edge, kept.
+    grown = part[1:-1, 1:-1] | part[:-2, 1:-1] | part[2:, 1:-1] | part[1:-1, :-2] | part[1:-1, 2:]
+    keep = np.kron(grown, np.ones((f, f), bool))[:h, :w]
+    return np.where(keep, silhouette, 0.0)
+
+
 def head_box(hu: np.ndarray) -> tuple[int, int, int, int, int, int] | None:
     """(z0, z1, r0, r1, c0, c1) of the head in a (slices, rows, cols) HU volume, or None."""
     inside = hu > HEAD_THRESHOLD_HU
@@ -87,6 +136,9 @@ def head_box(hu: np.ndarray) -> tuple[int, int, int, int, int, int] | None:
         return None
     z0, z1 = _heaviest_run(area, MIN_SLICE_SHARE * area.max())
     silhouette = inside[z0:z1].sum(axis=0).astype(np.float64)
+    head = _largest_part(silhouette)
+    if head.max() > 0:
+        silhouette = head
     rows = silhouette.sum(axis=1)
     r0, r1 = _heaviest_run(rows, MIN_PROFILE_SHARE * rows.max())
     cols = silhouette[r0:r1].sum(axis=0)

@@ -100,6 +100,9 @@ def _anatomy_params(rng: np.random.Generator) -> dict:
         "wm_hu": rng.uniform(22.0, 34.0),
         "gm_delta": rng.uniform(0.0, 14.0) if detail > 0.25 else 0.0,
         "csf_hu": rng.uniform(0.0, 15.0),
+        # Basal ganglia and thalami: a little below grey matter, or a few HU above it (older
+        # heads, mineralisation), a bright centre that must not read as a clot.
+        "nuclei_delta": rng.uniform(-3.0, 9.0),
         "ventricle_scale": log_uniform(rng, 0.45, 2.3),
         "atrophy": rng.uniform(0.0, 1.0),
     }
@@ -191,7 +194,7 @@ def _paint_brain(rng, h: _Head, anatomy: dict, fields: dict) -> tuple[np.ndarray
         nuclei = _ellipsoid(
             h, (side * 0.27 * a, -0.02 * b, 0.02 * c), (0.12 * a, 0.2 * b, 0.14 * c)
         )
-        hu[(nuclei <= 1) & h.brain] = gm - 2.0
+        hu[(nuclei <= 1) & h.brain] = gm + anatomy["nuclei_delta"]
     if detail > 0.3:
         hu += (rng.uniform(0.5, 3.0) * fields["texture"]).astype(np.float32)
     csf = np.zeros(h.u.shape, bool)
@@ -238,7 +241,11 @@ def _paint_confounders(rng, h: _Head, hu: np.ndarray, labels: dict, anatomy: dic
         low = (h.w < h.floor + 0.25 * c) & (h.v > 0.55 * b) & (h.brain_depth < 5.0) & h.brain
         hu[sinus | low] = rng.uniform(45.0, 72.0)
         drawn.append("dense venous sinuses")
-    calcs = (("pineal", (0.0, 0.18 * b, 0.0), 0.6), ("choroid", (0.18 * a, 0.3 * b, 0.08 * c), 0.5))
+    calcs = (
+        ("pineal", (0.0, 0.18 * b, 0.0), 0.7),
+        ("choroid", (0.18 * a, 0.3 * b, 0.08 * c), 0.55),
+        ("habenular", (0.0, 0.12 * b, 0.03 * c), 0.2),
+    )
     for name, (cu, cv, cw), chance in calcs:
         if rng.uniform() < chance:
             r = rng.uniform(1.5, 4.5)
@@ -254,7 +261,9 @@ def _paint_confounders(rng, h: _Head, hu: np.ndarray, labels: dict, anatomy: dic
     return drawn
 
 
-def _paint_shell(rng, h: _Head, hu: np.ndarray, anatomy: dict, fields: dict) -> None:
+def _paint_shell(
+    rng, h: _Head, hu: np.ndarray, anatomy: dict, fields: dict, blood: np.ndarray
+) -> None:
     """Scalp, skull (tables and diploe), skull base, air sinuses and orbits."""
     a, b, c = h.axes
     outside = h.depth <= -anatomy["scalp_mm"]
@@ -282,6 +291,19 @@ def _paint_shell(rng, h: _Head, hu: np.ndarray, anatomy: dict, fields: dict) -> 
                 h, (side * 0.6 * a, 0.35 * b, h.floor.min() * 0.75), (0.1 * a, 0.07 * b, 0.08 * c)
             )
             hu[(mastoid <= 1) & (h.depth > 0) & ~h.brain] = -900.0
+    if rng.uniform() < 0.6:
+        # Sphenoid wings, clinoids, petrous ridges: thin plates of bone that a thick slice cuts
+        # obliquely, leaving bands of 100-400 HU that partial volume makes look like blood.
+        for _ in range(int(rng.integers(1, 4))):
+            normal = rng.normal(size=3)
+            normal /= np.linalg.norm(normal)
+            centre = np.array([rng.uniform(-0.5, 0.5) * a, rng.uniform(-0.5, 0.4) * b, 0.0])
+            centre[2] = h.floor.mean() + rng.uniform(0.0, 0.2) * c
+            offset = (h.u - centre[0]) * normal[0] + (h.v - centre[1]) * normal[1]
+            offset += (h.w - centre[2]) * normal[2]
+            near = _ellipsoid(h, tuple(centre), (0.35 * a, 0.3 * b, 0.15 * c)) <= 1
+            plate = near & (np.abs(offset) < rng.uniform(1.0, 2.5)) & (h.depth > 0) & ~blood
+            hu[plate] = cortical * rng.uniform(0.6, 1.0)
     if rng.uniform() < 0.7:
         sinus = _ellipsoid(
             h, (0.0, -0.55 * b, h.floor.max() - 0.2 * c), (0.18 * a, 0.12 * b, 0.1 * c)
@@ -496,7 +518,7 @@ def _draw_once(rng, scanner, anatomy, kinds, sub: float) -> tuple[np.ndarray, np
     hu, labels = _paint_brain(rng, h, anatomy, fields)
     confounders = _paint_confounders(rng, h, hu, labels, anatomy)
     mask = _paint_bleeds(rng, h, hu, labels, fields, kinds)
-    _paint_shell(rng, h, hu, anatomy, fields)
+    _paint_shell(rng, h, hu, anatomy, fields, mask)
     haematoma = _scalp_haematoma(rng, h, hu, anatomy)
     return (
         hu,
@@ -528,14 +550,18 @@ def _head_ct_phantom(rng: np.random.Generator, *, positive: bool) -> HeadPhantom
         if rng.uniform() < 0.15:
             kinds.append(str(rng.choice(BLEED_KINDS, p=p)))
     draw_seed = int(rng.integers(2**62))
-    thick = (anatomy["axes"][2] * 1.9) / scanner["slices"] > 3.5
-    subs = (-0.25, 0.25) if thick else (0.0,)
+    # Thick slices average what they cut through (partial volume: the vertex cut tangentially,
+    # the skull base's plates): drawn as the mean of sub-slices across the slice.
+    thickness = (anatomy["axes"][2] * 1.9) / scanner["slices"]
+    subs = (
+        (0.0,) if thickness <= 3.0 else (-0.25, 0.25) if thickness <= 5.0 else (-1 / 3, 0.0, 1 / 3)
+    )
     hu = mask = None
     for sub in subs:
         part, part_mask, info = _draw_once(
             np.random.default_rng(draw_seed), scanner, anatomy, kinds, sub
         )
-        hu = part if hu is None else (hu + part) / 2.0
+        hu = part / len(subs) if hu is None else hu + part / len(subs)
         mask = part_mask if mask is None else (mask | part_mask)
     h = info["h"]
     artefacts = _artefacts(rng, hu, h, scanner, info["ps"])
