@@ -41,6 +41,7 @@ class ProgressPrinter:
         self.tty = out.isatty()
         self.width = 0
         self.last_draw = 0.0
+        self.next_share = 0.1
 
     def _draw(self, text: str) -> None:
         pad = max(self.width - len(text), 0)
@@ -56,12 +57,16 @@ class ProgressPrinter:
         else:
             self.out.write(text, style_func=_plain)
 
-    def _progress(self, text: str, done: bool) -> None:
+    def _progress(self, text: str, done: bool, share: float = 0.0) -> None:
         if done:
             self._line(text)
         elif self.tty and time.monotonic() - self.last_draw >= 0.1:
             self._draw(text)
             self.last_draw = time.monotonic()
+        elif not self.tty and share >= self.next_share:
+            # A log (CI, a pipe) gets a line per tenth, so a long phase is not silence.
+            self._line(text)
+            self.next_share = (int(share * 10) + 1) / 10
 
     def __call__(self, event: ProgressEvent) -> None:
         clock = _clock(event.elapsed)
@@ -69,7 +74,10 @@ class ProgressPrinter:
             split = event.split.replace("_", "-")
             bar = progress_bar(event.current, event.total)
             text = f"drawing {split:<11} {bar} {event.current}/{event.total}  {clock}"
-            self._progress(text, event.current >= event.total)
+            if event.current == 1:
+                self.next_share = 0.1
+            share = event.current / max(event.total, 1)
+            self._progress(text, event.current >= event.total, share)
         elif event.stage == "batch":
             bar = progress_bar(event.current, event.total)
             text = (
