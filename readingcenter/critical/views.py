@@ -102,6 +102,8 @@ def critical_result_acknowledge(request, pk: int):
             user=user,
             via=via,
             name=request.POST.get("name", ""),
+            role=request.POST.get("role", ""),
+            read_back=request.POST.get("read_back") == "yes",
             note=request.POST.get("note", ""),
             request=request,
         )

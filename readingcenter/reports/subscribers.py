@@ -15,7 +15,7 @@ from readingcenter import hooks
 from readingcenter.errors import DomainError
 from readingcenter.reports.models import SECTIONS, CriticalCategory, Report
 from readingcenter.reports.selectors import macros_for, signed_reports_for_study
-from readingcenter.reports.services import report_open_draft
+from readingcenter.reports.services import SECTION_LABELS, critical_prompts, report_open_draft
 
 
 @hooks.subscribe("audit.study_targets")
@@ -44,12 +44,6 @@ def study_page(*, study, user) -> dict:
     }
 
 
-SECTION_LABELS = {
-    "technique": "Technique",
-    "comparison": "Comparison",
-    "findings": "Findings",
-    "impression": "Impression",
-}
 AI_REVIEW_CHOICES = [
     ("pending", "Not yet reviewed"),
     ("accepted", "Accept"),
@@ -78,6 +72,8 @@ def case_page(*, case, user, request) -> dict:
             ],
             "ai_review_choices": AI_REVIEW_CHOICES,
             "critical_rows": [*draft.critical_findings, {"finding": "", "category": "minutes"}],
+            # The critical-finding check signing will make, as the saved draft stands.
+            "critical_prompts": [p for p in critical_prompts(draft) if not p["marked"]],
             "categories": CriticalCategory.choices,
             "macros": macros,
             # Inside a <script type="application/json">: "<" escaped so no text ends the tag.

@@ -80,15 +80,17 @@
     area.setSelectionRange(position, position);
   }
 
-  // The signing password is no part of the draft: typing it saves nothing.
+  // The signing password and the answers to the critical-finding check go with the signature
+  // only: typing them saves nothing.
+  function signingOnly(field) { return field.name === "password" || field.name.startsWith("check_"); }
   form.addEventListener("input", event => {
-    if (event.target.name === "password") return;
+    if (signingOnly(event.target)) return;
     if (event.target.tagName === "TEXTAREA") expand(event.target);
     dirty = true;
     show("unsaved changes");
   });
   form.addEventListener("change", event => {
-    if (event.target.name === "password") return;
+    if (signingOnly(event.target)) return;
     const select = event.target.closest("select.ai-review");
     if (select) {
       const item = select.closest(".ai-sentence");
