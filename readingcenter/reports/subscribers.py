@@ -10,6 +10,7 @@ import json
 from django.contrib import messages
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from readingcenter import hooks
 from readingcenter.errors import DomainError
@@ -52,6 +53,20 @@ AI_REVIEW_CHOICES = [
 ]
 
 
+def editor_shortcut_labels() -> dict:
+    """What the editor's keyboard shortcuts do, in the reader's language (the help lists them)."""
+    return {
+        "accept": _("Accept the focused AI sentence"),
+        "reject": _("Reject the focused AI sentence"),
+        "next_sentence": _("Next AI sentence"),
+        "previous_sentence": _("Previous AI sentence"),
+        "save": _("Save the draft"),
+        "sign": _("Sign the final report (then your password and Enter)"),
+        "sign_next": _("Sign the final report and open the next case"),
+        "armed": _("Type your password, then Enter to sign."),
+    }
+
+
 @hooks.subscribe("worklist.case_page")
 def case_page(*, case, user, request) -> dict:
     """The reader's draft (opened on his first visit to his open case) and the signed versions
@@ -78,5 +93,6 @@ def case_page(*, case, user, request) -> dict:
             "macros": macros,
             # Inside a <script type="application/json">: "<" escaped so no text ends the tag.
             "macros_json": json.dumps(macros).replace("<", "\\u003c"),
+            "shortcut_labels_json": json.dumps(editor_shortcut_labels()).replace("<", "\\u003c"),
         }
     return context
