@@ -18,8 +18,11 @@ from readingcenter.studies.models import StudyStatus
 
 @login_required
 def home(request):
-    # Readers and managers start at the worklist; hospitals at their portal.
-    if request.user.is_radiologist or request.user.is_manager:
+    # Managers start at the operations dashboard, readers at the worklist, hospitals at their
+    # portal.
+    if request.user.is_manager:
+        return redirect("ops-dashboard")
+    if request.user.is_radiologist:
         return redirect("worklist")
     if request.user.is_hospital_user:
         return redirect("portal")
