@@ -23,6 +23,7 @@ from django.utils import timezone
 from procrastinate.contrib.django import app
 
 from readingcenter.accounts.models import Role, User
+from readingcenter.accounts.moments import moment_text
 from readingcenter.audit.models import Outcome as AuditOutcome
 from readingcenter.audit.services import audit_record
 from readingcenter.critical.models import (
@@ -288,7 +289,7 @@ def _local(value, hospital) -> str:
         zone = zoneinfo.ZoneInfo(hospital.time_zone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo("UTC")
-    return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M %Z")
+    return moment_text(value, zone)
 
 
 def _email_for(notification: CriticalNotification) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from readingcenter.accounts.moments import moment_text
 from readingcenter.audit.models import Outcome as AuditOutcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
@@ -360,7 +361,7 @@ def _site_url(path: str) -> str:
 def _local(value: dt.datetime, zone_name: str) -> str:
     from readingcenter.sla.selectors import hospital_zone
 
-    return timezone.localtime(value, hospital_zone(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
+    return moment_text(value, hospital_zone(zone_name))
 
 
 def _describe(case, tier: EscalationTier, now: dt.datetime) -> str:

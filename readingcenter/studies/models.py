@@ -186,6 +186,20 @@ class Study(models.Model):
         return self.status == StudyStatus.COMPLETE and self.hospital_id is not None
 
     @property
+    def study_datetime(self) -> dt.datetime | None:
+        """StudyDate and StudyTime as the moment they name: the hospital's wall clock, in its
+        zone (DICOM writes local time without a zone). None without both or a hospital."""
+        import zoneinfo
+
+        if self.study_date is None or self.study_time is None or self.hospital is None:
+            return None
+        try:
+            zone = zoneinfo.ZoneInfo(self.hospital.time_zone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = zoneinfo.ZoneInfo("UTC")
+        return dt.datetime.combine(self.study_date, self.study_time, tzinfo=zone)
+
+    @property
     def patient_age(self) -> str:
         """The patient's age on the study date (today without one): "57 y", "8 mo", "12 d";
         "" without a birth date. Years from two years on, as radiology reports write it."""

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from readingcenter import hooks
 from readingcenter.accounts.models import Role, User
+from readingcenter.accounts.moments import moment_text
 from readingcenter.accounts.selectors import privileged_hospital_ids, privileged_hospitals_q
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
@@ -208,7 +209,7 @@ def _explain_refusal(case: Case, user) -> DomainError:
     if case.state in CLAIMED_STATES and case.claimed_by_id != user.id:
         reader = case.claimed_by
         name = reader.get_full_name() or reader.get_username()
-        since = timezone.localtime(case.claimed_at).strftime("%H:%M %Z") if case.claimed_at else ""
+        since = moment_text(case.claimed_at)
         return Conflict(
             "already_claimed",
             f"Already claimed by {name}" + (f" since {since}" if since else "") + ".",

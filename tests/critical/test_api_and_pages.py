@@ -81,7 +81,7 @@ def test_the_hospitals_page_shows_open_ones_first_with_a_button_and_local_times(
     assert html.index(PNEUMOTHORAX["finding"]) < html.index(NODULE["finding"])
     assert html.count(">Acknowledge…</a>") == 2  # each opens the form with the read-back
     raised = timezone.localtime(bleed.raised_at, dt.timezone(dt.timedelta(hours=9)))
-    assert raised.strftime("%Y-%m-%d %H:%M") + " KST" in html
+    assert raised.strftime("%Y-%m-%d %H:%M") + " UTC+9" in html
     assert "ago" in html and "2 waiting for acknowledgement" in html
     partial = _login(hospital_user_a).get("/critical-results/?partial=1").content.decode()
     assert "<html" not in partial and BLEED["finding"] in partial

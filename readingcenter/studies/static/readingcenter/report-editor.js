@@ -53,7 +53,7 @@
         revision.value = data.revision;
         // Typed while this save was on its way: not saved yet, and the status says so.
         if (dirty) show("unsaved changes");
-        else show("saved · revision " + data.revision + " · " + new Date().toLocaleTimeString());
+        else show("saved · revision " + data.revision);
       } else if (response.status === 409) {
         // Another tab or device saved a newer revision: never overwrite it from here.
         stale = true;
