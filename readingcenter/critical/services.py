@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
 
 from readingcenter.accounts.models import Role, User
@@ -605,7 +606,7 @@ def critical_result_acknowledge(
     if via in READ_BACK_REQUIRED and not read_back and visible.filter(state=State.OPEN).exists():
         raise DomainError(
             "read_back_required",
-            "Ask the receiver to read the finding back, and confirm that he did.",
+            _("Ask the receiver to read the finding back, and confirm that he did."),
             field="read_back",
         )
     now = timezone.now()

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from readingcenter import hooks
 from readingcenter.audit.models import Outcome
@@ -405,10 +407,10 @@ def _owed_to_hospital(report: Report, *, user, request) -> None:
 
 # -- what signing checks ----------------------------------------------------------------------
 SECTION_LABELS = {
-    "technique": "Technique",
-    "comparison": "Comparison",
-    "findings": "Findings",
-    "impression": "Impression",
+    "technique": _("Technique"),
+    "comparison": _("Comparison"),
+    "findings": _("Findings"),
+    "impression": _("Impression"),
 }
 # A heading of a structured template: "Lungs: " (text after the colon, if any, is its content).
 _HEADING = re.compile(r"^\s*([^:\n]{1,60}):[ \t]*(.*)$")
@@ -440,10 +442,10 @@ def _check_before_signing(report: Report, *, revision: int | None) -> None:
         if name in required and not getattr(report, name).strip():
             raise DomainError(
                 "section_required",
-                f"{SECTION_LABELS[name]} is required by the template “{report.template.name}”: "
-                "fill it in before signing.",
+                _("%(section)s is required by the template “%(template)s”: fill it in before "
+                  "signing.") % {"section": SECTION_LABELS[name], "template": report.template.name},
                 field=name,
-            )
+            )  # fmt: skip
 
 
 def template_headings(template: ReportTemplate | None) -> list[str]:
@@ -492,9 +494,17 @@ def findings_at_signing(report: Report) -> str:
     if missing:
         raise DomainError(
             "section_required",
-            f"Fill in {', '.join(f'“{name}”' for name in missing)} in the findings: the "
-            f"template “{report.template.name}” requires "
-            f"{'them' if len(missing) > 1 else 'it'}. Nothing was signed.",
+            ngettext(
+                "Fill in %(headings)s in the findings: the template “%(template)s” requires it. "
+                "Nothing was signed.",
+                "Fill in %(headings)s in the findings: the template “%(template)s” requires "
+                "them. Nothing was signed.",
+                len(missing),
+            )
+            % {
+                "headings": ", ".join(f"“{name}”" for name in missing),
+                "template": report.template.name,
+            },
             field="findings",
         )
     return findings
@@ -598,14 +608,18 @@ def critical_review(report: Report, answers=None) -> tuple[list[dict], list[dict
         if result[1] is not None:
             marked.append(result[1])
     if unanswered:
+        source_words = {"ai": _("AI flag"), "impression": _("impression")}
         named = "; ".join(
-            f"{p['label']} ({', '.join(s['kind'].replace('ai', 'AI flag') for s in p['sources'])})"
+            f"{p['label']} ({', '.join(str(source_words[s['kind']]) for s in p['sources'])})"
             for p in unanswered
         )
         raise DomainError(
             "critical_unanswered",
-            f"Critical finding check: {named}. Mark each one critical, or say why it is not. "
-            "Nothing was signed.",
+            _(
+                "Critical finding check: %(findings)s. Mark each one critical, or say why it is "
+                "not. Nothing was signed."
+            )
+            % {"findings": named},
             field="critical_answers",
             status=409,
         )
@@ -775,7 +789,7 @@ def macro_save(*, user, code: str, text: str, shared: bool = False) -> Macro:
         )
     if shared and not user.is_manager:
         raise DomainError("forbidden", "Only managers add shared macros.", status=403)
-    macro, _ = Macro.objects.update_or_create(
+    macro, _created = Macro.objects.update_or_create(
         owner=None if shared else user, code=code, defaults={"text": text}
     )
     audit_record(actor=user, action="macro.save", target=macro, detail={"code": code})
@@ -792,7 +806,7 @@ def report_templates_load(path: Path | None = None) -> int:
     created = 0
     with transaction.atomic():
         for values in data["templates"]:
-            _, made = ReportTemplate.objects.get_or_create(
+            _template, made = ReportTemplate.objects.get_or_create(
                 modality=values["modality"],
                 body_part=values.get("body_part", ""),
                 name=values["name"],
@@ -800,7 +814,7 @@ def report_templates_load(path: Path | None = None) -> int:
             )
             created += made
         for values in data["macros"]:
-            _, made = Macro.objects.get_or_create(
+            _macro, made = Macro.objects.get_or_create(
                 owner=None, code=values["code"], defaults={"text": values["text"]}
             )
             created += made
