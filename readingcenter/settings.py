@@ -168,6 +168,7 @@ SPECTACULAR_SETTINGS = {
         "CaseStateEnum": "readingcenter.worklist.models.CaseState",
         "ReportKindEnum": "readingcenter.reports.models.ReportKind",
         "AssignmentDecisionKindEnum": "readingcenter.worklist.models.AssignmentDecision.Kind",
+        "ModelVersionStateEnum": "triage.models.VersionState",
     },
 }
 

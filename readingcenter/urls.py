@@ -21,6 +21,7 @@ from readingcenter.sla import urls as sla_urls
 from readingcenter.studies import urls as studies_urls
 from readingcenter.viewer import urls as viewer_urls
 from readingcenter.worklist import urls as worklist_urls
+from triage import urls as triage_urls
 
 
 def healthz(request):
@@ -30,6 +31,7 @@ def healthz(request):
 api_v1 = [
     *hospitals_urls.api_urlpatterns,
     *studies_urls.api_urlpatterns,
+    *triage_urls.api_urlpatterns,
     *worklist_urls.api_urlpatterns,
     *reports_urls.api_urlpatterns,
     *delivery_urls.api_urlpatterns,
@@ -44,6 +46,7 @@ api_v1 = [
 urlpatterns = [
     *accounts_urls.urlpatterns,
     *studies_urls.urlpatterns,
+    *triage_urls.urlpatterns,
     *worklist_urls.urlpatterns,
     *reports_urls.urlpatterns,
     *delivery_urls.urlpatterns,

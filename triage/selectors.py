@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from triage.models import RunStatus, TriageRun
+from triage.models import INPUT_CHECK_KEY, RunStatus, TriageAwaiting, TriageRun
 
 
 def triage_runs_succeeded(study) -> QuerySet[TriageRun]:
@@ -16,4 +16,104 @@ def triage_runs_succeeded(study) -> QuerySet[TriageRun]:
     """
     return TriageRun.objects.filter(
         study_id=study.pk, study_version=study.version, status=RunStatus.SUCCEEDED
+    )
+
+
+def triage_runs_withheld(study) -> QuerySet[TriageRun]:
+    """The runs on the study as it is now whose model was made for it but did not speak.
+
+    Low confidence (the images fall outside what the model was validated on) and not
+    applicable by an input check (a localizer, a contrast study for a non-contrast model):
+    the radiologist is told "AI not applied" and why, so that the AI's silence is never read
+    as a negative. A not-applicable run without an input check (a CT model on a radiograph)
+    is left out: it is true of every study of another kind and says nothing worth showing.
+    """
+    return TriageRun.objects.filter(
+        Q(status=RunStatus.LOW_CONFIDENCE)
+        | Q(status=RunStatus.NOT_APPLICABLE, detail__has_key=INPUT_CHECK_KEY),
+        study_id=study.pk,
+        study_version=study.version,
+    )
+
+
+# -- a model card, as the model page shows it ----------------------------------------------
+
+_FIGURES = ("auc", "sensitivity", "specificity")
+
+
+def _is_family(node) -> bool:
+    return isinstance(node, dict) and isinstance(node.get("auc"), int | float)
+
+
+def _validation_row(node: dict, label: str) -> dict:
+    return {
+        "family": label,
+        "dataset": node.get("dataset", ""),
+        "n": node.get("n"),
+        "n_positive": node.get("n_positive"),
+        "threshold": node.get("threshold"),
+        **{key: node.get(key) for key in _FIGURES},
+        **{f"{key}_ci95": node.get(f"{key}_ci95") for key in _FIGURES},
+        "withheld": node.get("withheld"),
+    }
+
+
+def _validation_rows(node, label: str, depth: int = 0) -> list[dict]:
+    """Every validation family in the card (an object with an "auc"), wherever it sits: the
+    cards name their families freely (held_out, shifted, ...), so none is assumed."""
+    if depth > 3:
+        return []
+    if isinstance(node, list):
+        return [
+            row
+            for index, item in enumerate(node)
+            for row in _validation_rows(
+                item,
+                (item.get("name") or item.get("family") if isinstance(item, dict) else None)
+                or f"{label}[{index}]",
+                depth + 1,
+            )
+        ]
+    if not isinstance(node, dict):
+        return []
+    rows = [_validation_row(node, label)] if depth > 0 and _is_family(node) else []
+    for key, value in node.items():
+        if isinstance(value, dict | list) and key != "threshold_selection":
+            rows += _validation_rows(value, key, depth + 1)
+    return rows
+
+
+def model_card_summary(card: dict) -> dict:
+    """What a manager reads about a version: intended use, findings and their operating
+    points, calibration, and the validation table, from the card as it was loaded."""
+    validation = card.get("validation") if isinstance(card.get("validation"), dict) else {}
+    calibration = card.get("calibration") if isinstance(card.get("calibration"), dict) else {}
+    return {
+        "intended_use": card.get("intended_use", ""),
+        "label": card.get("label", ""),
+        "not_for_clinical_use": bool(card.get("not_for_clinical_use")),
+        "applicability": card.get("applicability") or {},
+        "findings": [f for f in card.get("findings") or [] if isinstance(f, dict)],
+        "calibration": calibration,
+        "training_data": card.get("training_data", ""),
+        "validation_summary": validation.get("summary", ""),
+        "threshold_selection": validation.get("threshold_selection") or {},
+        # The families the card names; a card with one set of top-level figures only (the
+        # older form) is that one row.
+        # (in name order: the card is stored as jsonb, which keeps no key order).
+        "validation": sorted(
+            _validation_rows(validation, "validation")
+            or ([_validation_row(validation, "validation")] if _is_family(validation) else []),
+            key=lambda row: row["family"],
+        ),
+        "monitoring": card.get("monitoring") or {},
+    }
+
+
+def triage_awaiting_for(study) -> list[tuple[str, str]]:
+    """The paused model versions this study, as it is now, waits for: (name, version)."""
+    return list(
+        TriageAwaiting.objects.filter(study_id=study.pk, study_version=study.version)
+        .order_by("model_name", "model_version")
+        .values_list("model_name", "model_version")
     )

@@ -19,6 +19,8 @@ register_converter(MonthConverter, "yyyymm")
 
 urlpatterns = [
     path("analytics/", views.analytics_page, name="analytics"),
+    path("ai/models/", views.ai_models_page, name="ai-models"),
+    path("ai/models/<slug:model_name>/<str:model_version>/", views.ai_model_page, name="ai-model"),
     path("analytics/<slug:table>.csv", views.analytics_csv, name="analytics-csv"),
     path(
         "analytics/sla-report/<slug:code>/<yyyymm:month>.pdf",

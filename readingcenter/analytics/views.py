@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -24,6 +25,13 @@ from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError
 from readingcenter.hospitals.selectors import hospital_list
 from readingcenter.studies.models import Priority
+from triage.monitoring import (
+    model_version_alarms,
+    model_version_get,
+    model_version_history,
+    model_versions_monitoring,
+)
+from triage.selectors import model_card_summary
 
 TABLES = ("overview", "overall", "hospital", "modality", "priority", "radiologist", "hour",
           "productivity", "ai")  # fmt: skip
@@ -204,3 +212,61 @@ def sla_report_csv(request, code: str, month: str):
     if isinstance(report, HttpResponse):
         return report
     return _csv_response(exports.sla_report_csv(report), f"sla-{code}-{report.month}.csv")
+
+
+# -- the AI model pages (managers) ----------------------------------------------------------
+
+# The agreement with signed reports shown on a model page: the last 30 days, like the
+# analytics page's default period.
+AGREEMENT_DAYS = 30
+
+
+def _require_manager(user) -> None:
+    if not user.is_manager:
+        raise PermissionDenied("The AI model pages are for managers.")
+
+
+@login_required
+def ai_models_page(request):
+    """Every model version a worker has loaded, each linking to its page."""
+    _require_manager(request.user)
+    rows = model_versions_monitoring()
+    audit_record(actor=request.user, action="triage.model_version.list",
+                 target_type="triage.modelversion", request=request,
+                 detail={"page": "ai-models", "results": len(rows)})  # fmt: skip
+    return render(request, "analytics/ai_models.html", {"rows": rows})
+
+
+@login_required
+def ai_model_page(request, model_name: str, model_version: str):
+    """One model version: its card, state and pause history, live monitoring and alarms, and
+    how the signed reports took its findings (the analytics' AI performance, for it alone)."""
+    _require_manager(request.user)
+    version = model_version_get(model_name=model_name, model_version=model_version)
+    if version is None:
+        raise Http404("No such model version.")
+    [monitoring] = model_versions_monitoring(versions=[version])
+    period = selectors.Period.last_days(AGREEMENT_DAYS, zone=user_zone(request.user))
+    performance = selectors.ai_performance(user=request.user, period=period)
+    agreement = next(
+        (
+            row
+            for row in performance.rows
+            if (row.model_name, row.model_version) == (model_name, model_version)
+        ),
+        None,
+    )
+    audit_record(actor=request.user, action="triage.model_version.read", target=version,
+                 request=request, detail={"page": "ai-model"})  # fmt: skip
+    key = urlencode({"model_name": model_name, "model_version": model_version})
+    context = {
+        "version": version,
+        "card": model_card_summary(version.card),
+        "m": monitoring,
+        "history": model_version_history(version),
+        "alarms": model_version_alarms(version)[:100],
+        "agreement": agreement,
+        "agreement_days": AGREEMENT_DAYS,
+        "runs_url": f"{reverse('admin:triage_triagerun_changelist')}?{key}",
+    }
+    return render(request, "analytics/ai_model.html", context)

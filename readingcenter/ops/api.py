@@ -10,19 +10,21 @@ from rest_framework.views import APIView
 from readingcenter.api import IsManager
 from readingcenter.audit.services import audit_record
 from readingcenter.ops import selectors
-from readingcenter.ops.links import dashboard_links
+from readingcenter.ops.links import ai_model_links, dashboard_links
 
 
 @extend_schema(responses=OpenApiTypes.OBJECT, tags=["ops"])
 class DashboardApi(APIView):
     """Queue depth and oldest case by priority and hospital, at-risk and breached cases,
-    radiologists' status, AI flags waiting, failed deliveries, open critical results; each
+    radiologists' status, AI flags waiting, failed deliveries, open critical results, and
+    each AI model version's state, positive rates, drift and alarms (``ai_models``); each
     number with the page that lists what is behind it (``links``/``url``)."""
 
     permission_classes = [IsManager]
 
     def get(self, request):
         data = dashboard_links(selectors.dashboard())
+        data["ai_models"] = ai_model_links(selectors.ai_models())
         audit_record(
             actor=request.user,
             action="ops.dashboard.read",

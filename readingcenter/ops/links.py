@@ -77,3 +77,14 @@ def _coverage_links(coverage: dict) -> None:
         # The admin's form for a new promise, with the hospital chosen.
         row["url"] = _url("admin:sla_slapolicy_add", hospital=row["hospital_id"])
         row["open_url"] = _url("worklist", hospital=row["code"])
+
+
+def ai_model_links(rows: list[dict]) -> list[dict]:
+    """Each model version's page and its runs (the admin's list, filtered), in place."""
+    for row in rows:
+        key = {"model_name": row["model_name"], "model_version": row["model_version"]}
+        row["links"] = {
+            "page": _url("ai-model", args=[row["model_name"], row["model_version"]]),
+            "runs": _url("admin:triage_triagerun_changelist", **key),
+        }
+    return rows

@@ -42,6 +42,7 @@ from readingcenter.reports.models import Report, ReportState
 from readingcenter.studies.models import Priority
 from readingcenter.worklist.models import OPEN_STATES, Case, CaseState
 from readingcenter.worklist.selectors import uncovered_cases
+from triage.monitoring import model_versions_monitoring
 
 # How many at-risk / breached cases, failed deliveries and open critical results the dashboard
 # lists by name; the counts are always complete and link to the full lists.
@@ -341,3 +342,57 @@ def reads_since(*, reader_id: int, since, now=None) -> QuerySet[Report]:
         .select_related("study", "hospital", "signed_by")
         .order_by("-signed_at", "-id")
     )
+
+
+# -- AI models (triage's live monitoring, as the dashboard shows it) -------------------------
+
+
+def ai_models(*, now=None) -> list[dict]:
+    """Each model version a worker has loaded: state, the positive rate of the last hour and
+    day against its band, score drift, alarms of the last day, studies awaiting it. Read from
+    triage's monitoring (a fixed handful of queries, whatever the number of versions)."""
+    rows = []
+    for m in model_versions_monitoring(now=now or timezone.now()):
+        version = m.version
+        rows.append(
+            {
+                "model_name": version.model_name,
+                "model_version": version.model_version,
+                "state": version.state,
+                "paused": version.is_paused,
+                "loaded": m.loaded,
+                "last_seen_at": version.last_seen_at,
+                "expected_positive_rate": m.expected.expected_positive_rate,
+                "band": [m.expected.low, m.expected.high],
+                "min_studies": m.expected.min_studies,
+                "defaults_used": m.expected.defaults_used,
+                "windows": [
+                    {
+                        "window": w.window,
+                        "label": w.label,
+                        "studies": w.studies,
+                        "positives": w.positives,
+                        "rate": w.rate,
+                        "low_confidence": w.low_confidence,
+                        "out_of_band": w.out_of_band(m.expected),
+                    }
+                    for w in m.windows
+                ],
+                "drift": [
+                    {"finding": d.finding, "psi": d.psi, "level": d.level, "note": d.note}
+                    for d in m.drift
+                ],
+                "alarms": [
+                    {
+                        "id": a.id,
+                        "kind": a.kind,
+                        "window": a.window,
+                        "fired_at": a.fired_at,
+                        "message": a.message,
+                    }
+                    for a in m.alarms
+                ],
+                "awaiting": m.awaiting,
+            }
+        )
+    return rows

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 from readingcenter.accounts.models import User
 from readingcenter.audit.services import audit_record
 from readingcenter.ops import selectors
-from readingcenter.ops.links import dashboard_links
+from readingcenter.ops.links import ai_model_links, dashboard_links
 
 CASE_FILTERS = ("sla", "reader", "priority", "hospital", "coverage")
 
@@ -41,7 +41,11 @@ def dashboard_page(request):
             target_type="ops.dashboard",
             request=request,
         )
-    context = {"d": data, "partial_url": f"{reverse('ops-dashboard')}?partial=1"}
+    context = {
+        "d": data,
+        "partial_url": f"{reverse('ops-dashboard')}?partial=1",
+        "ai_models": ai_model_links(selectors.ai_models()),
+    }
     template = "ops/_dashboard.html" if partial else "ops/dashboard.html"
     return render(request, template, context)
 

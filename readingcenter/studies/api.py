@@ -56,7 +56,11 @@ class TriageRunSerializer(serializers.Serializer):
     model = serializers.CharField(source="model_name")
     version = serializers.CharField(source="model_version")
     weights_sha256 = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.CharField(
+        help_text="succeeded, not_applicable, low_confidence or failed; only a succeeded run "
+        "flags, and a low-confidence run's probabilities are kept for the record only"
+    )
+    status_display = serializers.CharField(source="get_status_display")
     probabilities = serializers.DictField(child=serializers.FloatField())
     flags = serializers.DictField(child=serializers.BooleanField())
     thresholds = serializers.DictField(child=serializers.FloatField())
@@ -72,6 +76,11 @@ class AISummarySerializer(serializers.Serializer):
     )
     flags = serializers.ListField(child=serializers.CharField())
     draft_findings = serializers.ListField(child=serializers.CharField())
+    not_applied = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="why a model made for this study did not speak (low confidence, or an input "
+        "check), one line per model: shown as 'AI not applied: <reason>'",
+    )
     runs = TriageRunSerializer(many=True)
 
 
@@ -83,6 +92,11 @@ def ai_summary(study) -> dict:
         "status": "completed" if succeeded else "not_run",
         "flags": sorted({code for run in succeeded for code in run.flagged}),
         "draft_findings": [sentence for run in succeeded for sentence in run.draft_findings],
+        "not_applied": [
+            f"{run.model_name}: {run.reason or run.get_status_display().lower()}"
+            for run in runs
+            if run.withheld
+        ],
         "runs": TriageRunSerializer(runs, many=True).data,
     }
 

@@ -41,6 +41,10 @@ class Case(models.Model):
     # Highest probability among the AI's findings on the current version (0: no AI result).
     ai_score = models.FloatField(default=0.0)
     ai_flagged = models.BooleanField(default=False)
+    # Why a model made for this study did not speak on its current version (low confidence,
+    # or an input check): the worklist says "AI not applied" with it, never a silent blank
+    # that a reader could take for a negative. Empty when every applicable model spoke.
+    ai_note = models.CharField(max_length=500, blank=True)
 
     modality = models.CharField(max_length=16, blank=True)
     modalities = ArrayField(models.CharField(max_length=16), default=list, blank=True)

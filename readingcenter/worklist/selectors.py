@@ -26,9 +26,9 @@ from readingcenter.worklist.models import (
 WORKLIST_ORDER = ("priority_rank", "due_at", F("ai_score").desc(), "arrived_at", "id")
 
 CASE_COLUMNS = ("id", "state", "priority", "priority_rank", "hospital_id", "study_id", "modality",
-                "modalities", "body_part", "subspecialty", "ai_score", "ai_flagged", "arrived_at",
-                "due_at", "at_risk_at", "claimed_by_id", "claimed_at", "last_activity_at",
-                "signed_at")  # fmt: skip
+                "modalities", "body_part", "subspecialty", "ai_score", "ai_flagged", "ai_note",
+                "arrived_at", "due_at", "at_risk_at", "claimed_by_id", "claimed_at",
+                "last_activity_at", "signed_at")  # fmt: skip
 STUDY_COLUMNS = tuple(
     f"study__{name}"
     for name in (

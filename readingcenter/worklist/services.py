@@ -70,17 +70,27 @@ def _require_radiologist(user) -> None:
         )
 
 
-def _ai_summary(study: Study) -> tuple[float, bool]:
-    from triage.selectors import triage_runs_succeeded
+AI_NOTE_LENGTH = 500
 
-    runs = triage_runs_succeeded(study).only("probabilities", "flags")
+
+def _ai_summary(study: Study) -> tuple[float, bool, str]:
+    """The AI's score and flag for the worklist order, from succeeded runs only (a
+    low-confidence score orders nothing), and why a model made for the study kept silent."""
+    from triage.selectors import triage_runs_succeeded, triage_runs_withheld
+
+    runs = triage_runs_succeeded(study).only("status", "probabilities", "flags")
     score, flagged = 0.0, False
     for run in runs:
         for value in (run.probabilities or {}).values():
             if isinstance(value, int | float):
                 score = max(score, float(value))
         flagged = flagged or bool(run.flagged)
-    return score, flagged
+    withheld = triage_runs_withheld(study).order_by("model_name", "id")
+    note = "; ".join(
+        f"{run.model_name}: {run.reason or run.get_status_display().lower()}"
+        for run in withheld.only("model_name", "status", "reason")
+    )
+    return score, flagged, note[:AI_NOTE_LENGTH]
 
 
 def _promise(hospital_id: int, priority: str):
@@ -130,7 +140,7 @@ def case_sync_from_study(study: Study) -> Case | None:
             modalities=modalities,
         ),
     }
-    score, flagged = _ai_summary(study)
+    score, flagged, note = _ai_summary(study)
     if existing is None:
         case = Case(
             study=study,
@@ -140,6 +150,7 @@ def case_sync_from_study(study: Study) -> Case | None:
             arrived_at=study.completed_at or timezone.now(),
             ai_score=score,
             ai_flagged=flagged,
+            ai_note=note,
             **derived,
         )
         _set_deadline(case)
@@ -166,9 +177,9 @@ def case_sync_from_study(study: Study) -> Case | None:
         if getattr(case, field) != value:
             setattr(case, field, value)
             changed.append(field)
-    if (case.ai_score, case.ai_flagged) != (score, flagged):
-        case.ai_score, case.ai_flagged = score, flagged
-        changed += ["ai_score", "ai_flagged"]
+    if (case.ai_score, case.ai_flagged, case.ai_note) != (score, flagged, note):
+        case.ai_score, case.ai_flagged, case.ai_note = score, flagged, note
+        changed += ["ai_score", "ai_flagged", "ai_note"]
     if changed:
         case.save(update_fields=[*changed, "updated_at"])
         announce_case(case, "priority" if "priority" in changed else "updated")

@@ -23,6 +23,7 @@ from readingcenter.hospitals.selectors import hospital_list
 from readingcenter.studies.models import Priority
 from readingcenter.worklist import selectors, services
 from readingcenter.worklist.models import CaseState
+from triage.selectors import triage_awaiting_for
 
 FILTER_KEYS = ("modality", "body_part", "subspecialty", "hospital", "priority", "state", "ai",
                "mine")  # fmt: skip
@@ -108,6 +109,7 @@ def case_page(request, pk: int):
         "order": study.order,
         "priors": selectors.priors_for(case),
         "runs": runs,
+        "ai_awaiting": triage_awaiting_for(study),
         "now": timezone.now(),
         "mine": mine,
         "viewer_src": reverse("viewer")
