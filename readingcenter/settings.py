@@ -87,6 +87,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # Every page writes moments one way, with an unambiguous zone: {{ x|when }}.
+            "builtins": ["readingcenter.accounts.templatetags.moments"],
         },
     },
 ]

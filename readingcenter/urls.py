@@ -3,7 +3,9 @@ this only includes them, in the order a study flows."""
 
 from django.contrib import admin
 from django.http import JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from readingcenter.accounts import urls as accounts_urls
@@ -56,6 +58,10 @@ urlpatterns = [
     *audit_urls.urlpatterns,
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on every page (and for files that are no pages).
+    path(
+        "favicon.ico", RedirectView.as_view(url=static("readingcenter/favicon.svg"), permanent=True)
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),

@@ -106,3 +106,35 @@ def server_password(user, password: str) -> None:
     hasher = PBKDF2PasswordHasher()
     user.password = hasher.encode(password, hasher.salt(), iterations=1000)
     user.save(update_fields=["password"])
+
+
+def log_in(page, url: str, username: str, password: str, then: str) -> None:
+    """Sign in through the login page and land on ``then``."""
+    page.goto(f"{url}/login/?next={then}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{url}{then}")
+
+
+def stub_viewer(context) -> None:
+    """The case page's OHIF frame as a black page (the viewer has its own browser tests)."""
+    import re
+
+    context.route(
+        re.compile(r".*/ohif/.*"),
+        lambda route: route.fulfill(
+            status=200,
+            content_type="text/html",
+            body="<body style='background:#000;color:#999'>viewer (stubbed)</body>",
+        ),
+    )
+
+
+def screenshots(tmp_path: Path) -> Path:
+    """Where a browser test keeps its screenshots: BROWSER_SCREENSHOTS, else under its tmp
+    folder; printed, so that a run says where to look."""
+    folder = Path(os.environ.get("BROWSER_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots: {folder}")
+    return folder

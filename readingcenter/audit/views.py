@@ -17,8 +17,18 @@ from readingcenter import hooks
 from readingcenter.audit import selectors
 from readingcenter.audit.forms import AuditSearchForm
 from readingcenter.audit.services import audit_record
+from readingcenter.audit.templatetags.audit_words import target_noun
 
 PAGE_SIZE = 50
+# What the trail's lines are about, for the target filter (the types audit_record writes).
+TARGET_TYPES = [
+    (value, target_noun(value))
+    for value in (
+        "studies.study", "worklist.case", "reports.report", "critical.criticalresult",
+        "delivery.delivery", "sla.slapolicy", "sla.escalationtier", "hospitals.hospital",
+        "accounts.user", "ops.dashboard", "audit.auditevent",
+    )
+]  # fmt: skip
 # The same fields the API shows, in the same order.
 CSV_COLUMNS = selectors.EXPORT_FIELDS
 
@@ -79,6 +89,7 @@ def audit_search_page(request):
             "has_next": has_next,
             "query": query,
             "export_url": f"{reverse('audit-export')}?{query}",
+            "target_types": TARGET_TYPES,
         },
     )
 

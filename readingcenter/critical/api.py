@@ -63,7 +63,8 @@ class CriticalResultSerializer(serializers.ModelSerializer):
         model = CriticalResult
         fields = ["id", "state", "finding", "category", "category_label", "level", "hospital",
                   "study", "report", "raised_at", "due_at", "escalated_at", "acknowledged_at",
-                  "acknowledged_by", "acknowledged_by_name", "ack_via", "note",
+                  "acknowledged_by", "acknowledged_by_name", "acknowledged_by_role", "read_back",
+                  "ack_via", "note",
                   "acknowledge_url"]  # fmt: skip
 
 
@@ -137,6 +138,15 @@ class AcknowledgeSerializer(serializers.Serializer):
         default="",
         help_text="who took it (default: the caller's name); required with via=phone",
     )
+    role = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="",
+        help_text="the receiver's role at the hospital, e.g. ED attending",
+    )  # fmt: skip
+    read_back = serializers.BooleanField(
+        required=False, allow_null=True, default=None,
+        help_text="the receiver read the finding back and it was confirmed (required, true, "
+        "with via=phone)",
+    )  # fmt: skip
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     via = serializers.ChoiceField(
         choices=[AckVia.PHONE],
@@ -151,7 +161,9 @@ class AcknowledgeSerializer(serializers.Serializer):
     request=AcknowledgeSerializer,
     responses={
         200: AcknowledgementSerializer,
-        400: OpenApiResponse(description="codes phone_only, name_required, via_not_allowed"),
+        400: OpenApiResponse(
+            description="codes phone_only, name_required, via_not_allowed, read_back_required"
+        ),
         403: OpenApiResponse(description="code not_allowed: radiologists do not acknowledge"),
         404: OpenApiResponse(description="no such critical result, or another hospital's"),
     },
@@ -173,6 +185,8 @@ class CriticalResultAcknowledgeApi(APIView):
             user=request.user,
             via=data["via"] or AckVia.API,
             name=data["name"],
+            role=data["role"],
+            read_back=data["read_back"],
             note=data["note"],
             request=request,
         )

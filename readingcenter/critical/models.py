@@ -189,6 +189,12 @@ class CriticalResult(models.Model):
     )
     # Who really took it: "Dr Lee, ED, by phone", or the person a hospital system names.
     acknowledged_by_name = models.CharField(max_length=200, blank=True)
+    # His role at the hospital ("ED attending"): the record says who was responsible.
+    acknowledged_by_role = models.CharField(max_length=200, blank=True)
+    # The receiver repeated the finding back and it was confirmed (the Joint Commission's
+    # read-back). Required on the page and by phone; what a hospital system says through the
+    # API; None for acknowledgements recorded before it was asked.
+    read_back = models.BooleanField(null=True, blank=True)
     ack_via = models.CharField(max_length=8, choices=AckVia.choices, blank=True)
     note = models.TextField(blank=True)
 

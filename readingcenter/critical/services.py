@@ -20,9 +20,11 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
 
 from readingcenter.accounts.models import Role, User
+from readingcenter.accounts.moments import moment_text
 from readingcenter.audit.models import Outcome as AuditOutcome
 from readingcenter.audit.services import audit_record
 from readingcenter.critical.models import (
@@ -288,7 +290,7 @@ def _local(value, hospital) -> str:
         zone = zoneinfo.ZoneInfo(hospital.time_zone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo("UTC")
-    return timezone.localtime(value, zone).strftime("%Y-%m-%d %H:%M %Z")
+    return moment_text(value, zone)
 
 
 def _email_for(notification: CriticalNotification) -> tuple[str, str]:
@@ -535,30 +537,22 @@ def critical_results_escalate(*, now=None) -> list[int]:
 # -- acknowledgement ------------------------------------------------------------------------------
 
 
-def critical_result_acknowledge(
-    *, critical_result_id: int, user, via: str, name: str = "", note: str = "", request=None
-) -> CriticalResult:
-    """Record that the hospital knows. Of any number of simultaneous acknowledgements exactly
-    one is recorded; the others get that one back (``just_acknowledged`` False), not an error.
+# On the page and by phone a person confirms the read-back; a hospital system says what it knows.
+READ_BACK_REQUIRED = (AckVia.PORTAL, AckVia.PHONE)
 
-    A hospital user of the result's hospital acknowledges on the page (``portal``) or from
-    the hospital's system (``api``); a manager records one taken by phone (``phone``, with
-    the name of who took the call).
-    """
-    if not (getattr(user, "is_authenticated", False) and user.is_active):
-        raise NotFound("No such critical result.")
-    name, note = (name or "").strip(), (note or "").strip()
-    visible = CriticalResult.objects.filter(pk=critical_result_id)
+
+def _acknowledger_name(user, via: str, name: str) -> str:
+    """Who took it, as the record names him (a hospital user or a manager); refused when the
+    way in does not fit the role."""
     if user.is_hospital_user:
-        visible = visible.filter(hospital_id=user.hospital_id)
         if via not in (AckVia.PORTAL, AckVia.API):
             raise DomainError(
                 "via_not_allowed",
                 "Hospital users acknowledge on the page or from their system.",
                 field="via",
             )
-        name = name or user.get_full_name() or user.get_username()
-    elif user.is_manager:
+        return name or user.get_full_name() or user.get_username()
+    if user.is_manager:
         if via != AckVia.PHONE:
             raise DomainError(
                 "phone_only",
@@ -569,16 +563,52 @@ def critical_result_acknowledge(
             raise DomainError(
                 "name_required", "Who took the call? (e.g. Dr Lee, ED, by phone)", field="name"
             )
-    else:
+    return name
+
+
+def critical_result_acknowledge(
+    *,
+    critical_result_id: int,
+    user,
+    via: str,
+    name: str = "",
+    role: str = "",
+    read_back: bool | None = None,
+    note: str = "",
+    request=None,
+) -> CriticalResult:
+    """Record that the hospital knows. Of any number of simultaneous acknowledgements exactly
+    one is recorded; the others get that one back (``just_acknowledged`` False), not an error.
+
+    A hospital user of the result's hospital acknowledges on the page (``portal``) or from
+    the hospital's system (``api``); a manager records one taken by phone (``phone``, with
+    the name of who took the call). Who received it (``name``, ``role``) and whether he read
+    the finding back (``read_back``) go on the record; on the page and by phone the read-back
+    is required, from a hospital system it is recorded as the system says.
+    """
+    if not (getattr(user, "is_authenticated", False) and user.is_active):
+        raise NotFound("No such critical result.")
+    name, role, note = (name or "").strip(), (role or "").strip(), (note or "").strip()
+    visible = CriticalResult.objects.filter(pk=critical_result_id)
+    if not (user.is_hospital_user or user.is_manager):
         from readingcenter.critical.selectors import critical_result_get
 
         critical_result_get(user=user, id=critical_result_id)  # 404 when not his to see
         raise DomainError(
             "not_allowed", "Only the hospital, or a manager by phone, acknowledges.", status=403
         )
+    name = _acknowledger_name(user, via, name)
+    if user.is_hospital_user:
+        visible = visible.filter(hospital_id=user.hospital_id)
     if not visible.exists():
         # Another hospital's result and one that does not exist look the same.
         raise NotFound("No such critical result.")
+    if via in READ_BACK_REQUIRED and not read_back and visible.filter(state=State.OPEN).exists():
+        raise DomainError(
+            "read_back_required",
+            _("Ask the receiver to read the finding back, and confirm that he did."),
+            field="read_back",
+        )
     now = timezone.now()
     with transaction.atomic():
         won = visible.filter(state=State.OPEN).update(
@@ -586,6 +616,8 @@ def critical_result_acknowledge(
             acknowledged_at=now,
             acknowledged_by=user,
             acknowledged_by_name=name[:200],
+            acknowledged_by_role=role[:200],
+            read_back=None if read_back is None else bool(read_back),
             ack_via=via,
             note=note,
             updated_at=now,
@@ -602,7 +634,13 @@ def critical_result_acknowledge(
                 hospital=result.hospital_id,
                 patient_id=result.study.patient_id,
                 request=request,
-                detail={"via": via, "name": result.acknowledged_by_name, "level": result.level},
+                detail={
+                    "via": via,
+                    "name": result.acknowledged_by_name,
+                    "role": result.acknowledged_by_role,
+                    "read_back": result.read_back,
+                    "level": result.level,
+                },
             )
             _announce(result, "acknowledged")
     return result

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from readingcenter.accounts.moments import moment_text
 from readingcenter.audit.models import Outcome
 from readingcenter.audit.services import audit_record
 from readingcenter.critical import selectors, services
@@ -102,6 +103,8 @@ def critical_result_acknowledge(request, pk: int):
             user=user,
             via=via,
             name=request.POST.get("name", ""),
+            role=request.POST.get("role", ""),
+            read_back=request.POST.get("read_back") == "yes",
             note=request.POST.get("note", ""),
             request=request,
         )
@@ -110,7 +113,7 @@ def critical_result_acknowledge(request, pk: int):
             raise Http404(exc.message) from None
         messages.error(request, exc.message)
     else:
-        when = timezone.localtime(result.acknowledged_at).strftime("%H:%M %Z")
+        when = moment_text(result.acknowledged_at)
         if result.just_acknowledged:
             messages.success(request, f"Acknowledged at {when}: escalation stopped.")
         else:

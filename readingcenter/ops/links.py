@@ -55,11 +55,28 @@ def dashboard_links(data: dict) -> dict:
         "failed_deliveries": _url("ops-deliveries"),
         "critical_open": _url("critical-results", state="open"),
     }
+    _coverage_links(data["coverage"])
     for item in data["failed_deliveries"]["items"]:
         item["url"] = _url("report-detail", args=[item["report_id"]])
     for item in data["critical_open"]["items"]:
         item["url"] = _url("critical-result-detail", args=[item["critical_result_id"]])
     return data
+
+
+def _coverage_links(coverage: dict) -> None:
+    uncovered = coverage["uncovered"]
+    uncovered["links"] = {
+        "all": _url("ops-cases", coverage="uncovered"),
+        "stat": _url("ops-cases", coverage="uncovered", priority="stat"),
+    }
+    for row in uncovered["by_hospital"]:
+        row["url"] = _url("ops-cases", coverage="uncovered", hospital=row["code"])
+    for item in uncovered["items"]:
+        item["url"] = _url("case-detail", args=[item["case_id"]])
+    for row in coverage["hospitals_without_policy"]:
+        # The admin's form for a new promise, with the hospital chosen.
+        row["url"] = _url("admin:sla_slapolicy_add", hospital=row["hospital_id"])
+        row["open_url"] = _url("worklist", hospital=row["code"])
 
 
 def ai_model_links(rows: list[dict]) -> list[dict]:

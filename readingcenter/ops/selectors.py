@@ -7,7 +7,8 @@ Managers only: the callers check the role; these reads cover every hospital.
 Query budget (``dashboard``): one aggregate over the open queue (the partial indexes on open
 cases keep it the size of the queue, not the archive), one for the oldest case of each group,
 one for the at-risk and breached cases, one for the radiologists with their load and reads,
-and two for failed deliveries and open critical results.
+two for failed deliveries and open critical results, and four for coverage (the readers on
+duty, the unread queue by what it needs, the uncovered cases named, the hospitals' policies).
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ from readingcenter.accounts.models import Role, Shift, User
 from readingcenter.critical.models import CriticalResult
 from readingcenter.critical.models import State as CriticalState
 from readingcenter.delivery.models import Delivery, DeliveryState
+from readingcenter.ops.coverage import coverage
 from readingcenter.reports.models import Report, ReportState
 from readingcenter.studies.models import Priority
 from readingcenter.worklist.models import OPEN_STATES, Case, CaseState
+from readingcenter.worklist.selectors import uncovered_cases
 from triage.monitoring import model_versions_monitoring
 
 # How many at-risk / breached cases, failed deliveries and open critical results the dashboard
@@ -261,6 +264,9 @@ def dashboard(*, now=None) -> dict:
         "breached": [c for c in risky if c["sla_status"] == "breached"][:LIST_LIMIT],
         "at_risk": [c for c in risky if c["sla_status"] == "at_risk"][:LIST_LIMIT],
         "ai_flags_waiting": total["ai_flagged"],
+        "coverage": coverage(
+            open_by_hospital={k: b["open"] for k, b in by_hospital.items()}, now=now
+        ),
         "radiologists": radiologist_status(now=now),
         "failed_deliveries": {
             "count": deliveries.count(),
@@ -303,7 +309,8 @@ def dashboard(*, now=None) -> dict:
 
 def ops_cases(*, filters: dict, now=None) -> QuerySet[Case]:
     """The cases behind a dashboard number the worklist's own filters cannot express:
-    ``sla`` (at_risk, breached, risky = both) and ``reader`` (cases a radiologist holds)."""
+    ``sla`` (at_risk, breached, risky = both), ``reader`` (cases a radiologist holds) and
+    ``coverage`` (uncovered: unread, and no radiologist on duty may read them)."""
     now = now or timezone.now()
     qs = at_risk_cases(now=now) if filters.get("sla") else _open_cases()
     sla = filters.get("sla")
@@ -311,6 +318,8 @@ def ops_cases(*, filters: dict, now=None) -> QuerySet[Case]:
         qs = qs.filter(due_at__gt=now)
     elif sla == "breached":
         qs = qs.filter(due_at__lte=now)
+    if filters.get("coverage") == "uncovered":
+        qs = qs.filter(pk__in=uncovered_cases(now=now).values("pk"))
     if (reader := str(filters.get("reader", ""))).isdigit():
         qs = qs.filter(claimed_by_id=int(reader), state__in=CLAIMED_STATES)
     if value := filters.get("priority"):

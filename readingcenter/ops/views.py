@@ -17,7 +17,7 @@ from readingcenter.audit.services import audit_record
 from readingcenter.ops import selectors
 from readingcenter.ops.links import ai_model_links, dashboard_links
 
-CASE_FILTERS = ("sla", "reader", "priority", "hospital")
+CASE_FILTERS = ("sla", "reader", "priority", "hospital", "coverage")
 
 
 def _require_manager(user) -> None:

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from readingcenter import hooks
 from readingcenter.api import AuditedReadMixin
-from readingcenter.reports import selectors, services
+from readingcenter.reports import critical_rules, selectors, services
 from readingcenter.reports.models import CriticalCategory, Report, ReportKind, ReportTemplate
 
 
@@ -148,10 +148,31 @@ class ReportDetailApi(AuditedReadMixin, generics.RetrieveAPIView):
         return self.patch(request, pk)
 
 
+class CriticalAnswerSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(
+        choices=critical_rules.KEYS, help_text="the finding asked about (reports.critical_rules)"
+    )
+    decision = serializers.ChoiceField(choices=services.CRITICAL_DECISIONS)
+    category = serializers.ChoiceField(
+        choices=CriticalCategory.choices,
+        required=False,
+        help_text="with decision=critical (default: the finding's usual category)",
+    )
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="with decision=not_critical"
+    )
+
+
 class SignSerializer(serializers.Serializer):
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
     kind = serializers.ChoiceField(choices=[ReportKind.PRELIMINARY, ReportKind.FINAL])
     revision = serializers.IntegerField(required=False, min_value=1)
+    critical_answers = CriticalAnswerSerializer(
+        many=True,
+        required=False,
+        help_text="the answer to each critical finding the AI flagged or the impression names "
+        "(409 critical_unanswered lists them)",
+    )
 
 
 @extend_schema(
@@ -159,7 +180,10 @@ class SignSerializer(serializers.Serializer):
     responses={
         200: ReportSerializer,
         403: OpenApiResponse(description="password did not match (reauthentication_failed)"),
-        409: OpenApiResponse(description="report_signed, stale_revision, ai_draft_unreviewed"),
+        400: OpenApiResponse(description="section_required (the field names it), invalid"),
+        409: OpenApiResponse(
+            description="report_signed, stale_revision, ai_draft_unreviewed, critical_unanswered"
+        ),
     },
     tags=["reports"],
 )
@@ -172,9 +196,9 @@ class ReportSignApi(APIView):
         selectors.report_get(user=request.user, report_id=pk)
         payload = SignSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        report = services.report_sign(
-            report_id=pk, user=request.user, request=request, **payload.validated_data
-        )
+        data = dict(payload.validated_data)
+        data["critical_answers"] = [dict(a) for a in data.get("critical_answers", [])]
+        report = services.report_sign(report_id=pk, user=request.user, request=request, **data)
         return Response(ReportSerializer(report).data)
 
 
@@ -233,6 +257,8 @@ class TemplateSerializer(serializers.ModelSerializer):
             "comparison",
             "findings",
             "impression",
+            "required_sections",
+            "critical_terms",
         ]
 
 

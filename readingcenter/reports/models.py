@@ -13,6 +13,7 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 SECTIONS = ("technique", "comparison", "findings", "impression")
@@ -30,6 +31,19 @@ class ReportTemplate(models.Model):
     comparison = models.TextField(blank=True, default="None available.")
     findings = models.TextField(blank=True)
     impression = models.TextField(blank=True)
+    # What signing insists on: whole sections (technique, comparison, findings, impression)
+    # and headings of the findings ("Lungs"); every other heading left empty is dropped.
+    required_sections = ArrayField(
+        models.CharField(max_length=64), default=list, blank=True,
+        help_text="sections or findings headings that must be filled in before signing, e.g. "
+        "impression, Lungs, Pleura",
+    )  # fmt: skip
+    # Findings of the critical rule set (reports.critical_rules) that, flagged by the AI on a
+    # study of this template, make signing ask: critical, or why not?
+    critical_terms = ArrayField(
+        models.CharField(max_length=32), default=list, blank=True,
+        help_text="keys of reports.critical_rules.TERMS, e.g. pneumothorax",
+    )  # fmt: skip
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -120,6 +134,11 @@ class Report(models.Model):
     # [{"finding": str, "category": "minutes"|"hours"|"days"}], turned into CriticalResult
     # rows (and notifications) when the report is signed.
     critical_findings = models.JSONField(default=list, blank=True)
+    # The signer's answer to each critical finding the AI flagged or the impression named:
+    # [{"key", "label", "sources": [{"kind": "ai"|"impression", "text"}], "decision":
+    # "marked"|"critical"|"not_critical", "category", "reason"}]. Set once, at signing; not part
+    # of the signed content the hospital receives (it is our record of the check).
+    critical_review = models.JSONField(default=list, blank=True)
 
     # What the AI drafted when the draft was opened: [{"finding", "label", "sentence",
     # "probability", "model_name", "model_version", "run_id"}]. Kept as it was.

@@ -21,11 +21,14 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from readingcenter import hooks
 from readingcenter.audit.models import Outcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
+from readingcenter.reports import critical_rules
 from readingcenter.reports.models import (
     SECTIONS,
     CriticalCategory,
@@ -40,6 +43,7 @@ from readingcenter.studies import hints
 from readingcenter.worklist.models import Case, CaseState
 
 EDITABLE = (*SECTIONS, "addendum_text", "critical_findings", "ai_review")
+TEMPLATE_FIELDS = (*SECTIONS, "required_sections", "critical_terms")
 AI_REVIEW_STATES = ("pending", "accepted", "edited", "rejected")
 # Body parts as hospitals write them (BodyPartExamined or the description) -> our templates'.
 _BODY_PART_WORDS = {
@@ -401,10 +405,244 @@ def _owed_to_hospital(report: Report, *, user, request) -> None:
     hooks.publish("reports.report_signed", report=report, user=user, request=request)
 
 
+# -- what signing checks ----------------------------------------------------------------------
+SECTION_LABELS = {
+    "technique": _("Technique"),
+    "comparison": _("Comparison"),
+    "findings": _("Findings"),
+    "impression": _("Impression"),
+}
+# A heading of a structured template: "Lungs: " (text after the colon, if any, is its content).
+_HEADING = re.compile(r"^\s*([^:\n]{1,60}):[ \t]*(.*)$")
+
+
+def _check_before_signing(report: Report, *, revision: int | None) -> None:
+    """What must hold before anything is signed: the text the reader saw, the AI's sentences
+    reviewed, an impression, and every section the template requires."""
+    if revision is not None and revision != report.revision:
+        raise Conflict(
+            "stale_revision",
+            f"You are signing revision {revision} but revision {report.revision} was "
+            "saved since; reload and check the text before signing.",
+        )
+    pending = [
+        e["label"] for e in report.ai_draft if report.ai_review.get(e["finding"]) == "pending"
+    ]
+    if pending:
+        raise Conflict(
+            "ai_draft_unreviewed",
+            f"Accept, edit or reject the AI-drafted text first ({', '.join(pending)}).",
+        )
+    if not report.impression.strip():
+        raise DomainError(
+            "impression_required", "A report needs an impression.", field="impression"
+        )
+    required = set(report.template.required_sections) if report.template_id else set()
+    for name in SECTIONS:
+        if name in required and not getattr(report, name).strip():
+            raise DomainError(
+                "section_required",
+                _("%(section)s is required by the template “%(template)s”: fill it in before "
+                  "signing.") % {"section": SECTION_LABELS[name], "template": report.template.name},
+                field=name,
+            )  # fmt: skip
+
+
+def template_headings(template: ReportTemplate | None) -> list[str]:
+    """The headings of a template's findings ("Lungs", "Pleura"), in order."""
+    if template is None:
+        return []
+    found = (_HEADING.match(line) for line in template.findings.split("\n"))
+    return [m.group(1).strip() for m in found if m]
+
+
+def _heading_of(line: str, headings: set[str]) -> tuple[str, str] | None:
+    match = _HEADING.match(line)
+    if match and match.group(1).strip() in headings:
+        return match.group(1).strip(), match.group(2).strip()
+    return None
+
+
+def _without_empty_headings(text: str, headings: set[str]) -> tuple[str, list[str]]:
+    """The text less the template's headings left empty (nothing after the colon and no text
+    of their own on the lines below), and which those were."""
+    lines = text.split("\n")
+    kept, empty = [], []
+    for index, line in enumerate(lines):
+        heading = _heading_of(line, headings)
+        if heading is None or heading[1]:
+            kept.append(line)
+            continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if following.strip() and _heading_of(following, headings) is None:
+            kept.append(line)  # its text is on the next line
+            continue
+        empty.append(heading[0])
+    return "\n".join(kept).strip(), empty
+
+
+def findings_at_signing(report: Report) -> str:
+    """The findings as they are signed: the template's headings left empty are dropped (the
+    hospital reads no "Pleura:" with nothing after it); a required one left empty refuses the
+    signature, naming it."""
+    headings = set(template_headings(report.template))
+    if not headings:
+        return report.findings
+    findings, empty = _without_empty_headings(report.findings, headings)
+    required = set(report.template.required_sections)
+    missing = [name for name in empty if name in required]
+    if missing:
+        raise DomainError(
+            "section_required",
+            ngettext(
+                "Fill in %(headings)s in the findings: the template “%(template)s” requires it. "
+                "Nothing was signed.",
+                "Fill in %(headings)s in the findings: the template “%(template)s” requires "
+                "them. Nothing was signed.",
+                len(missing),
+            )
+            % {
+                "headings": ", ".join(f"“{name}”" for name in missing),
+                "template": report.template.name,
+            },
+            field="findings",
+        )
+    return findings
+
+
+# -- the critical-finding check ---------------------------------------------------------------
+CRITICAL_DECISIONS = ("critical", "not_critical")
+
+
+def _ai_source(entry: dict) -> dict:
+    probability = entry.get("probability")
+    p = f", p={probability:.2f}" if isinstance(probability, int | float) else ""
+    text = f"{entry['model_name']} {entry['model_version']} flagged {entry['label']}{p}"
+    return {"kind": "ai", "text": text}
+
+
+def critical_prompts(report: Report) -> list[dict]:
+    """What signing asks about: each finding the AI flagged that the report's template lists
+    as critical (unless the reader rejected the AI's sentence: that is his answer), and each
+    critical finding the impression names (reports.critical_rules), with where it came from
+    and whether one of the report's critical findings already names it (``marked``)."""
+    prompts: dict[str, dict] = {}
+
+    def prompt_for(term):
+        return prompts.setdefault(
+            term.key,
+            {"key": term.key, "label": term.label, "category": term.category, "sources": []},
+        )
+
+    listed = set(report.template.critical_terms) if report.template_id else set()
+    for entry in report.ai_draft:
+        term = critical_rules.term_for_ai(entry.get("code", ""), entry.get("label", ""))
+        rejected = report.ai_review.get(entry.get("finding")) == "rejected"
+        if term is not None and term.key in listed and not rejected:
+            prompt_for(term)["sources"].append(_ai_source(entry))
+    for mention in critical_rules.mentions(report.impression):
+        prompt_for(mention.term)["sources"].append({"kind": "impression", "text": mention.sentence})
+    for prompt in prompts.values():
+        term = critical_rules.BY_KEY[prompt["key"]]
+        prompt["marked"] = any(
+            critical_rules.names(c.get("finding", ""), term) for c in report.critical_findings
+        )
+    return list(prompts.values())
+
+
+def _clean_answers(answers) -> dict[str, dict]:
+    if not answers:
+        return {}
+    valid = isinstance(answers, list) and all(
+        isinstance(a, dict)
+        and a.get("key") in critical_rules.KEYS
+        and a.get("decision") in CRITICAL_DECISIONS
+        and a.get("category", "") in ("", None, *CriticalCategory.values)
+        for a in answers
+    )
+    if not valid:
+        raise DomainError(
+            "invalid",
+            "critical_answers is a list of {key, decision: critical|not_critical, category, "
+            f"reason}}; keys: {', '.join(critical_rules.KEYS)}",
+            field="critical_answers",
+        )
+    return {a["key"]: a for a in answers}
+
+
+def _marked_finding(prompt: dict) -> str:
+    """The words of a finding marked critical at the prompt: the impression's sentence that
+    names it, else the finding's name."""
+    for source in prompt["sources"]:
+        if source["kind"] == "impression":
+            return source["text"][:500]
+    return prompt["label"][:1].upper() + prompt["label"][1:]
+
+
+def _answered(prompt: dict, answer: dict) -> tuple[dict, dict | None] | None:
+    """(the review line, a critical finding to add) for one prompt, or None: unanswered."""
+    entry = {k: prompt[k] for k in ("key", "label", "sources")}
+    if prompt["marked"]:
+        return {**entry, "decision": "marked"}, None
+    if answer.get("decision") == "critical":
+        category = answer.get("category") or prompt["category"]
+        marked = {"finding": _marked_finding(prompt), "category": category}
+        return {**entry, "decision": "critical", "category": category}, marked
+    reason = str(answer.get("reason") or "").strip()
+    if answer.get("decision") == "not_critical" and reason:
+        return {**entry, "decision": "not_critical", "reason": reason[:500]}, None
+    return None
+
+
+def critical_review(report: Report, answers=None) -> tuple[list[dict], list[dict]]:
+    """The answer to each critical-finding prompt, and the critical findings it adds; refused
+    (409 critical_unanswered, nothing signed) while one is unanswered."""
+    by_key = _clean_answers(answers)
+    review, marked, unanswered = [], [], []
+    for prompt in critical_prompts(report):
+        result = _answered(prompt, by_key.get(prompt["key"], {}))
+        if result is None:
+            unanswered.append(prompt)
+            continue
+        review.append(result[0])
+        if result[1] is not None:
+            marked.append(result[1])
+    if unanswered:
+        source_words = {"ai": _("AI flag"), "impression": _("impression")}
+        named = "; ".join(
+            f"{p['label']} ({', '.join(str(source_words[s['kind']]) for s in p['sources'])})"
+            for p in unanswered
+        )
+        raise DomainError(
+            "critical_unanswered",
+            _(
+                "Critical finding check: %(findings)s. Mark each one critical, or say why it is "
+                "not. Nothing was signed."
+            )
+            % {"findings": named},
+            field="critical_answers",
+            status=409,
+        )
+    return review, marked
+
+
 def report_sign(
-    *, report_id: int, user, password: str, kind: str, revision: int | None = None, request=None
+    *,
+    report_id: int,
+    user,
+    password: str,
+    kind: str,
+    revision: int | None = None,
+    critical_answers: list[dict] | None = None,
+    request=None,
 ) -> Report:
-    """Sign the case's draft as a preliminary or the final report."""
+    """Sign the case's draft as a preliminary or the final report.
+
+    ``critical_answers`` answer the critical-finding check (``critical_prompts``): for each
+    finding the AI flagged or the impression named, ``{"key", "decision": "critical",
+    "category"}`` (it becomes one of the report's critical findings) or ``{"key", "decision":
+    "not_critical", "reason"}``. Unanswered, signing is refused (409 critical_unanswered).
+    """
     if kind not in (ReportKind.PRELIMINARY, ReportKind.FINAL):
         raise DomainError("invalid", "kind is 'preliminary' or 'final'", field="kind", status=400)
     report = Report.objects.select_related("case").filter(pk=report_id).first()
@@ -417,24 +655,11 @@ def report_sign(
         report = Report.objects.select_for_update().get(pk=report_id)
         if report.is_signed or report.kind == ReportKind.ADDENDUM:
             raise Conflict("report_signed", "This report is already signed.")
-        if revision is not None and revision != report.revision:
-            raise Conflict(
-                "stale_revision",
-                f"You are signing revision {revision} but revision {report.revision} was "
-                "saved since; reload and check the text before signing.",
-            )
-        pending = [
-            e["label"] for e in report.ai_draft if report.ai_review.get(e["finding"]) == "pending"
-        ]
-        if pending:
-            raise Conflict(
-                "ai_draft_unreviewed",
-                f"Accept, edit or reject the AI-drafted text first ({', '.join(pending)}).",
-            )
-        if not report.impression.strip():
-            raise DomainError(
-                "impression_required", "A report needs an impression.", field="impression"
-            )
+        _check_before_signing(report, revision=revision)
+        report.findings = findings_at_signing(report)
+        review, marked = critical_review(report, critical_answers)
+        report.critical_findings = [*report.critical_findings, *marked]
+        report.critical_review = review
         now = timezone.now()
         _freeze(report, user=user, kind=kind, now=now)
         if kind == ReportKind.PRELIMINARY:
@@ -474,6 +699,10 @@ def report_sign(
                 "version_number": report.version_number,
                 "content_sha256": report.content_sha256,
                 "critical_findings": len(report.critical_findings),
+                "critical_review": [
+                    {k: r.get(k) for k in ("key", "decision", "category", "reason") if r.get(k)}
+                    for r in report.critical_review
+                ],
             },
         )
         report.case = case
@@ -560,7 +789,7 @@ def macro_save(*, user, code: str, text: str, shared: bool = False) -> Macro:
         )
     if shared and not user.is_manager:
         raise DomainError("forbidden", "Only managers add shared macros.", status=403)
-    macro, _ = Macro.objects.update_or_create(
+    macro, _created = Macro.objects.update_or_create(
         owner=None if shared else user, code=code, defaults={"text": text}
     )
     audit_record(actor=user, action="macro.save", target=macro, detail={"code": code})
@@ -577,15 +806,15 @@ def report_templates_load(path: Path | None = None) -> int:
     created = 0
     with transaction.atomic():
         for values in data["templates"]:
-            _, made = ReportTemplate.objects.get_or_create(
+            _template, made = ReportTemplate.objects.get_or_create(
                 modality=values["modality"],
                 body_part=values.get("body_part", ""),
                 name=values["name"],
-                defaults={k: v for k, v in values.items() if k in SECTIONS},
+                defaults={k: v for k, v in values.items() if k in TEMPLATE_FIELDS},
             )
             created += made
         for values in data["macros"]:
-            _, made = Macro.objects.get_or_create(
+            _macro, made = Macro.objects.get_or_create(
                 owner=None, code=values["code"], defaults={"text": values["text"]}
             )
             created += made

@@ -10,12 +10,13 @@ import json
 from django.contrib import messages
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from readingcenter import hooks
 from readingcenter.errors import DomainError
 from readingcenter.reports.models import SECTIONS, CriticalCategory, Report
 from readingcenter.reports.selectors import macros_for, signed_reports_for_study
-from readingcenter.reports.services import report_open_draft
+from readingcenter.reports.services import SECTION_LABELS, critical_prompts, report_open_draft
 
 
 @hooks.subscribe("audit.study_targets")
@@ -44,18 +45,26 @@ def study_page(*, study, user) -> dict:
     }
 
 
-SECTION_LABELS = {
-    "technique": "Technique",
-    "comparison": "Comparison",
-    "findings": "Findings",
-    "impression": "Impression",
-}
 AI_REVIEW_CHOICES = [
     ("pending", "Not yet reviewed"),
     ("accepted", "Accept"),
     ("edited", "Accept, edited"),
     ("rejected", "Reject"),
 ]
+
+
+def editor_shortcut_labels() -> dict:
+    """What the editor's keyboard shortcuts do, in the reader's language (the help lists them)."""
+    return {
+        "accept": _("Accept the focused AI sentence"),
+        "reject": _("Reject the focused AI sentence"),
+        "next_sentence": _("Next AI sentence"),
+        "previous_sentence": _("Previous AI sentence"),
+        "save": _("Save the draft"),
+        "sign": _("Sign the final report (then your password and Enter)"),
+        "sign_next": _("Sign the final report and open the next case"),
+        "armed": _("Type your password, then Enter to sign."),
+    }
 
 
 @hooks.subscribe("worklist.case_page")
@@ -78,9 +87,12 @@ def case_page(*, case, user, request) -> dict:
             ],
             "ai_review_choices": AI_REVIEW_CHOICES,
             "critical_rows": [*draft.critical_findings, {"finding": "", "category": "minutes"}],
+            # The critical-finding check signing will make, as the saved draft stands.
+            "critical_prompts": [p for p in critical_prompts(draft) if not p["marked"]],
             "categories": CriticalCategory.choices,
             "macros": macros,
             # Inside a <script type="application/json">: "<" escaped so no text ends the tag.
             "macros_json": json.dumps(macros).replace("<", "\\u003c"),
+            "shortcut_labels_json": json.dumps(editor_shortcut_labels()).replace("<", "\\u003c"),
         }
     return context

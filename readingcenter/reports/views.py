@@ -6,13 +6,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from readingcenter import hooks
 from readingcenter.audit.models import Outcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError, NotFound
-from readingcenter.reports import selectors, services
+from readingcenter.reports import critical_rules, selectors, services
 from readingcenter.reports.models import SECTIONS, CriticalCategory
 
 
@@ -74,28 +76,75 @@ def report_save_page(request, pk: int):
         messages.error(request, exc.message)
         return redirect("case-detail", pk=report.case_id)
     action = request.POST.get("then")
-    if action in ("preliminary", "final"):
-        try:
-            services.report_sign(
-                report_id=pk,
-                user=request.user,
-                request=request,
-                kind=action,
-                password=request.POST.get("password", ""),
-                revision=saved.revision,
-            )
-        except DomainError as exc:
-            messages.error(request, f"Saved, but not signed: {exc.message}")
-            return redirect("case-detail", pk=report.case_id)
-        messages.success(
-            request,
-            "Preliminary report signed and sent; the final draft is open."
-            if action == "preliminary"
-            else "Final report signed and sent to the hospital.",
-        )
-        return redirect("case-detail", pk=report.case_id)
-    messages.success(request, f"Draft saved (revision {saved.revision}).")
+    if action in SIGN_ACTIONS:
+        return _sign_and_go_on(request, report, saved, action)
+    messages.success(
+        request, _("Draft saved (revision %(revision)s).") % {"revision": saved.revision}
+    )
     return redirect("case-detail", pk=report.case_id)
+
+
+# The sign bar's buttons: what to sign, and whether to go on to the next case at once.
+SIGN_ACTIONS = {"preliminary": "preliminary", "final": "final", "final_next": "final"}
+
+
+def critical_answers_from_post(post) -> list[dict]:
+    """The answers of the critical-finding check: check_<key> = critical | not_critical, with
+    check_<key>_category or check_<key>_reason."""
+    answers = []
+    for key in critical_rules.KEYS:
+        decision = post.get(f"check_{key}")
+        if decision in services.CRITICAL_DECISIONS:
+            answers.append(
+                {
+                    "key": key,
+                    "decision": decision,
+                    "category": post.get(f"check_{key}_category", ""),
+                    "reason": post.get(f"check_{key}_reason", ""),
+                }
+            )
+    return answers
+
+
+def _sign_and_go_on(request, report, saved, action: str):
+    kind = SIGN_ACTIONS[action]
+    try:
+        services.report_sign(
+            report_id=report.pk,
+            user=request.user,
+            request=request,
+            kind=kind,
+            password=request.POST.get("password", ""),
+            revision=saved.revision,
+            critical_answers=critical_answers_from_post(request.POST),
+        )
+    except DomainError as exc:
+        messages.error(request, _("Saved, but not signed: %(reason)s") % {"reason": exc.message})
+        # Straight to what needs an answer: the critical-finding check, or the empty section.
+        where = {"critical_answers": "#critical-check", **{n: f"#id_{n}" for n in SECTIONS}}
+        return redirect(reverse("case-detail", args=[report.case_id]) + where.get(exc.field, ""))
+    if kind == "preliminary":
+        messages.success(request, _("Preliminary report signed and sent; the final draft is open."))
+        return redirect("case-detail", pk=report.case_id)
+    messages.success(request, _("Final report signed and sent to the hospital."))
+    if action == "final_next":
+        return _next_case(request)
+    return redirect("case-detail", pk=report.case_id)
+
+
+def _next_case(request):
+    """Sign-and-next: the reader's next case, as the worklist's "Next case" gives it."""
+    from readingcenter.worklist.services import case_next
+
+    try:
+        case = case_next(user=request.user, request=request)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("worklist")
+    if case is None:
+        messages.info(request, _("Nothing left to read right now: no case you may read."))
+        return redirect("worklist")
+    return redirect("case-detail", pk=case.pk)
 
 
 @login_required

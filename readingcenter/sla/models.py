@@ -269,12 +269,38 @@ class NotificationOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class CoverageAlert(models.Model):
+    """A STAT case that no radiologist on duty may read (privilege, modality, subspecialty),
+    told to the managers: once per case, whatever the workers (the unique case is the guard),
+    on their pages and by e-mail, like an escalation step's alert."""
+
+    case = models.OneToOneField(
+        "worklist.Case", on_delete=models.CASCADE, related_name="coverage_alert"
+    )
+    raised_at = models.DateTimeField()
+    message = models.TextField()
+    # Usernames of the managers told, as they were.
+    recipients = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} uncovered, alerted {self.raised_at:%Y-%m-%d %H:%M}"
+
+
 class SlaNotification(models.Model):
-    """One person told about one escalation step: an in-app row he sees, or an e-mail."""
+    """One person told about one escalation step or one coverage alert: an in-app row he
+    sees, or an e-mail."""
 
     escalation = models.ForeignKey(
-        CaseEscalation, on_delete=models.CASCADE, related_name="notifications"
-    )
+        CaseEscalation, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="notifications",
+    )  # fmt: skip
+    coverage_alert = models.ForeignKey(
+        CoverageAlert, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="notifications",
+    )  # fmt: skip
     case = models.ForeignKey("worklist.Case", on_delete=models.CASCADE, related_name="+")
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -303,6 +329,14 @@ class SlaNotification(models.Model):
                 fields=["id"],
                 name="sla_notification_pending_idx",
                 condition=models.Q(outcome="pending"),
+            ),
+        ]
+        constraints = [
+            # Each notification tells of one thing: an escalation step or a coverage alert.
+            models.CheckConstraint(
+                name="sla_notification_one_cause",
+                condition=models.Q(escalation__isnull=False, coverage_alert__isnull=True)
+                | models.Q(escalation__isnull=True, coverage_alert__isnull=False),
             ),
         ]
 

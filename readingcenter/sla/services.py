@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from readingcenter.accounts.moments import moment_text
 from readingcenter.audit.models import Outcome as AuditOutcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
@@ -33,6 +34,7 @@ from readingcenter.sla.models import (
     CaseEscalation,
     ClockEnd,
     ClosedDate,
+    CoverageAlert,
     EscalationOutcome,
     EscalationTier,
     NotificationChannel,
@@ -359,7 +361,7 @@ def _site_url(path: str) -> str:
 def _local(value: dt.datetime, zone_name: str) -> str:
     from readingcenter.sla.selectors import hospital_zone
 
-    return timezone.localtime(value, hospital_zone(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
+    return moment_text(value, hospital_zone(zone_name))
 
 
 def _describe(case, tier: EscalationTier, now: dt.datetime) -> str:
@@ -431,9 +433,18 @@ def _managers():
 
 
 def _notify(escalation_id: int, case, users, message: str, now, *, email: bool) -> list:
+    rows = _notification_rows(case, users, message, now, email=email)
+    for row in rows:
+        row.escalation_id = escalation_id
+    SlaNotification.objects.bulk_create(rows)
+    return rows
+
+
+def _notification_rows(case, users, message: str, now, *, email: bool) -> list[SlaNotification]:
+    """An in-app notification per user (seen at once), and an e-mail per user with an address
+    (pending: sent after the commit); their cause is set by the caller."""
     rows = [
         SlaNotification(
-            escalation_id=escalation_id,
             case=case,
             recipient=user,
             channel=NotificationChannel.IN_APP,
@@ -446,7 +457,6 @@ def _notify(escalation_id: int, case, users, message: str, now, *, email: bool) 
     if email:
         rows += [
             SlaNotification(
-                escalation_id=escalation_id,
                 case=case,
                 recipient=user,
                 channel=NotificationChannel.EMAIL,
@@ -457,7 +467,6 @@ def _notify(escalation_id: int, case, users, message: str, now, *, email: bool) 
             for user in users
             if user.email
         ]
-    SlaNotification.objects.bulk_create(rows)
     return rows
 
 
@@ -649,12 +658,118 @@ def _escalate_batch(cases, tiers, targets: dict, now) -> list[tuple[int, int]]:
     return taken
 
 
+# -- coverage: STAT cases nobody on duty may read --------------------------------------------------
+
+
+def _coverage_message(case, now) -> str:
+    """What the managers read (no patient name: it also goes by e-mail)."""
+    hospital = case.hospital
+    what = " ".join(p for p in (case.modality, case.study.study_description) if p)
+    reads = ", ".join(p for p in (", ".join(case.modalities), case.subspecialty) if p)
+    left = int((case.due_at - now).total_seconds() // 60)
+    when = f"{left} min left" if left >= 0 else f"{-left} min past the deadline"
+    return (
+        f"{hospital.name}: STAT {what} (accession {case.study.accession_number or '-'}) has no "
+        f"radiologist on duty who may read it (privileged at {hospital.code}, reading {reads}); "
+        f"it waits for someone to be put on duty or credentialed. Due "
+        f"{_local(case.due_at, hospital.time_zone)}, {when}."
+    )
+
+
+def _insert_coverage_alert(case, message: str, now) -> int | None:
+    """The alert's row, or None when another worker already raised it (the unique case)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {CoverageAlert._meta.db_table} (case_id, raised_at, message, recipients)
+            VALUES (%s, %s, %s, '[]'::jsonb)
+            ON CONFLICT (case_id) DO NOTHING
+            RETURNING id
+            """,  # noqa: S608 - the table name is ours, every value a parameter
+            [case.pk, now, message],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def coverage_alert_raise(*, case_id: int, now=None) -> CoverageAlert | None:
+    """Tell the managers, once, that this STAT case has nobody on duty to read it: on their
+    pages (an in-app notification and the dashboard) and by e-mail (sent after the commit,
+    by ``sla_notifications_send``). None when already raised or the case is no longer open."""
+    from readingcenter.worklist.models import Case, CaseState
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        case = (
+            Case.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("hospital", "study")
+            .filter(pk=case_id, state=CaseState.UNREAD)
+            .first()
+        )
+        if case is None:
+            return None
+        message = _coverage_message(case, now)
+        alert_id = _insert_coverage_alert(case, message, now)
+        if alert_id is None:
+            return None
+        managers = _managers()
+        rows = _notification_rows(case, managers, message, now, email=True)
+        for row in rows:
+            row.coverage_alert_id = alert_id
+        SlaNotification.objects.bulk_create(rows)
+        recipients = [m.get_username() for m in managers]
+        CoverageAlert.objects.filter(pk=alert_id).update(recipients=recipients)
+        alert = CoverageAlert.objects.get(pk=alert_id)
+        audit_record(
+            actor=SYSTEM_SLA,
+            action="case.coverage_alert",
+            target=case,
+            hospital=case.hospital_id,
+            patient_id=case.study.patient_id,
+            detail={"alert_id": alert_id, "recipients": recipients, "message": message},
+        )
+        message_hint = {"type": "sla.hint", "case_id": case.pk, "hospital_id": case.hospital_id,
+                        "coverage_alert_id": alert_id}  # fmt: skip
+        hints.on_commit_send(
+            ("coverage_alert", alert_id),
+            [(sla_user_group(m.pk), message_hint) for m in managers]
+            + [(SLA_MANAGERS_GROUP, message_hint)],
+        )
+    return alert
+
+
+def sla_alert_uncovered(*, now=None) -> list[int]:
+    """The periodic pass's second half: each open STAT case nobody on duty may read, not yet
+    alerted, alerts the managers; then pending e-mails go. Returns the cases alerted."""
+    from readingcenter.worklist.selectors import uncovered_cases
+
+    now = now or timezone.now()
+    waiting = (
+        uncovered_cases(now=now)
+        .filter(priority=Priority.STAT, coverage_alert__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    alerted = []
+    for case_id in list(waiting):
+        try:
+            if coverage_alert_raise(case_id=case_id, now=now) is not None:
+                alerted.append(case_id)
+        except Exception:  # one broken case must not keep the managers from hearing of others
+            log.exception("coverage alert for case %s failed", case_id)
+    sla_notifications_send()
+    if alerted:
+        log.info("alerted the managers of %d uncovered STAT cases", len(alerted))
+    return alerted
+
+
 # -- e-mail ---------------------------------------------------------------------------------------
 
 
 def _send_email(notification: SlaNotification) -> tuple[str, str]:
     case = notification.case
     subject = f"[SLA] {case.hospital.name}: case {case.pk} needs attention"
+    if notification.coverage_alert_id:
+        subject = f"[Coverage] {case.hospital.name}: STAT case {case.pk} has no reader on duty"
     body = (
         f"{notification.message}\n\n"
         f"Open the case: {_site_url(reverse('case-detail', args=[case.pk]))}\n"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -182,6 +184,37 @@ class Study(models.Model):
     def is_readable(self) -> bool:
         """Whether the study belongs on a worklist: known sender, all data, complete."""
         return self.status == StudyStatus.COMPLETE and self.hospital_id is not None
+
+    @property
+    def study_datetime(self) -> dt.datetime | None:
+        """StudyDate and StudyTime as the moment they name: the hospital's wall clock, in its
+        zone (DICOM writes local time without a zone). None without both or a hospital."""
+        import zoneinfo
+
+        if self.study_date is None or self.study_time is None or self.hospital is None:
+            return None
+        try:
+            zone = zoneinfo.ZoneInfo(self.hospital.time_zone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = zoneinfo.ZoneInfo("UTC")
+        return dt.datetime.combine(self.study_date, self.study_time, tzinfo=zone)
+
+    @property
+    def patient_age(self) -> str:
+        """The patient's age on the study date (today without one): "57 y", "8 mo", "12 d";
+        "" without a birth date. Years from two years on, as radiology reports write it."""
+        born = self.patient_birth_date
+        if born is None:
+            return ""
+        on = self.study_date or dt.date.today()
+        if on < born:
+            return ""
+        months = (on.year - born.year) * 12 + on.month - born.month - (on.day < born.day)
+        if months >= 24:
+            return f"{months // 12} y"
+        if months >= 1:
+            return f"{months} mo"
+        return f"{(on - born).days} d"
 
 
 class Series(models.Model):

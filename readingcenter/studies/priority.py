@@ -36,7 +36,7 @@ def signals(study) -> list[Signal]:
         found.append(
             Signal(
                 Priority(order.priority),
-                f"order {order.accession_number} is {order.get_priority_display()}",
+                f"ordered {order.get_priority_display()} (order {order.accession_number})",
             )
         )
     if study.requested_procedure_priority:
@@ -44,16 +44,19 @@ def signals(study) -> list[Signal]:
         with contextlib.suppress(ValueError):
             value = Priority.parse(study.requested_procedure_priority)
             found.append(
-                Signal(value, f"RequestedProcedurePriority {study.requested_procedure_priority}")
+                Signal(
+                    value,
+                    f"the request from the scanner marks it {study.requested_procedure_priority}",
+                )
             )
     for label, text in [
-        ("StudyDescription", study.study_description),
-        ("RequestedProcedureDescription", study.requested_procedure_description),
+        ("the study description", study.study_description),
+        ("the requested procedure", study.requested_procedure_description),
     ]:
         if match := STAT_WORDS.search(text or ""):
-            found.append(Signal(Priority.STAT, f"{label} says {match.group(0)!r}"))
+            found.append(Signal(Priority.STAT, f"{label} says “{match.group(0)}”"))
         elif match := URGENT_WORDS.search(text or ""):
-            found.append(Signal(Priority.URGENT, f"{label} says {match.group(0)!r}"))
+            found.append(Signal(Priority.URGENT, f"{label} says “{match.group(0)}”"))
     # Hook "studies.priority_signals", gather(study=): each answer a list of further automatic
     # signals (triage: a positive AI flag on the study as it is now).
     for more in hooks.gather("studies.priority_signals", study=study):
@@ -61,7 +64,8 @@ def signals(study) -> list[Signal]:
     if study.patient_location and EMERGENCY_DEPARTMENT.search(study.patient_location):
         found.append(
             Signal(
-                Priority.URGENT, f"patient in the emergency department ({study.patient_location})"
+                Priority.URGENT,
+                f"the patient is in the emergency department ({study.patient_location})",
             )
         )
     return found

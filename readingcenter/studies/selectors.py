@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from readingcenter.accounts.selectors import privileged_hospitals_q
 from readingcenter.errors import NotFound
@@ -35,6 +35,16 @@ def study_list(*, user, filters: dict | None = None) -> QuerySet[Study]:
         qs = qs.filter(modalities__contains=[value])
     if value := filters.get("patient_id"):
         qs = qs.filter(patient_id=value)
+    if value := filters.get("priority"):
+        qs = qs.filter(priority=value)
+    if value := str(filters.get("q") or "").strip():
+        # What a person types: an accession number or a patient ID as written, or part of a
+        # name in any of its scripts.
+        qs = qs.filter(
+            Q(accession_number__iexact=value)
+            | Q(patient_id__iexact=value)
+            | Q(patient_name__icontains=value)
+        )
     return qs.prefetch_related(
         Prefetch(
             "series", queryset=Series.objects.filter(is_own=False).order_by("series_number", "id")
@@ -72,10 +82,6 @@ def order_get(*, user, order_id: int) -> Order:
     if order is None:
         raise NotFound("No such order.")
     return order
-
-
-def studies_for_manager_page(*, user, status: str | None = None, limit: int = 200):
-    return study_list(user=user, filters={"status": status} if status else {})[:limit]
 
 
 def study_instance_uid_visible(*, user, study_instance_uid: str) -> bool:

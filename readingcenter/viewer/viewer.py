@@ -27,6 +27,7 @@ from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import http_date
+from django.utils.translation import gettext as _
 from django.views.static import was_modified_since
 
 from readingcenter.errors import DomainError
@@ -175,7 +176,11 @@ def index(request) -> HttpResponse:
 
 
 def app_config(request) -> dict:
-    """OHIF's window.config: our proxy as its one data source, no study list, no banner."""
+    """OHIF's window.config: our proxy as its one data source, no study list, no banner.
+
+    The template adds what JSON cannot say (functions): the identity overlay on every image,
+    no onboarding tour, stacks in InstanceNumber order, our name in place of OHIF's logo.
+    """
     dicomweb = reverse("dicomweb", kwargs={"path": ""}).rstrip("/")
     return {
         "name": "readingcenter",
@@ -185,7 +190,8 @@ def app_config(request) -> dict:
         # and modes; without the keys the page stays blank.
         "extensions": [],
         "modes": [],
-        "customizationService": {},
+        # Set by the config script (functions: the identity overlay, no tour, first image
+        # first); see templates/viewer/ohif-app-config.js.
         # A study list would list every study Orthanc holds that QIDO lets through, beside
         # the worklist that decides who reads what; studies open from our pages only.
         "showStudyList": False,
@@ -224,6 +230,22 @@ def app_config(request) -> dict:
     }
 
 
+def overlay_labels() -> dict:
+    """The words of the identity overlay the config script draws on every image."""
+    return {
+        "brand": settings.READING_CENTER_NAME,
+        "patient_name": _("Patient name"),
+        "patient_id": _("Patient ID"),
+        "patient_id_short": _("ID"),
+        "sex_age": _("Sex and age"),
+        "accession": _("Accession number"),
+        "accession_short": _("Acc"),
+        "institution": _("Institution"),
+        "study": _("Study"),
+        "series": _("Series"),
+    }
+
+
 def app_config_script(request) -> HttpResponse:
     if not is_installed():
         raise ViewerNotInstalled
@@ -232,6 +254,8 @@ def app_config_script(request) -> HttpResponse:
         {
             "config_json": json.dumps(app_config(request), indent=2),
             "login_url_json": json.dumps(resolve_url(settings.LOGIN_URL)),
+            # Inside a script: "<" escaped so that no value ends it.
+            "labels_json": json.dumps(overlay_labels(), ensure_ascii=False).replace("<", "\\u003c"),
         },
         request=request,
     )

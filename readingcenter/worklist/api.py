@@ -256,18 +256,30 @@ class CaseClaimApi(APIView):
         return Response(CaseSerializer(case, context={"request": request}).data)
 
 
+class NextSerializer(serializers.Serializer):
+    after = serializers.IntegerField(
+        required=False, allow_null=True, default=None,
+        help_text="the case you are leaving: not handed back to you",
+    )  # fmt: skip
+
+
 @extend_schema(
-    request=None,
+    request=NextSerializer,
     responses={200: CaseSerializer, 204: OpenApiResponse(description="nothing to read")},
     tags=["worklist"],
 )
 class CaseNextApi(APIView):
-    """Claim the first unread case in worklist order that you may read."""
+    """Your next case: your own open claims first (nearest deadline first), else the first
+    unread case in worklist order of your hospitals, modalities and subspecialties, claimed."""
 
     audit_name = "case"
 
     def post(self, request):
-        case = services.case_next(user=request.user, request=request)
+        payload = NextSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        case = services.case_next(
+            user=request.user, after=payload.validated_data["after"], request=request
+        )
         if case is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         # The service returns the claimed case with what a row shows: no second read.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from readingcenter.accounts.models import RadiologistProfile, Role, User
+from readingcenter.accounts.models import Privilege, RadiologistProfile, Role, Shift, User
 from readingcenter.accounts.selectors import (
     on_duty_ids,
     privileged_hospitals_q,
@@ -262,3 +263,76 @@ def case_readers(case: Case, *, users=None, loads: bool = True) -> list[tuple[Us
         (user, _eligibility(case, user, on_duty=on_duty, load=counts.get(user.id, 0)))
         for user in people
     ]
+
+
+# -- coverage: cases nobody on duty may read ------------------------------------------------------
+
+
+def _readers_on_duty(*, now) -> list[tuple[int, RadiologistProfile]]:
+    """(hospital id, what he reads) for each valid privilege of each radiologist on duty now;
+    one query. A radiologist without a profile reads everything (a generalist)."""
+    on_duty = Shift.objects.filter(radiologist_id=OuterRef("radiologist_id"), starts_at__lte=now,
+                                   ends_at__gt=now)  # fmt: skip
+    rows = (
+        Privilege.objects.filter(
+            Privilege.valid_on_q(now.date()),
+            Exists(on_duty),
+            radiologist__role=Role.RADIOLOGIST,
+            radiologist__is_active=True,
+        )
+        .values_list(
+            "hospital_id",
+            "radiologist__radiologist_profile__modalities",
+            "radiologist__radiologist_profile__subspecialties",
+        )
+        .order_by()
+    )
+    return [
+        (hospital_id, RadiologistProfile(modalities=mods or [], subspecialties=subs or []))
+        for hospital_id, mods, subs in rows
+    ]
+
+
+def uncovered_groups(*, now=None) -> list[dict]:
+    """The unread cases no radiologist on duty may read now (privileged at the hospital today,
+    reading the modality and the subspecialty: the eligibility rule of auto-assignment and of
+    "next case"), grouped by hospital, modalities, subspecialty and priority with their count.
+    Two queries, whatever the size of the queue: such cases are on no reader's "next case"
+    and no escalation tier that tells readers on duty reaches anyone."""
+    now = now or timezone.now()
+    readers = _readers_on_duty(now=now)
+    groups = (
+        Case.objects.filter(state=CaseState.UNREAD)
+        .values(
+            "hospital_id",
+            "hospital__code",
+            "hospital__name",
+            "modalities",
+            "subspecialty",
+            "priority",
+        )
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return [
+        group
+        for group in groups
+        if not any(
+            hospital_id == group["hospital_id"]
+            and profile.reads_modality(group["modalities"])
+            and profile.reads_subspecialty(group["subspecialty"])
+            for hospital_id, profile in readers
+        )
+    ]
+
+
+def uncovered_cases(*, groups: list[dict] | None = None, now=None) -> QuerySet[Case]:
+    """The cases of ``uncovered_groups`` (computed here when not given), most urgent first."""
+    groups = uncovered_groups(now=now) if groups is None else groups
+    if not groups:
+        return Case.objects.none()
+    match = Q()
+    for group in groups:
+        match |= Q(hospital_id=group["hospital_id"], modalities=group["modalities"],
+                   subspecialty=group["subspecialty"], priority=group["priority"])  # fmt: skip
+    return Case.objects.filter(match, state=CaseState.UNREAD).order_by(*WORKLIST_ORDER)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from readingcenter import hooks
 from readingcenter.accounts.models import Role, User
+from readingcenter.accounts.moments import moment_text
 from readingcenter.accounts.selectors import privileged_hospital_ids, privileged_hospitals_q
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
@@ -219,7 +220,7 @@ def _explain_refusal(case: Case, user) -> DomainError:
     if case.state in CLAIMED_STATES and case.claimed_by_id != user.id:
         reader = case.claimed_by
         name = reader.get_full_name() or reader.get_username()
-        since = timezone.localtime(case.claimed_at).strftime("%H:%M %Z") if case.claimed_at else ""
+        since = moment_text(case.claimed_at)
         return Conflict(
             "already_claimed",
             f"Already claimed by {name}" + (f" since {since}" if since else "") + ".",
@@ -261,20 +262,49 @@ def case_claim(*, case_id: int, user, request=None) -> Case:
     return case
 
 
-def case_next(*, user, request=None) -> Case | None:
-    """Claim the first unread case, in worklist order, that this radiologist may read.
+def _own_open_claim(user, *, after: int | None) -> Case | None:
+    """The reader's own claim with the nearest deadline (the one he is leaving excepted)."""
+    qs = Case.objects.filter(
+        privileged_hospitals_q(user), claimed_by_id=user.pk, state__in=CLAIMED_STATES
+    )
+    if after is not None:
+        qs = qs.exclude(pk=after)
+    return qs.select_related("claimed_by", "study", "hospital").order_by("due_at", "id").first()
+
+
+def _readable_unread(user):
+    """Unread cases this radiologist may read: his hospitals, modalities and subspecialties
+    (the eligibility rule of auto-assignment and of the dashboard's coverage)."""
+    qs = Case.objects.filter(privileged_hospitals_q(user), state=CaseState.UNREAD)
+    profile = radiologist_profile(user)
+    if profile is not None and profile.modalities:
+        qs = qs.filter(modalities__overlap=profile.modalities)
+    if profile is not None and profile.subspecialties:
+        qs = qs.filter(subspecialty__in=profile.subspecialties)
+    return qs
+
+
+def case_next(*, user, after: int | None = None, request=None) -> Case | None:
+    """The reader's next case: his own open claims first, the nearest deadline first (a STAT
+    he holds must not breach while he opens new ones); else he claims the first unread case,
+    in worklist order, of his hospitals, modalities and subspecialties. ``after``: the case he
+    is leaving, which is not handed back to him.
 
     SKIP LOCKED lets twenty radiologists press at once: each takes the first row nobody else
     is holding, so they get distinct cases instead of queueing behind one lock.
     """
     _require_radiologist(user)
-    qs = Case.objects.filter(privileged_hospitals_q(user), state=CaseState.UNREAD)
-    profile = radiologist_profile(user)
-    if profile is not None and profile.modalities:
-        qs = qs.filter(modalities__overlap=profile.modalities)
+    own = _own_open_claim(user, after=after)
+    if own is not None:
+        return own
     now = timezone.now()
     with transaction.atomic():
-        case = qs.order_by(*WORKLIST_ORDER).select_for_update(skip_locked=True).first()
+        case = (
+            _readable_unread(user)
+            .order_by(*WORKLIST_ORDER)
+            .select_for_update(skip_locked=True)
+            .first()
+        )
         if case is None:
             return None
         Case.objects.filter(pk=case.pk, state=CaseState.UNREAD).update(**_claimed_fields(user, now))

@@ -79,8 +79,11 @@ def worklist_page(request):
 @login_required
 @require_POST
 def next_case(request):
+    after = request.POST.get("after", "")
     try:
-        case = services.case_next(user=request.user, request=request)
+        case = services.case_next(
+            user=request.user, after=int(after) if after.isdigit() else None, request=request
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("worklist")

@@ -9,3 +9,84 @@ window.config.httpErrorHandler = function (error) {
     window.location.assign({{ login_url_json|safe }} + '?next=' + encodeURIComponent(here));
   }
 };
+
+// Who is on the screen, on every image: reading the wrong patient is the classic teleradiology
+// error. The values come from the image's own DICOM header, so the viewer opened on its own
+// (a second monitor) says the same as the case page around it.
+(function () {
+  var labels = {{ labels_json|safe }};
+
+  function text(value) {
+    if (value === undefined || value === null) return '';
+    if (Array.isArray(value)) return value.map(text).filter(Boolean).join(', ');
+    if (typeof value === 'object') return text(value.Alphabetic || value.Ideographic || value.Phonetic);
+    return String(value).trim();
+  }
+
+  function person(value, formatters) {
+    var name = value && typeof value === 'object' ? value : null;
+    var alphabetic = text(name ? name.Alphabetic : value);
+    var shown = alphabetic && formatters && formatters.formatPN ? formatters.formatPN(alphabetic) : alphabetic;
+    var other = name ? text(name.Ideographic) : '';
+    return other && other !== alphabetic ? shown + ' (' + other.replace(/\^/g, '') + ')' : shown;
+  }
+
+  // "M 57 y": the age the header states, else the age on the study date from the birth date.
+  function sexAndAge(instance) {
+    var sex = text(instance.PatientSex);
+    var age = text(instance.PatientAge).replace(/^0+(?=\d)/, '');
+    if (age) {
+      age = age.replace(/Y$/, ' y').replace(/M$/, ' mo').replace(/W$/, ' wk').replace(/D$/, ' d');
+    } else {
+      var born = text(instance.PatientBirthDate), on = text(instance.StudyDate);
+      if (/^\d{8}$/.test(born) && /^\d{8}$/.test(on)) {
+        var years = Number(on.slice(0, 4)) - Number(born.slice(0, 4));
+        if (on.slice(4) < born.slice(4)) years -= 1;
+        age = years + ' y';
+      }
+    }
+    return [sex, age].filter(Boolean).join(' ');
+  }
+
+  function item(id, title, label, content) {
+    return {
+      id: id,
+      inheritsFrom: 'ohif.overlayItem',
+      title: title,
+      label: label,
+      color: '#fde68a',
+      condition: function (props) { return Boolean(props.referenceInstance || props.instance); },
+      contentF: function (props) { return content(props.referenceInstance || props.instance || {}, props.formatters); },
+    };
+  }
+
+  window.config.customizationService = [{
+    'viewportOverlay.topLeft': {$set: [
+      item('rcPatientName', labels.patient_name, '', function (i, f) { return person(i.PatientName, f); }),
+      item('rcPatientID', labels.patient_id, labels.patient_id_short, function (i) { return text(i.PatientID); }),
+      item('rcSexAge', labels.sex_age, '', sexAndAge),
+      item('rcAccession', labels.accession, labels.accession_short, function (i) { return text(i.AccessionNumber); }),
+      item('rcInstitution', labels.institution, '', function (i) { return text(i.InstitutionName); }),
+    ]},
+    'viewportOverlay.topRight': {$set: [
+      item('rcStudy', labels.study, '', function (i, f) {
+        var date = text(i.StudyDate);
+        var shown = /^\d{8}$/.test(date) ? date.slice(0, 4) + '-' + date.slice(4, 6) + '-' + date.slice(6) : date;
+        return [text(i.StudyDescription), shown].filter(Boolean).join(' · ');
+      }),
+      item('rcSeries', labels.series, '', function (i) { return text(i.SeriesDescription); }),
+    ]},
+    // No onboarding tour over the first image: readers open hundreds of studies a day.
+    'ohif.tours': {$set: []},
+    // A stack opens at its first acquired image (InstanceNumber 1), not at whichever end the
+    // patient-position sort puts first.
+    'instanceSortingCriteria': {$set: {sortFunctions: {}, defaultSortFunctionName: 'sortByInstanceNumber'}},
+  }];
+
+  // Our name where OHIF's logo was: the viewer belongs to the reading center's pages.
+  window.config.whiteLabeling = {
+    createLogoComponentFn: function (React) {
+      return React.createElement('span', {className: 'text-primary-light text-lg font-semibold', title: labels.brand}, labels.brand);
+    },
+  };
+})();

@@ -39,7 +39,7 @@ def test_a_hospital_user_acknowledges_on_the_page_and_escalation_stops(
 ):
     response = _login(hospital_user_a).post(
         f"/critical-results/{bleed.pk}/acknowledge/",
-        {"note": "patient to theatre", "next": "/critical-results/"},
+        {"note": "patient to theatre", "next": "/critical-results/", "read_back": "yes"},
         follow=True,
     )
     assert response.status_code == 200
@@ -96,7 +96,7 @@ def test_a_manager_records_a_phone_acknowledgement_with_who_took_the_call(bleed,
     assert bleed.state == "open"
     page = _login(manager).post(
         f"/critical-results/{bleed.pk}/acknowledge/",
-        {"name": "Dr Lee, ED, by phone", "note": "read back"},
+        {"name": "Dr Lee, ED, by phone", "read_back": "yes"},
         follow=True,
     )
     assert page.status_code == 200
@@ -130,7 +130,9 @@ def test_an_email_still_waiting_when_the_hospital_acknowledges_is_not_sent(
     from readingcenter.critical.services import _plan_through
 
     _plan_through(CriticalResult.objects.get(pk=result.pk))
-    critical_result_acknowledge(critical_result_id=result.pk, user=hospital_user_a, via="portal")
+    critical_result_acknowledge(
+        critical_result_id=result.pk, user=hospital_user_a, via="portal", read_back=True
+    )
     critical_result_notify(critical_result_id=result.pk)
     email = result.notifications.get(channel="email")
     assert email.outcome == "cancelled" and "Acknowledged by alpha.it first" in email.detail

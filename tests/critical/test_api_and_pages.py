@@ -34,7 +34,9 @@ def three(hospital_a, radiologist, contacts_a, hospital_user_a, smtp):
     _r, [bleed] = sign_with_findings(hospital_a, radiologist, [BLEED])
     for result in (nodule, pneumothorax, bleed):
         critical_result_notify(critical_result_id=result.pk)
-    critical_result_acknowledge(critical_result_id=nodule.pk, user=hospital_user_a, via="portal")
+    critical_result_acknowledge(
+        critical_result_id=nodule.pk, user=hospital_user_a, via="portal", read_back=True
+    )
     return nodule, pneumothorax, bleed
 
 
@@ -77,9 +79,9 @@ def test_the_hospitals_page_shows_open_ones_first_with_a_button_and_local_times(
     html = _login(hospital_user_a).get("/critical-results/").content.decode()
     assert html.index(BLEED["finding"]) < html.index(PNEUMOTHORAX["finding"])
     assert html.index(PNEUMOTHORAX["finding"]) < html.index(NODULE["finding"])
-    assert html.count(">Acknowledge</button>") == 2
+    assert html.count(">Acknowledge…</a>") == 2  # each opens the form with the read-back
     raised = timezone.localtime(bleed.raised_at, dt.timezone(dt.timedelta(hours=9)))
-    assert raised.strftime("%Y-%m-%d %H:%M") + " KST" in html
+    assert raised.strftime("%Y-%m-%d %H:%M") + " UTC+9" in html
     assert "ago" in html and "2 waiting for acknowledgement" in html
     partial = _login(hospital_user_a).get("/critical-results/?partial=1").content.decode()
     assert "<html" not in partial and BLEED["finding"] in partial
@@ -90,9 +92,9 @@ def test_the_managers_page_offers_the_phone_acknowledgement_for_every_hospital(
 ):
     sign_with_findings(hospital_b, radiologist, [NODULE])
     html = _login(manager).get("/critical-results/").content.decode()
-    assert html.count("Record phone acknowledgement") == 3  # the three open ones
+    assert html.count("Record a phone acknowledgement…") == 3  # the three open ones
     assert "beta" in html and "alpha" in html
-    assert ">Acknowledge</button>" not in html
+    assert ">Acknowledge…</a>" not in html
 
 
 def test_the_detail_page_shows_the_record(three, hospital_user_a):
@@ -100,6 +102,10 @@ def test_the_detail_page_shows_the_record(three, hospital_user_a):
     html = _login(hospital_user_a).get(f"/critical-results/{bleed.pk}/").content.decode()
     assert "Communication record" in html and "ed@alpha.example" in html
     assert 'id="acknowledge"' in html
+    # What is being acknowledged: the finding, the report's impression, and the report itself.
+    assert bleed.report.impression in html
+    assert f'href="/reports/{bleed.report_id}/" id="report-link"' in html
+    assert 'name="read_back" value="yes" required' in html and 'name="role"' in html
 
 
 def test_the_record_partial_renders_what_was_said_to_whom_and_the_acknowledgement(

@@ -52,7 +52,10 @@ def test_the_hospitals_page_hears_the_result_its_notification_and_its_acknowledg
         try:
             with transaction.atomic():
                 critical_result_acknowledge(
-                    critical_result_id=state["id"], user=hospital_user_a, via="portal"
+                    critical_result_id=state["id"],
+                    user=hospital_user_a,
+                    via="portal",
+                    read_back=True,
                 )
                 raise Rollback
         except Rollback:
@@ -62,7 +65,7 @@ def test_the_hospitals_page_hears_the_result_its_notification_and_its_acknowledg
     acknowledged = _hints_during(
         hospital_user_a,
         lambda: critical_result_acknowledge(
-            critical_result_id=state["id"], user=hospital_user_a, via="portal"
+            critical_result_id=state["id"], user=hospital_user_a, via="portal", read_back=True
         ),
     )
     assert [(h["event"], h["state"]) for h in acknowledged] == [("acknowledged", "acknowledged")]

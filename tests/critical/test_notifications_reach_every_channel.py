@@ -49,7 +49,7 @@ def test_the_level_one_contact_is_told_on_the_portal_and_by_email_over_smtp(
         f"{SITE_URL}/critical-results/{result.pk}/",
         f"/api/v1/critical-results/{result.pk}/acknowledge/",
         "call the reading center",
-        "KST",  # times in the hospital's zone (Asia/Seoul)
+        "UTC+9",  # times in the hospital's zone (Asia/Seoul), with its offset
     ):
         assert expected in body, expected
     # Level 2 is not told before its time.

@@ -57,7 +57,11 @@ def test_deliveries_and_critical_results_reach_the_dashboard(hospital_a, manager
     def act():
         delivery_retry(delivery_id=delivery.pk, actor=manager)
         critical_result_acknowledge(
-            critical_result_id=result.pk, user=manager, via="phone", name="Dr Lee, ED"
+            critical_result_id=result.pk,
+            user=manager,
+            via="phone",
+            name="Dr Lee, ED",
+            read_back=True,
         )
 
     received = _hints_during(manager, act)

@@ -7,6 +7,7 @@ import pytest
 from readingcenter.delivery.models import Channel, DeliveryEndpoint
 from readingcenter.delivery.services import delivery_drain
 from readingcenter.reports.services import (
+    critical_prompts,
     report_open_draft,
     report_save,
     report_sign,
@@ -15,18 +16,27 @@ from readingcenter.reports.services import (
 from readingcenter.worklist.services import case_claim
 from simulator.hospital_systems import FhirServer, InterfaceEngine, Pacs
 from tests.factories import make_case
+from tests.reports.conftest import filled_findings
 
 PASSWORD = "correct-horse-battery"
 
 
 def sign_new_report(hospital, radiologist, *, impression: str, kind: str = "final", **study):
-    """A study arrives, is claimed, drafted and signed, as a radiologist does it."""
+    """A study arrives, is claimed, drafted and signed, as a radiologist does it: the template's
+    headings written in, and a critical finding the impression names answered as one the
+    referrer already knows (these tests are about what is sent, not about critical results)."""
     case = make_case(hospital, modalities=["CT"], body_part_examined="HEAD", version=1, **study)
     case_claim(case_id=case.pk, user=radiologist)
     draft = report_open_draft(case_id=case.pk, user=radiologist)
+    changes = {"impression": impression, "findings": filled_findings(draft)}
     saved = report_save(report_id=draft.pk, user=radiologist, revision=draft.revision,
-                        changes={"impression": impression})  # fmt: skip
-    return report_sign(report_id=saved.pk, user=radiologist, password=PASSWORD, kind=kind)
+                        changes=changes)  # fmt: skip
+    known = [
+        {"key": p["key"], "decision": "not_critical", "reason": "known to the referrer"}
+        for p in critical_prompts(saved)
+    ]
+    return report_sign(report_id=saved.pk, user=radiologist, password=PASSWORD, kind=kind,
+                       critical_answers=known)  # fmt: skip
 
 
 def drain_all(endpoint: DeliveryEndpoint, *, now=None):

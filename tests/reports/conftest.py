@@ -32,6 +32,43 @@ def flag_ich(study, probability: float = 0.91):
     )
 
 
+def flag_pneumothorax(study, probability: float = 0.99):
+    """A positive chest-radiograph pneumothorax run on the study's current version."""
+    from triage.models import TriageRun
+
+    return TriageRun.objects.create(
+        study=study,
+        study_version=study.version,
+        model_name="cxr-pneumothorax",
+        model_version="1.0.0",
+        weights_sha256="cd" * 32,
+        thresholds={"pneumothorax": 0.44},
+        status="succeeded",
+        probabilities={"pneumothorax": probability},
+        flags={"pneumothorax": True},
+        draft_findings=[
+            "AI-generated, requires radiologist confirmation: findings suggestive of "
+            "pneumothorax (probability 99%; model cxr-pneumothorax 1.0.0)."
+        ],
+    )
+
+
+@pytest.fixture
+def chest_draft(hospital_a, radiologist, templates):
+    """A claimed chest radiograph the AI flagged for pneumothorax, its draft open."""
+    case = make_case(
+        hospital_a,
+        modalities=["CR"],
+        body_part_examined="CHEST",
+        study_description="CHEST PA",
+        version=1,
+        patient_name="Lee^Minho",
+    )
+    flag_pneumothorax(case.study)
+    case_claim(case_id=case.pk, user=radiologist)
+    return report_open_draft(case_id=case.pk, user=radiologist)
+
+
 @pytest.fixture
 def templates(db):
     report_templates_load()
@@ -61,11 +98,24 @@ def draft(claimed, radiologist):
     return report_open_draft(case_id=claimed.pk, user=radiologist)
 
 
-def complete(report, radiologist, *, impression="Acute subdural hematoma.", **more):
+# What a reader writes under each heading of the template when the test is about something else.
+FILLED = "Unremarkable."
+
+
+def filled_findings(report) -> str:
+    """The draft's findings with every empty template heading written in (signing refuses a
+    required one left empty)."""
+    return "\n".join(
+        f"{line.rstrip()} {FILLED}" if line.rstrip().endswith(":") else line
+        for line in report.findings.split("\n")
+    )
+
+
+def complete(report, radiologist, *, impression="Chronic small vessel ischemic change.", **more):
     """Fill the draft the way a radiologist does before signing; returns the saved row."""
     from readingcenter.reports.services import report_save
 
-    changes = {"impression": impression, **more}
+    changes = {"impression": impression, "findings": filled_findings(report), **more}
     if report.ai_draft and "ai_review" not in changes:
         changes["ai_review"] = {e["finding"]: "accepted" for e in report.ai_draft}
     return report_save(

@@ -35,6 +35,9 @@ IMPRESSION = (
     "Clinical correlation is recommended."
 )
 CRITICAL = "Acute left parietal intraparenchymal hemorrhage"
+# The head-CT template requires these two headings.
+PARENCHYMA = "Hyperdense left parietal hematoma with surrounding edema."
+EXTRA_AXIAL = "No extra-axial collection."
 
 pytestmark = [
     pytest.mark.slow,
@@ -141,7 +144,9 @@ def test_claim_edit_the_ai_draft_sign_and_read_it_as_the_hospital(
     assert report.content_sha256 == report.compute_sha256() and report.hash_matches
     assert report.impression.rstrip() == IMPRESSION  # as typed, the space after the macro kept
     # The same line breaks whether the text last came by autosave or with the signing post.
-    assert report.findings.startswith(EDITED_SENTENCE + "\nBrain parenchyma:")
+    assert report.findings.startswith(f"{EDITED_SENTENCE}\nBrain parenchyma: {PARENCHYMA}")
+    # The headings left empty did not reach the hospital.
+    assert "Ventricles and sulci" not in report.findings
     assert "\r" not in report.findings
     assert report.ai_review == {"head-ct-ich:ich": "edited"}
     assert report.ai_acceptance[0]["review"] == "edited"
@@ -181,7 +186,12 @@ def _read_and_sign(page, url: str, case, shots: Path) -> None:
     page.screenshot(path=str(shots / "case-draft.png"))
 
     # Edit the AI sentence, say so, write the impression with a macro, flag it critical.
-    findings.fill(findings.input_value().replace(AI_SENTENCE, EDITED_SENTENCE))
+    findings.fill(
+        findings.input_value()
+        .replace(AI_SENTENCE, EDITED_SENTENCE)
+        .replace("Brain parenchyma: ", f"Brain parenchyma: {PARENCHYMA}")
+        .replace("Extra-axial spaces: ", f"Extra-axial spaces: {EXTRA_AXIAL}")
+    )
     ai.locator("select").select_option("edited")
     expect(ai).to_have_class(re.compile(r"\bedited\b"))
     page.get_by_label("Critical finding 1", exact=True).fill(CRITICAL)
@@ -252,7 +262,17 @@ def _read_as_the_hospital(page, context, url: str, study, shots: Path) -> None:
     row = page.locator("table.critical-results tbody tr")
     expect(row).to_have_count(1)
     expect(row).to_contain_text(CRITICAL)
-    expect(row.get_by_role("button", name="Acknowledge")).to_be_visible()
+    row.get_by_role("link", name="Acknowledge…").click()
+    # The acknowledgement page shows what is acknowledged: the impression, the report.
+    expect(page.locator("#report-impression")).to_have_text(IMPRESSION)
+    expect(page.locator("#report-link")).to_have_text("Final report v1")
+    page.get_by_label("Received by").fill("Dr Lee Minho")
+    page.get_by_label("Role").fill("ED attending")
+    page.get_by_role("checkbox", name=re.compile("Read back")).check()
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(".msg.success")).to_contain_text("escalation stopped")
+    expect(page.locator(".critical-record")).to_contain_text("Dr Lee Minho (ED attending)")
+    expect(page.locator(".critical-record")).to_contain_text("read back and confirmed")
     page.screenshot(path=str(shots / "critical-hospital.png"), full_page=True)
 
 
@@ -278,6 +298,14 @@ def test_a_sign_click_while_an_autosave_is_on_its_way_waits_for_it(
         _log_in(page, url, "dr.who", f"/cases/{case.pk}/")
         page.get_by_role("button", name="Claim").click()
         page.locator("select.ai-review").select_option("accepted")
+        findings = page.get_by_label("Findings", exact=True)
+        findings.fill(
+            findings.input_value()
+            .replace("Brain parenchyma: ", f"Brain parenchyma: {PARENCHYMA}")
+            .replace("Extra-axial spaces: ", f"Extra-axial spaces: {EXTRA_AXIAL}")
+        )
+        # The AI flagged a bleed the head-CT template lists as critical: signing asks.
+        page.get_by_label("Mark intracranial hemorrhage critical").check()
         page.get_by_label("Impression", exact=True).fill("Acute intracranial hemorrhage.")
         expect(page.locator("#autosave-status")).to_have_text("saving…", timeout=10_000)
         deadline = time.monotonic() + 10
@@ -299,4 +327,5 @@ def test_a_sign_click_while_an_autosave_is_on_its_way_waits_for_it(
         raise
     report = Report.objects.get(case=case)
     assert report.state == "signed" and report.impression == "Acute intracranial hemorrhage."
+    assert report.critical_review[0]["decision"] == "critical"
     assert report.hash_matches

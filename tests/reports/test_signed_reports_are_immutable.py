@@ -51,7 +51,7 @@ def test_the_orm_cannot_save_over_a_signed_row_either(signed):
     with pytest.raises(DatabaseError), transaction.atomic():
         signed.save()
     signed.refresh_from_db()
-    assert signed.impression == "Acute subdural hematoma."
+    assert signed.impression == "Chronic small vessel ischemic change."
 
 
 def test_a_changed_text_no_longer_matches_its_hash(signed):

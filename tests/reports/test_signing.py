@@ -8,10 +8,16 @@ from tests.conftest import api_as
 from tests.reports.conftest import PASSWORD, complete
 
 
-def _sign(client, report, password=PASSWORD, kind="final"):
+def _sign(client, report, password=PASSWORD, kind="final", **more):
     return client.post(
-        f"/api/v1/reports/{report.pk}/sign/", {"password": password, "kind": kind}, format="json"
+        f"/api/v1/reports/{report.pk}/sign/",
+        {"password": password, "kind": kind, **more},
+        format="json",
     )
+
+
+# The subdural hematoma these tests' impressions name, called in as critical at signing.
+CALLED_IN = [{"key": "intracranial_hemorrhage", "decision": "critical", "category": "minutes"}]
 
 
 def test_signing_without_the_password_fails_and_signs_nothing(draft, radiologist):
@@ -47,14 +53,15 @@ def test_signing_freezes_the_report_with_its_hash_and_takes_the_case_off_the_wor
 def test_a_preliminary_then_a_final_are_versions_1_and_2(draft, radiologist, hospital_user_a):
     complete(draft, radiologist, impression="Probable subdural hematoma; final to follow.")
     client = api_as(radiologist)
-    assert _sign(client, draft, kind="preliminary").json()["status"] == "preliminary"
+    signed = _sign(client, draft, kind="preliminary", critical_answers=CALLED_IN).json()
+    assert signed["status"] == "preliminary"
     draft.case.refresh_from_db()
     assert draft.case.state == CaseState.IN_REPORT and draft.case.preliminary_at is not None
     final_draft = Report.objects.get(case=draft.case, state="draft")
     assert final_draft.parent_id == draft.pk
     assert final_draft.impression.startswith("Probable subdural")
     complete(final_draft, radiologist, impression="Acute left subdural hematoma, 8 mm.")
-    final = _sign(client, final_draft).json()
+    final = _sign(client, final_draft, critical_answers=CALLED_IN).json()
     assert (final["version_number"], final["status"], final["parent_version"]) == (2, "final", 1)
     # The hospital reads the preliminary as preliminary, and the final as final.
     seen = api_as(hospital_user_a).get(f"/api/v1/reports/?study={draft.study_id}").json()

@@ -4,7 +4,7 @@ import pytest
 
 from readingcenter.errors import Conflict
 from readingcenter.reports.services import report_open_draft, report_sign
-from tests.reports.conftest import PASSWORD, complete, flag_ich
+from tests.reports.conftest import PASSWORD, complete, filled_findings, flag_ich
 
 
 def test_a_head_ct_opens_with_the_head_ct_template(draft):
@@ -45,13 +45,16 @@ def test_signing_waits_for_the_radiologists_word_on_each_ai_sentence(claimed, ra
 def test_what_the_ai_drafted_and_what_was_signed_are_both_kept(claimed, radiologist):
     flag_ich(claimed.study)
     draft = report_open_draft(case_id=claimed.pk, user=radiologist)
-    edited = draft.findings.replace(
+    edited = filled_findings(draft).replace(
         "Findings suggestive of intracranial hemorrhage.",
         "Findings suggestive of acute intracranial hemorrhage in the left parietal lobe.",
     )
     saved = complete(draft, radiologist, findings=edited,
                      ai_review={"head-ct-ich:ich": "edited"})  # fmt: skip
-    signed = report_sign(report_id=saved.pk, user=radiologist, password=PASSWORD, kind="final")
+    # The AI flagged a finding the head-CT template lists as critical: signing asks.
+    answer = {"key": "intracranial_hemorrhage", "decision": "critical", "category": "minutes"}
+    signed = report_sign(report_id=saved.pk, user=radiologist, password=PASSWORD, kind="final",
+                         critical_answers=[answer])  # fmt: skip
     assert signed.ai_draft[0]["sentence"] == "Findings suggestive of intracranial hemorrhage."
     (acceptance,) = signed.ai_acceptance
     assert acceptance["outcome"] == "edited" and acceptance["review"] == "edited"
@@ -61,7 +64,7 @@ def test_what_the_ai_drafted_and_what_was_signed_are_both_kept(claimed, radiolog
 def test_a_rejected_ai_sentence_counts_as_removed(claimed, radiologist):
     flag_ich(claimed.study)
     draft = report_open_draft(case_id=claimed.pk, user=radiologist)
-    findings = draft.findings.replace("Findings suggestive of intracranial hemorrhage.", "")
+    findings = filled_findings(draft).replace("Findings suggestive of intracranial hemorrhage.", "")
     saved = complete(draft, radiologist, findings=findings, impression="No acute findings.",
                      ai_review={"head-ct-ich:ich": "rejected"})  # fmt: skip
     signed = report_sign(report_id=saved.pk, user=radiologist, password=PASSWORD, kind="final")

@@ -18,13 +18,14 @@ def test_the_escalation_runs_every_minute_on_the_sla_queue():
     assert periodic.cron == "* * * * *" and periodic.task.name == "sla.escalate"
 
 
-def test_the_job_calls_the_escalation_pass(monkeypatch):
+def test_the_job_calls_the_escalation_pass_then_the_coverage_alerts(monkeypatch):
     from readingcenter.sla import services
 
     calls = []
-    monkeypatch.setattr(services, "sla_escalate", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(services, "sla_escalate", lambda **kw: calls.append("escalate"))
+    monkeypatch.setattr(services, "sla_alert_uncovered", lambda **kw: calls.append("uncovered"))
     jobs.escalate(timestamp=0)
-    assert calls == [{}]
+    assert calls == ["escalate", "uncovered"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -64,4 +64,4 @@ def test_times_are_shown_in_the_users_time_zone(client, manager, hospital_a):
     manager.save()
     make_study(hospital_a)
     client.force_login(manager)
-    assert "KST" in client.get("/studies/").content.decode()
+    assert "UTC+9" in client.get("/studies/").content.decode()

@@ -26,7 +26,11 @@ def _refreshed(study):
         ({"study_description": "CT C-SPINE TRAUMA"}, "stat", "TRAUMA"),
         ({"requested_procedure_description": "CT head STAT"}, "stat", "STAT"),
         ({"study_description": "XR CHEST URGENT"}, "urgent", "URGENT"),
-        ({"requested_procedure_priority": "HIGH"}, "stat", "RequestedProcedurePriority"),
+        (
+            {"requested_procedure_priority": "HIGH"},
+            "stat",
+            "request from the scanner marks it HIGH",
+        ),
         ({"patient_location": "ED"}, "urgent", "emergency department"),
         ({"patient_location": "응급의학과"}, "urgent", "emergency department"),
         ({"patient_location": "急诊科"}, "urgent", "emergency department"),

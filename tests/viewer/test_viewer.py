@@ -224,3 +224,24 @@ def test_a_radiologist_sees_the_study_in_ohif_through_the_proxy_alone(
     assert not any(u.startswith(f"{live_server_daphne}/app.bundle") for u in requested)
     opened = AuditEvent.objects.filter(action="study.images.open", actor=radiologist)
     assert list(opened.values_list("target_id", flat=True)) == [str(study.pk)]
+
+
+def test_only_our_own_pages_may_frame_the_viewer(radiologist):
+    client = logged_in(radiologist)
+    for path in ("/ohif/viewer?StudyInstanceUIDs=1.2.3", "/ohif/", "/ohif/viewer/dicomweb"):
+        response = client.get(path)
+        assert response["X-Frame-Options"] == "SAMEORIGIN", path
+        assert response["Content-Security-Policy"] == "frame-ancestors 'self'", path
+    # Every other page stays unframeable.
+    assert client.get("/worklist/")["X-Frame-Options"] == "DENY"
+
+
+def test_the_config_script_draws_identity_and_drops_the_tour(radiologist):
+    script = logged_in(radiologist).get("/ohif/app-config.js").content.decode()
+    assert "'ohif.tours': {$set: []}" in script
+    assert "defaultSortFunctionName: 'sortByInstanceNumber'" in script
+    for attribute in ("PatientName", "PatientID", "AccessionNumber", "PatientSex", "PatientAge",
+                      "InstitutionName"):  # fmt: skip
+        assert f".{attribute}" in script, attribute
+    assert '"patient_id": "Patient ID"' in script
+    assert settings.READING_CENTER_NAME in script

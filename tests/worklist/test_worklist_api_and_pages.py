@@ -21,7 +21,14 @@ def test_next_case_claims_the_first_case_in_reading_order_and_says_when_there_is
     first = api.post("/api/v1/worklist/next/")
     assert first.status_code == 200 and first.json()["id"] == stat.pk
     assert first.json()["claimed_by"]["username"] == "dr.who"
-    assert api.post("/api/v1/worklist/next/").json()["id"] == routine.pk
+    # Leaving the STAT case, he gets the next one; leaving that, his STAT claim again.
+    assert api.post("/api/v1/worklist/next/", {"after": stat.pk}).json()["id"] == routine.pk
+    assert api.post("/api/v1/worklist/next/", {"after": routine.pk}).json()["id"] == stat.pk
+    for case in (stat, routine):
+        api.post(f"/api/v1/worklist/{case.pk}/release/")
+        case.refresh_from_db()
+        case.state = "removed"
+        case.save(update_fields=["state"])
     assert api.post("/api/v1/worklist/next/").status_code == 204
 
 
@@ -110,7 +117,7 @@ def test_next_case_button_opens_the_claimed_case(hospital_a, radiologist):
     browser.force_login(radiologist)
     response = browser.post("/worklist/next/")
     assert response.status_code == 302 and response["Location"] == f"/cases/{case.pk}/"
-    empty = browser.post("/worklist/next/", follow=True)
+    empty = browser.post("/worklist/next/", {"after": case.pk}, follow=True)
     assert "Nothing to read right now" in empty.content.decode()
 
 

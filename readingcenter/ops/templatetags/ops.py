@@ -19,3 +19,12 @@ def span(seconds) -> str:
     if hours < 48:
         return f"{hours} h {minutes:02d}"
     return f"{hours // 24} d {hours % 24} h"
+
+
+@register.filter
+def span_minutes(minutes) -> str:
+    """A promise in minutes, as ``span`` writes seconds: "30 min", "2 h 00", "1 d 0 h"."""
+    try:
+        return span(int(minutes) * 60)
+    except (TypeError, ValueError):
+        return "—"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from django import template
+from django.utils.translation import gettext_lazy as _
 
 register = template.Library()
 
@@ -37,3 +40,57 @@ def ai_summary(study) -> dict:
     from readingcenter.studies.api import ai_summary as summarise
 
     return summarise(study)
+
+
+# The AI's run statuses (triage.models.RunStatus) in the words a hospital reads.
+_AI_STATUS_WORDS = {
+    "succeeded": _("read by the AI"),
+    "not_applicable": _("not made for this study"),
+    "failed": _("could not be read by the AI"),
+    "low_confidence": _("read, but too unsure to flag anything"),
+}
+# The AI's own reason for a priority (triage.subscribers.ai_signals), taken apart for words.
+_AI_REASON = re.compile(r"^AI (?P<model>\S+) (?P<version>\S+) flags (?P<code>\S+) "
+                        r"\(probability (?P<p>[\d.]+)\)$")  # fmt: skip
+
+
+@register.filter
+def percent(value) -> str:
+    """0.435672 -> "44%": a probability as people read it."""
+    try:
+        return f"{float(value) * 100:.0f}%"
+    except (TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def ai_status(value: str) -> str:
+    return _AI_STATUS_WORDS.get(value, str(value).replace("_", " "))
+
+
+def priority_reason_words(reason: str) -> str:
+    """A priority's reason as a sentence: the AI's is "raised by AI model head-ct-ich 1.0.0
+    (ich flagged, 91%)"; the others are written in words where they are made."""
+    match = _AI_REASON.match(reason or "")
+    if not match:
+        return reason or ""
+    return _("raised by AI model %(model)s %(version)s: %(code)s flagged, %(p)s") % {
+        **match.groupdict(),
+        "p": percent(match["p"]),
+    }
+
+
+@register.simple_tag
+def priority_story(study) -> dict:
+    """How the study got its priority: {"now": "STAT", "ordered": "Urgent" (when an order
+    asked for another), "why": "raised by AI model ..."}, for "Urgent → STAT (raised by ...)"."""
+    order = study.order if study.order_id else None
+    now = study.get_priority_display()
+    ordered = order.get_priority_display() if order and order.priority != study.priority else ""
+    return {"now": now, "ordered": ordered, "why": priority_reason_words(study.priority_reason)}
+
+
+@register.filter
+def reason_words(reason: str) -> str:
+    """A recorded reason (a timeline's, a priority's) in words: ``priority_reason_words``."""
+    return priority_reason_words(reason)

@@ -53,7 +53,7 @@
         revision.value = data.revision;
         // Typed while this save was on its way: not saved yet, and the status says so.
         if (dirty) show("unsaved changes");
-        else show("saved · revision " + data.revision + " · " + new Date().toLocaleTimeString());
+        else show("saved · revision " + data.revision);
       } else if (response.status === 409) {
         // Another tab or device saved a newer revision: never overwrite it from here.
         stale = true;
@@ -80,15 +80,17 @@
     area.setSelectionRange(position, position);
   }
 
-  // The signing password is no part of the draft: typing it saves nothing.
+  // The signing password and the answers to the critical-finding check go with the signature
+  // only: typing them saves nothing.
+  function signingOnly(field) { return field.name === "password" || field.name.startsWith("check_"); }
   form.addEventListener("input", event => {
-    if (event.target.name === "password") return;
+    if (signingOnly(event.target)) return;
     if (event.target.tagName === "TEXTAREA") expand(event.target);
     dirty = true;
     show("unsaved changes");
   });
   form.addEventListener("change", event => {
-    if (event.target.name === "password") return;
+    if (signingOnly(event.target)) return;
     const select = event.target.closest("select.ai-review");
     if (select) {
       const item = select.closest(".ai-sentence");
@@ -113,6 +115,68 @@
     dirty = false;
     submitting = true;
   });
+  // -- the keyboard: the AI's sentences and signing (shortcuts.js lists them in its help) ----
+  const sentences = () => Array.from(form.querySelectorAll(".ai-sentence"));
+  let current = null;  // the AI sentence the reader last moved to
+
+  function choose(item, move) {
+    current = item;
+    for (const other of sentences()) other.classList.toggle("focused", other === item);
+    if (move) item.focus();
+  }
+  // The focused sentence, else the first still waiting for a review.
+  function target() { return current || sentences().find(i => i.classList.contains("pending")) || sentences()[0]; }
+  function review(value) {
+    const item = target();
+    if (!item) return;
+    const select = item.querySelector("select.ai-review");
+    select.value = value;
+    select.dispatchEvent(new Event("change", {bubbles: true}));
+    choose(item, false);
+  }
+  function step(by) {
+    const all = sentences();
+    if (!all.length) return;
+    const at = all.indexOf(target());
+    choose(all[(at + by + all.length) % all.length], true);
+  }
+  for (const item of sentences()) item.addEventListener("focusin", () => choose(item, false));
+
+  // Ctrl+Enter signs: with the password typed it signs at once; without, it goes to the
+  // password field, and Enter there then signs (plain Enter there otherwise saves the draft).
+  const password = form.elements.password;
+  const hint = document.getElementById("sign-hint");
+  let armed = null;
+  function sign(buttonId) {
+    const button = document.getElementById(buttonId);
+    if (!password.value) {
+      armed = button;
+      password.focus();
+      hint.textContent = hint.dataset.armed || "Type your password, then Enter to sign.";
+      return;
+    }
+    form.requestSubmit(button);
+  }
+  password.addEventListener("keydown", event => {
+    if (event.key === "Enter" && armed && !(event.ctrlKey || event.metaKey || event.altKey)) {
+      event.preventDefault();
+      form.requestSubmit(armed);
+    }
+  });
+
+  const keys = window.readingShortcuts;
+  if (keys) {
+    const labels = JSON.parse(document.getElementById("editor-shortcuts").textContent || "{}");
+    hint.dataset.armed = labels.armed;
+    keys.register({keys: "alt+a", label: labels.accept, run: () => review("accepted")});
+    keys.register({keys: "alt+r", label: labels.reject, run: () => review("rejected")});
+    keys.register({keys: "alt+j", label: labels.next_sentence, run: () => step(1)});
+    keys.register({keys: "alt+k", label: labels.previous_sentence, run: () => step(-1)});
+    keys.register({keys: "ctrl+s", label: labels.save, run: () => form.requestSubmit(form.querySelector("button[name=then][value='']"))});
+    keys.register({keys: "ctrl+enter", label: labels.sign, run: () => sign("sign-final")});
+    keys.register({keys: "ctrl+shift+enter", label: labels.sign_next, run: () => sign("sign-next")});
+  }
+
   setInterval(save, 3000);
   window.addEventListener("beforeunload", event => { if (dirty && !stale) { save(); event.preventDefault(); } });
 })();
