@@ -30,7 +30,9 @@ Validation never feeds back into a choice:
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import pickle
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -130,7 +132,7 @@ RECIPES: dict[str, Recipe] = {
         n_calibration=300,
         n_held_out=300,
         n_family=200,
-        steps=3000,
+        steps=9000,
         volumes_per_step=16,
         slices_per_volume=4,
         lr=2e-3,
@@ -272,8 +274,47 @@ def generate(
     *,
     workers: int = 1,
     report: Callable[..., None] = lambda *a, **k: None,
+    cache: Path | None = None,
 ) -> Split:
-    """``n`` examples of a split, half positive, drawn in ``workers`` processes."""
+    """``n`` examples of a split, half positive, drawn in ``workers`` processes.
+
+    With ``cache`` (a folder), a split drawn before by the same code with the same recipe,
+    seed and size is read back instead of drawn again: drawing is most of a training run.
+    """
+    path = None if cache is None else Path(cache) / f"{_cache_key(recipe, split, n, seed)}.pkl"
+    if path is not None and path.is_file():
+        with path.open("rb") as handle:
+            data = pickle.load(handle)  # noqa: S301 - our own cache, written just below
+        report("data", split=split, current=n, total=n)
+        return data
+    data = _draw(recipe, split, n, seed, workers=workers, report=report)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        with partial.open("wb") as handle:
+            pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.replace(path)
+    return data
+
+
+# The code that draws and prepares an example: a cached split is valid while none of it changed.
+_DRAWING_CODE = ("phantoms/head_ct.py", "phantoms/chest_xr.py", "phantoms/fields.py",
+                 "framing.py", "resample.py", "preprocess.py")  # fmt: skip
+
+
+def _cache_key(recipe: Recipe, split: str, n: int, seed: int) -> str:
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in _DRAWING_CODE:
+        digest.update((here / name).read_bytes())
+    for function in (make_example, _pool_patches):
+        digest.update(inspect.getsource(function).encode())
+    fields = (recipe.name, recipe.kind, recipe.size, recipe.slices, recipe.windows)
+    digest.update(repr((fields, split, n, seed)).encode())
+    return f"{recipe.name}-{split}-{n}-seed{seed}-{digest.hexdigest()[:16]}"
+
+
+def _draw(recipe: Recipe, split: str, n: int, seed: int, *, workers: int, report) -> Split:
     key = f"{recipe.name}@{id(recipe)}"
     RECIPES_BY_KEY[key] = recipe
     jobs = [(key, seed, split, i, i % 2 == 0) for i in range(n)]
@@ -580,6 +621,7 @@ def train_model(
     families: bool = True,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Train recipe ``name``, validate it and write its package to ``out_dir/<name>/``.
 
@@ -600,7 +642,7 @@ def train_model(
             progress(ProgressEvent(stage=stage, elapsed=time.perf_counter() - started, **info))
 
     def split(kind: str, n: int) -> Split:
-        return generate(recipe, kind, n, seed, workers=workers, report=report)
+        return generate(recipe, kind, n, seed, workers=workers, report=report, cache=cache)
 
     with _deterministic(seed, threads):
         train, calibration, held_out = (

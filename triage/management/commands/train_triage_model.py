@@ -182,6 +182,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--overwrite", action="store_true", help="replace an existing package of this name"
         )
+        parser.add_argument(
+            "--cache",
+            type=Path,
+            default=None,
+            help="folder keeping drawn splits, reused while the drawing code is unchanged",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"]
@@ -211,6 +217,7 @@ class Command(BaseCommand):
                 workers=options["workers"],
                 overwrite=options["overwrite"],
                 progress=printer,
+                cache=options["cache"],
             )
         except FileExistsError as exc:
             raise CommandError(f"{exc}; use --overwrite to replace it") from exc
