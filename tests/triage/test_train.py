@@ -44,6 +44,9 @@ from triage.core.train import RECIPES, input_spec, make_example, train_model
 
 PACKAGES = Path(__file__).resolve().parents[2] / "triage" / "packages"
 SHIPPED = ("head-ct-ich", "cxr-pneumothorax")
+# The shipped versions made by this code's recipes; cxr-pneumothorax ships 1.0.0 still (its
+# 2.0.0 fell short of it, see the README), made by the training code of commit f97998a.
+SHIPPED_V2 = ("head-ct-ich",)
 
 # Small enough for a test: a few examples at a small matrix, a few steps.
 TINY = {
@@ -325,7 +328,7 @@ def shipped():
     return {name: load_package(PACKAGES / name) for name in SHIPPED}
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED_V2)
 def test_shipped_package_is_pinned_labelled_and_validated(name, shipped):
     model = shipped[name]
     card = json.loads((PACKAGES / name / CARD_FILENAME).read_text())
@@ -370,7 +373,26 @@ def test_shipped_packages_apply_where_they_should(shipped):
     assert cxr.findings[0].code == "pneumothorax"
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+def test_the_shipped_chest_model_1_0_0_is_still_pinned_and_reads_a_simulator_chest(shipped):
+    """1.0.0 has no calibration record or smoke set: its card is checked, and one chest with
+    and one without a pneumothorax go through the worker's pipeline (the seed is the first
+    one tried, not searched for)."""
+    model = shipped["cxr-pneumothorax"]
+    card = json.loads((PACKAGES / "cxr-pneumothorax" / CARD_FILENAME).read_text())
+    weights = PACKAGES / "cxr-pneumothorax" / card["weights"]["file"]
+    assert sha256_file(weights) == card["weights"]["sha256"] == model.weights_sha256
+    assert model.version == "1.0.0" and model.card.not_for_clinical_use
+    assert model.card.validation["shifted"]["n"] >= 100
+    _, draw = shifted_sources("cxr-pneumothorax")["simulator"]
+    p = {}
+    for positive in (True, False):
+        outcome = run_model(model, draw(np.random.default_rng([20250101, 99]), positive))
+        assert outcome.status == "succeeded", outcome.reason
+        p[positive] = outcome.findings[0].probability
+    assert p[True] > p[False]
+
+
+@pytest.mark.parametrize("name", SHIPPED_V2)
 def test_the_cards_smoke_set_replays_through_the_worker_pipeline(name, shipped):
     """CI does not retrain: it regenerates the card's smoke studies and expects the same answers."""
     model = shipped[name]

@@ -109,6 +109,9 @@ class Recipe:
     lr: float
     weight_decay: float
     target_sensitivity: float
+    # The sensitivity target counts the positives a triage flag is for: a bleed of at least this
+    # many millilitres (None: every positive). Smaller ones stay in every reported figure.
+    target_min_ml: float | None
     modalities: tuple[str, ...]
     body_parts: tuple[str, ...]
     intended_use: str
@@ -138,6 +141,7 @@ RECIPES: dict[str, Recipe] = {
         lr=2e-3,
         weight_decay=1e-4,
         target_sensitivity=0.95,
+        target_min_ml=1.0,
         modalities=("CT",),
         body_parts=("HEAD",),
         intended_use=(
@@ -171,6 +175,7 @@ RECIPES: dict[str, Recipe] = {
         lr=2e-3,
         weight_decay=1e-4,
         target_sensitivity=0.95,
+        target_min_ml=None,
         modalities=("CR", "DX"),
         body_parts=("CHEST",),
         intended_use=(
@@ -661,8 +666,9 @@ def train_model(
         held_logits = logits(model, recipe, held_out.x)
         # Rounded as the card stores it, so the threshold is the one inference will see.
         temperature = round(fit_temperature(cal_logits, calibration.y), 6)
+        counted = _target_cases(recipe, calibration)
         logit_threshold = choose_threshold(
-            calibration.y, cal_logits, min_sensitivity=recipe.target_sensitivity
+            calibration.y[counted], cal_logits[counted], min_sensitivity=recipe.target_sensitivity
         )
         threshold = probability_threshold(logit_threshold, temperature)
         family_results = []
@@ -683,7 +689,11 @@ def train_model(
         "separated": is_separated(calibration.y, cal_logits),
         "logit_threshold": logit_threshold,
         "threshold": threshold,
+        # On the cases the target counts, and on every case.
         "at_threshold": sensitivity_specificity(
+            calibration.y[counted], sigmoid(cal_logits[counted] / temperature), threshold
+        ),
+        "at_threshold_all": sensitivity_specificity(
             calibration.y, sigmoid(cal_logits / temperature), threshold
         ),
         "ece": (
@@ -778,6 +788,15 @@ def train_model(
 SMOKE_CASES = 6
 
 
+def _target_cases(recipe: Recipe, data: Split) -> np.ndarray:
+    """Which examples the threshold's sensitivity target counts: every negative, and the
+    positives at least ``target_min_ml`` large (all of them without a minimum)."""
+    if recipe.target_min_ml is None:
+        return np.ones(len(data.y), bool)
+    sizes = np.array([info.get("volume_ml", 0.0) for info in data.info])
+    return (data.y == 0) | (sizes >= recipe.target_min_ml)
+
+
 def smoke_set(
     results: Sequence[FamilyResult], *, seed: int, temperature: float, threshold: float
 ) -> dict[str, Any]:
@@ -821,7 +840,12 @@ def calibration_record(
     return {
         "method": "temperature",
         "fitted_on": f"calibration split, n={len(labels)} (training generator, unseen seeds)",
-        "target": f"sensitivity >= {recipe.target_sensitivity} on the calibration split",
+        "target": f"sensitivity >= {recipe.target_sensitivity} on the calibration split"
+        + (
+            f", counting bleeds of at least {recipe.target_min_ml:g} mL"
+            if recipe.target_min_ml
+            else ""
+        ),
         "why": (
             "a triage flag exists to bring a dangerous study forward: a missed bleed or "
             "pneumothorax waits in the queue, a false flag costs a radiologist a look. So the "
@@ -981,17 +1005,28 @@ def model_card(
             "threshold_selection": {
                 "rule": (
                     f"on the calibration split only: the best specificity with sensitivity >= "
-                    f"{recipe.target_sensitivity}, at the lowest threshold that keeps it "
+                    f"{recipe.target_sensitivity}"
+                    + (
+                        f" over the bleeds of at least {recipe.target_min_ml:g} mL (smaller ones "
+                        "are what a 64-pixel slab can barely show; they stay in every figure)"
+                        if recipe.target_min_ml
+                        else ""
+                    )
+                    + ", at the lowest threshold that keeps it "
                     "(triage.core.metrics.choose_threshold); chosen on logits, mapped through "
                     "the temperature. Chosen anew for this version: never inherited. The "
                     "shifted families play no part in it."
                 ),
                 "target_sensitivity": recipe.target_sensitivity,
+                "target_min_ml": recipe.target_min_ml,
                 "threshold": calibration["threshold"],
                 "logit_threshold": round(calibration["logit_threshold"], 6),
                 "n": recipe.n_calibration,
                 "sensitivity": round(at["sensitivity"], 4),
                 "specificity": round(at["specificity"], 4),
+                "sensitivity_all_positives": round(
+                    calibration["at_threshold_all"]["sensitivity"], 4
+                ),
             },
             "held_out": held_out,
             "shifted": list(shifted),
