@@ -99,6 +99,19 @@ def browser(monkeypatch):
             connections.close_all()
 
 
+@pytest.fixture
+def live_server_daphne(transactional_db, tmp_path):
+    """The project under daphne on the test database; no Orthanc (the viewer is stubbed).
+
+    Hints from this server reach nobody else's browser (its own channel prefix)."""
+    with daphne_server(
+        tmp_path,
+        CHANNELS_PREFIX=f"test-browser-{tmp_path.name}",
+        READINGCENTER_VAR_DIR=str(tmp_path / "var"),
+    ) as url:
+        yield url
+
+
 def server_password(user, password: str) -> None:
     """The tests hash with MD5 in this process; daphne knows only the production hashers."""
     from django.contrib.auth.hashers import PBKDF2PasswordHasher

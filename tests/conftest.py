@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from readingcenter.accounts.models import Privilege, Role, User
 from readingcenter.hospitals.models import Hospital, HospitalAETitle
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port
-from tests.browser import browser  # noqa: F401 - a fixture for the browser tests
+from tests.browser import browser, live_server_daphne  # noqa: F401 - fixtures for the browser tests
 from tests.hints import own_redis_prefix  # noqa: F401 - a fixture for the live-hint tests
 
 

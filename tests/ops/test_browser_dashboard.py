@@ -12,7 +12,6 @@ import re
 import pytest
 
 from tests.browser import (
-    daphne_server,
     needs_chromium,
     server_password,
 )
@@ -23,16 +22,6 @@ pytestmark = [
     pytest.mark.slow,
     needs_chromium,
 ]
-
-
-@pytest.fixture
-def live_server_daphne(transactional_db, tmp_path):
-    with daphne_server(
-        tmp_path,
-        CHANNELS_PREFIX=f"test-browser-{tmp_path.name}",
-        READINGCENTER_VAR_DIR=str(tmp_path / "var"),
-    ) as url:
-        yield url
 
 
 def test_a_manager_watches_the_queue_grow_and_opens_the_cases_behind_a_number(

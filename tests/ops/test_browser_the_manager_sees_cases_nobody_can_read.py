@@ -14,21 +14,11 @@ import pytest
 
 from readingcenter.sla.models import CoverageAlert
 from readingcenter.sla.services import sla_alert_uncovered
-from tests.browser import daphne_server, needs_chromium, screenshots, server_password
+from tests.browser import needs_chromium, screenshots, server_password
 from tests.ops.conftest import case_with_clock
 from tests.reports.conftest import PASSWORD
 
 pytestmark = [pytest.mark.slow, needs_chromium]
-
-
-@pytest.fixture
-def live_server_daphne(transactional_db, tmp_path):
-    with daphne_server(
-        tmp_path,
-        CHANNELS_PREFIX=f"test-browser-{tmp_path.name}",
-        READINGCENTER_VAR_DIR=str(tmp_path / "var"),
-    ) as url:
-        yield url
 
 
 def test_the_manager_sees_and_is_alerted_of_cases_nobody_can_read(

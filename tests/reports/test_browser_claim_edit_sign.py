@@ -21,7 +21,6 @@ from readingcenter.reports.models import Report
 from readingcenter.studies.services import order_create
 from readingcenter.worklist.models import Case
 from tests.browser import (
-    daphne_server,
     needs_chromium,
     server_password,
 )
@@ -43,18 +42,6 @@ pytestmark = [
     pytest.mark.slow,
     needs_chromium,
 ]
-
-
-@pytest.fixture
-def live_server_daphne(transactional_db, tmp_path):
-    """The project under daphne on the test database; no Orthanc (the viewer is stubbed)."""
-    with daphne_server(
-        tmp_path,
-        # Hints from this server reach nobody else's browser.
-        CHANNELS_PREFIX=f"test-browser-{tmp_path.name}",
-        READINGCENTER_VAR_DIR=str(tmp_path / "var"),
-    ) as url:
-        yield url
 
 
 def _log_in(page, url: str, username: str, then: str) -> None:

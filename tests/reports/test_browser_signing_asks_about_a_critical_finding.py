@@ -15,7 +15,6 @@ from readingcenter.critical.models import CriticalResult
 from readingcenter.reports.models import Report
 from readingcenter.worklist.models import Case
 from tests.browser import (
-    daphne_server,
     log_in,
     needs_chromium,
     screenshots,
@@ -28,16 +27,6 @@ from tests.reports.conftest import PASSWORD, flag_pneumothorax
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 IMPRESSION = "Moderate right pneumothorax with mediastinal shift; chest tube placement advised."
-
-
-@pytest.fixture
-def live_server_daphne(transactional_db, tmp_path):
-    with daphne_server(
-        tmp_path,
-        CHANNELS_PREFIX=f"test-browser-{tmp_path.name}",
-        READINGCENTER_VAR_DIR=str(tmp_path / "var"),
-    ) as url:
-        yield url
 
 
 @pytest.fixture

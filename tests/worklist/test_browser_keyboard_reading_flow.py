@@ -14,7 +14,6 @@ import pytest
 from readingcenter.reports.models import Report
 from readingcenter.worklist.models import Case
 from tests.browser import (
-    daphne_server,
     log_in,
     needs_chromium,
     screenshots,
@@ -25,16 +24,6 @@ from tests.factories import make_case
 from tests.reports.conftest import PASSWORD, flag_ich
 
 pytestmark = [pytest.mark.slow, needs_chromium]
-
-
-@pytest.fixture
-def live_server_daphne(transactional_db, tmp_path):
-    with daphne_server(
-        tmp_path,
-        CHANNELS_PREFIX=f"test-browser-{tmp_path.name}",
-        READINGCENTER_VAR_DIR=str(tmp_path / "var"),
-    ) as url:
-        yield url
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from django.db import transaction
 
 from readingcenter.worklist.services import case_claim, case_sync_from_study
 from tests.browser import (
-    daphne_server,
     log_in,
     needs_chromium,
     screenshots,
@@ -37,16 +36,6 @@ _UNCOVERED = """(element) => {
     return hit === element || element.contains(hit);
   });
 }"""
-
-
-@pytest.fixture
-def live_server_daphne(transactional_db, tmp_path):
-    with daphne_server(
-        tmp_path,
-        CHANNELS_PREFIX=f"test-browser-{tmp_path.name}",
-        READINGCENTER_VAR_DIR=str(tmp_path / "var"),
-    ) as url:
-        yield url
 
 
 @pytest.fixture

@@ -137,6 +137,10 @@ def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+# Channels of the map network's five levels (stem, four halvings).
+MAP_WIDTHS: tuple[int, ...] = (12, 20, 32, 48, 64)
+
+
 class LesionMap(nn.Module):
     """(B, C, H, W) -> (B, n_findings, H/4, W/4) logits: how much each patch looks like it.
 
@@ -164,21 +168,10 @@ class LesionMap(nn.Module):
         return self.out(y)
 
 
-class HeadCTMapNet(nn.Module):
-    """Head CT volume ``(N, slices, channels, H, W)`` -> one logit per finding ``(N, n)``.
+class _MapNet(nn.Module):
+    """A ``LesionMap`` with the keyword arguments it was built with (``init_kwargs``)."""
 
-    Every slice gets a patch map (``LesionMap``); the volume's logit is the highest patch logit
-    of any slice. A bleed is somewhere: scoring its strongest evidence, wherever it lies and
-    however many slices there are, is what keeps the score from depending on head size,
-    position or slice count, which is what a model trained on one drawing of heads learns.
-    """
-
-    def __init__(
-        self,
-        n_findings: int = 1,
-        in_channels: int = 3,
-        widths: tuple[int, ...] = (12, 20, 32, 48, 64),
-    ) -> None:
+    def __init__(self, n_findings: int, in_channels: int, widths: tuple[int, ...]) -> None:
         super().__init__()
         _check_positive(n_findings=n_findings, in_channels=in_channels)
         self.init_kwargs = {
@@ -188,6 +181,21 @@ class HeadCTMapNet(nn.Module):
         }
         self.lesion_map = LesionMap(in_channels, n_findings, tuple(widths))
         _init_weights(self)
+
+
+class HeadCTMapNet(_MapNet):
+    """Head CT volume ``(N, slices, channels, H, W)`` -> one logit per finding ``(N, n)``.
+
+    Every slice gets a patch map (``LesionMap``); the volume's logit is the highest patch logit
+    of any slice. A bleed is somewhere: scoring its strongest evidence, wherever it lies and
+    however many slices there are, is what keeps the score from depending on head size,
+    position or slice count, which is what a model trained on one drawing of heads learns.
+    """
+
+    def __init__(
+        self, n_findings: int = 1, in_channels: int = 3, widths: tuple[int, ...] = MAP_WIDTHS
+    ) -> None:
+        super().__init__(n_findings, in_channels, widths)
 
     def maps(self, x: torch.Tensor) -> torch.Tensor:
         """(N, S, C, H, W) -> (N, S, n_findings, H/4, W/4) patch logits."""
@@ -200,24 +208,13 @@ class HeadCTMapNet(nn.Module):
         return torch.amax(self.maps(x), dim=(1, 3, 4))
 
 
-class ChestXRMapNet(nn.Module):
+class ChestXRMapNet(_MapNet):
     """Radiograph ``(N, channels, H, W)`` -> logits ``(N, n_findings)``: the strongest patch."""
 
     def __init__(
-        self,
-        n_findings: int = 1,
-        in_channels: int = 1,
-        widths: tuple[int, ...] = (12, 20, 32, 48, 64),
+        self, n_findings: int = 1, in_channels: int = 1, widths: tuple[int, ...] = MAP_WIDTHS
     ) -> None:
-        super().__init__()
-        _check_positive(n_findings=n_findings, in_channels=in_channels)
-        self.init_kwargs = {
-            "n_findings": n_findings,
-            "in_channels": in_channels,
-            "widths": list(widths),
-        }
-        self.lesion_map = LesionMap(in_channels, n_findings, tuple(widths))
-        _init_weights(self)
+        super().__init__(n_findings, in_channels, widths)
 
     def maps(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> (N, n_findings, H/4, W/4) patch logits."""
