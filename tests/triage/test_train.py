@@ -359,7 +359,9 @@ def test_shipped_package_is_pinned_labelled_and_validated(name, shipped):
         assert 0.0 <= lo <= result["auc"] <= hi <= 1.0
         assert result["threshold"] == threshold
         assert result["sensitivity"] is not None and result["specificity"] is not None
-        assert "dataset" in result
+    assert validation["dataset"]  # the held-out split's (also inside it, from this code on)
+    for result in validation["shifted"]:
+        assert result["dataset"] and result["family"]
     for family in validation["shifted"]:
         assert family["with_input_checks"]["true_flags_withheld"] >= 0
     assert validation["threshold_selection"]["sensitivity"] >= 0.95

@@ -1028,7 +1028,10 @@ def model_card(
                     calibration["at_threshold_all"]["sensitivity"], 4
                 ),
             },
-            "held_out": held_out,
+            "held_out": {
+                "dataset": "held-out phantoms from the training generator (unseen seeds)",
+                **held_out,
+            },
             "shifted": list(shifted),
         },
         "training": training,
