@@ -30,6 +30,7 @@ from pydicom.uid import (
     MediaStorageDirectoryStorage,
 )
 from pynetdicom import AE, evt
+from pynetdicom.pdu import A_ASSOCIATE_RJ
 from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.status import STORAGE_SERVICE_CLASS_STATUS, code_to_category
 
@@ -270,6 +271,14 @@ class _Link:
         def on_acse_recv(event) -> None:
             response["primitive"] = event.primitive
 
+        def on_pdu_recv(event) -> None:
+            # Read the rejection off the wire as well: when the peer rejects and closes at
+            # once, pynetdicom's ACSE can find the socket closed before it reads its queue
+            # and report a bare abort (about one try in ten on a loaded machine), which
+            # would hide the reason the receiver gave.
+            if isinstance(event.pdu, A_ASSOCIATE_RJ):
+                response["rejection"] = event.pdu.to_primitive()
+
         def on_conn_open(event) -> None:
             response["connected"] = True
             _nodelay(event)
@@ -279,7 +288,11 @@ class _Link:
             self.port,
             contexts=_build_contexts(self.keys),
             ae_title=self.called_aet,
-            evt_handlers=[(evt.EVT_CONN_OPEN, on_conn_open), (evt.EVT_ACSE_RECV, on_acse_recv)],
+            evt_handlers=[
+                (evt.EVT_CONN_OPEN, on_conn_open),
+                (evt.EVT_ACSE_RECV, on_acse_recv),
+                (evt.EVT_PDU_RECV, on_pdu_recv),
+            ],
         )
         if self.assoc.is_established:
             return
@@ -291,14 +304,15 @@ class _Link:
                 "center's Orthanc running? `make demo` starts it; check the host and the DICOM "
                 "port (ORTHANC_DICOM_PORT)."
             )
-        rsp = response.get("primitive")
-        if self.assoc.is_rejected and rsp is not None:
+        rsp = response.get("rejection")
+        if rsp is not None:
             raise SendError(
                 f"The receiver at {where} rejected the association from "
                 f"{self.ae.ae_title!r} to {self.called_aet!r}: {rsp.result_str}, "
                 f"{rsp.source_str}: {rsp.reason_str}. Check the called AE title (ORTHANC_AET) "
                 "and that the calling AE title is registered with the receiver."
             )
+        rsp = response.get("primitive")
         if self.assoc.is_aborted and not self.assoc.accepted_contexts and rsp is not None:
             raise SendError(
                 f"The receiver at {where} accepted none of the {len(self.keys)} proposed "
