@@ -40,7 +40,14 @@ from triage.core.phantoms.head_ct import head_ct_phantom
 from triage.core.pipeline import prepare_input, run_model
 from triage.core.preprocess import WINDOWS, window
 from triage.core.shifted import shifted_sources
-from triage.core.train import RECIPES, input_spec, make_example, train_model
+from triage.core.train import (
+    RECIPES,
+    goal_check,
+    goal_text,
+    input_spec,
+    make_example,
+    train_model,
+)
 
 PACKAGES = Path(__file__).resolve().parents[2] / "triage" / "packages"
 SHIPPED = ("head-ct-ich", "cxr-pneumothorax")
@@ -328,6 +335,27 @@ def test_framing_makes_a_head_the_same_whatever_the_matrix_and_position():
     assert np.abs(a - b).mean() < 3.0
 
 
+def test_the_card_says_family_by_family_where_a_model_falls_short_of_the_goal():
+    shifted = [
+        {"family": "simulator", "auc": 0.981, "sensitivity": 0.95, "specificity": 0.92},
+        {"family": "scanner", "auc": 0.849, "sensitivity": 0.94, "specificity": 0.30},
+        {"family": "geometric", "auc": 0.975, "sensitivity": None, "specificity": 0.97},
+    ]
+    check = goal_check(shifted)
+    assert check["goal"] == {"auc": 0.97, "sensitivity": 0.9, "specificity": 0.9}
+    assert check["met"] is False
+    assert check["families"]["simulator"] == {"met": True, "short": {}}
+    assert check["families"]["scanner"]["short"] == {"auc": 0.849, "specificity": 0.30}
+    # A figure that could not be measured is no pass.
+    assert check["families"]["geometric"]["short"] == {"sensitivity": None}
+    text = goal_text(check)
+    assert text.endswith(
+        "not met (scanner auc 0.849, specificity 0.300; geometric sensitivity none)."
+    )
+    assert goal_text(goal_check(shifted[:1])).endswith(": met.")
+    assert goal_check([])["met"] is False
+
+
 # --- the shipped packages ------------------------------------------------------------------
 
 
@@ -365,6 +393,9 @@ def test_shipped_package_is_pinned_labelled_and_validated(name, shipped):
     for family in validation["shifted"]:
         assert family["with_input_checks"]["true_flags_withheld"] >= 0
     assert validation["threshold_selection"]["sensitivity"] >= 0.95
+    # The card says where the model falls short of the goal on the families, in words too.
+    assert validation["goal"] == goal_check(validation["shifted"])
+    assert goal_text(validation["goal"]) in validation["summary"]
     assert model.card.calibration["temperature"] > 0
     assert card["training"]["seed"] == 0 and card["training"]["torch_version"]
 
