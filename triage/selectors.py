@@ -78,7 +78,9 @@ def _validation_rows(node, label: str, depth: int = 0) -> list[dict]:
         return []
     rows = [_validation_row(node, label)] if depth > 0 and _is_family(node) else []
     for key, value in node.items():
-        if isinstance(value, dict | list) and key != "threshold_selection":
+        # How the threshold was chosen and the goal the families are held to carry figures of
+        # their own, but they are not data a model was measured on.
+        if isinstance(value, dict | list) and key not in ("threshold_selection", "goal"):
             rows += _validation_rows(value, key, depth + 1)
     return rows
 
