@@ -50,6 +50,9 @@ def new_study(
 
 def c_store(files: list[Path], *, port: int, calling_aet: str, called_aet: str = "READINGCENTER"):
     """Send files over a real DICOM association, as a hospital's PACS would."""
+    # An empty list is a checkout without the shared DICOM files beside it, which storescu
+    # would only report as "Missing parameter dcmfile-in".
+    assert files, f"no DICOM files to send: the shared files are expected in {SHARED}"
     env = {**os.environ, "TCP_NODELAY": "1"}
     result = subprocess.run(
         [
