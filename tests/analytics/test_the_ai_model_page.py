@@ -51,12 +51,8 @@ def test_the_page_shows_the_card_its_validation_and_its_operating_point(manager,
     # One row per validation family the card names, with its AUC and CI.
     assert 'id="validation"' in html
     validation = card["validation"]
-    shifted = validation["shifted"]
     families = {"held_out": validation["held_out"]}
-    # A version-2 card lists its shifted families by name; a version-1 card has one.
-    families |= (
-        {f["family"]: f for f in shifted} if isinstance(shifted, list) else {"shifted": shifted}
-    )
+    families |= {f["family"]: f for f in validation["shifted"]}
     rows = re.findall(r"<tr><td>([^<]+)</td><td><small>", html.split('id="validation"')[1])
     assert sorted(rows) == sorted(families)  # the goal the card states is no family
     for family, figures in families.items():

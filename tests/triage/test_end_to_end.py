@@ -11,7 +11,6 @@ import pytest
 from django.conf import settings as django_settings
 
 from readingcenter.studies.models import Study
-from simulator.synthetic import make_study
 from tests.conftest import api_as
 from tests.pacs.dicom_files import c_store, follow_until
 from triage.core.shifted import shifted_sources
@@ -45,17 +44,11 @@ def _send_and_triage(datasets, orthanc, tmp_path) -> Study:
 
 
 def _head_ct(*, bleed: bool) -> list:
-    """A head CT the shipped model is known to read as its card says.
-
-    A card with a smoke set (version 2) names simulator studies and what the model said of
-    them: the first with a bleed it flagged, or the first without one it did not. Version 1's
-    card has none; its golden case is the simulator's seed 101, the first seed tried.
-    """
+    """A head CT the shipped model is known to read as its card says: the card's smoke set
+    names simulator studies and what the model said of them; this is the first with a bleed
+    it flagged, or the first without one it did not."""
     card = json.loads((SHIPPED / "head-ct-ich" / "model.json").read_text())
-    cases = card.get("smoke", {}).get("cases")
-    if not cases:
-        return make_study("head-ct", rng=np.random.default_rng(101), finding=bleed, slices=20,
-                          priority="routine", clinical_history="fell at home").datasets  # fmt: skip
+    cases = card["smoke"]["cases"]
     case = next(c for c in cases if c["positive"] == bleed and c["flagged"] == bleed)
     _, draw = shifted_sources("head-ct-ich")["simulator"]
     return draw(np.random.default_rng([card["training"]["seed"], 7, 0, case["index"]]), bleed)[0]

@@ -972,7 +972,7 @@ def goal_text(check: dict[str, Any]) -> str:
     return head + "not met (" + "; ".join(misses) + ")."
 
 
-def _summary(held: dict[str, Any], shifted: list[dict[str, Any]]) -> str:
+def _summary(held: dict[str, Any], shifted: list[dict[str, Any]], goal: dict[str, Any]) -> str:
     parts = [
         f"Held-out phantoms from the training generator: AUC {held['auc']:.3f} "
         f"(95% CI {held['auc_ci95'][0]:.3f}-{held['auc_ci95'][1]:.3f}), sensitivity "
@@ -985,7 +985,7 @@ def _summary(held: dict[str, Any], shifted: list[dict[str, Any]]) -> str:
             f"{family['sensitivity']:.2f}, specificity {family['specificity']:.2f}."
         )
     if shifted:
-        parts.append(goal_text(goal_check(shifted)))
+        parts.append(goal_text(goal))
     parts.append("Synthetic data only: these figures say nothing about real patients.")
     return " ".join(parts)
 
@@ -1003,6 +1003,7 @@ def model_card(
     smoke: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     at = calibration["at_threshold"]
+    goal = goal_check(shifted)
     return {
         "name": recipe.name,
         "version": recipe.version,
@@ -1036,7 +1037,7 @@ def model_card(
         "monitoring": dict(recipe.monitoring),
         "training_data": _training_data(recipe, seed, train),
         "validation": {
-            "summary": _summary(held_out, shifted),
+            "summary": _summary(held_out, list(shifted), goal),
             "auc": held_out["auc"],
             "auc_ci95": held_out["auc_ci95"],
             "n": held_out["n"],
@@ -1077,7 +1078,7 @@ def model_card(
                 **held_out,
             },
             "shifted": list(shifted),
-            "goal": goal_check(shifted),
+            "goal": goal,
         },
         "training": training,
         "smoke": smoke or {},

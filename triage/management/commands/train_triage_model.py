@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from triage.core.package import PackageError, load_package
-from triage.core.train import RECIPES, ProgressEvent, goal_check, goal_text, train_model
+from triage.core.train import RECIPES, ProgressEvent, goal_text, train_model
 
 BAR_WIDTH = 40
 
@@ -246,7 +246,7 @@ class Command(BaseCommand):
             "",
             *auc_chart(summary),
             "",
-            f"  {goal_text(goal_check(summary['shifted']))}",
+            f"  {goal_text(loaded.card.validation['goal'])}",
             f"  {loaded.card.label}",
         ]
         self.stdout.write("\n".join(lines))
