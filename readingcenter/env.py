@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 
 class ConfigurationError(RuntimeError):
@@ -81,3 +81,16 @@ def database_from_url(url: str) -> dict:
         "CONN_HEALTH_CHECKS": True,
     }
     return config
+
+
+def orthanc_index_url(database: dict) -> str:
+    """Orthanc's index database beside ours: same server and user, the name + "_orthanc"."""
+    user = quote(database.get("USER") or "postgres", safe="")
+    secret = f":{quote(database['PASSWORD'], safe='')}" if database.get("PASSWORD") else ""
+    host = database.get("HOST") or "127.0.0.1"
+    if host.startswith("/"):
+        # Orthanc's plugin is given host and port, not a socket folder: the server's TCP port.
+        host = "127.0.0.1"
+    port = database.get("PORT") or "5432"
+    name = quote(f"{database['NAME']}_orthanc", safe="")
+    return f"postgresql://{user}{secret}@{host}:{port}/{name}"

@@ -9,7 +9,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from readingcenter.env import database_from_url, env, env_bool, env_float, env_int
+from readingcenter.env import (
+    database_from_url,
+    env,
+    env_bool,
+    env_float,
+    env_int,
+    orthanc_index_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("READINGCENTER_VAR_DIR", str(BASE_DIR / "var")))
@@ -182,12 +189,19 @@ ORTHANC_TIMEOUT = env_float("ORTHANC_TIMEOUT", 10.0)
 ORTHANC_AET = env("ORTHANC_AET", "READINGCENTER")
 ORTHANC_DICOM_PORT = env_int("ORTHANC_DICOM_PORT", 4242)
 ORTHANC_STABLE_AGE = env_int("ORTHANC_STABLE_AGE", 5)
+# Orthanc's own index: a PostgreSQL database beside ours (DATABASE_URL's server, the name
+# with "_orthanc" added) through the orthanc-postgresql plugin, so that several Orthanc nodes
+# can share it; "sqlite" keeps a file index under var/orthanc (one node only).
+ORTHANC_INDEX_URL = env("ORTHANC_INDEX_URL") or orthanc_index_url(DATABASES["default"])
 
 # The follower: how often it polls /changes when idle, how much it takes per transaction,
 # and how often it sweeps for studies whose StableStudy event Orthanc lost.
 INGEST_POLL_INTERVAL = env_float("INGEST_POLL_INTERVAL", 0.1)
 INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 200)
 INGEST_SWEEP_INTERVAL = env_float("INGEST_SWEEP_INTERVAL", 30.0)
+# How long after completing a study the sweep still checks it for files another Orthanc node
+# added after the completion (a node of a cluster that died before its StableStudy).
+INGEST_RECHECK_WINDOW = env_float("INGEST_RECHECK_WINDOW", 600.0)
 
 # AI triage model packages: the ones shipped with the project, then a folder where operators
 # drop new ones (loaded by the next triage job, no restart).

@@ -38,7 +38,8 @@ apt_install() {
 # --- system packages ---------------------------------------------------------------------------
 # chromium: the browser tests drive it headless through Playwright (never `playwright install`).
 # fonts-wqy-zenhei: one TrueType font with Hangul, Han and Latin, embedded in report PDFs.
-apt_install orthanc orthanc-dicomweb orthanc-gdcm dcmtk dicom3tools python3-venv ca-certificates \
+# orthanc-postgresql: Orthanc's index in PostgreSQL, shared by the nodes of a cluster.
+apt_install orthanc orthanc-dicomweb orthanc-gdcm orthanc-postgresql dcmtk dicom3tools python3-venv ca-certificates \
     chromium fonts-wqy-zenhei
 
 # Debian's own Orthanc service (started by an earlier install, or at boot) holds 4242 and 8042;

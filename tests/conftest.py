@@ -7,15 +7,23 @@ configured one, and Orthanc a real Orthanc process started per test on free loop
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from readingcenter.accounts.models import Privilege, Role, User
 from readingcenter.hospitals.models import Hospital, HospitalAETitle
-from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port
+from readingcenter.pacs.orthanc_server import (
+    OrthancConfig,
+    OrthancProcess,
+    PostgresIndex,
+    free_port,
+    postgresql_index_plugin,
+)
 from tests.browser import browser, live_server_daphne  # noqa: F401 - fixtures for the browser tests
 from tests.hints import own_redis_prefix  # noqa: F401 - a fixture for the live-hint tests
 
@@ -105,13 +113,22 @@ def orthanc_factory(tmp_path, settings):
     started: list[OrthancProcess] = []
 
     def start(
-        *, stable_age: int = 1, directory=None, http_port=None, dicom_port=None
+        *,
+        stable_age: int = 1,
+        directory=None,
+        http_port=None,
+        dicom_port=None,
+        index: PostgresIndex | None = None,
+        storage=None,
     ) -> OrthancProcess:
         config = OrthancConfig(
             directory=directory or tmp_path / f"orthanc{len(started)}",
             http_port=http_port or free_port(),
             dicom_port=dicom_port or free_port(),
             stable_age=stable_age,
+            index=index,
+            storage=storage,
+            name=f"node{len(started)}",
         )
         process = OrthancProcess(config).start()
         started.append(process)
@@ -131,6 +148,25 @@ def orthanc_factory(tmp_path, settings):
 @pytest.fixture
 def orthanc(orthanc_factory) -> OrthancProcess:
     return orthanc_factory()
+
+
+@pytest.fixture
+def orthanc_index() -> PostgresIndex:
+    """A fresh PostgreSQL database for Orthanc's index (the orthanc-postgresql plugin), dropped
+    afterwards; beside the test database, on the same server."""
+    if postgresql_index_plugin() is None:
+        pytest.fail("the orthanc-postgresql plugin is not installed: run `make setup`")
+    db = connection.settings_dict
+    index = PostgresIndex(
+        host=db["HOST"] or "127.0.0.1",
+        port=int(db["PORT"] or 5432),
+        database=f"{db['NAME']}_orthanc_{uuid.uuid4().hex[:8]}",
+        username=db["USER"] or "postgres",
+        password=db["PASSWORD"] or "",
+    )
+    index.ensure_database()
+    yield index
+    index.drop_database()
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,13 @@
 The demo, the tests and the benchmarks all start Orthanc through here, with a configuration
 generated under ``var/`` (never Debian's /etc/orthanc, whose service may also be running).
 It needs no Django settings, so that test fixtures and benchmarks can use it directly.
+
+The index (which patients, studies, series and instances Orthanc holds, its change log and
+metadata) lives in PostgreSQL through Debian's orthanc-postgresql plugin (4.0) whenever it is
+installed; the DICOM files stay on the filesystem. Plugin 4.0 is the first that lets several
+Orthanc servers share one index ("Lock": false, the same configuration on every node), which
+is what a cluster needs: one change log that every follower reads, whichever node received a
+file. SQLite (a file under the node's folder) remains for machines without the plugin.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from readingcenter.pacs.orthanc import OrthancClient, OrthancError
 
 PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc")
 PLUGINS = ("libOrthancDicomWeb.so", "libOrthancGdcm.so")
+POSTGRESQL_INDEX_PLUGIN = "libOrthancPostgreSQLIndex.so"
 
 
 class OrthancServerError(RuntimeError):
@@ -53,6 +61,96 @@ def plugin_paths() -> list[str]:
     return found
 
 
+def postgresql_index_plugin() -> str | None:
+    """The PostgreSQL index plugin's path, or None where orthanc-postgresql is not installed."""
+    for directory in PLUGIN_DIRS:
+        candidate = Path(directory) / POSTGRESQL_INDEX_PLUGIN
+        if candidate.exists():
+            return str(candidate)
+    return None
+
+
+@dataclass(frozen=True)
+class PostgresIndex:
+    """Where an Orthanc keeps its index in PostgreSQL (its own database, never Django's)."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str = ""
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresIndex:
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
+            raise OrthancServerError(
+                f"ORTHANC_INDEX_URL {url!r} is not postgresql://user@host:port/database "
+                "(or 'sqlite' for a file index)"
+            )
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            database=unquote(parts.path.strip("/")),
+            username=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+        )
+
+    @property
+    def url(self) -> str:
+        from urllib.parse import quote
+
+        secret = f":{quote(self.password, safe='')}" if self.password else ""
+        return (
+            f"postgresql://{quote(self.username, safe='')}{secret}@{self.host}:{self.port}/"
+            f"{quote(self.database, safe='')}"
+        )
+
+    def as_json(self) -> dict:
+        return {
+            "EnableIndex": True,
+            # The files stay on the filesystem: PostgreSQL holds what is queried, not pixels.
+            "EnableStorage": False,
+            "Host": self.host,
+            "Port": self.port,
+            "Database": self.database,
+            "Username": self.username,
+            "Password": self.password,
+            # No lock: several Orthanc nodes share this index (plugin 4.0's serializable
+            # transactions, retried, keep it consistent).
+            "Lock": False,
+            "EnableSsl": False,
+            # A write that collides with another node's is retried this many times, then
+            # Orthanc answers 503 (the sender retries the C-STORE, our client the request).
+            "MaximumConnectionRetries": 10,
+            "ConnectionRetryInterval": 1,
+            "IndexConnectionsCount": 4,
+        }
+
+    def ensure_database(self) -> bool:
+        """Create the database if it is missing; True when it was created."""
+        import psycopg
+
+        admin = PostgresIndex(self.host, self.port, "postgres", self.username, self.password)
+        with psycopg.connect(admin.url, autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute(
+                "select 1 from pg_database where datname = %s", (self.database,)
+            ).fetchone()
+            if exists:
+                return False
+            conn.execute(f'create database "{self.database}"')
+            return True
+
+    def drop_database(self) -> None:
+        import psycopg
+
+        admin = PostgresIndex(self.host, self.port, "postgres", self.username, self.password)
+        with psycopg.connect(admin.url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'drop database if exists "{self.database}" with (force)')
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -69,6 +167,12 @@ class OrthancConfig:
     password: str = "demo-orthanc-password"  # noqa: S105 - the demo's; production sets ORTHANC_PASSWORD
     stable_age: int = 5
     name: str = "reading-center"
+    # None: the SQLite index under ``directory``. Nodes of one cluster name the same index.
+    index: PostgresIndex | None = None
+    # None: ``directory``/storage. Nodes sharing an index must share the files too (one
+    # folder on one machine, a network filesystem across machines): any node may be asked
+    # for an instance another node received.
+    storage: Path | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -82,7 +186,7 @@ class OrthancConfig:
     def as_json(self) -> dict:
         config = {
             "Name": self.name,
-            "StorageDirectory": str(self.directory / "storage"),
+            "StorageDirectory": str(self.storage_directory),
             "IndexDirectory": str(self.directory / "index"),
             "HttpPort": self.http_port,
             "DicomPort": self.dicom_port,
@@ -108,7 +212,7 @@ class OrthancConfig:
             "DicomThreadsCount": 8,
             "DefaultEncoding": "Utf8",
             "DeidentifyLogs": True,
-            "Plugins": plugin_paths(),
+            "Plugins": self.plugins(),
             "DicomWeb": {
                 "Enable": True,
                 "Root": "/dicom-web/",
@@ -121,12 +225,37 @@ class OrthancConfig:
             "Gdcm": {"Enable": True},
             "DicomModalities": {},
         }
+        if self.index is not None:
+            config["PostgreSQL"] = self.index.as_json()
         config.update(self.extra)
         return config
 
+    def plugins(self) -> list[str]:
+        paths = plugin_paths()
+        if self.index is not None:
+            plugin = postgresql_index_plugin()
+            if plugin is None:
+                raise OrthancServerError(
+                    "this Orthanc is configured with a PostgreSQL index but the plugin is "
+                    "missing: install orthanc-postgresql (`make setup` does), or set "
+                    "ORTHANC_INDEX_URL=sqlite"
+                )
+            paths.append(plugin)
+        return paths
+
+    @property
+    def index_description(self) -> str:
+        if self.index is None:
+            return f"SQLite index in {self.directory / 'index'}"
+        return f"PostgreSQL index {self.index.database} on {self.index.host}:{self.index.port}"
+
+    @property
+    def storage_directory(self) -> Path:
+        return self.storage or self.directory / "storage"
+
     def write(self) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / "storage").mkdir(exist_ok=True)
+        self.storage_directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "index").mkdir(exist_ok=True)
         # The file holds the REST password: readable by its owner only.
         self.path.touch(mode=0o600, exist_ok=True)

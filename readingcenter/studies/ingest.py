@@ -113,7 +113,7 @@ def study_sync(
             return None
         raise
     if stable is None:
-        stable = bool(info.get("IsStable"))
+        stable = stable_everywhere(info)
 
     # Inside the follower's step this joins its transaction (the step's savepoint already
     # guards it); called on its own (sweep, resync) it is its own transaction.
@@ -140,6 +140,29 @@ def study_sync(
         study.save()
         study_changed(study)
     return study
+
+
+def orthanc_last_update(info: dict) -> dt.datetime | None:
+    """When the shared index last changed this study (Orthanc writes LastUpdate in UTC)."""
+    try:
+        return dt.datetime.strptime(info["LastUpdate"], "%Y%m%dT%H%M%S").replace(tzinfo=dt.UTC)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def stable_everywhere(info: dict) -> bool:
+    """Whether a study is stable on every Orthanc node, as far as one node can tell.
+
+    ``IsStable`` is the answering node's memory only: a node that never received a file of the
+    study (or was restarted) calls it stable while another node is still receiving it. The
+    index is shared, and with it the study's LastUpdate: quiet for StableAge there means no
+    node has added anything for that long.
+    """
+    if not info.get("IsStable"):
+        return False
+    last = orthanc_last_update(info)
+    age = dt.timedelta(seconds=settings.ORTHANC_STABLE_AGE)
+    return last is None or timezone.now() - last >= age
 
 
 def _create(orthanc_id: str, first: _NewSeries, seq: int | None) -> Study:
@@ -448,8 +471,45 @@ def sweep(
         study = study_sync(orthanc_id, client=client, stable=None, reason="sweep")
         if study is not None and study.status == StudyStatus.COMPLETE:
             completed += 1
+    _recheck_recently_completed(client)
     IngestCursor.objects.filter(name=name).update(last_swept_at=timezone.now())
     return completed
+
+
+def _recheck_recently_completed(client: OrthancClient) -> None:
+    """Re-read a study completed lately when the index changed it after it completed.
+
+    With several Orthanc nodes, one node's StableStudy can complete a study while another
+    node is still receiving files of it into a series we already know (no NewSeries to tell
+    us). That node's own StableStudy re-reads the study; if the node dies first, this does.
+    """
+    since = timezone.now() - dt.timedelta(seconds=settings.INGEST_RECHECK_WINDOW)
+    recent = Study.objects.filter(status=StudyStatus.COMPLETE, completed_at__gte=since)
+    for orthanc_id, completed_at in recent.values_list("orthanc_id", "completed_at"):
+        try:
+            info = client.study(orthanc_id)
+        except OrthancError as exc:
+            if exc.is_not_found:
+                continue
+            raise
+        last = orthanc_last_update(info)
+        # LastUpdate has whole seconds: a change in the second of completion counts too.
+        if last is None or last < completed_at.replace(microsecond=0):
+            continue
+        # Our own objects (a report stored into the study) change LastUpdate too: only a
+        # count that differs from ours is news.
+        orthanc_series = client.study_series(orthanc_id)
+        theirs = {s["ID"]: len(s.get("Instances") or []) for s in orthanc_series}
+        ours = dict(
+            Series.objects.filter(study__orthanc_id=orthanc_id).values_list(
+                "orthanc_id", "instance_count"
+            )
+        )
+        if theirs != ours:
+            study_sync(
+                orthanc_id, client=client, stable=None, reason="sweep",
+                orthanc_series=orthanc_series,
+            )  # fmt: skip
 
 
 def resync(*, client: OrthancClient | None = None, name: str = "default") -> FollowResult:

@@ -14,7 +14,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from readingcenter.pacs.management.commands.run_orthanc import orthanc_config_from_settings
+from readingcenter.pacs.management.commands.run_orthanc import (
+    orthanc_config_from_settings,
+    orthanc_index_from_settings,
+)
 from readingcenter.pacs.orthanc_server import OrthancProcess, OrthancServerError
 
 SHARED_DICOM = Path(settings.BASE_DIR).parent / "shared" / "dicom"
@@ -105,13 +108,16 @@ class Command(BaseCommand):
     def _run(self, config, port, log_dir, no_send, exit_after_send):
         call_command("load_demo")
         call_command("open_cases")
-        self.orthanc = OrthancProcess(config, log_path=log_dir / "orthanc.log")
         try:
+            config.index, said = orthanc_index_from_settings()
+            self.orthanc = OrthancProcess(config, log_path=log_dir / "orthanc.log")
             self.orthanc.start()
         except OrthancServerError as exc:
             raise CommandError(str(exc)) from exc
         self._remember_pids()
-        self.stdout.write(f"Orthanc up: C-STORE to {config.aet}@127.0.0.1:{config.dicom_port}")
+        self.stdout.write(
+            f"Orthanc up: C-STORE to {config.aet}@127.0.0.1:{config.dicom_port}; {said}"
+        )
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         self._spawn(
             "web",
