@@ -169,15 +169,20 @@ def _pleural_line_and_mask(
     return ptx, remaining, 0.0
 
 
-def _pneumothorax(rng, chest: _Chest, lung_density: np.ndarray, markings: np.ndarray, n: int):
+def _pneumothorax(
+    rng, chest: _Chest, lung_density: np.ndarray, markings: np.ndarray, n: int, lung_depth: float
+):
     side_index = int(rng.integers(0, 2))
     kind = str(rng.choice(PNEUMOTHORAX_KINDS, p=[0.35, 0.4, 0.25]))
     ptx, _, _ = _pleural_line_and_mask(rng, chest, side_index, kind)
     if ptx.sum() < 0.0005 * n * n:
         return None
-    # No lung behind: no markings, and less tissue in the beam (darker than lung).
+    # No lung behind: no markings, and air where lung tissue was in the beam, so the space is
+    # darker than lung by a share of what lung tissue itself adds over air. A fixed small drop
+    # (version 1 drew 0.02-0.12 whatever the lung) left many positives below the noise: labels
+    # the image does not show teach a model to flag texture, which is what other hands change.
     markings[ptx] = 0.0
-    lung_density[ptx] -= rng.uniform(0.02, 0.12)
+    lung_density[ptx] -= lung_depth * rng.uniform(0.2, 0.6)
     line = np.zeros((n, n), np.float32)
     if rng.uniform() < 0.8:
         edge = box_blur(ptx.astype(np.float32), max(1, n // 300))
@@ -256,7 +261,7 @@ def _chest(rng: np.random.Generator, *, positive: bool) -> ChestPhantom | None:
     mask = np.zeros((n, n), bool)
     line = np.zeros((n, n), np.float32)
     if positive:
-        drawn = _pneumothorax(rng, chest, lung_density, markings, n)
+        drawn = _pneumothorax(rng, chest, lung_density, markings, n, lung_depth)
         if drawn is None:
             return None
         mask, line, info["pneumothorax"] = drawn
