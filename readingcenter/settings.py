@@ -183,6 +183,10 @@ PROCRASTINATE_AUTODISCOVER_MODULE_NAME = "jobs"
 
 # Orthanc, the DICOM front door. Only readingcenter.pacs.orthanc talks to it.
 ORTHANC_URL = env("ORTHANC_URL", "http://127.0.0.1:8043")
+# Other Orthanc nodes on the same index, tried in turn when ORTHANC_URL cannot be reached.
+ORTHANC_FALLBACK_URLS = [
+    u.strip() for u in (env("ORTHANC_FALLBACK_URLS") or "").split(",") if u.strip()
+]
 ORTHANC_USERNAME = env("ORTHANC_USERNAME", "readingcenter")
 ORTHANC_PASSWORD = env("ORTHANC_PASSWORD", "demo-orthanc-password")
 ORTHANC_TIMEOUT = env_float("ORTHANC_TIMEOUT", 10.0)

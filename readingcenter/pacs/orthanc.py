@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3
 from django.conf import settings
 
 
@@ -50,9 +51,33 @@ class ChangePage:
     last: int
 
 
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request failed before reaching the server (safe to send again anywhere)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
 class OrthancClient:
-    def __init__(self, url: str, username: str | None, password: str | None, timeout: float = 10.0):
-        self.url = url.rstrip("/")
+    """One Orthanc, or the nodes of a cluster that share one index (any may answer).
+
+    With several URLs the client sticks to one node and moves to the next when a node cannot
+    be reached: a GET is sent again on the next node whatever went wrong, anything else only
+    when it never reached the dead node (a POST that may have been applied is not repeated).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        username: str | None,
+        password: str | None,
+        timeout: float = 10.0,
+        *,
+        fallbacks: tuple[str, ...] | list[str] = (),
+    ):
+        self.urls = [url.rstrip("/")]
+        self.urls += [u.rstrip("/") for u in fallbacks if u.rstrip("/") not in self.urls]
         self.timeout = timeout
         self.session = requests.Session()
         # Orthanc is ours and near: never route it through a proxy from the environment (and
@@ -68,17 +93,34 @@ class OrthancClient:
     def __repr__(self) -> str:
         return f"OrthancClient({self.url})"
 
+    @property
+    def url(self) -> str:
+        """The node this client talks to now."""
+        return self.urls[0]
+
     # -- plumbing -----------------------------------------------------------------------
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
-        try:
-            response = self.session.request(method, f"{self.url}{path}", **kwargs)
-        except requests.RequestException as exc:
-            raise OrthancError(
-                f"Orthanc at {self.url} is unreachable ({exc.__class__.__name__}); "
-                "check that it is running (make demo starts it) and ORTHANC_URL",
-                path=path,
-            ) from exc
+        tried = []
+        while True:
+            url = self.url
+            try:
+                response = self.session.request(method, f"{url}{path}", **kwargs)
+                _answering[0] = url
+                break
+            except requests.RequestException as exc:
+                tried.append(url)
+                retry = method == "GET" or _never_sent(exc)
+                if retry and len(tried) < len(self.urls):
+                    with _rotate_lock:
+                        if self.urls[0] == url:  # another thread may have moved on already
+                            self.urls.append(self.urls.pop(0))
+                    continue
+                raise OrthancError(
+                    f"Orthanc at {', '.join(tried)} is unreachable ({exc.__class__.__name__}); "
+                    "check that it is running (make demo starts it) and ORTHANC_URL",
+                    path=path,
+                ) from exc
         if response.status_code >= 400:
             detail = response.text[:300].strip()
             raise OrthancError(
@@ -182,6 +224,17 @@ class OrthancClient:
 
 
 _local = threading.local()
+_rotate_lock = threading.Lock()
+_answering: list[str] = [""]  # the node that answered last, in any thread
+
+
+def answering_url() -> str:
+    """The Orthanc node that answered this process last (ORTHANC_URL before any call).
+
+    For code that opens its own connections (the viewer's fast path): after a node dies,
+    it follows the clients to the node that answers instead of failing first every time.
+    """
+    return _answering[0] or settings.ORTHANC_URL
 
 
 def get_client() -> OrthancClient:
@@ -189,7 +242,8 @@ def get_client() -> OrthancClient:
 
     requests.Session is not documented as thread-safe, so each thread gets its own.
     """
-    key = (settings.ORTHANC_URL, settings.ORTHANC_USERNAME, settings.ORTHANC_PASSWORD)
+    fallbacks = tuple(getattr(settings, "ORTHANC_FALLBACK_URLS", ()))
+    key = (settings.ORTHANC_URL, fallbacks, settings.ORTHANC_USERNAME, settings.ORTHANC_PASSWORD)
     client = getattr(_local, "client", None)
     if client is None or getattr(_local, "key", None) != key:
         client = OrthancClient(
@@ -197,6 +251,7 @@ def get_client() -> OrthancClient:
             settings.ORTHANC_USERNAME,
             settings.ORTHANC_PASSWORD,
             timeout=settings.ORTHANC_TIMEOUT,
+            fallbacks=fallbacks,
         )
         _local.client, _local.key = client, key
     return client

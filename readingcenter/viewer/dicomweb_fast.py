@@ -25,6 +25,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from readingcenter.errors import DomainError
+from readingcenter.pacs.orthanc import answering_url
 from readingcenter.viewer import grants
 from readingcenter.viewer.routes import CONNECT_TIMEOUT, ROOT, Route, Upstream, parse_route
 
@@ -80,20 +81,20 @@ class _Upstream:
             if not writer.is_closing() and not reader.at_eof():
                 return reader, writer
             writer.close()
-        url = urlsplit(settings.ORTHANC_URL)
+        url = urlsplit(answering_url())
         return await asyncio.wait_for(
             asyncio.open_connection(url.hostname, url.port or 80), CONNECT_TIMEOUT
         )
 
     async def get(self, upstream: Upstream) -> tuple[str, bytes] | None:
         """(Content-Type, body) of a 200 with a Content-Length, else None."""
-        if urlsplit(settings.ORTHANC_URL).scheme != "http":
+        if urlsplit(answering_url()).scheme != "http":
             return None
         reader, writer = await self._connection()
         credentials = f"{settings.ORTHANC_USERNAME}:{settings.ORTHANC_PASSWORD}"
         lines = [
             f"GET {upstream.path} HTTP/1.1",
-            f"Host: {urlsplit(settings.ORTHANC_URL).netloc}",
+            f"Host: {urlsplit(answering_url()).netloc}",
             f"Authorization: Basic {base64.b64encode(credentials.encode()).decode()}",
             f"Forwarded: {upstream.forwarded}",
             "Accept-Encoding: identity",

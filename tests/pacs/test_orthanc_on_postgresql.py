@@ -18,6 +18,7 @@ from django.db import connection
 
 from readingcenter.env import database_from_url, orthanc_index_url
 from readingcenter.pacs.management.commands.run_orthanc import orthanc_index_from_settings
+from readingcenter.pacs.orthanc import OrthancClient, OrthancError
 from readingcenter.pacs.orthanc_server import (
     OrthancConfig,
     OrthancServerError,
@@ -204,3 +205,27 @@ def test_files_another_node_adds_after_completion_reopen_the_study_even_if_it_di
     kinds = list(StudyEvent.objects.filter(study=study).values_list("kind", flat=True))
     assert kinds.count("reopened") == 1
     assert kinds.count("completed") == 2
+
+
+def test_a_client_moves_to_the_next_node_when_its_node_dies(
+    orthanc_factory, orthanc_index, tmp_path
+):
+    a, b = _two_nodes(orthanc_factory, orthanc_index, tmp_path)
+    _, files = new_study(FLAIR[:2], tmp_path / "study")
+    c_store(files, port=a.config.dicom_port, calling_aet="ALPHA_CT")
+    client = OrthancClient(
+        a.config.url, a.config.username, a.config.password, fallbacks=[b.config.url]
+    )
+    assert len(client.study_ids()) == 1
+    a.stop(kill=True)
+    # A read goes to the next node, and the client stays there.
+    assert len(client.study_ids()) == 1
+    assert client.url == b.config.url
+    # A write that never reached the dead node is sent to the live one.
+    client.urls = [a.config.url, b.config.url]
+    found = client.request("POST", "/tools/find", json={"Level": "Study", "Query": {}}).json()
+    assert len(found) == 1
+    b.stop(kill=True)
+    with pytest.raises(OrthancError, match="unreachable") as raised:
+        client.study_ids()
+    assert a.config.url in str(raised.value) and b.config.url in str(raised.value)
