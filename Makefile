@@ -4,7 +4,7 @@ PY := .venv/bin/python
 # Settings a setup run chose (a provisioned database or Redis) live in var/env.
 WITH_ENV := set -a; [ -f var/env ] && . var/env; set +a;
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo cluster test test-faults lint format bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,15 @@ demo: setup
 test: setup
 	@$(MAKE) --no-print-directory lint
 	@$(WITH_ENV) $(PY) -m pytest
+
+# The whole system as a cluster on this machine: 2 Orthanc nodes on one PostgreSQL index,
+# 2 web nodes behind haproxy, 2 workers, 2 followers, restarted when they die.
+cluster: setup
+	@$(WITH_ENV) $(PY) manage.py run_cluster
+
+# The long fault test: 200 studies while parts of a cluster are killed (`make test` sends 12).
+test-faults: setup
+	@$(WITH_ENV) FAULT_STUDIES=$${FAULT_STUDIES:-200} $(PY) -m pytest -m faults -s
 
 # ruff (style, imports, complexity at 10), then dead code; the import contract between the layers
 # is a test (tests/architecture), so `make test` holds all three.

@@ -227,6 +227,9 @@ class OrthancConfig:
         }
         if self.index is not None:
             config["PostgreSQL"] = self.index.as_json()
+            # The hospitals' PACS (where reports go back) are declared at run time through
+            # /modalities: in the shared index every node knows them, whichever was told.
+            config["DicomModalitiesInDatabase"] = True
         config.update(self.extra)
         return config
 

@@ -1,0 +1,42 @@
+"""A worker killed mid-job (SIGKILL, a lost node) leaves its job in "doing": it is run again."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from readingcenter.audit.models import AuditEvent
+from readingcenter.ops.jobs import retry_stalled_jobs
+from readingcenter.studies.jobs import ingest_sweep
+
+
+def _running_on_a_worker(job_id: int, heartbeat_seconds_ago: int) -> None:
+    with connection.cursor() as sql:
+        sql.execute(
+            "insert into procrastinate_workers (last_heartbeat) "
+            "values (now() - make_interval(secs => %s)) returning id",
+            [heartbeat_seconds_ago],
+        )
+        worker_id = sql.fetchone()[0]
+        sql.execute(
+            "update procrastinate_jobs set status = 'doing', worker_id = %s where id = %s",
+            [worker_id, job_id],
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_job_of_a_silent_worker_is_queued_again_and_a_live_ones_is_not():
+    # (The task's queueing lock allows one waiting job at a time: each is taken before the next.)
+    dead = ingest_sweep.defer(timestamp=1)
+    _running_on_a_worker(dead, heartbeat_seconds_ago=120)
+    alive = ingest_sweep.defer(timestamp=2)
+    _running_on_a_worker(alive, heartbeat_seconds_ago=2)
+
+    assert retry_stalled_jobs(timestamp=0) == 1
+
+    assert ProcrastinateJob.objects.get(id=dead).status == "todo"
+    assert ProcrastinateJob.objects.get(id=alive).status == "doing"
+    event = AuditEvent.objects.get(action="job.retry_stalled")
+    assert event.target_id == str(dead)
+    assert event.detail["task"] == "pacs.ingest_sweep"
