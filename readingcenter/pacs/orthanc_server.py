@@ -247,12 +247,6 @@ class OrthancConfig:
         return paths
 
     @property
-    def index_description(self) -> str:
-        if self.index is None:
-            return f"SQLite index in {self.directory / 'index'}"
-        return f"PostgreSQL index {self.index.database} on {self.index.host}:{self.index.port}"
-
-    @property
     def storage_directory(self) -> Path:
         return self.storage or self.directory / "storage"
 
