@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "readingcenter.accounts.middleware.UserTimezoneMiddleware",
+    "readingcenter.accounts.middleware.IdleSessionMiddleware",
 ]
 
 ROOT_URLCONF = "readingcenter.urls"
@@ -119,8 +120,23 @@ LOGOUT_REDIRECT_URL = "login"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 12)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Lockout (accounts.services): this many failed sign-ins for a username within the window
+# lock it for SIGN_IN_LOCK_MINUTES; a manager can unlock it in the admin.
+SIGN_IN_MAX_FAILURES = env_int("SIGN_IN_MAX_FAILURES", 5)
+SIGN_IN_FAILURE_WINDOW_MINUTES = env_int("SIGN_IN_FAILURE_WINDOW_MINUTES", 15)
+SIGN_IN_LOCK_MINUTES = env_int("SIGN_IN_LOCK_MINUTES", 15)
+
+# An idle session ends after this long: use pushes the expiry on (accounts.middleware,
+# at most once a minute, so that a viewer's hundreds of frame requests write nothing).
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30) * 60
 
 # Stored in UTC, shown in the user's zone (accounts.User.time_zone, see the middleware).
 USE_TZ = True

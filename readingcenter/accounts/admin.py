@@ -1,14 +1,34 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from readingcenter.accounts.models import Privilege, RadiologistProfile, Shift, User
+from readingcenter.accounts.forms import AdminSignInForm
+from readingcenter.accounts.models import Privilege, RadiologistProfile, Shift, SignInFailure, User
+from readingcenter.accounts.services import sign_in_locked_until, sign_in_unlock
 from readingcenter.audit.admin_mixins import AuditedAdminMixin
+
+# The admin's own sign-in page refuses a locked username like ours does.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(User)
 class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
-    list_display = ("username", "get_full_name", "role", "hospital", "is_active")
+    list_display = ("username", "get_full_name", "role", "hospital", "is_active", "locked_until")
     list_filter = ("role", "hospital", "is_active")
+    actions = ["unlock"]
+
+    @admin.display(description="Locked until")
+    def locked_until(self, user: User):
+        return sign_in_locked_until(user.username) or ""
+
+    @admin.action(description="Unlock sign-in (clear failed attempts)")
+    def unlock(self, request, queryset):
+        for user in queryset:
+            cleared = sign_in_unlock(user.username, actor=request.user)
+            if cleared:
+                messages.info(
+                    request, f"Unlocked {user.username}: {cleared} failed sign-ins cleared"
+                )
+
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Reading center", {"fields": ("role", "hospital", "time_zone")}),
@@ -50,3 +70,18 @@ class PrivilegeAdmin(AuditedAdminMixin, admin.ModelAdmin):
 class ShiftAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("radiologist", "starts_at", "ends_at")
     list_filter = ("radiologist",)
+
+
+@admin.register(SignInFailure)
+class SignInFailureAdmin(admin.ModelAdmin):
+    """Who tried to sign in as whom, from where: read-only, cleared by unlocking."""
+
+    list_display = ("username", "at", "address")
+    search_fields = ("username", "address")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 import zoneinfo
 
 from django.utils import timezone
@@ -21,4 +22,27 @@ class UserTimezoneMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
+        return self.get_response(request)
+
+
+class IdleSessionMiddleware:
+    """Sign out on inactivity: each use (at most once a minute) starts the idle time again.
+
+    Django sets a session's expiry when it is saved; saving on every request would write the
+    session row for every image frame the viewer fetches. Touching it once a minute is the
+    same timeout to within a minute.
+    """
+
+    REFRESH_SECONDS = 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        user = getattr(request, "user", None)
+        if session is not None and user is not None and user.is_authenticated:
+            now = int(time.time())
+            if now - session.get("seen_at", 0) >= self.REFRESH_SECONDS:
+                session["seen_at"] = now  # modified: saved with a new expiry
         return self.get_response(request)

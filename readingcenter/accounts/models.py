@@ -169,3 +169,21 @@ class Shift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.radiologist.get_username()} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class SignInFailure(models.Model):
+    """One failed sign-in for a username (whether or not such a user exists).
+
+    Kept as rows, not a counter: the lockout counts those in a sliding window, a manager sees
+    who tried from where, and unlocking is clearing them (``accounts.services``).
+    """
+
+    username = models.CharField(max_length=150, db_index=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.username} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -3,7 +3,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from readingcenter.accounts.forms import SignInForm
+
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

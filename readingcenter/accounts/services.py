@@ -1,0 +1,78 @@
+"""Writes about accounts: sign-in failures, lockout and unlocking.
+
+After ``SIGN_IN_MAX_FAILURES`` failed sign-ins for one username within
+``SIGN_IN_FAILURE_WINDOW_MINUTES``, that username is locked for ``SIGN_IN_LOCK_MINUTES``
+from the last failure, whatever password comes next: guessing a radiologist's password costs
+hours, not seconds. Unknown usernames are counted the same way, so the answer never tells
+whether an account exists. A manager can unlock at once (admin); all of it is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+
+from readingcenter.accounts.models import SignInFailure
+from readingcenter.audit.services import audit_record
+
+
+def _client_address(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def sign_in_locked_until(username: str) -> dt.datetime | None:
+    """When the lock on ``username`` ends, or None when it is not locked."""
+    now = timezone.now()
+    window = dt.timedelta(minutes=settings.SIGN_IN_FAILURE_WINDOW_MINUTES)
+    recent = list(
+        SignInFailure.objects.filter(username__iexact=username, at__gte=now - window)
+        .order_by("-at")
+        .values_list("at", flat=True)[: settings.SIGN_IN_MAX_FAILURES]
+    )
+    if len(recent) < settings.SIGN_IN_MAX_FAILURES:
+        return None
+    until = recent[0] + dt.timedelta(minutes=settings.SIGN_IN_LOCK_MINUTES)
+    return until if until > now else None
+
+
+def sign_in_failed(username: str, request=None) -> dt.datetime | None:
+    """Record a failed sign-in; returns the end of the lock when this failure locks it."""
+    username = username[:150]
+    was_locked = sign_in_locked_until(username) is not None
+    SignInFailure.objects.create(username=username, address=_client_address(request))
+    until = sign_in_locked_until(username)
+    if until is not None and not was_locked:
+        audit_record(
+            actor="anonymous",
+            action="user.locked",
+            outcome="denied",
+            request=request,
+            target_type="accounts.user",
+            target_id=username,
+            detail={
+                "username": username,
+                "failures": settings.SIGN_IN_MAX_FAILURES,
+                "until": until.isoformat(),
+            },
+        )
+    return until
+
+
+def sign_in_succeeded(username: str) -> None:
+    """A good sign-in clears the failures that led up to it."""
+    SignInFailure.objects.filter(username__iexact=username).delete()
+
+
+def sign_in_unlock(username: str, *, actor) -> int:
+    """A manager lifts the lock; returns how many failures were cleared."""
+    cleared, _ = SignInFailure.objects.filter(username__iexact=username).delete()
+    audit_record(
+        actor=actor,
+        action="user.unlock",
+        target_type="accounts.user",
+        target_id=username,
+        detail={"username": username, "failures_cleared": cleared},
+    )
+    return cleared
