@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core import checks
 
-DEMO_SECRET_PREFIX = "demo-only-insecure-key"
+DEMO_SECRET_PREFIX = "demo-only-insecure-key"  # noqa: S105 - recognising it, not using it
 
 
 @checks.register(checks.Tags.security, deploy=True)
