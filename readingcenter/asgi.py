@@ -22,7 +22,7 @@ from readingcenter.sla.consumers import SlaHintConsumer  # noqa: E402
 from readingcenter.studies.consumers import StudyHintConsumer  # noqa: E402
 from readingcenter.viewer import dicomweb_fast  # noqa: E402
 from readingcenter.worklist.consumers import WorklistHintConsumer  # noqa: E402
-from readingcenter.ws_auth import TokenAuthMiddleware  # noqa: E402
+from readingcenter.ws_auth import SecondFactorMiddleware, TokenAuthMiddleware  # noqa: E402
 
 websocket_routes = [
     path("ws/studies/", StudyHintConsumer.as_asgi()),
@@ -39,7 +39,9 @@ application = ProtocolTypeRouter(
         "http": dicomweb_fast.application(django_asgi_app),
         # Origin checked against ALLOWED_HOSTS: another site cannot ride a user's session.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_routes)))
+            AuthMiddlewareStack(
+                SecondFactorMiddleware(TokenAuthMiddleware(URLRouter(websocket_routes)))
+            )
         ),
     }
 )

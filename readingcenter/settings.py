@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -76,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "readingcenter.accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "readingcenter.accounts.middleware.UserTimezoneMiddleware",
@@ -170,6 +174,14 @@ if HTTPS:
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# The second factor (TOTP, django-otp): always for radiologists, managers and administrators,
+# for a hospital user who turns it on. The issuer names us in the user's authenticator app.
+SECOND_FACTOR_ISSUER = env("SECOND_FACTOR_ISSUER", "Reading center")
+OTP_TOTP_ISSUER = SECOND_FACTOR_ISSUER
+# No growing delay after a wrong code: the lockout (below) bounds guessing more strictly,
+# and the delay would make an honest second try fail with the same "not right" message.
+OTP_TOTP_THROTTLE_FACTOR = 0
 
 # Lockout (accounts.services): this many failed sign-ins for a username within the window
 # lock it for SIGN_IN_LOCK_MINUTES; a manager can unlock it in the admin.

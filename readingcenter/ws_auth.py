@@ -32,3 +32,31 @@ class TokenAuthMiddleware(BaseMiddleware):
                 if found is not None:
                     scope = {**scope, "user": found}
         return await super().__call__(scope, receive, send)
+
+
+@database_sync_to_async
+def _session_passed_second_factor(user, session) -> bool:
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if not user.requires_second_factor:
+        return True
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    if not persistent_id:
+        return False
+    device = TOTPDevice.from_persistent_id(persistent_id)
+    return device is not None and device.user_id == user.pk and device.confirmed
+
+
+class SecondFactorMiddleware(BaseMiddleware):
+    """A browser session signed in with the password only gets no live updates: it is not
+    yet signed in, as far as the pages are concerned (accounts.middleware)."""
+
+    async def __call__(self, scope, receive, send):
+        from django.contrib.auth.models import AnonymousUser
+
+        user = scope.get("user")
+        signed_in = user is not None and user.is_authenticated
+        if signed_in and not await _session_passed_second_factor(user, scope.get("session")):
+            scope = {**scope, "user": AnonymousUser()}
+        return await super().__call__(scope, receive, send)

@@ -122,12 +122,26 @@ def server_password(user, password: str) -> None:
 
 
 def log_in(page, url: str, username: str, password: str, then: str) -> None:
-    """Sign in through the login page and land on ``then``."""
+    """Sign in through the login page (and the authenticator step) and land on ``then``."""
+    from readingcenter.accounts.models import User
+
+    user = User.objects.get(username=username)
     page.goto(f"{url}/login/?next={then}")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    enter_second_factor(page, user)
     page.wait_for_url(f"{url}{then}")
+
+
+def enter_second_factor(page, user) -> None:
+    """After the password: the code from the user's authenticator, when he needs one."""
+    from tests.conftest import current_code, second_factor_device_for
+
+    if user.requires_second_factor:
+        page.wait_for_url("**/login/verify/**")
+        page.get_by_label("Code").fill(current_code(second_factor_device_for(user)))
+        page.get_by_role("button", name="Sign in").click()
 
 
 def stub_viewer(context) -> None:

@@ -173,3 +173,39 @@ def orthanc_index() -> PostgresIndex:
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness protects real passwords; test users need none of it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def second_factor_device_for(user):
+    """The user's confirmed authenticator, created for the test when there is none."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="test phone", confirmed=True)
+
+
+def current_code(device) -> str:
+    """What the user's authenticator app shows now."""
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"
+
+
+@pytest.fixture(autouse=True)
+def _force_login_includes_the_second_factor(monkeypatch):
+    """``force_login`` skips signing in by design, the authenticator step included: tests of
+    what a signed-in user sees start signed in. The second factor has its own tests, which
+    sign in through the pages."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if getattr(user, "requires_second_factor", False):
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = second_factor_device_for(user).persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)

@@ -3,7 +3,11 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from readingcenter.accounts.forms import AdminSignInForm
 from readingcenter.accounts.models import Privilege, RadiologistProfile, Shift, SignInFailure, User
-from readingcenter.accounts.services import sign_in_locked_until, sign_in_unlock
+from readingcenter.accounts.services import (
+    second_factor_reset,
+    sign_in_locked_until,
+    sign_in_unlock,
+)
 from readingcenter.audit.admin_mixins import AuditedAdminMixin
 
 # The admin's own sign-in page refuses a locked username like ours does.
@@ -14,7 +18,7 @@ admin.site.login_form = AdminSignInForm
 class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     list_display = ("username", "get_full_name", "role", "hospital", "is_active", "locked_until")
     list_filter = ("role", "hospital", "is_active")
-    actions = ["unlock"]
+    actions = ["unlock", "reset_second_factor"]
 
     @admin.display(description="Locked until")
     def locked_until(self, user: User):
@@ -29,9 +33,15 @@ class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
                     request, f"Unlocked {user.username}: {cleared} failed sign-ins cleared"
                 )
 
+    @admin.action(description="Reset second factor (lost phone: set up again at next sign-in)")
+    def reset_second_factor(self, request, queryset):
+        for user in queryset:
+            removed = second_factor_reset(user, actor=request.user)
+            messages.info(request, f"{user.username}: {removed} authenticator(s) removed")
+
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        ("Reading center", {"fields": ("role", "hospital", "time_zone")}),
+        ("Reading center", {"fields": ("role", "hospital", "time_zone", "second_factor_chosen")}),
     )
     add_fieldsets = (
         *BaseUserAdmin.add_fieldsets,

@@ -2,8 +2,14 @@ from __future__ import annotations
 
 import time
 import zoneinfo
+from urllib.parse import quote
 
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
+
+from readingcenter.accounts.selectors import needs_second_factor
 
 
 class UserTimezoneMiddleware:
@@ -45,4 +51,33 @@ class IdleSessionMiddleware:
             now = int(time.time())
             if now - session.get("seen_at", 0) >= self.REFRESH_SECONDS:
                 session["seen_at"] = now  # modified: saved with a new expiry
+        return self.get_response(request)
+
+
+class SecondFactorMiddleware:
+    """A password alone opens nothing for those who need the authenticator code too.
+
+    Pages send them to the code step and back; API calls made with the session get 403
+    ``second_factor_required``. Calls with an API token (hospital systems) do not pass
+    through a session login and are governed by their token instead.
+    """
+
+    OPEN = ("/login/", "/logout/", "/static/", "/healthz")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if needs_second_factor(request.user) and not request.path.startswith(self.OPEN):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {
+                        "code": "second_factor_required",
+                        "detail": "Enter the code from your authenticator app at "
+                        "/login/verify/ first.",
+                    },
+                    status=403,
+                )
+            target = quote(request.get_full_path())
+            return redirect(f"{reverse('second_factor')}?next={target}")
         return self.get_response(request)

@@ -33,6 +33,10 @@ class User(AbstractUser):
         related_name="users",
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # A hospital user may ask for the second factor; everyone else has it (requires_...).
+    second_factor_chosen = models.BooleanField(
+        default=False, help_text="Hospital users: ask for an authenticator code at sign-in."
+    )
 
     class Meta:
         constraints = [
@@ -62,6 +66,11 @@ class User(AbstractUser):
     @property
     def is_radiologist(self) -> bool:
         return self.role == Role.RADIOLOGIST
+
+    @property
+    def requires_second_factor(self) -> bool:
+        """Those who read or run the center always; a hospital user who chose it."""
+        return self.role != Role.HOSPITAL or self.is_superuser or self.second_factor_chosen
 
     @property
     def sees_all_hospitals(self) -> bool:

@@ -60,3 +60,18 @@ def radiologists_privileged_at(hospital_id: int, *, day=None) -> QuerySet[User]:
         .select_related("radiologist_profile")
         .distinct()
     )
+
+
+def second_factor_device(user):
+    """The user's confirmed authenticator (a TOTP device), or None before enrolment."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+
+
+def needs_second_factor(user) -> bool:
+    """Signed in with a password but not yet with the authenticator code it requires."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    verified = getattr(user, "is_verified", None)
+    return user.requires_second_factor and not (verified and verified())

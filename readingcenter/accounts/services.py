@@ -1,4 +1,4 @@
-"""Writes about accounts: sign-in failures, lockout and unlocking.
+"""Writes about accounts: sign-in failures, lockout and unlocking, the second factor.
 
 After ``SIGN_IN_MAX_FAILURES`` failed sign-ins for one username within
 ``SIGN_IN_FAILURE_WINDOW_MINUTES``, that username is locked for ``SIGN_IN_LOCK_MINUTES``
@@ -13,8 +13,11 @@ import datetime as dt
 
 from django.conf import settings
 from django.utils import timezone
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from readingcenter.accounts.models import SignInFailure
+from readingcenter.accounts.selectors import second_factor_device
 from readingcenter.audit.services import audit_record
 
 
@@ -76,3 +79,49 @@ def sign_in_unlock(username: str, *, actor) -> int:
         detail={"username": username, "failures_cleared": cleared},
     )
     return cleared
+
+
+# -- the second factor (TOTP) -------------------------------------------------------------------
+
+
+def second_factor_enrolment(user) -> TOTPDevice:
+    """The device a user is enrolling (created unconfirmed on first use)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("id").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return device
+
+
+def second_factor_verify(request, user, token: str) -> bool:
+    """Check a code against the user's device (confirming one being enrolled); audited.
+
+    A wrong code counts as a failed sign-in: guessing six digits meets the same lockout as
+    guessing a password.
+    """
+    token = "".join(token.split())
+    device = second_factor_device(user)
+    enrolling = device is None
+    if enrolling:
+        device = second_factor_enrolment(user)
+    if not (token.isdigit() and device.verify_token(token)):
+        audit_record(actor=user, action="user.second_factor", outcome="denied", target=user,
+                     request=request, detail={"enrolling": enrolling})  # fmt: skip
+        sign_in_failed(user.get_username(), request)
+        return False
+    if enrolling:
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        audit_record(actor=user, action="user.second_factor_enrolled", target=user, request=request)
+    otp_login(request, device)
+    audit_record(actor=user, action="user.second_factor", target=user, request=request)
+    sign_in_succeeded(user.get_username())
+    return True
+
+
+def second_factor_reset(user, *, actor) -> int:
+    """A manager removes a user's devices (a lost phone): the user enrolls again next time."""
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    audit_record(actor=actor, action="user.second_factor_reset", target=user,
+                 detail={"devices_removed": removed})  # fmt: skip
+    return removed

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from readingcenter.accounts.models import SignInFailure
 from readingcenter.audit.models import AuditEvent
+from tests.conftest import current_code, second_factor_device_for
 
 GOOD = "correct-horse-battery"
 
@@ -92,6 +93,8 @@ def test_the_admin_sign_in_page_is_locked_too(radiologist, settings):
 def test_an_idle_session_ends_and_use_keeps_it_alive(radiologist, settings):
     client = Client()
     assert _sign_in(client, "dr.who", GOOD).status_code == 302
+    code = current_code(second_factor_device_for(radiologist))
+    assert client.post("/login/verify/", {"token": code}).status_code == 302
     assert client.get("/worklist/").status_code == 200
     session = Session.objects.get()
     remaining = (session.expire_date - timezone.now()).total_seconds()

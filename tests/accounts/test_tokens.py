@@ -4,6 +4,8 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.conftest import current_code, second_factor_device_for
+
 
 def test_drf_create_token_makes_a_token_that_authenticates(hospital_user_a, capsys):
     call_command("drf_create_token", hospital_user_a.username)
@@ -17,6 +19,8 @@ def test_drf_create_token_makes_a_token_that_authenticates(hospital_user_a, caps
 def test_a_browser_signs_in_with_a_session(client, manager):
     response = client.post("/login/", {"username": "mgr", "password": "correct-horse-battery"})
     assert response.status_code == 302
+    code = current_code(second_factor_device_for(manager))  # managers need the authenticator
+    assert client.post("/login/verify/", {"token": code}).status_code == 302
     assert client.get("/studies/").status_code == 200
 
 

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from tests.browser import (
+    enter_second_factor,
     needs_chromium,
     server_password,
 )
@@ -39,6 +40,7 @@ def test_a_manager_watches_the_queue_grow_and_opens_the_cases_behind_a_number(
     page.get_by_label("Username").fill(manager.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    enter_second_factor(page, manager)
     page.wait_for_url(f"{url}/ops/")
 
     stat_open = page.locator('tr[data-priority="stat"] [data-figure="open"]')

@@ -14,7 +14,7 @@ import pytest
 
 from readingcenter.sla.models import CoverageAlert
 from readingcenter.sla.services import sla_alert_uncovered
-from tests.browser import needs_chromium, screenshots, server_password
+from tests.browser import enter_second_factor, needs_chromium, screenshots, server_password
 from tests.ops.conftest import case_with_clock
 from tests.reports.conftest import PASSWORD
 
@@ -44,6 +44,7 @@ def test_the_manager_sees_and_is_alerted_of_cases_nobody_can_read(
         page.get_by_label("Username").fill(manager.username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
+        enter_second_factor(page, manager)
         page.wait_for_url(f"{url}/ops/")  # managers land on the dashboard
         tile = page.locator("#tile-uncovered")
         expect(tile.locator('[data-figure="uncovered"]')).to_have_text("7")

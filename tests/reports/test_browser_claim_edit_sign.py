@@ -21,6 +21,7 @@ from readingcenter.reports.models import Report
 from readingcenter.studies.services import order_create
 from readingcenter.worklist.models import Case
 from tests.browser import (
+    log_in,
     needs_chromium,
     server_password,
 )
@@ -45,11 +46,7 @@ pytestmark = [
 
 
 def _log_in(page, url: str, username: str, then: str) -> None:
-    page.goto(f"{url}/login/?next={then}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}{then}")
+    log_in(page, url, username, PASSWORD, then)
 
 
 @pytest.fixture

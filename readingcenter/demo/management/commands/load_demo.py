@@ -8,10 +8,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from readingcenter.accounts.models import Privilege, RadiologistProfile, Shift, User
 from readingcenter.delivery.models import DeliveryEndpoint
 from readingcenter.demo.contacts import load_demo_contacts
+from readingcenter.demo.management.commands.demo_code import DEMO_DEVICE
 from readingcenter.demo.sla import load_demo_sla
 from readingcenter.hospitals.models import Hospital, HospitalAETitle
 from readingcenter.hospitals.services import hospital_create
@@ -58,6 +60,11 @@ class Command(BaseCommand):
                 if made:
                     user.set_password(data["password"])
                     user.save()
+                    created += 1
+                if user.requires_second_factor and not TOTPDevice.objects.filter(user=user):
+                    # A demo authenticator: `manage.py demo_code <user>` shows its code, so
+                    # the demo can be tried without a phone.
+                    TOTPDevice.objects.create(user=user, name=DEMO_DEVICE, confirmed=True)
                     created += 1
             created += self._load_reading(data)
             created += self._load_reporting(data)

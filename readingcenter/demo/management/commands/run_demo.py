@@ -293,6 +293,8 @@ The reading center is running. Ctrl-C stops everything this command started.
 
   Logins (password for all: {password}):
 {users}
+    Radiologists and managers then enter an authenticator code (TOTP): for these demo
+    accounts `.venv/bin/python manage.py demo_code dr.kim` prints the current one.
     dr.kim reads neuro/MSK at seoul-north and gz-riverside (on duty); dr.chen chest/body at
     all three (on duty); dr.smith at lakeview only: his gz-riverside licence expired yesterday.
 
