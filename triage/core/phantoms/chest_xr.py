@@ -296,6 +296,31 @@ def _chest(rng: np.random.Generator, *, positive: bool) -> ChestPhantom | None:
     return ChestPhantom(density=density, mask=mask, info=info)
 
 
+def _lead_marker(rng: np.random.Generator, image: np.ndarray) -> None:
+    """An L or R lead marker (dense, with sharp edges) near a corner, as most films have."""
+    if rng.uniform() < 0.25:
+        return
+    n = image.shape[0]
+    size = max(4, int(rng.uniform(0.025, 0.05) * n))
+    y = int(rng.uniform(0.03, 0.2) * n)
+    x = (
+        int(rng.uniform(0.03, 0.2) * n)
+        if rng.uniform() < 0.5
+        else n - size - int(rng.uniform(0.03, 0.2) * n)
+    )
+    stroke = max(1, size // 5)
+    glyph = np.zeros((size, size), bool)
+    glyph[:, :stroke] = True  # the upright both letters share
+    if rng.uniform() < 0.5:
+        glyph[-stroke:, :] = True  # L
+    else:
+        glyph[: size // 2, -stroke:] = True  # R: a bowl and a leg
+        glyph[:stroke, :] = glyph[size // 2 - stroke : size // 2, :] = True
+        for k in range(size // 2, size):
+            glyph[k, min(size - 1, k - size // 2 + stroke) : k - size // 2 + 2 * stroke] = True
+    image[y : y + size, x : x + size][glyph] = rng.uniform(0.9, 1.1)
+
+
 def detector(rng: np.random.Generator, density: np.ndarray) -> Detector:
     """Stored values as a CR or DX would write this density, noise and blur included."""
     n = density.shape[0]
@@ -303,12 +328,22 @@ def detector(rng: np.random.Generator, density: np.ndarray) -> Detector:
     gamma = log_uniform(rng, 0.6, 1.7)
     image = np.clip(image, 0.0, None) ** gamma
     image = image / max(float(image.max()), 1e-6)
+    if rng.uniform() < 0.5:
+        # A vendor's edge enhancement (unsharp masking): every edge gets a bright and a dark
+        # rim, the body's outline and the ribs' as much as a pleural line.
+        radius = int(rng.integers(2, 3 + n // 64))
+        image = image + rng.uniform(0.3, 1.5) * (image - box_blur(image, radius))
     noise = log_uniform(rng, 0.002, 0.04)
     image = image + rng.normal(0.0, noise, image.shape).astype(np.float32)
-    if rng.uniform() < 0.3:
-        # Collimation: unexposed margins read as dense.
-        m = int(rng.uniform(0.0, 0.08) * n)
-        image[:m] = image[-m or n :] = 1.0
+    _lead_marker(rng, image)
+    if rng.uniform() < 0.6:
+        # Collimation: the unexposed margins read as dense, on any of the four sides (the
+        # edge between them and the air beside the body is a long straight bright line).
+        for side in range(4):
+            if rng.uniform() < 0.7:
+                m = int(rng.uniform(0.01, 0.1) * n)
+                view = np.rot90(image, side)
+                view[:m] = rng.uniform(0.85, 1.0)
     bits = int(rng.choice([10, 12, 14, 16]))
     top = 2**bits - 1
     lo, hi = rng.uniform(0.0, 0.1) * top, rng.uniform(0.6, 1.0) * top
