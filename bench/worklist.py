@@ -215,13 +215,19 @@ def populate(n_studies: int, n_hospitals: int, n_readers: int, seed: int):
 # -- 1. the first page ----------------------------------------------------------------------------
 
 
+def reader_token(user) -> str:
+    """A key for a reader's tool (scope "reading"), as a manager would make it."""
+    from readingcenter.accounts.services import api_token_create
+
+    _, key = api_token_create(user, name="bench", scopes=["reading"], days=1, actor="system:bench")
+    return key
+
+
 def token_client(user):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient(HTTP_HOST="localhost")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {reader_token(user)}")
     return client
 
 
@@ -390,15 +396,15 @@ def bench_hint_latency(readers, env: dict, count: int) -> list[float]:
     )
     try:
         wait_for_port(port)
-        from rest_framework.authtoken.models import Token
-
         reader = readers[0]
-        token, _ = Token.objects.get_or_create(user=reader)
         ws = WebSocket(
             "127.0.0.1",
             port,
             "/ws/worklist/",
-            {"Origin": f"http://127.0.0.1:{port}", "Authorization": f"Token {token.key}"},
+            {
+                "Origin": f"http://127.0.0.1:{port}",
+                "Authorization": f"Token {reader_token(reader)}",
+            },
         )
         time.sleep(0.5)  # let the consumer join its groups
         hospitals = list(

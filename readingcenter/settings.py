@@ -44,7 +44,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "drf_spectacular",
@@ -183,6 +182,9 @@ OTP_TOTP_ISSUER = SECOND_FACTOR_ISSUER
 # and the delay would make an honest second try fail with the same "not right" message.
 OTP_TOTP_THROTTLE_FACTOR = 0
 
+# API tokens (accounts.services.api_token_create) live at most this long.
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 730)
+
 # Lockout (accounts.services): this many failed sign-ins for a username within the window
 # lock it for SIGN_IN_LOCK_MINUTES; a manager can unlock it in the admin.
 SIGN_IN_MAX_FAILURES = env_int("SIGN_IN_MAX_FAILURES", 5)
@@ -218,10 +220,13 @@ CHANNEL_LAYERS = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an unauthenticated call then gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "readingcenter.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "readingcenter.accounts.authentication.TokenScopes",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -231,7 +236,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Reading center API",
     "DESCRIPTION": (
         "Hospitals post orders and read their studies; managers onboard hospitals. "
-        "Authenticate with a session or `Authorization: Token <key>`."
+        "Authenticate with a session (signed in with the second factor) or "
+        "`Authorization: Token <key>`: a token expires, can be revoked, and holds scopes "
+        "(orders:write, portal:read, critical:acknowledge, reading, management); a call "
+        "outside its scopes gets 403 `token_scope`."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -1,7 +1,8 @@
 """WebSocket authentication for API clients: ``Authorization: Token <key>`` on the handshake.
 
 Browsers use their session cookie (AuthMiddlewareStack); a hospital system or a script has
-a DRF token instead. Query-string tokens are not accepted: they end up in access logs.
+an API token instead (live, with a scope that reads: portal:read, reading or management).
+Query-string tokens are not accepted: they end up in access logs.
 """
 
 from __future__ import annotations
@@ -12,12 +13,17 @@ from channels.middleware import BaseMiddleware
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+    from rest_framework.exceptions import AuthenticationFailed
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+    from readingcenter.accounts.authentication import token_for_key
+    from readingcenter.accounts.models import Scope
+
+    try:
+        token = token_for_key(key)
+    except AuthenticationFailed:
         return None
-    return token.user
+    reads = {Scope.PORTAL_READ, Scope.READING, Scope.MANAGEMENT}
+    return token.user if reads & set(token.scopes) else None
 
 
 class TokenAuthMiddleware(BaseMiddleware):

@@ -12,7 +12,6 @@ import uuid
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from readingcenter.accounts.models import Privilege, Role, User
@@ -98,12 +97,31 @@ def hospital_user_b(hospital_b) -> User:
     return _user("beta.it", Role.HOSPITAL, hospital_b)
 
 
-def api_as(user: User | None) -> APIClient:
-    """An API client authenticated the way hospital systems are: with a token."""
+def api_as(user: User | None, scopes=None) -> APIClient:
+    """An API client authenticated the way systems are: with a token.
+
+    The token holds every scope unless ``scopes`` narrows it, so that the role alone decides
+    what the caller may do (scopes and their limits have tests of their own). Made directly,
+    not through the service, so that it leaves no audit event behind in tests that count them.
+    """
+    import datetime as dt
+    import secrets
+
+    from readingcenter.accounts.models import ApiToken, Scope
+    from readingcenter.accounts.services import api_token_hash
+
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        key = f"rc_test_{secrets.token_urlsafe(24)}"
+        ApiToken.objects.create(
+            prefix=key[3:11],
+            key_hash=api_token_hash(key),
+            user=user,
+            name="test",
+            scopes=list(scopes if scopes is not None else Scope.values),
+            expires_at=timezone.now() + dt.timedelta(days=30),
+        )
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -1,9 +1,24 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 
 from readingcenter.accounts.forms import AdminSignInForm
-from readingcenter.accounts.models import Privilege, RadiologistProfile, Shift, SignInFailure, User
+from readingcenter.accounts.models import (
+    ApiToken,
+    Privilege,
+    RadiologistProfile,
+    Scope,
+    Shift,
+    SignInFailure,
+    User,
+)
 from readingcenter.accounts.services import (
+    TokenError,
+    api_token_create,
+    api_token_revoke,
     second_factor_reset,
     sign_in_locked_until,
     sign_in_unlock,
@@ -95,3 +110,59 @@ class SignInFailureAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ApiTokenCreateForm(forms.Form):
+    user = forms.ModelChoiceField(User.objects.filter(is_active=True).order_by("username"))
+    name = forms.CharField(max_length=100, help_text="What will use it, e.g. 'RIS order feed'.")
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
+    days = forms.IntegerField(min_value=1, initial=365, help_text="Until it expires.")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens for hospital systems and tools: made here (the key shown once), revoked here."""
+
+    list_display = ("prefix", "user", "name", "scopes", "expires_at", "revoked_at", "last_used_at")
+    list_filter = ("revoked_at", "user__role", "user__hospital")
+    search_fields = ("prefix", "name", "user__username")
+    readonly_fields = [f.name for f in ApiToken._meta.fields if f.name != "key_hash"]
+    exclude = ("key_hash",)
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a token is made and revoked, never edited
+
+    @admin.action(description="Revoke (the next call with it gets 401)")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            if api_token_revoke(token, actor=request.user):
+                messages.info(request, f"Revoked {token.prefix}… ({token.name})")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ApiTokenCreateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                token, key = api_token_create(
+                    data["user"], name=data["name"], scopes=data["scopes"], days=data["days"],
+                    actor=request.user,
+                )  # fmt: skip
+            except TokenError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.warning(
+                    request,
+                    f"Token {token.prefix}… made for {token.user}. Copy its key now; it is not "
+                    f"shown again: {key}",
+                )
+                return redirect("admin:accounts_apitoken_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New API token",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/accounts/apitoken/add.html", context)

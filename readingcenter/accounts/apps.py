@@ -9,7 +9,11 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
-        from readingcenter.accounts import checks, signals  # noqa: F401 - checks register
+        from readingcenter.accounts import (  # noqa: F401 - checks and the schema register
+            checks,
+            schema,
+            signals,
+        )
 
         user_logged_in.connect(signals.audit_login, dispatch_uid="audit_login")
         user_login_failed.connect(signals.audit_login_failed, dispatch_uid="audit_login_failed")

@@ -196,3 +196,52 @@ class SignInFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Scope(models.TextChoices):
+    """What an API token may do. The role still decides whose objects (tenancy)."""
+
+    ORDERS_WRITE = "orders:write", "Send orders (create, change, cancel)"
+    PORTAL_READ = "portal:read", "Read the hospital's studies, reports, deliveries, results"
+    CRITICAL_ACKNOWLEDGE = "critical:acknowledge", "Acknowledge critical results"
+    READING = "reading", "Read cases and write reports (radiologists' tools)"
+    MANAGEMENT = "management", "Everything a manager does through the API"
+
+
+# Which scopes a token may carry for a user of each role.
+SCOPES_FOR_ROLE = {
+    Role.HOSPITAL: {Scope.ORDERS_WRITE, Scope.PORTAL_READ, Scope.CRITICAL_ACKNOWLEDGE},
+    Role.RADIOLOGIST: {Scope.READING, Scope.PORTAL_READ},
+    Role.MANAGER: set(Scope),
+    Role.ADMIN: set(Scope),
+}
+
+
+class ApiToken(models.Model):
+    """A credential for a system (or a person's tool): scoped, expiring, revocable.
+
+    Only a hash of the key is stored; the key is shown once, when the token is made
+    (``accounts.services.api_token_create``). ``prefix`` names it to people and in the audit.
+    """
+
+    prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'RIS order feed'.")
+    scopes = ArrayField(models.CharField(max_length=32, choices=Scope.choices))
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… {self.name} ({self.user})"

@@ -1,4 +1,4 @@
-"""Writes about accounts: sign-in failures, lockout and unlocking, the second factor.
+"""Writes about accounts: sign-in failures, lockout and unlocking, the second factor, tokens.
 
 After ``SIGN_IN_MAX_FAILURES`` failed sign-ins for one username within
 ``SIGN_IN_FAILURE_WINDOW_MINUTES``, that username is locked for ``SIGN_IN_LOCK_MINUTES``
@@ -10,13 +10,15 @@ whether an account exists. A manager can unlock at once (admin); all of it is au
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 
 from django.conf import settings
 from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from readingcenter.accounts.models import SignInFailure
+from readingcenter.accounts.models import SCOPES_FOR_ROLE, ApiToken, Scope, SignInFailure
 from readingcenter.accounts.selectors import second_factor_device
 from readingcenter.audit.services import audit_record
 
@@ -125,3 +127,57 @@ def second_factor_reset(user, *, actor) -> int:
     audit_record(actor=actor, action="user.second_factor_reset", target=user,
                  detail={"devices_removed": removed})  # fmt: skip
     return removed
+
+
+# -- API tokens -----------------------------------------------------------------------------------
+
+
+class TokenError(ValueError):
+    """A token that cannot be made as asked (a scope the user's role may not hold, ...)."""
+
+
+def api_token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(user, *, name: str, scopes, days: int, actor) -> tuple[ApiToken, str]:
+    """Make a token; returns it and its key (shown once: only its hash is kept)."""
+    scopes = sorted({str(s) for s in scopes})
+    allowed = {str(s) for s in SCOPES_FOR_ROLE.get(user.role, set())}
+    if user.is_superuser:
+        allowed = {str(s) for s in Scope}
+    refused = [s for s in scopes if s not in allowed]
+    if not scopes or refused:
+        raise TokenError(
+            f"a {user.get_role_display().lower()} token may hold {', '.join(sorted(allowed))}; "
+            f"asked for {', '.join(refused) or 'no scope'}"
+        )
+    if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
+        raise TokenError(f"a token lives 1 to {settings.API_TOKEN_MAX_DAYS} days, not {days}")
+    prefix = secrets.token_hex(4)
+    key = f"rc_{prefix}_{secrets.token_urlsafe(30)}"
+    token = ApiToken.objects.create(
+        prefix=prefix,
+        key_hash=api_token_hash(key),
+        user=user,
+        name=name[:100],
+        scopes=scopes,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        expires_at=timezone.now() + dt.timedelta(days=days),
+    )
+    audit_record(actor=actor, action="api_token.create", target=token, hospital=user.hospital,
+                 detail={"prefix": prefix, "user": user.username, "scopes": scopes,
+                         "expires_at": token.expires_at.isoformat()})  # fmt: skip
+    return token, key
+
+
+def api_token_revoke(token: ApiToken, *, actor) -> bool:
+    """Revoke at once (the next call with it gets 401); False when it already was."""
+    now = timezone.now()
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_by=actor if getattr(actor, "pk", None) else None
+    )
+    if revoked:
+        audit_record(actor=actor, action="api_token.revoke", target=token,
+                     hospital=token.user.hospital, detail={"prefix": token.prefix})  # fmt: skip
+    return bool(revoked)

@@ -33,9 +33,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from readingcenter.accounts.authentication import ApiTokenAuthentication
+from readingcenter.accounts.models import Scope
 from readingcenter.audit.models import AuditEvent, Outcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError, NotFound
@@ -69,11 +70,19 @@ def authenticate(request):
     Token first, as in the API: a hospital system sends ``Authorization: Token ...``.
     """
     try:
-        result = TokenAuthentication().authenticate(request)
+        result = ApiTokenAuthentication().authenticate(request)
     except AuthenticationFailed as exc:
         raise DomainError("authentication_failed", str(exc.detail), status=401) from None
     if result is not None:
-        return result[0]
+        user, token = result
+        if not {Scope.READING, Scope.PORTAL_READ} & set(token.scopes):
+            raise DomainError(
+                "token_scope",
+                f"This API token ({token.prefix}…) may not read images: it needs the scope "
+                "'reading' or 'portal:read'.",
+                status=403,
+            )
+        return user
     user = request.user
     return user if user.is_authenticated else None
 

@@ -1,18 +1,16 @@
 from __future__ import annotations
 
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.conftest import current_code, second_factor_device_for
 
 
-def test_drf_create_token_makes_a_token_that_authenticates(hospital_user_a, capsys):
-    call_command("drf_create_token", hospital_user_a.username)
-    token = Token.objects.get(user=hospital_user_a)
-    assert token.key in capsys.readouterr().out
+def test_the_api_token_command_makes_a_scoped_token_that_authenticates(hospital_user_a, capsys):
+    call_command("api_token", "create", hospital_user_a.username, "--scope", "portal:read")
+    key = capsys.readouterr().out.strip()
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/v1/studies/").status_code == 200
 
 

@@ -79,8 +79,7 @@ def test_a_hospital_user_and_an_anonymous_socket_are_refused(hospital_a, hospita
 def test_an_api_client_subscribes_with_its_token_and_foreign_origins_are_refused(
     hospital_a, radiologist
 ):
-    api_as(radiologist)  # creates the token
-    token = radiologist.auth_token.key
+    token = api_as(radiologist)._credentials["HTTP_AUTHORIZATION"].split()[1]
 
     async def scenario(origin: bytes, auth: bytes):
         communicator = WebsocketCommunicator(
