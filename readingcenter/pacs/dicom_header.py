@@ -8,6 +8,7 @@ first instance's own header, decoded by pydicom with its SpecificCharacterSet.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from io import BytesIO
 
@@ -40,6 +41,9 @@ def read_header(chunks: Iterable[bytes], *, limit: int = 64 * 1024 * 1024) -> Da
         raise HeaderError(f"unreadable DICOM header: {exc}") from exc
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _text(ds: Dataset, keyword: str, max_length: int) -> str:
     try:
         value = ds.get(keyword)
@@ -49,7 +53,11 @@ def _text(ds: Dataset, keyword: str, max_length: int) -> str:
         return ""
     if isinstance(value, pydicom.multival.MultiValue):
         value = "\\".join(str(v) for v in value)
-    return str(value).strip().rstrip("=")[:max_length]
+    # Control characters have no place in these fields (DICOM allows none but ESC, which
+    # decoding consumes), and PostgreSQL refuses NUL outright: a damaged header would
+    # otherwise lose the whole study at the database.
+    text = _CONTROL.sub("", str(value))
+    return text.strip().rstrip("=")[:max_length]
 
 
 def _date(ds: Dataset, keyword: str) -> dt.date | None:

@@ -31,3 +31,14 @@ def test_an_implausible_or_broken_date_is_missing_rather_than_wrong():
     assert fields["study_date"] is None
     assert fields["patient_birth_date"] is None
     assert fields["study_time"] is None
+
+
+def test_control_characters_in_a_damaged_header_are_dropped_not_stored():
+    # PostgreSQL refuses NUL in text: kept, it would lose the whole study at the database.
+    ds = Dataset()
+    ds.StudyInstanceUID = "1.2.3"
+    ds.StudyDescription = "CT\x00 head\x07 non\x1bcontrast"
+    ds.InstitutionName = "Seoul\tNorth"
+    fields = study_fields(ds)
+    assert fields["study_description"] == "CT head noncontrast"
+    assert fields["institution_name"] == "Seoul\tNorth"  # a tab is text
