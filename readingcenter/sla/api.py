@@ -204,7 +204,10 @@ class ClosedDateApi(APIView):
 
 class SlaTierSerializer(serializers.ModelSerializer):
     hospital = serializers.SlugRelatedField(
-        slug_field="code", read_only=True, help_text="null: the default for every hospital"
+        slug_field="code",
+        read_only=True,
+        allow_null=True,
+        help_text="null: the default for every hospital",
     )
     label = serializers.CharField(read_only=True)
 

@@ -33,7 +33,9 @@ class SeriesSerializer(serializers.ModelSerializer):
 
 class OrderSerializer(serializers.ModelSerializer):
     hospital = HospitalRefSerializer(read_only=True)
-    study = serializers.PrimaryKeyRelatedField(read_only=True)
+    study = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="the study once it has arrived, else null"
+    )
 
     class Meta:
         model = Order
