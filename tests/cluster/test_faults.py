@@ -1,4 +1,5 @@
-"""The cluster survives its parts dying: studies sent while parts are SIGKILLed arrive once.
+"""The cluster survives its parts dying: studies sent while parts are SIGKILLed arrive once,
+and reports signed meanwhile reach the hospital once.
 
 A real cluster (readingcenter.demo.cluster: 2 Orthanc nodes on one PostgreSQL index behind
 haproxy, 2 web nodes, 2 workers, 2 followers, its own Redis), on the test database. While
@@ -7,7 +8,13 @@ second or two and the supervisor restarts it. A hospital's sender retries an ass
 that fails, as a PACS does. Afterwards every study is there once, complete, with all its
 files, and nothing was recorded twice.
 
-`make test` runs a short version (FAULT_STUDIES, default 12); `make test-faults` sends 200.
+Then two radiologists read and sign through the front (API tokens, retrying what the front
+could not deliver while a web node restarts) while web nodes, workers, Redis and an Orthanc
+node are killed: every case is read once, and each signed report reaches the hospital's HL7
+engine exactly once.
+
+`make test` runs a short version (FAULT_STUDIES, default 12, and half as many cases);
+`make test-faults` sends 200 and reads 100.
 """
 
 from __future__ import annotations
@@ -121,22 +128,8 @@ def test_studies_sent_while_parts_are_killed_arrive_once_and_complete(
 ):
     rng = random.Random(int(os.environ.get("FAULT_SEED", "7")))
     studies = [new_study(FLAIR[:SLICES], tmp_path / f"s{i}") for i in range(STUDIES)]
-    kills: Counter[str] = Counter()
-    chaos = threading.Event()
-    chaos.set()
-
-    def chaos_monkey():
-        while chaos.is_set():
-            time.sleep(rng.uniform(0.8, 2.0))
-            name = rng.choice(VICTIMS)
-            part = cluster.parts[name]
-            if part.alive:
-                os.kill(part.process.pid, signal.SIGKILL)
-                kills[name] += 1
-
-    monkey = threading.Thread(target=chaos_monkey, daemon=True)
+    kills, chaos, monkey = _chaos_monkey(cluster, VICTIMS, rng, pause=(0.8, 2.0))
     started = time.monotonic()
-    monkey.start()
     retries = 0
     try:
         for _uid, files in studies:
@@ -176,3 +169,159 @@ def test_studies_sent_while_parts_are_killed_arrive_once_and_complete(
     received = StudyEvent.objects.filter(study__in=ours, kind="received")
     assert received.count() == len(uids)
     assert sum(kills.values()) >= 1, "the chaos thread killed nothing: the test proved nothing"
+
+
+def _call(session: requests.Session, method: str, url: str, **kwargs) -> requests.Response:
+    """One API call through the front, sent again while the part behind it is being restarted
+    (502/503 from the front, a dropped connection). Every call below is safe to repeat."""
+    for _ in range(60):
+        try:
+            answer = session.request(method, url, timeout=20, **kwargs)
+        except requests.RequestException:
+            time.sleep(0.5)
+            continue
+        if answer.status_code in (502, 503, 504):
+            time.sleep(0.5)
+            continue
+        return answer
+    raise AssertionError(f"{method} {url} never answered")
+
+
+def _read_and_sign(base: str, key: str, password: str, done: list[int], errors: list[str]):
+    """A radiologist's loop through the front: next case, draft, write, sign; until none."""
+    from tests.reports.conftest import FILLED
+
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Token {key}"})
+    while True:
+        answer = _call(session, "POST", f"{base}/api/v1/worklist/next/", json={})
+        if answer.status_code == 204:
+            return
+        if answer.status_code != 200:
+            errors.append(f"next: {answer.status_code} {answer.text[:200]}")
+            return
+        case = answer.json()["id"]
+        draft = _call(session, "POST", f"{base}/api/v1/worklist/{case}/report/").json()
+        for _ in range(5):  # a stale revision (our own earlier try got through) reads again
+            findings = "\n".join(
+                f"{line} {FILLED}" if line.rstrip().endswith(":") else line
+                for line in draft["findings"].split("\n")
+            )
+            saved = _call(session, "PATCH", f"{base}/api/v1/reports/{draft['id']}/",
+                          json={"revision": draft["revision"], "findings": findings,
+                                "impression": "No acute abnormality."})  # fmt: skip
+            if saved.status_code == 409 and saved.json().get("code") == "stale_revision":
+                draft = _call(session, "GET", f"{base}/api/v1/reports/{draft['id']}/").json()
+                continue
+            break
+        signed = _call(session, "POST", f"{base}/api/v1/reports/{draft['id']}/sign/",
+                       json={"password": password, "kind": "final",
+                             "critical_answers": []})  # fmt: skip
+        if signed.status_code in (200, 201) or signed.json().get("code") == "report_signed":
+            done.append(case)
+        else:
+            errors.append(f"sign {draft['id']}: {signed.status_code} {signed.text[:300]}")
+            return
+
+
+def _chaos_monkey(cluster, victims, rng, *, pause):
+    """A thread that SIGKILLs a random victim every so often until the event is cleared."""
+    kills: Counter[str] = Counter()
+    chaos = threading.Event()
+    chaos.set()
+
+    def run():
+        while chaos.is_set():
+            time.sleep(rng.uniform(*pause))
+            part = cluster.parts[rng.choice(victims)]
+            if part.alive:
+                os.kill(part.process.pid, signal.SIGKILL)
+                kills[part.name] += 1
+
+    monkey = threading.Thread(target=run, daemon=True)
+    monkey.start()
+    return kills, chaos, monkey
+
+
+def _messages_per_accession(received: list[str], cases) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for message in received:
+        for case in cases:
+            if case.study.accession_number in message:
+                counts[case.study.accession_number] += 1
+    return counts
+
+
+@pytest.mark.faults
+@pytest.mark.django_db(transaction=True)
+def test_readers_sign_and_reports_reach_the_hospital_once_while_parts_are_killed(
+    cluster, hospital_a, radiologist
+):
+    from readingcenter.delivery.models import Delivery, DeliveryEndpoint
+    from readingcenter.reports.models import Report
+    from readingcenter.reports.services import report_templates_load
+    from readingcenter.worklist.models import Case
+    from simulator.hospital_systems import InterfaceEngine
+    from tests.browser import server_password
+    from tests.conftest import _user, api_as, grant
+    from tests.factories import make_case
+
+    report_templates_load()
+    engine = InterfaceEngine()  # the hospital's HL7 engine: ours to watch, not killed
+    DeliveryEndpoint.objects.create(hospital=hospital_a, channel="hl7", name="engine",
+                                    host="127.0.0.1", port=engine.port)  # fmt: skip
+    second = _user("dr.second", "radiologist")
+    grant(second, hospital_a)
+    readers = [radiologist, second]
+    for reader in readers:
+        server_password(reader, "correct-horse-battery")
+    n_cases = max(4, STUDIES // 2)
+    cases = [
+        make_case(hospital_a, accession_number=f"FLT{i:04d}", modalities=["CT"],
+                  body_part_examined="HEAD", study_description="CT HEAD")
+        for i in range(n_cases)
+    ]  # fmt: skip
+    base = f"http://127.0.0.1:{cluster.ports.front_http}"
+    rng = random.Random(int(os.environ.get("FAULT_SEED", "7")) + 1)
+    victims = ["web-1", "web-2", "worker-1", "worker-2", "redis", "orthanc-1"]
+    kills, chaos, monkey = _chaos_monkey(cluster, victims, rng, pause=(1.0, 2.5))
+    done: list[int] = []
+    errors: list[str] = []
+    keys = [api_as(r, scopes=["reading"])._credentials["HTTP_AUTHORIZATION"].split()[1]
+            for r in readers]  # fmt: skip
+    workers = [
+        threading.Thread(target=_read_and_sign,
+                         args=(base, key, "correct-horse-battery", done, errors))
+        for key in keys
+    ]  # fmt: skip
+    started = time.monotonic()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(300)
+    chaos.clear()
+    monkey.join(5)
+    assert not errors, errors
+    read_in = time.monotonic() - started
+
+    signed = Report.objects.filter(case__in=cases, state="signed")
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if Delivery.objects.filter(report__in=signed, state="delivered").count() == len(cases):
+            break
+        time.sleep(1)
+    messages = _messages_per_accession(engine.received, cases)
+    engine.stop()
+    print(
+        f"\nfaults while reading: {len(cases)} cases signed by {len(readers)} readers through the "
+        f"front in {read_in:.1f}s; kills {dict(kills)}; HL7 messages per report "
+        f"{sorted(Counter(messages.values()).items())}"
+    )
+    assert sorted(set(done)) == sorted(c.pk for c in cases), "a case was not read"
+    assert signed.count() == len(cases), "a case has no signed report, or two"
+    readers_of = Case.objects.filter(pk__in=[c.pk for c in cases]).values_list(
+        "claimed_by", flat=True
+    )
+    assert all(readers_of), "a signed case without its reader"
+    assert Delivery.objects.filter(report__in=signed, state="delivered").count() == len(cases)
+    assert all(messages[c.study.accession_number] == 1 for c in cases), messages
