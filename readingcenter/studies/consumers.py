@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from readingcenter.studies.hints import ALL_STUDIES_GROUP, hospital_group
+
+log = logging.getLogger(__name__)
 
 
 @database_sync_to_async
@@ -26,6 +31,9 @@ class HintConsumer(AsyncJsonWebsocketConsumer):
 
     all_group = ""
     privileges_ttl = 30.0
+    # Group memberships live in Redis (and expire there after a day): a Redis that restarts
+    # forgets them while a socket may stay open. Joining again this often bounds the silence.
+    rejoin_seconds = 30.0
 
     def hospital_group(self, hospital_id: int) -> str:
         raise NotImplementedError
@@ -54,10 +62,26 @@ class HintConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        self.rejoining = asyncio.create_task(self._rejoin())
+
+    async def _rejoin(self) -> None:
+        while True:
+            await asyncio.sleep(self.rejoin_seconds)
+            try:
+                for group in self.groups_joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
+            except Exception as exc:  # noqa: BLE001 - Redis away: try again next time
+                log.info("live hints: could not join the groups again (%s); retrying", exc)
 
     async def disconnect(self, code):
+        rejoining = getattr(self, "rejoining", None)
+        if rejoining is not None:
+            rejoining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rejoining
         for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            with contextlib.suppress(Exception):  # Redis may be the reason we are closing
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def allowed(self, hospital_id: int | None) -> bool:
         if self.hospitals is None:

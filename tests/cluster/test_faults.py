@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -325,3 +326,53 @@ def test_readers_sign_and_reports_reach_the_hospital_once_while_parts_are_killed
     assert all(readers_of), "a signed case without its reader"
     assert Delivery.objects.filter(report__in=signed, state="delivered").count() == len(cases)
     assert all(messages[c.study.accession_number] == 1 for c in cases), messages
+
+
+@pytest.mark.faults
+@pytest.mark.django_db(transaction=True)
+def test_a_live_update_socket_hears_hints_again_after_redis_returns(cluster, hospital_a, manager):
+    """Redis holds the Channels groups and nothing on disk: a restarted Redis has forgotten who
+    listens. A socket must not stay open and silent: it hears hints again (or is closed, so
+    that its page reconnects)."""
+    from bench.worklist import WebSocket
+    from tests.conftest import api_as
+
+    key = api_as(manager)._credentials["HTTP_AUTHORIZATION"].split()[1]
+    port = cluster.ports.front_http
+    headers = {"Origin": f"http://127.0.0.1:{port}", "Authorization": f"Token {key}"}
+    socket_ = WebSocket("127.0.0.1", port, "/ws/studies/", headers)
+    redis = cluster.parts["redis"]
+    os.kill(redis.process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while not (redis.alive and redis.restarts) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert redis.restarts == 1
+    # As the pages do: a closed socket is opened again; then a hint must arrive.
+    heard, reconnects = None, 0
+    deadline = time.monotonic() + 60
+    while heard is None and time.monotonic() < deadline:
+        _send_study_hint(cluster)
+        try:
+            heard = socket_.receive_text(timeout=2)
+        except TimeoutError:
+            continue
+        except (ConnectionError, OSError):
+            socket_.close()
+            try:
+                socket_ = WebSocket("127.0.0.1", port, "/ws/studies/", headers)
+                reconnects += 1
+            except (ConnectionError, OSError):
+                time.sleep(0.5)
+    socket_.close()
+    print(f"\nafter Redis came back: {reconnects} reconnect(s), then heard {heard!r}")
+    assert heard is not None and '"study"' in heard, "no hint reached the client after Redis"
+
+
+def _send_study_hint(cluster) -> None:
+    """A study hint through the cluster's own Redis, as the follower sends one."""
+    subprocess.run(
+        [*cluster.manage, "shell", "-c",
+         "from readingcenter.studies.hints import send_study_changed;"
+         "send_study_changed(0, 'complete', None)"],
+        env=cluster.base_env, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
