@@ -25,7 +25,14 @@ def test_an_old_policy_row_is_24_7_to_the_final_after_the_migration(hospital_a):
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(AFTER)
-    from readingcenter.sla.models import SlaPolicy
+    try:
+        from readingcenter.sla.models import SlaPolicy
 
-    policy = SlaPolicy.objects.get(hospital=hospital_a, priority="stat")
-    assert (policy.clock_end, policy.calendar, policy.target_minutes) == ("final", "24x7", 30)
+        policy = SlaPolicy.objects.get(hospital=hospital_a, priority="stat")
+        assert (policy.clock_end, policy.calendar, policy.target_minutes) == ("final", "24x7", 30)
+    finally:
+        # Back to the newest schema: the tests after this one need every table (a server
+        # started later found sla_coveragealert missing when this stopped at 0002).
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
