@@ -31,7 +31,8 @@ def test_the_job_of_a_silent_worker_is_queued_again_and_a_live_ones_is_not():
     # and a waiting one that other tests' clusters deferred into this database goes first.
     with connection.cursor() as sql:
         sql.execute(
-            "delete from procrastinate_jobs where queueing_lock = 'ingest-sweep' and status = 'todo'"
+            "delete from procrastinate_jobs"
+            " where queueing_lock = 'ingest-sweep' and status = 'todo'"
         )
     dead = ingest_sweep.defer(timestamp=1)
     _running_on_a_worker(dead, heartbeat_seconds_ago=120)
