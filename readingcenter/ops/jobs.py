@@ -7,6 +7,8 @@ import logging
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 from procrastinate.contrib.django import app
+from procrastinate.exceptions import UniqueViolation
+from procrastinate.jobs import Status
 
 from readingcenter.audit.services import audit_record
 
@@ -29,13 +31,22 @@ def retry_stalled_jobs(timestamp: int) -> int:
         seconds_since_heartbeat=STALLED_AFTER_SECONDS
     )
     for job in stalled:
-        app.job_manager.retry_job_by_id(job.id, retry_at=timezone.now())
-        log.warning(
-            "job %s (%s) was left running by a dead worker: queued again", job.id, job.task_name
-        )
+        try:
+            app.job_manager.retry_job_by_id(job.id, retry_at=timezone.now())
+            action = "job.retry_stalled"
+        except UniqueViolation:
+            # The same job (its queueing lock) is already waiting to run: this copy is not
+            # needed, but it must not stay "doing" either, or its lock (one delivery at a time
+            # per endpoint) would hold every later job of that endpoint back.
+            async_to_sync(app.job_manager.finish_job_by_id_async)(
+                job.id, status=Status.FAILED, delete_job=False
+            )
+            action = "job.stalled_superseded"
+        log.warning("job %s (%s) was left running by a dead worker: %s", job.id, job.task_name,
+                    action)  # fmt: skip
         audit_record(
             actor="system:jobs",
-            action="job.retry_stalled",
+            action=action,
             target_type="procrastinate.job",
             target_id=job.id,
             detail={"task": job.task_name, "attempts": job.attempts},

@@ -48,3 +48,24 @@ def test_the_job_of_a_silent_worker_is_queued_again_and_a_live_ones_is_not():
     event = retried.get(target_id=str(dead))
     assert event.detail["task"] == "pacs.ingest_sweep"
     assert not retried.filter(target_id=str(alive)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stalled_job_whose_twin_already_waits_is_closed_not_left_holding_its_lock():
+    # A dead worker's drain of an endpoint, and the next drain already queued (same queueing
+    # lock): retrying the first would collide; left "doing", it would hold the endpoint's lock.
+    with connection.cursor() as sql:
+        sql.execute(
+            "delete from procrastinate_jobs"
+            " where queueing_lock = 'ingest-sweep' and status = 'todo'"
+        )
+    dead = ingest_sweep.defer(timestamp=1)
+    _running_on_a_worker(dead, heartbeat_seconds_ago=120)
+    waiting = ingest_sweep.defer(timestamp=2)
+
+    assert retry_stalled_jobs(timestamp=0) >= 1
+
+    assert ProcrastinateJob.objects.get(id=dead).status == "failed"
+    assert ProcrastinateJob.objects.get(id=waiting).status == "todo"
+    event = AuditEvent.objects.get(action="job.stalled_superseded", target_id=str(dead))
+    assert event.detail["task"] == "pacs.ingest_sweep"
