@@ -23,9 +23,11 @@ from triage.models import ModelAlarm, ModelAlarmNotification
 
 def _an_hour_ten_days_ago() -> dt.datetime:
     # Far from the real clock, so the worker's own every-minute tick (stamped now) sees none
-    # of these runs; half past, so a pass a minute later is in the same clock hour.
-    start = (timezone.now() - dt.timedelta(days=10)).replace(minute=30, second=0, microsecond=0)
-    return start.astimezone(dt.UTC)
+    # of these runs; half past, so a pass a minute later is in the same clock hour; and 12:30
+    # UTC, so that the next clock hour is still the same UTC day (run at 23:xx, "the next
+    # hour" was tomorrow, and the day alarm fired again).
+    day = (timezone.now() - dt.timedelta(days=10)).astimezone(dt.UTC)
+    return day.replace(hour=12, minute=30, second=0, microsecond=0)
 
 
 @pytest.fixture(autouse=True)
