@@ -330,26 +330,28 @@ def test_readers_sign_and_reports_reach_the_hospital_once_while_parts_are_killed
     assert all(messages[c.study.accession_number] == 1 for c in cases), messages
 
 
-@pytest.mark.faults
-@pytest.mark.django_db(transaction=True)
-def test_a_live_update_socket_hears_hints_again_after_redis_returns(cluster, hospital_a, manager):
-    """Redis holds the Channels groups and nothing on disk: a restarted Redis has forgotten who
-    listens. A socket must not stay open and silent: it hears hints again (or is closed, so
-    that its page reconnects)."""
+def _open_hint_socket(cluster, manager):
     from bench.worklist import WebSocket
     from tests.conftest import api_as
 
     key = api_as(manager)._credentials["HTTP_AUTHORIZATION"].split()[1]
     port = cluster.ports.front_http
     headers = {"Origin": f"http://127.0.0.1:{port}", "Authorization": f"Token {key}"}
-    socket_ = WebSocket("127.0.0.1", port, "/ws/studies/", headers)
-    redis = cluster.parts["redis"]
-    os.kill(redis.process.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    while not (redis.alive and redis.restarts) and time.monotonic() < deadline:
+    return lambda: WebSocket("127.0.0.1", port, "/ws/studies/", headers)
+
+
+def _kill_and_wait_for_restart(cluster, name: str) -> None:
+    part = cluster.parts[name]
+    restarts = part.restarts
+    os.kill(part.process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not (part.alive and part.restarts > restarts) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert redis.restarts == 1
-    # As the pages do: a closed socket is opened again; then a hint must arrive.
+    assert part.restarts == restarts + 1, f"{name} was not restarted"
+
+
+def _hear_a_hint(cluster, socket_, connect) -> tuple[str | None, int]:
+    """As the pages do: a closed socket is opened again; then a hint must arrive."""
     heard, reconnects = None, 0
     deadline = time.monotonic() + 60
     while heard is None and time.monotonic() < deadline:
@@ -361,13 +363,43 @@ def test_a_live_update_socket_hears_hints_again_after_redis_returns(cluster, hos
         except (ConnectionError, OSError):
             socket_.close()
             try:
-                socket_ = WebSocket("127.0.0.1", port, "/ws/studies/", headers)
+                socket_ = connect()
                 reconnects += 1
             except (ConnectionError, OSError):
                 time.sleep(0.5)
     socket_.close()
+    return heard, reconnects
+
+
+@pytest.mark.faults
+@pytest.mark.django_db(transaction=True)
+def test_a_live_update_socket_hears_hints_again_after_redis_returns(cluster, hospital_a, manager):
+    """Redis holds the Channels groups and nothing on disk: a restarted Redis has forgotten who
+    listens. A socket must not stay open and silent: it hears hints again (or is closed, so
+    that its page reconnects)."""
+    connect = _open_hint_socket(cluster, manager)
+    socket_ = connect()
+    _kill_and_wait_for_restart(cluster, "redis")
+    heard, reconnects = _hear_a_hint(cluster, socket_, connect)
     print(f"\nafter Redis came back: {reconnects} reconnect(s), then heard {heard!r}")
     assert heard is not None and '"study"' in heard, "no hint reached the client after Redis"
+
+
+@pytest.mark.faults
+@pytest.mark.django_db(transaction=True)
+def test_a_live_update_socket_hears_hints_again_after_its_web_node_dies(
+    cluster, hospital_a, manager
+):
+    """The socket lives on one web node (the front chose which): kill both nodes in turn, so
+    its own dies for certain; the page reconnects through the front to the live one."""
+    connect = _open_hint_socket(cluster, manager)
+    socket_ = connect()
+    _kill_and_wait_for_restart(cluster, "web-1")
+    _kill_and_wait_for_restart(cluster, "web-2")
+    heard, reconnects = _hear_a_hint(cluster, socket_, connect)
+    print(f"\nafter its web node died: {reconnects} reconnect(s), then heard {heard!r}")
+    assert reconnects >= 1, "the socket outlived its web node: it was never closed"
+    assert heard is not None and '"study"' in heard, "no hint reached the client after it"
 
 
 def _send_study_hint(cluster) -> None:
