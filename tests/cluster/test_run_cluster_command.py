@@ -7,14 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from readingcenter.pacs.orthanc_server import free_port
-from tests.cluster.test_faults import _database_url
+from tests.cluster.test_faults import _database_url, _wait_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,15 +29,10 @@ def test_run_cluster_starts_every_part_behind_the_front_and_stops_them(tmp_path,
     log = open(tmp_path / "run_cluster.log", "wb")  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{front}/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        else:
-            raise AssertionError((tmp_path / "run_cluster.log").read_text()[-2000:])
+        try:
+            _wait_up(f"http://127.0.0.1:{front}/healthz", timeout=90)
+        except AssertionError as exc:
+            raise AssertionError((tmp_path / "run_cluster.log").read_text()[-2000:]) from exc
         parts = json.loads((tmp_path / "cluster" / "parts.json").read_text())
         expected = {"orthanc-1", "orthanc-2", "web-1", "web-2", "worker-1", "worker-2",
                     "follower-1", "follower-2", "front"}  # fmt: skip

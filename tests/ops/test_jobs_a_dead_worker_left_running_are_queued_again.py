@@ -25,15 +25,20 @@ def _running_on_a_worker(job_id: int, heartbeat_seconds_ago: int) -> None:
         )
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_job_of_a_silent_worker_is_queued_again_and_a_live_ones_is_not():
-    # The task's queueing lock allows one waiting job at a time: each is taken before the next,
-    # and a waiting one that other tests' clusters deferred into this database goes first.
+@pytest.fixture(autouse=True)
+def _no_waiting_sweep(transactional_db):
+    """A waiting ingest-sweep job that other tests' clusters deferred into this database would
+    hold the task's queueing lock: these tests defer their own."""
     with connection.cursor() as sql:
         sql.execute(
             "delete from procrastinate_jobs"
             " where queueing_lock = 'ingest-sweep' and status = 'todo'"
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_job_of_a_silent_worker_is_queued_again_and_a_live_ones_is_not():
+    # The task's queueing lock allows one waiting job at a time: each is taken before the next.
     dead = ingest_sweep.defer(timestamp=1)
     _running_on_a_worker(dead, heartbeat_seconds_ago=120)
     alive = ingest_sweep.defer(timestamp=2)
@@ -54,11 +59,6 @@ def test_the_job_of_a_silent_worker_is_queued_again_and_a_live_ones_is_not():
 def test_a_stalled_job_whose_twin_already_waits_is_closed_not_left_holding_its_lock():
     # A dead worker's drain of an endpoint, and the next drain already queued (same queueing
     # lock): retrying the first would collide; left "doing", it would hold the endpoint's lock.
-    with connection.cursor() as sql:
-        sql.execute(
-            "delete from procrastinate_jobs"
-            " where queueing_lock = 'ingest-sweep' and status = 'todo'"
-        )
     dead = ingest_sweep.defer(timestamp=1)
     _running_on_a_worker(dead, heartbeat_seconds_ago=120)
     waiting = ingest_sweep.defer(timestamp=2)
