@@ -31,17 +31,13 @@ from bench.common import bar_chart, prepare_database  # noqa: E402
 from bench.worklist import (  # noqa: E402
     CLAIM_SQL,
     free_tcp_port,
+    pct,
     populate,
     reader_token,
     wait_for_port,
 )
 
 DB_NAME = "readingcenter_bench_web_nodes"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def start_front(nodes: int, env: dict, work: Path):
