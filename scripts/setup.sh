@@ -40,8 +40,9 @@ apt_install() {
 # fonts-wqy-zenhei: one TrueType font with Hangul, Han and Latin, embedded in report PDFs.
 # orthanc-postgresql: Orthanc's index in PostgreSQL, shared by the nodes of a cluster.
 # haproxy: the cluster's front (HTTP, WebSockets and DICOM to the nodes; `make cluster`).
+# iproute2: `ip netns`, each cluster node on its own network (`make cluster`).
 apt_install orthanc orthanc-dicomweb orthanc-gdcm orthanc-postgresql dcmtk dicom3tools python3-venv ca-certificates \
-    chromium fonts-wqy-zenhei haproxy
+    chromium fonts-wqy-zenhei haproxy iproute2
 
 # Debian's own Orthanc service (started by an earlier install, or at boot) holds 4242 and 8042;
 # the reading center runs its own Orthanc with its own configuration, so stop the system one.

@@ -9,9 +9,12 @@
 
 The supervisor restarts any part that dies (SIGKILL included), after a short backoff, and
 keeps ``var/cluster/parts.json`` (part -> pid, restarts) current, so that fault tests and an
-operator can see and kill parts by name. Parts run on loopback ports, not in network
-namespaces: the nodes' separation that matters here (their own processes, memory, Orthanc
-stability tracking and connections) holds without them, and it needs no root.
+operator can see and kill parts by name.
+
+Where network namespaces can be made (root, iproute2), node i (orthanc-i, web-i, worker-i,
+follower-i and its link) runs in its own namespace with its own address, as on its own
+machine (readingcenter.demo.node_network); elsewhere every part runs on loopback ports, and
+the cluster says which it chose.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from readingcenter.demo.node_network import NodeNetwork, NodeNetworkError
 from readingcenter.pacs.orthanc_server import (
     OrthancConfig,
     OrthancServerError,
@@ -104,7 +108,15 @@ class Cluster:
     # what the fault tests kill and bring back.
     redis_port: int | None = None
     restart_backoff: float = 1.0
+    # "namespaces": each node on its own network (an error where that cannot be made);
+    # "loopback": all on this machine's loopback; "auto": namespaces where possible.
+    network: str = "auto"
+    # Ports of services outside the nodes that the nodes reach on 127.0.0.1 (the hospitals'
+    # systems, for instance); PostgreSQL's and Redis's are added from the settings.
+    outside_ports: tuple[int, ...] = ()
     parts: dict[str, Part] = field(default_factory=dict)
+    node_network: NodeNetwork | None = None
+    network_said: str = ""
 
     # -- the plan -------------------------------------------------------------------------
     def orthanc_configs(self) -> list[OrthancConfig]:
@@ -126,6 +138,10 @@ class Cluster:
                 name=f"reading-center-{i}",
                 index=self.index,
                 storage=storage,
+                # On their own networks the nodes reach each other's REST API over the bridge
+                # (a node whose Orthanc died falls back to the other's): not loopback, so
+                # remote access is on, behind the same credentials.
+                extra={"RemoteAccessAllowed": True} if self.node_network else {},
             )
             for i, (http, dicom) in enumerate(
                 zip(self.ports.orthanc_http, self.ports.orthanc_dicom, strict=True), start=1
@@ -136,19 +152,29 @@ class Cluster:
         self.var.mkdir(parents=True, exist_ok=True)
         logs = self.var / "log"
         logs.mkdir(exist_ok=True)
+        self.orthanc_configs()  # says what is missing before anything is made
+        self._plan_network(len(self.ports.orthanc_http))
         configs = self.orthanc_configs()
-        urls = [c.url for c in configs]
         if self.redis_port:
             redis = shutil.which("redis-server") or "/usr/bin/redis-server"
             # Nothing on disk: the Channels layer holds only live hints, lost with the process.
+            # Loopback only (Redis's protected mode): the nodes reach it through the front.
             self._add("redis", [redis, "--port", str(self.redis_port), "--bind", "127.0.0.1",
                                 "--save", "", "--appendonly", "no"], {})  # fmt: skip
             self.base_env["REDIS_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
+        if self.node_network:
+            for i in range(1, len(configs) + 1):
+                self._add_node(i, f"link-{i}", [haproxy_binary(), "-db", "-f",
+                                                str(self.write_link(i))], {})  # fmt: skip
         for i, config in enumerate(configs, start=1):
             config.write()
-            self._add(f"orthanc-{i}", [orthanc_binary(), str(config.path)], {"TCP_NODELAY": "1"})
-        for i in range(1, len(configs) + 1):
-            own, others = urls[i - 1], [u for u in urls if u != urls[i - 1]]
+            self._add_node(i, f"orthanc-{i}", [orthanc_binary(), str(config.path)],
+                           {"TCP_NODELAY": "1"})  # fmt: skip
+        for i, config in enumerate(configs, start=1):
+            # A node's own Orthanc is on its loopback; the others at their nodes' addresses.
+            own = config.url
+            others = [f"http://{self.node_host(j)}:{c.http_port}"
+                      for j, c in enumerate(configs, start=1) if j != i]  # fmt: skip
             node = {
                 "ORTHANC_URL": own,
                 "ORTHANC_FALLBACK_URLS": ",".join(others),
@@ -159,27 +185,98 @@ class Cluster:
                 "READINGCENTER_NODE": f"node-{i}",
             }
             port = str(self.ports.web[i - 1])
-            daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", port]
-            self._add(f"web-{i}", [*daphne, "readingcenter.asgi:application"], node)
+            daphne = [sys.executable, "-m", "daphne", "-b", self.node_host(i), "-p", port]
+            self._add_node(i, f"web-{i}", [*daphne, "readingcenter.asgi:application"], node)
             worker = [*self.manage, "procrastinate", "worker", "--concurrency", "2"]
-            self._add(f"worker-{i}", worker, node)
-            self._add(f"follower-{i}", [*self.manage, "follow_orthanc"], node)
+            self._add_node(i, f"worker-{i}", worker, node)
+            self._add_node(i, f"follower-{i}", [*self.manage, "follow_orthanc"], node)
         self._add("front", [haproxy_binary(), "-db", "-f", str(self.write_front())], {})
         if self.hospital_command:
             self._add("hospital", self.hospital_command, {})
+
+    def _plan_network(self, nodes: int) -> None:
+        if self.network == "loopback":
+            self.network_said = "loopback ports (asked for)"
+            return
+        network = NodeNetwork(nodes)
+        try:
+            self._check_services_local()
+            network.create()
+        except NodeNetworkError as exc:
+            if self.network == "namespaces":
+                raise ClusterError(f"cannot give each node its own network: {exc}") from exc
+            self.network_said = f"loopback ports (network namespaces unavailable: {exc})"
+            return
+        self.node_network = network
+        addresses = ", ".join(f"node-{i} {network.address(i)}" for i in range(1, nodes + 1))
+        self.network_said = (
+            f"each node in its own network namespace ({addresses}; the host is "
+            f"{network.gateway} on bridge {network.bridge})"
+        )
+
+    def _check_services_local(self) -> None:
+        from urllib.parse import urlsplit
+
+        for name in ("DATABASE_URL", "REDIS_URL"):
+            host = urlsplit(self.base_env.get(name, "")).hostname
+            if host not in (None, "127.0.0.1", "localhost", "::1"):
+                raise NodeNetworkError(
+                    f"{name} points at {host}: the nodes reach only services on this machine"
+                )
+
+    def node_host(self, node: int) -> str:
+        """Where the others reach a node: its own address, or this machine's loopback."""
+        return self.node_network.address(node) if self.node_network else "127.0.0.1"
+
+    def shared_ports(self) -> list[int]:
+        """The outside services' ports each node reaches on its own loopback (through its link)."""
+        from urllib.parse import urlsplit
+
+        ports = [self.index.port] if self.index else []
+        for name, default in (("DATABASE_URL", 5432), ("REDIS_URL", 6379)):
+            if self.base_env.get(name):
+                ports.append(urlsplit(self.base_env[name]).port or default)
+        if self.redis_port:
+            ports.append(self.redis_port)
+        return sorted(set(ports) | set(self.outside_ports))
 
     def _add(self, name: str, command: list[str], env: dict[str, str]) -> None:
         log = self.var / "log" / f"{name}.log"
         self.parts[name] = Part(name, command, {**self.base_env, **env}, log)
 
+    def _add_node(self, node: int, name: str, command: list[str], env: dict[str, str]) -> None:
+        if self.node_network:
+            command = self.node_network.run_in(node, command)
+        self._add(name, command, env)
+
     def write_front(self) -> Path:
+        forwards: list[int] = []
+        if self.node_network:
+            # Ports the host serves on its loopback only: the front carries them to the bridge.
+            forwards = [p for p in self.shared_ports()
+                        if not self.node_network.answers_on_gateway(p)]  # fmt: skip
         path = self.var / "front.cfg"
-        path.write_text(front_config(self.ports), encoding="utf-8")
+        path.write_text(
+            front_config(
+                self.ports,
+                nodes=[self.node_host(i) for i in range(1, len(self.ports.web) + 1)],
+                gateway=self.node_network.gateway if self.node_network else None,
+                forwards=forwards,
+            ),
+            encoding="utf-8",
+        )
+        return path
+
+    def write_link(self, node: int) -> Path:
+        path = self.var / f"link-{node}.cfg"
+        path.write_text(
+            link_config(self.shared_ports(), self.node_network.gateway), encoding="utf-8"
+        )
         return path
 
     # -- running --------------------------------------------------------------------------
     def start(self) -> None:
-        first = ("redis", "orthanc")
+        first = ("redis", "link", "front", "orthanc")
         order = sorted(self.parts.values(), key=lambda p: not p.name.startswith(first))
         for part in order:
             part.start()
@@ -231,6 +328,8 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 _signal_group(part.process.pid, signal.SIGKILL)
                 part.process.wait(5)
+        if self.node_network:
+            self.node_network.destroy()
 
 
 def _signal_group(pid: int, signum: int) -> None:
@@ -250,7 +349,12 @@ def haproxy_binary() -> str:
     return path
 
 
-def front_config(ports: ClusterPorts) -> str:
+def front_config(
+    ports: ClusterPorts,
+    nodes: list[str] | None = None,
+    gateway: str | None = None,
+    forwards: list[int] = (),
+) -> str:
     """haproxy: HTTP and WebSockets to the web nodes, DICOM associations to the Orthanc nodes.
 
     A node that fails its check (every second, twice) leaves the rotation; a request whose
@@ -258,13 +362,23 @@ def front_config(ports: ClusterPorts) -> str:
     ``timeout tunnel`` keeps them open, and a client whose web node dies reconnects through
     the front to the other one.
     """
+    nodes = nodes or ["127.0.0.1"] * len(ports.web)
     webs = "\n".join(
-        f"    server web{i} 127.0.0.1:{port} check inter 1s fall 2 rise 1"
-        for i, port in enumerate(ports.web, start=1)
+        f"    server web{i} {host}:{port} check inter 1s fall 2 rise 1"
+        for i, (host, port) in enumerate(zip(nodes, ports.web, strict=True), start=1)
     )
     orthancs = "\n".join(
-        f"    server orthanc{i} 127.0.0.1:{port} check inter 1s fall 2 rise 1"
-        for i, port in enumerate(ports.orthanc_dicom, start=1)
+        f"    server orthanc{i} {host}:{port} check inter 1s fall 2 rise 1"
+        for i, (host, port) in enumerate(zip(nodes, ports.orthanc_dicom, strict=True), start=1)
+    )
+    outside = "".join(
+        f"""
+listen outside-{port}
+    mode tcp
+    bind {gateway}:{port}
+    server here 127.0.0.1:{port}
+"""
+        for port in forwards
     )
     return f"""# Written by run_cluster: the reading center's front.
 global
@@ -287,7 +401,9 @@ frontend http
 backend web
     mode http
     balance roundrobin
-    option httpchk GET /healthz
+    option httpchk
+    # Django answers only hosts it knows: the check names this machine, not the node's address.
+    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
 {webs}
 
@@ -300,4 +416,27 @@ backend orthanc
     mode tcp
     balance leastconn
 {orthancs}
+{outside}"""
+
+
+def link_config(ports: list[int], gateway: str) -> str:
+    """haproxy inside a node: the outside services on the node's loopback, as on a machine
+    whose settings name them at 127.0.0.1 (PostgreSQL, Redis, the hospitals' systems)."""
+    listens = "".join(
+        f"""
+listen service-{port}
+    mode tcp
+    bind 127.0.0.1:{port}
+    server outside {gateway}:{port}
 """
+        for port in ports
+    )
+    return f"""# Written by run_cluster: this node's link to the services outside it.
+global
+    maxconn 4096
+
+defaults
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+{listens}"""

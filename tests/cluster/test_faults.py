@@ -2,7 +2,9 @@
 and reports signed meanwhile reach the hospital once.
 
 A real cluster (readingcenter.demo.cluster: 2 Orthanc nodes on one PostgreSQL index behind
-haproxy, 2 web nodes, 2 workers, 2 followers, its own Redis), on the test database. While
+haproxy, 2 web nodes, 2 workers, 2 followers, its own Redis), on the test database; each node
+in its own network namespace where they can be made (FAULT_NETWORK=loopback to choose loopback
+ports). While
 studies are sent through the front's DICOM port, a chaos thread SIGKILLs a random part every
 second or two and the supervisor restarts it. A hospital's sender retries an association
 that fails, as a PACS does. Afterwards every study is there once, complete, with all its
@@ -79,8 +81,12 @@ def cluster(tmp_path, orthanc_index):
         ports=ports,
         stable_age=2,
         redis_port=free_port(),
+        # The hospital's HL7 engine (started by the test that needs it): outside the nodes.
+        outside_ports=(free_port(),),
+        network=os.environ.get("FAULT_NETWORK", "auto"),
     )
     built.plan()
+    print(f"\ncluster network: {built.network_said}")
     built.start()
     supervising = threading.Event()
     supervising.set()
@@ -92,11 +98,13 @@ def cluster(tmp_path, orthanc_index):
 
     supervisor = threading.Thread(target=supervise, daemon=True)
     supervisor.start()
-    _wait_up(f"http://127.0.0.1:{ports.front_http}/healthz")
-    yield built
-    supervising.clear()
-    supervisor.join(5)
-    built.stop()
+    try:
+        _wait_up(f"http://127.0.0.1:{ports.front_http}/healthz")
+        yield built
+    finally:
+        supervising.clear()
+        supervisor.join(5)
+        built.stop()
 
 
 def _wait_up(url: str, timeout: float = 60) -> None:
@@ -268,7 +276,9 @@ def test_readers_sign_and_reports_reach_the_hospital_once_while_parts_are_killed
     from tests.factories import make_case
 
     report_templates_load()
-    engine = InterfaceEngine()  # the hospital's HL7 engine: ours to watch, not killed
+    # The hospital's HL7 engine: ours to watch, not killed; outside the nodes, which reach it
+    # on their loopback as the demo's endpoints are configured.
+    engine = InterfaceEngine(port=cluster.outside_ports[0])
     DeliveryEndpoint.objects.create(hospital=hospital_a, channel="hl7", name="engine",
                                     host="127.0.0.1", port=engine.port)  # fmt: skip
     second = _user("dr.second", "radiologist")

@@ -42,8 +42,17 @@ class Command(DemoCommand):
             default="8101,8102,8043,8044,4251,4252",
             help="web-1,web-2,orthanc-1 HTTP,orthanc-2 HTTP,orthanc-1 DICOM,orthanc-2 DICOM",
         )
+        parser.add_argument(
+            "--network",
+            choices=["auto", "namespaces", "loopback"],
+            default="auto",
+            help="each node in its own network namespace (needs root and iproute2), all on "
+            "loopback ports, or namespaces where they can be made (the default)",
+        )
 
-    def handle(self, *args, port, dicom_port, no_send, no_demo_data, var, node_ports, **options):
+    def handle(
+        self, *args, port, dicom_port, no_send, no_demo_data, var, node_ports, network, **options
+    ):
         numbers = [int(p) for p in node_ports.split(",")]
         if len(numbers) != 6:
             raise CommandError("--node-ports takes six ports: see --help")
@@ -69,11 +78,14 @@ class Command(DemoCommand):
                 aet=settings.ORTHANC_AET,
                 stable_age=settings.ORTHANC_STABLE_AGE,
                 hospital_command=self._hospital_command(manage, ports),
+                network=network,
+                outside_ports=self._outside_ports(),
             )
             self.cluster.plan()
         except (ClusterError, OrthancServerError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Orthanc index: {said}")
+        self.stdout.write(f"Network: {self.cluster.network_said}")
         if not no_demo_data:
             call_command("load_demo")
             call_command("open_cases")
@@ -87,6 +99,17 @@ class Command(DemoCommand):
         finally:
             self.cluster.stop()
             self.stdout.write("all stopped.")
+
+    @staticmethod
+    def _outside_ports() -> tuple[int, ...]:
+        """What the nodes reach on 127.0.0.1 besides PostgreSQL and Redis: the demo hospitals'
+        systems, where the reports go back (the demo's endpoints name 127.0.0.1)."""
+        from urllib.parse import urlsplit
+
+        db = settings.DATABASES["default"]
+        redis = urlsplit(settings.REDIS_URL).port if getattr(settings, "REDIS_URL", "") else None
+        ports = [int(db.get("PORT") or 5432), *HOSPITAL_PORTS.values()]
+        return tuple(sorted({*ports, *([redis] if redis else [])}))
 
     def _hospital_command(self, manage, ports) -> list[str] | None:
         free = all(_port_free(p) for p in HOSPITAL_PORTS.values())
@@ -134,7 +157,8 @@ The reading center cluster is running. Ctrl-C stops it.
   Front (haproxy)   http://127.0.0.1:{ports.front_http}/  -> web nodes {ports.web}
                     DICOM C-STORE to {settings.ORTHANC_AET}@127.0.0.1:{ports.front_dicom}
                     -> Orthanc nodes {ports.orthanc_dicom}
-  Orthanc nodes     REST {ports.orthanc_http} (loopback), one PostgreSQL index
+  Orthanc nodes     REST {ports.orthanc_http}, one PostgreSQL index
+  Network           {self.cluster.network_said}
   Parts (restarted when they die; state in {self.cluster.var / "parts.json"}):
 {parts}
 """
