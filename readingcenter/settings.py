@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "readingcenter.audit",
     "readingcenter.pacs",
     "readingcenter.studies",
+    "readingcenter.hl7intake",
     "triage",
     "readingcenter.worklist",
     "readingcenter.viewer",
@@ -271,6 +272,9 @@ ORTHANC_PASSWORD = env("ORTHANC_PASSWORD", "demo-orthanc-password")
 ORTHANC_TIMEOUT = env_float("ORTHANC_TIMEOUT", 10.0)
 ORTHANC_AET = env("ORTHANC_AET", "READINGCENTER")
 ORTHANC_DICOM_PORT = env_int("ORTHANC_DICOM_PORT", 4242)
+# The HL7 v2 listener (MLLP) where hospitals send orders and ADT updates.
+HL7_LISTENER_HOST = env("HL7_LISTENER_HOST", "127.0.0.1")
+HL7_LISTENER_PORT = env_int("HL7_LISTENER_PORT", 2576)
 ORTHANC_STABLE_AGE = env_int("ORTHANC_STABLE_AGE", 5)
 # Orthanc's own index: a PostgreSQL database beside ours (DATABASE_URL's server, the name
 # with "_orthanc" added) through the orthanc-postgresql plugin, so that several Orthanc nodes

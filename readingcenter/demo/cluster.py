@@ -2,6 +2,7 @@
 
     front (haproxy)   HTTP :8000 -> web-1, web-2 (daphne; WebSockets pass through)
                       DICOM :4242 -> orthanc-1, orthanc-2 (TCP, least connections)
+                      HL7 (MLLP) :2576 -> hl7-1, hl7-2 (the order listeners)
     orthanc-1, -2     one PostgreSQL index, one storage folder (any node serves any file)
     web-i, worker-i,  each talks to orthanc-i first and to the other node when its own is
     follower-i        down (ORTHANC_FALLBACK_URLS); all share PostgreSQL and Redis
@@ -50,14 +51,18 @@ class ClusterPorts:
     web: tuple[int, ...] = (8101, 8102)
     orthanc_http: tuple[int, ...] = (8043, 8044)
     orthanc_dicom: tuple[int, ...] = (4251, 4252)
+    front_hl7: int = 2576
+    hl7: tuple[int, ...] = (2581, 2582)
 
     def all(self) -> list[int]:
         return [
             self.front_http,
             self.front_dicom,
+            self.front_hl7,
             *self.web,
             *self.orthanc_http,
             *self.orthanc_dicom,
+            *self.hl7,
         ]
 
 
@@ -190,6 +195,9 @@ class Cluster:
             worker = [*self.manage, "procrastinate", "worker", "--concurrency", "2"]
             self._add_node(i, f"worker-{i}", worker, node)
             self._add_node(i, f"follower-{i}", [*self.manage, "follow_orthanc"], node)
+            listener = [*self.manage, "run_hl7_listener", "--host", self.node_host(i),
+                        "--port", str(self.ports.hl7[i - 1])]  # fmt: skip
+            self._add_node(i, f"hl7-{i}", listener, node)
         self._add("front", [haproxy_binary(), "-db", "-f", str(self.write_front())], {})
         if self.hospital_command:
             self._add("hospital", self.hospital_command, {})
@@ -367,6 +375,10 @@ def front_config(
         f"    server web{i} {host}:{port} check inter 1s fall 2 rise 1"
         for i, (host, port) in enumerate(zip(nodes, ports.web, strict=True), start=1)
     )
+    listeners = "\n".join(
+        f"    server hl7{i} {host}:{port} check inter 1s fall 2 rise 1"
+        for i, (host, port) in enumerate(zip(nodes, ports.hl7, strict=True), start=1)
+    )
     orthancs = "\n".join(
         f"    server orthanc{i} {host}:{port} check inter 1s fall 2 rise 1"
         for i, (host, port) in enumerate(zip(nodes, ports.orthanc_dicom, strict=True), start=1)
@@ -416,6 +428,16 @@ backend orthanc
     mode tcp
     balance leastconn
 {orthancs}
+
+frontend hl7
+    mode tcp
+    bind 127.0.0.1:{ports.front_hl7}
+    default_backend hl7
+
+backend hl7
+    mode tcp
+    balance leastconn
+{listeners}
 {outside}"""
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from readingcenter.audit.admin_mixins import AuditedAdminMixin
-from readingcenter.hospitals.models import Hospital, HospitalAETitle
+from readingcenter.hospitals.models import Hospital, HospitalAETitle, HospitalHL7Facility
 
 
 class AETitleInline(admin.TabularInline):
@@ -9,12 +9,17 @@ class AETitleInline(admin.TabularInline):
     extra = 1
 
 
+class HL7FacilityInline(admin.TabularInline):
+    model = HospitalHL7Facility
+    extra = 0
+
+
 @admin.register(Hospital)
 class HospitalAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "ae_title_list", "time_zone", "auto_assign_stat", "is_active")
     search_fields = ("name", "code", "ae_titles__ae_title")
     list_editable = ("auto_assign_stat",)
-    inlines = [AETitleInline]
+    inlines = [AETitleInline, HL7FacilityInline]
 
     @admin.display(description="AE titles")
     def ae_title_list(self, obj: Hospital) -> str:

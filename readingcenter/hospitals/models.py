@@ -54,3 +54,33 @@ class HospitalAETitle(models.Model):
 
     def __str__(self) -> str:
         return self.ae_title
+
+
+class HospitalHL7Facility(models.Model):
+    """An HL7 v2 sending facility (MSH-4) a hospital's systems send orders and ADT from.
+
+    The listener knows the hospital by it, as the DICOM receiver knows it by the calling AE
+    title; a message from a facility no hospital declares is refused with the reason.
+    """
+
+    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="hl7_facilities")
+    # MSH-4's first component (namespace id), exactly as the hospital's engine sends it;
+    # unique across hospitals: one facility must never map to two tenants.
+    sending_facility = models.CharField(max_length=64, unique=True)
+    # Used when a message has no MSH-18 (HL7's default would be ASCII, which no Korean or
+    # Chinese engine can keep to): the engine's configured character set.
+    default_charset = models.CharField(
+        max_length=32,
+        default="UNICODE UTF-8",
+        help_text="MSH-18 to assume when a message names none: UNICODE UTF-8, 8859/1, "
+        "KS X 1001 (EUC-KR), GB 18030-2000, BIG-5, ASCII",
+    )
+    # The issuer of patient ids (PID-3.4) to assume when a message names none.
+    default_patient_id_issuer = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["sending_facility"]
+        verbose_name = "HL7 sending facility"
+
+    def __str__(self) -> str:
+        return self.sending_facility

@@ -52,6 +52,17 @@ class QuarantineReason(models.TextChoices):
     CONFLICTING_UID = "conflicting_uid", "StudyInstanceUID already used for another patient"
 
 
+class OrderStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    # The hospital cancelled it (HL7 ORC-1 CA, or the API): its study leaves the worklist.
+    CANCELLED = "cancelled", "Cancelled by the hospital"
+
+
+class OrderSource(models.TextChoices):
+    API = "api", "REST API"
+    HL7 = "hl7", "HL7 v2 message"
+
+
 class Order(models.Model):
     """The clinical order a hospital system posts; matched to its study by accession number."""
 
@@ -65,6 +76,19 @@ class Order(models.Model):
     referring_physician = models.CharField(max_length=200, blank=True)
     callback_phone = models.CharField(max_length=40, blank=True)
     patient_id = models.CharField(max_length=64, blank=True)
+    # Who assigned the patient id (HL7 PID-3.4, DICOM IssuerOfPatientID): two issuers' "12345"
+    # are two patients.
+    issuer_of_patient_id = models.CharField(max_length=64, blank=True)
+    patient_name = models.CharField(max_length=324, blank=True)
+    # The ordering system's own numbers (HL7 ORC-2 / ORC-3), by which it changes or cancels.
+    placer_order_number = models.CharField(max_length=64, blank=True)
+    filler_order_number = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=12, choices=OrderStatus.choices, default=OrderStatus.ACTIVE
+    )
+    cancel_reason = models.CharField(max_length=500, blank=True)
+    source = models.CharField(max_length=8, choices=OrderSource.choices, default=OrderSource.API)
+    updated_at = models.DateTimeField(auto_now=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -251,6 +275,8 @@ class StudyEvent(models.Model):
         ASSIGNED = "assigned", "Assigned to a hospital"
         REJECTED = "rejected", "Rejected"
         ORDER_MATCHED = "order_matched", "Order matched"
+        ORDER_CHANGED = "order_changed", "Order changed by the hospital"
+        ORDER_CANCELLED = "order_cancelled", "Order cancelled by the hospital"
         PRIORITY_CHANGED = "priority_changed", "Priority changed"
         RESYNCED = "resynced", "Resynchronised from Orthanc"
         TRIAGED = "triaged", "AI triage ran"

@@ -11,6 +11,7 @@ from readingcenter.errors import Conflict, DomainError
 from readingcenter.studies import hints
 from readingcenter.studies.models import (
     Order,
+    OrderStatus,
     Priority,
     Study,
     StudyEvent,
@@ -207,8 +208,13 @@ def order_create(
     callback_phone: str = "",
     patient_id: str = "",
     request=None,
+    **hl7_fields,
 ) -> Order:
-    """Record a hospital's order; if its study already arrived, they are matched now."""
+    """Record a hospital's order; if its study already arrived, they are matched now.
+
+    ``hl7_fields``: what an HL7 order adds (issuer_of_patient_id, patient_name,
+    placer_order_number, filler_order_number, source).
+    """
     priority = Priority.parse(priority)
     try:
         with transaction.atomic():
@@ -222,6 +228,7 @@ def order_create(
                 callback_phone=callback_phone,
                 patient_id=patient_id,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                **hl7_fields,
             )
             # Lock the study so that a follower completing it at this instant sees either
             # no order or the order, never half of the match.
@@ -257,4 +264,76 @@ def order_create(
             "for this hospital.",
             field="accession_number",
         ) from exc
+    return order
+
+
+ORDER_CHANGEABLE = ("requested_procedure", "priority", "clinical_history", "referring_physician",
+                    "callback_phone", "patient_name")  # fmt: skip
+
+
+def order_change(*, order_id: int, actor, changes: dict, request=None) -> Order:
+    """The hospital changed its order (HL7 ORC-1 XO): new priority, history, procedure...
+
+    A matched study takes the new priority at once (its case moves on the worklist).
+    """
+    unknown = set(changes) - set(ORDER_CHANGEABLE)
+    if unknown:
+        raise DomainError("order_field_unknown", f"Cannot change {sorted(unknown)} on an order.")
+    if "priority" in changes:
+        changes["priority"] = Priority.parse(changes["priority"])
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == OrderStatus.CANCELLED:
+            raise Conflict("order_cancelled", "The order was cancelled: it cannot change.")
+        before = {k: getattr(order, k) for k in changes}
+        for field, new in changes.items():
+            setattr(order, field, new)
+        order.save()
+        changed = {k: [before[k], v] for k, v in changes.items() if before[k] != v}
+        study = Study.objects.select_for_update().filter(order=order).first()
+        if study is not None and changed:
+            study_event_record(study, StudyEvent.Kind.ORDER_CHANGED, fields=sorted(changed))
+            study_priority_refresh(study, actor_label="hospital order change")
+            study.save()
+            study_changed(study)
+        audit_record(
+            actor=actor,
+            action="order.change",
+            target=order,
+            hospital=order.hospital_id,
+            patient_id=order.patient_id,
+            request=request,
+            detail={"changed": changed, "study": study.id if study else None},
+        )
+    return order
+
+
+def order_cancel(*, order_id: int, actor, reason: str, request=None) -> Order:
+    """The hospital cancelled its order (HL7 ORC-1 CA): its study leaves the worklist.
+
+    Its case, if open, is taken off with the reason, and a reader who had claimed it is told
+    (hook ``studies.order_cancelled``, publish(study=, order=, reason=), in this transaction).
+    A study that arrives later for a cancelled order opens no case.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == OrderStatus.CANCELLED:
+            return order  # a cancel sent twice: the first one did it
+        order.status = OrderStatus.CANCELLED
+        order.cancel_reason = reason.strip()[:500]
+        order.save(update_fields=["status", "cancel_reason", "updated_at"])
+        study = Study.objects.select_for_update().filter(order=order).first()
+        if study is not None:
+            study_event_record(study, StudyEvent.Kind.ORDER_CANCELLED, reason=order.cancel_reason)
+            study.save()
+            hooks.publish("studies.order_cancelled", study=study, order=order, reason=reason)
+        audit_record(
+            actor=actor,
+            action="order.cancel",
+            target=order,
+            hospital=order.hospital_id,
+            patient_id=order.patient_id,
+            request=request,
+            detail={"reason": order.cancel_reason, "study": study.id if study else None},
+        )
     return order

@@ -23,7 +23,7 @@ from readingcenter.accounts.selectors import privileged_hospital_ids, privileged
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
 from readingcenter.studies import hints
-from readingcenter.studies.models import Priority, Study
+from readingcenter.studies.models import OrderStatus, Priority, Study
 from readingcenter.worklist.models import (
     CLAIMED_STATES,
     OPEN_STATES,
@@ -124,6 +124,8 @@ def case_sync_from_study(study: Study) -> Case | None:
     existing = Case.objects.select_for_update().filter(study_id=study.id).first()
     if existing is None and not study.is_readable:
         return None
+    if existing is None and study.order_id and study.order.status == OrderStatus.CANCELLED:
+        return None  # the hospital cancelled the order before its images arrived
     series = list(study.series.filter(is_own=False).values_list("series_description", flat=True))
     modalities = list(study.modalities or [])
     derived = {
@@ -448,6 +450,34 @@ def case_remove(*, case_id: int, actor, reason: str, request=None) -> Case:
             detail={"reason": reason, "claimed_by": previous},
         )
         announce_case(case, "removed")
+    return case
+
+
+def case_cancel_for_order(*, study: Study, reason: str) -> Case | None:
+    """The hospital cancelled the study's order: its open case leaves the worklist, with the
+    reason; a reader who had claimed it is told on his page (the hint names the event) and
+    finds the reason on the case. A signed case stays signed: its report already went."""
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("study")
+        .filter(study_id=study.id)
+        .first()
+    )
+    if case is None or not case.is_open:
+        return case
+    reader = case.claimed_by_id
+    case.state = CaseState.REMOVED
+    case.removed_reason = f"Order cancelled by the hospital: {reason}".strip()[:500]
+    case.save(update_fields=["state", "removed_reason", "updated_at"])
+    audit_record(
+        actor=SYSTEM_WORKLIST,
+        action="case.order_cancelled",
+        target=case,
+        hospital=case.hospital_id,
+        patient_id=study.patient_id,
+        detail={"reason": reason, "claimed_by": reader},
+    )
+    announce_case(case, "order_cancelled")
     return case
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from readingcenter import hooks
 from readingcenter.worklist.models import Case
-from readingcenter.worklist.services import case_sync_from_study
+from readingcenter.worklist.services import case_cancel_for_order, case_sync_from_study
 
 
 @hooks.subscribe("audit.study_targets")
@@ -33,3 +33,8 @@ def audit_target_link(*, event) -> str | None:
 def study_changed(*, study) -> None:
     # A complete study was written: open its case, or bring it in step (priority, AI, series).
     case_sync_from_study(study)
+
+
+@hooks.subscribe("studies.order_cancelled")
+def order_cancelled(*, study, order, reason: str) -> None:
+    case_cancel_for_order(study=study, reason=reason)

@@ -72,6 +72,8 @@ def cluster(tmp_path, orthanc_index):
         web=(free_port(), free_port()),
         orthanc_http=(free_port(), free_port()),
         orthanc_dicom=(free_port(), free_port()),
+        front_hl7=free_port(),
+        hl7=(free_port(), free_port()),
     )
     built = Cluster(
         var=tmp_path / "cluster",

@@ -25,7 +25,9 @@ def test_run_cluster_starts_every_part_behind_the_front_and_stops_them(tmp_path,
            "CHANNELS_PREFIX": f"run-cluster-{os.getpid()}"}  # fmt: skip
     command = [sys.executable, str(ROOT / "manage.py"), "run_cluster", "--no-send",
                "--no-demo-data", "--port", str(front), "--dicom-port", str(dicom),
-               "--node-ports", nodes, "--var", str(tmp_path / "cluster")]  # fmt: skip
+               "--node-ports", nodes, "--hl7-port", str(free_port()),
+               "--hl7-node-ports", f"{free_port()},{free_port()}",
+               "--var", str(tmp_path / "cluster")]  # fmt: skip
     log = open(tmp_path / "run_cluster.log", "wb")  # noqa: SIM115 - handed to the child
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -35,7 +37,7 @@ def test_run_cluster_starts_every_part_behind_the_front_and_stops_them(tmp_path,
             raise AssertionError((tmp_path / "run_cluster.log").read_text()[-2000:]) from exc
         parts = json.loads((tmp_path / "cluster" / "parts.json").read_text())
         expected = {"orthanc-1", "orthanc-2", "web-1", "web-2", "worker-1", "worker-2",
-                    "follower-1", "follower-2", "front"}  # fmt: skip
+                    "follower-1", "follower-2", "hl7-1", "hl7-2", "front"}  # fmt: skip
         assert expected <= set(parts)
         pids = [parts[name]["pid"] for name in expected]
         assert all(Path(f"/proc/{pid}").exists() for pid in pids)

@@ -15,7 +15,7 @@ from readingcenter.delivery.models import DeliveryEndpoint
 from readingcenter.demo.contacts import load_demo_contacts
 from readingcenter.demo.management.commands.demo_code import DEMO_DEVICE
 from readingcenter.demo.sla import load_demo_sla
-from readingcenter.hospitals.models import Hospital, HospitalAETitle
+from readingcenter.hospitals.models import Hospital, HospitalAETitle, HospitalHL7Facility
 from readingcenter.hospitals.services import hospital_create
 from readingcenter.reports.services import report_templates_load
 from readingcenter.sla.models import SlaPolicy
@@ -40,6 +40,7 @@ class Command(BaseCommand):
             for item in data["hospitals"]:
                 item = dict(item)
                 auto_assign = item.pop("auto_assign_stat", False)
+                facility = item.pop("hl7_facility", None)
                 if not Hospital.objects.filter(code=item["code"]).exists():
                     hospital_create(actor="system:load_demo", **item)
                     Hospital.objects.filter(code=item["code"]).update(auto_assign_stat=auto_assign)
@@ -50,6 +51,12 @@ class Command(BaseCommand):
                         HospitalAETitle.objects.get_or_create(
                             ae_title=title, defaults={"hospital": hospital}
                         )
+                if facility:
+                    # The RIS that sends its orders over HL7, in its own character set.
+                    HospitalHL7Facility.objects.get_or_create(
+                        sending_facility=facility.pop("sending_facility"),
+                        defaults={"hospital": Hospital.objects.get(code=item["code"]), **facility},
+                    )
             for item in data["users"]:
                 item = dict(item)
                 code = item.pop("hospital", None)

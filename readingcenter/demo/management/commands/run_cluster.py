@@ -32,6 +32,15 @@ class Command(DemoCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000, help="the front's HTTP port")
         parser.add_argument("--dicom-port", type=int, default=settings.ORTHANC_DICOM_PORT)
+        parser.add_argument(
+            "--hl7-port",
+            type=int,
+            default=settings.HL7_LISTENER_PORT,
+            help="the front's HL7 (MLLP) port",
+        )
+        parser.add_argument(
+            "--hl7-node-ports", default="2581,2582", help="the nodes' HL7 listeners: hl7-1,hl7-2"
+        )
         parser.add_argument("--no-send", action="store_true", help="start everything, send nothing")
         parser.add_argument("--no-demo-data", action="store_true", help="skip load_demo")
         parser.add_argument(
@@ -51,13 +60,24 @@ class Command(DemoCommand):
         )
 
     def handle(
-        self, *args, port, dicom_port, no_send, no_demo_data, var, node_ports, network, **options
+        self,
+        *args,
+        port,
+        dicom_port,
+        hl7_port,
+        no_send,
+        no_demo_data,
+        var,
+        node_ports,
+        network,
+        **options,
     ):
         numbers = [int(p) for p in node_ports.split(",")]
+        hl7_nodes = tuple(int(p) for p in options["hl7_node_ports"].split(","))
         if len(numbers) != 6:
             raise CommandError("--node-ports takes six ports: see --help")
         ports = ClusterPorts(port, dicom_port, tuple(numbers[:2]), tuple(numbers[2:4]),
-                             tuple(numbers[4:]))  # fmt: skip
+                             tuple(numbers[4:]), hl7_port, hl7_nodes)  # fmt: skip
         taken = [p for p in ports.all() if not _port_free(p)]
         if taken:
             raise CommandError(
@@ -134,6 +154,7 @@ class Command(DemoCommand):
         self.stdout.write(self.style.SUCCESS(self._cluster_banner(ports)))
         if not no_send:
             os.environ["ORTHANC_DICOM_PORT"] = str(ports.front_dicom)
+            os.environ["HL7_LISTENER_PORT"] = str(ports.front_hl7)
             self._send_studies(manage)
         while True:
             for name in cluster.watch_once():
@@ -157,6 +178,7 @@ The reading center cluster is running. Ctrl-C stops it.
   Front (haproxy)   http://127.0.0.1:{ports.front_http}/  -> web nodes {ports.web}
                     DICOM C-STORE to {settings.ORTHANC_AET}@127.0.0.1:{ports.front_dicom}
                     -> Orthanc nodes {ports.orthanc_dicom}
+                    HL7 orders (MLLP) to 127.0.0.1:{ports.front_hl7} -> listeners {ports.hl7}
   Orthanc nodes     REST {ports.orthanc_http}, one PostgreSQL index
   Network           {self.cluster.network_said}
   Parts (restarted when they die; state in {self.cluster.var / "parts.json"}):

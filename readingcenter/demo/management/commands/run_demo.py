@@ -83,6 +83,7 @@ class Command(BaseCommand):
             (HOSPITAL_PORTS["pacs"], "the demo hospital PACS"),
             (HOSPITAL_PORTS["mllp"], "the demo hospital HL7 interface engine"),
             (HOSPITAL_PORTS["fhir"], "the demo hospital FHIR server"),
+            (settings.HL7_LISTENER_PORT, "the HL7 order listener"),
         ]:
             if not _port_free(needed):
                 raise CommandError(
@@ -135,6 +136,7 @@ class Command(BaseCommand):
         )
         self._spawn("worker", [*manage, "procrastinate", "worker", "--concurrency", "2"], log_dir)
         self._spawn("follower", [*manage, "follow_orthanc"], log_dir)
+        self._spawn("hl7", [*manage, "run_hl7_listener"], log_dir)
         self._spawn(
             "hospital",
             [
@@ -241,6 +243,8 @@ class Command(BaseCommand):
                     "--kind",
                     kind,
                     "--orders",
+                    # As the hospitals' RIS send them: HL7 ORM^O01 in their own charsets.
+                    *("--orders-via", "hl7"),
                     "--seed",
                     str(seed + index),
                     "--finding-rate",
@@ -290,6 +294,8 @@ The reading center is running. Ctrl-C stops everything this command started.
   API docs          http://127.0.0.1:{port}/api/docs/    (schema: /api/schema/)
   Django admin      http://127.0.0.1:{port}/admin/
   DICOM C-STORE     AE {config.aet} on 127.0.0.1:{config.dicom_port} (AE titles: admin)
+  HL7 orders (MLLP) ORM^O01 / OMI^O23 / ADT^A08 to 127.0.0.1:{settings.HL7_LISTENER_PORT} \
+(sending facilities: admin, on the hospital; messages and ACKs: admin, HL7 intake)
 
   Logins (password for all: {password}):
 {users}

@@ -154,6 +154,13 @@ class Command(BaseCommand):
             help="also create each synthetic study's order, as the hospital's system would",
         )
         parser.add_argument(
+            "--orders-via",
+            choices=("api", "hl7"),
+            default="api",
+            help="hl7: send each order as an HL7 ORM^O01 over MLLP to the reading center's "
+            "listener (HL7_LISTENER_PORT), in the hospital's character set, as its RIS would",
+        )
+        parser.add_argument(
             "--sender",
             choices=("pynetdicom", "storescu"),
             default="pynetdicom",
@@ -331,6 +338,59 @@ class Command(BaseCommand):
         return hospital, hospital.name
 
     def _create_order(self, hospital, study: SyntheticStudy) -> bool:
+        if self.options.get("orders_via") == "hl7":
+            return self._send_order_hl7(hospital, study)
+        return self._create_order_api(hospital, study)
+
+    def _send_order_hl7(self, hospital, study: SyntheticStudy) -> bool:
+        from django.conf import settings
+        from hl7.client import MLLPClient
+
+        from simulator.hl7_orders import CODECS, OrderMessage
+
+        facility = hospital.hl7_facilities.first()
+        if facility is None:
+            self.stderr.write(f"{hospital.code} has no HL7 facility: order not sent")
+            return False
+        groups = [g for g in study.header.patient.name.split("=") if g]
+        codec = CODECS.get(facility.default_charset, "utf-8")
+        message = None
+        for group in reversed(groups):  # the ideographic name where the charset can carry it
+            family, _, given = group.partition("^")
+            candidate = OrderMessage(
+                facility=facility.sending_facility, control_id=f"ORD{study.accession_number}",
+                accession_number=study.accession_number, patient_id=study.patient_id,
+                patient_family=family, patient_given=given,
+                procedure=study.header.requested_procedure,
+                priority={"stat": "S", "urgent": "A"}.get(study.priority, "R"),
+                clinical_history=study.clinical_history, charset=facility.default_charset,
+            )  # fmt: skip
+            try:
+                payload = candidate.encoded()
+            except UnicodeEncodeError:
+                continue
+            message = candidate
+            break
+        if message is None:
+            self.stderr.write(f"order {study.accession_number}: name not in the hospital charset")
+            return False
+        try:
+            host, port = settings.HL7_LISTENER_HOST, settings.HL7_LISTENER_PORT
+            with MLLPClient(host, port, encoding=codec) as client:
+                ack = client.send_message(payload)
+        except OSError as exc:
+            self.stderr.write(
+                f"order {study.accession_number} not sent: the HL7 listener at "
+                f"{settings.HL7_LISTENER_HOST}:{settings.HL7_LISTENER_PORT} is not answering "
+                f"({exc}); start it (`manage.py run_hl7_listener`, or `make demo`)"
+            )
+            return False
+        if "MSA|AA|" not in ack:
+            self.stderr.write(f"order {study.accession_number} refused: {ack!r}")
+            return False
+        return True
+
+    def _create_order_api(self, hospital, study: SyntheticStudy) -> bool:
         from django.core.exceptions import ValidationError
         from django.db import IntegrityError
 
