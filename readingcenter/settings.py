@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "readingcenter.pacs",
     "readingcenter.studies",
     "readingcenter.hl7intake",
+    "readingcenter.priors",
     "triage",
     "readingcenter.worklist",
     "readingcenter.viewer",

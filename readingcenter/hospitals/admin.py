@@ -1,7 +1,12 @@
 from django.contrib import admin
 
 from readingcenter.audit.admin_mixins import AuditedAdminMixin
-from readingcenter.hospitals.models import Hospital, HospitalAETitle, HospitalHL7Facility
+from readingcenter.hospitals.models import (
+    Hospital,
+    HospitalAETitle,
+    HospitalHL7Facility,
+    HospitalPACS,
+)
 
 
 class AETitleInline(admin.TabularInline):
@@ -14,12 +19,19 @@ class HL7FacilityInline(admin.TabularInline):
     extra = 0
 
 
+class PACSInline(admin.StackedInline):
+    """The hospital's PACS and its rules for relevant priors (managers edit them)."""
+
+    model = HospitalPACS
+    extra = 0
+
+
 @admin.register(Hospital)
 class HospitalAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "ae_title_list", "time_zone", "auto_assign_stat", "is_active")
     search_fields = ("name", "code", "ae_titles__ae_title")
     list_editable = ("auto_assign_stat",)
-    inlines = [AETitleInline, HL7FacilityInline]
+    inlines = [AETitleInline, HL7FacilityInline, PACSInline]
 
     @admin.display(description="AE titles")
     def ae_title_list(self, obj: Hospital) -> str:

@@ -84,3 +84,44 @@ class HospitalHL7Facility(models.Model):
 
     def __str__(self) -> str:
         return self.sending_facility
+
+
+class HospitalPACS(models.Model):
+    """The hospital's own PACS, queried for a patient's earlier studies (C-FIND) and asked to
+    send the relevant ones to us (C-MOVE, or C-GET where the hospital allows only that).
+
+    The rules say which earlier studies are relevant to a new one; managers edit them.
+    """
+
+    class Retrieve(models.TextChoices):
+        MOVE = "move", "C-MOVE (the PACS sends to our AE title)"
+        GET = "get", "C-GET (we fetch on the query association)"
+
+    class Match(models.TextChoices):
+        MODALITY = "modality", "Same modality"
+        BODY_PART = "body_part", "Same body part (in the study description)"
+        EITHER = "either", "Same modality or same body part"
+
+    hospital = models.OneToOneField(Hospital, on_delete=models.CASCADE, related_name="pacs")
+    enabled = models.BooleanField(default=True)
+    # Unique across hospitals: the studies this PACS sends us (C-MOVE) are known by it.
+    ae_title = models.CharField(max_length=16, unique=True, validators=[validate_ae_title])
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField()
+    retrieve = models.CharField(max_length=8, choices=Retrieve.choices, default=Retrieve.MOVE)
+    match = models.CharField(max_length=12, choices=Match.choices, default=Match.EITHER)
+    keywords = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Comma-separated words: an earlier study whose description holds one is "
+        "relevant whatever its modality (e.g. 'head, brain, 두부, 头颅')",
+    )
+    max_studies = models.PositiveSmallIntegerField(default=3)
+    max_years = models.PositiveSmallIntegerField(default=5)
+
+    class Meta:
+        verbose_name = "hospital PACS (priors)"
+        verbose_name_plural = "hospital PACS (priors)"
+
+    def __str__(self) -> str:
+        return f"{self.ae_title}@{self.host}:{self.port}"

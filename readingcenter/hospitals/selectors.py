@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from readingcenter.hospitals.models import Hospital, HospitalAETitle, normalise_ae_title
+from readingcenter.hospitals.models import (
+    Hospital,
+    HospitalAETitle,
+    HospitalPACS,
+    normalise_ae_title,
+)
 
 
 def hospital_for_ae_title(ae_title: str | None) -> Hospital | None:
@@ -15,6 +20,14 @@ def hospital_for_ae_title(ae_title: str | None) -> Hospital | None:
         .filter(ae_title=ae_title, hospital__is_active=True)
         .first()
     )
+    if row is None:
+        # The hospital's own PACS sends the priors we asked it for (C-MOVE): its AE title is
+        # the hospital's too.
+        row = (
+            HospitalPACS.objects.select_related("hospital")
+            .filter(ae_title=ae_title, hospital__is_active=True)
+            .first()
+        )
     return row.hospital if row else None
 
 

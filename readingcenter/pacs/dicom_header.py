@@ -88,6 +88,7 @@ def study_fields(ds: Dataset) -> dict:
         "study_instance_uid": _text(ds, "StudyInstanceUID", 64),
         "patient_name": _text(ds, "PatientName", 324),
         "patient_id": _text(ds, "PatientID", 64),
+        "issuer_of_patient_id": _text(ds, "IssuerOfPatientID", 64),
         "patient_sex": _text(ds, "PatientSex", 16),
         "patient_birth_date": _date(ds, "PatientBirthDate"),
         "accession_number": _text(ds, "AccessionNumber", 16),

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from readingcenter import hooks
 from readingcenter.audit.services import audit_record
 from readingcenter.hospitals.selectors import hospital_for_ae_title
 from readingcenter.pacs.dicom_header import HeaderError, missing_tags, series_fields, study_fields
@@ -191,6 +192,12 @@ def _create(orthanc_id: str, first: _NewSeries, seq: int | None) -> Study:
         study.status = StudyStatus.QUARANTINED
         study.quarantine_reason = QuarantineReason.MISSING_DATA
         study.quarantine_detail = f"Missing required DICOM data: {', '.join(missing)}."
+    # Hook "studies.arrival_is_prior", first(hospital=, study_instance_uid=): whether we asked
+    # the hospital's PACS for this study as a prior of a newer one (the priors app knows).
+    study.is_prior = hospital is not None and bool(
+        hooks.first("studies.arrival_is_prior", False, hospital=hospital,
+                    study_instance_uid=study.study_instance_uid)
+    )  # fmt: skip
     study.save()
     study_event_record(study, StudyEvent.Kind.RECEIVED, seq=seq, calling_ae_title=first.remote_aet)
     if study.is_quarantined:
@@ -209,8 +216,14 @@ def _create(orthanc_id: str, first: _NewSeries, seq: int | None) -> Study:
             "quarantine_reason": study.quarantine_reason,
         },
     )
+    if study.is_prior:
+        return study  # no order, no priority: it is there to be compared with
     study_match_order(study, seq=seq)
     study_priority_refresh(study, actor_label=SYSTEM_INGEST, seq=seq)
+    if not study.is_quarantined:
+        # Hook "studies.study_received", publish(study=): a hospital's new study began to
+        # arrive, in the ingest transaction (the priors app looks for its priors).
+        hooks.publish("studies.study_received", study=study)
     return study
 
 

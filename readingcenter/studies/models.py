@@ -128,9 +128,14 @@ class Study(models.Model):
     )
     quarantine_detail = models.TextField(blank=True)
     calling_ae_title = models.CharField(max_length=16, blank=True)
+    # Fetched from the hospital's PACS for comparison with a newer study: shown beside it,
+    # never a case, never triaged, never delivered back.
+    is_prior = models.BooleanField(default=False)
 
     patient_name = models.CharField(max_length=324, blank=True)
     patient_id = models.CharField(max_length=64, blank=True)
+    # IssuerOfPatientID: with the hospital and the id, who the patient is.
+    issuer_of_patient_id = models.CharField(max_length=64, blank=True)
     patient_sex = models.CharField(max_length=16, blank=True)
     patient_birth_date = models.DateField(null=True, blank=True)
     accession_number = models.CharField(max_length=16, blank=True)

@@ -35,9 +35,9 @@ def study_changed(study: Study) -> None:
     series); a study that a late series re-opened keeps its case as it was until it completes
     again.
     """
-    if study.status == StudyStatus.COMPLETE:
+    if study.status == StudyStatus.COMPLETE and not study.is_prior:
         # Hook "studies.study_changed", publish(study=): a complete study was written, in the
-        # writer's transaction (the worklist opens or updates its case).
+        # writer's transaction (the worklist opens or updates its case). A prior has no case.
         hooks.publish("studies.study_changed", study=study)
     hints.on_commit_study_changed(study)
 
@@ -132,8 +132,9 @@ def study_mark_complete(study: Study, *, seq: int | None, reason: str) -> None:
     # Hook "studies.study_completed", publish(study=, version=): a new version of the study is
     # complete, in the completion transaction. Triage defers its job here, so the job exists
     # only if the completion commits (Procrastinate's Django connector shares the connection):
-    # that is our outbox.
-    hooks.publish("studies.study_completed", study=study, version=study.version)
+    # that is our outbox. A prior fetched for comparison is not triaged: it was read long ago.
+    if not study.is_prior:
+        hooks.publish("studies.study_completed", study=study, version=study.version)
 
 
 def study_assign_hospital(*, study_id: int, hospital, actor, request=None) -> Study:

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from readingcenter.accounts.models import Role, User
 from readingcenter.api import AuditedReadMixin, IsManager
+from readingcenter.priors.selectors import prior_lookup_for
 from readingcenter.studies.api import HospitalRefSerializer, PriorityField, StudySerializer
 from readingcenter.worklist import selectors, services
 from readingcenter.worklist.models import AssignmentDecision, Case, CaseState
@@ -153,11 +154,36 @@ class PriorSerializer(serializers.Serializer):
     study_date = serializers.DateField(allow_null=True)
     study_description = serializers.CharField()
     modalities = serializers.ListField(child=serializers.CharField())
+    is_prior = serializers.BooleanField(
+        help_text="fetched from the hospital's PACS for comparison (not a case of ours)"
+    )
+
+
+class PriorsStatusSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["pending", "done", "failed"],
+        help_text="failed: priors unavailable for now (see reason); retried with backoff",
+    )
+    reason = serializers.CharField(allow_blank=True)
+    found = serializers.IntegerField(help_text="the patient's studies the hospital's PACS has")
+    relevant = serializers.IntegerField(help_text="those the hospital's rules call relevant")
+    next_try_at = serializers.DateTimeField(allow_null=True)
 
 
 class CaseDetailSerializer(CaseSerializer):
     study_detail = serializers.SerializerMethodField()
     priors = serializers.SerializerMethodField()
+    priors_status = serializers.SerializerMethodField()
+
+    @extend_schema_field(PriorsStatusSerializer(allow_null=True))
+    def get_priors_status(self, case) -> dict | None:
+        lookup = prior_lookup_for(case.study)
+        if lookup is None:
+            return None
+        return PriorsStatusSerializer(
+            {"state": lookup.state, "reason": lookup.error, "found": lookup.found,
+             "relevant": lookup.chosen, "next_try_at": lookup.next_try_at}
+        ).data  # fmt: skip
 
     @extend_schema_field(StudySerializer)
     def get_study_detail(self, case) -> dict:
@@ -168,13 +194,14 @@ class CaseDetailSerializer(CaseSerializer):
         return PriorSerializer(selectors.priors_for(case), many=True).data
 
     class Meta(CaseSerializer.Meta):
-        fields = [*CaseSerializer.Meta.fields, "study_detail", "priors"]
+        fields = [*CaseSerializer.Meta.fields, "study_detail", "priors", "priors_status"]
 
     def to_representation(self, case) -> dict:
         return {
             **super().to_representation(case),
             "study_detail": self.get_study_detail(case),
             "priors": self.get_priors(case),
+            "priors_status": self.get_priors_status(case),
         }
 
 

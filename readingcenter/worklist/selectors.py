@@ -126,14 +126,16 @@ def case_get(*, user, case_id: int) -> Case:
 
 
 def priors_for(case: Case, *, limit: int = 20) -> QuerySet[Study]:
-    """Earlier and later studies of the same patient at the same hospital (never elsewhere:
-    a PatientID only identifies a patient within the hospital that issued it)."""
+    """Earlier and later studies of the same patient: same hospital, same issuer of patient
+    ids, same id (never elsewhere: a PatientID only identifies a patient within the hospital
+    and issuer that gave it). Priors fetched from the hospital's PACS are among them."""
     study = case.study
     if not study.patient_id:
         return Study.objects.none()
     return (
         Study.objects.filter(
             hospital_id=case.hospital_id,
+            issuer_of_patient_id=study.issuer_of_patient_id,
             patient_id=study.patient_id,
             status=StudyStatus.COMPLETE,
         )

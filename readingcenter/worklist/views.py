@@ -20,6 +20,7 @@ from readingcenter.audit.models import Outcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError
 from readingcenter.hospitals.selectors import hospital_list
+from readingcenter.priors.selectors import prior_lookup_for
 from readingcenter.studies.models import Priority
 from readingcenter.worklist import selectors, services
 from readingcenter.worklist.models import CaseState
@@ -103,11 +104,26 @@ def case_page(request, pk: int):
     services.case_touch(case_id=case.pk, user=request.user)
     runs = [r for r in study.triage_runs.all() if r.study_version == study.version]
     mine = case.claimed_by_id == request.user.id
+    priors = list(selectors.priors_for(case))
+    # Side by side with the most recent prior of the same modality (OHIF's compare protocol).
+    compare = next((p for p in priors if set(p.modalities) & set(study.modalities)), None)
     context = {
         "case": case,
         "study": study,
         "order": study.order,
-        "priors": selectors.priors_for(case),
+        "priors": priors,
+        "prior_lookup": prior_lookup_for(study),
+        "compare_prior": compare,
+        "compare_src": reverse("viewer")
+        + "?"
+        + urlencode(
+            {
+                "StudyInstanceUIDs": f"{study.study_instance_uid},{compare.study_instance_uid}",
+                "hangingProtocolId": "@ohif/hpCompare",
+            }
+        )
+        if compare
+        else "",
         "runs": runs,
         "ai_awaiting": triage_awaiting_for(study),
         "now": timezone.now(),

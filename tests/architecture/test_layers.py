@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("pacs", ("readingcenter.pacs",)),
     ("studies", ("readingcenter.studies",)),
     ("hl7 intake", ("readingcenter.hl7intake",)),
+    ("priors", ("readingcenter.priors",)),
     ("triage", ("triage",)),
     ("worklist", ("readingcenter.worklist", "readingcenter.viewer")),
     ("reports", ("readingcenter.reports",)),
