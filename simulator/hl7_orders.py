@@ -70,3 +70,26 @@ def patient_update(facility: str, control_id: str, patient_id: str, family: str,
         f"PV1|1|E\r"
     )
     return text.encode(CODECS.get(charset, "utf-8"))
+
+
+def patient_merge(
+    facility: str,
+    control_id: str,
+    *,
+    surviving: str,
+    old: str,
+    family: str,
+    given: str,
+    issuer: str = "",
+    charset: str = "UNICODE UTF-8",
+) -> bytes:
+    """ADT^A40: patient ``old`` (MRG-1) is patient ``surviving`` (PID-3)."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+    text = (
+        f"MSH|^~\\&|ADT|{facility}|READINGCENTER|READINGCENTER|{now}||ADT^A40^ADT_A39|"
+        f"{control_id}|P|2.5.1|||AL|NE||{charset}\r"
+        f"EVN|A40|{now}\r"
+        f"PID|1||{surviving}^^^{issuer}^MR||{family}^{given}||19700101|M\r"
+        f"MRG|{old}^^^{issuer}^MR\r"
+    )
+    return text.encode(CODECS.get(charset, "utf-8"))

@@ -24,9 +24,14 @@ from readingcenter.hl7intake.er7 import MessageRefused
 from readingcenter.hl7intake.models import InboundMessage
 from readingcenter.hospitals.models import HospitalHL7Facility
 from readingcenter.studies.models import Order, OrderSource, OrderStatus
-from readingcenter.studies.services import order_cancel, order_change, order_create
+from readingcenter.studies.services import (
+    order_cancel,
+    order_change,
+    order_create,
+    patients_merge,
+)
 
-SUPPORTED = ("ORM^O01", "OMI^O23", "ADT^A08")
+SUPPORTED = ("ORM^O01", "OMI^O23", "ADT^A08", "ADT^A40")
 NEW, CHANGE, CANCEL = ("NW",), ("XO",), ("CA", "DC", "OC")
 
 
@@ -151,6 +156,8 @@ def _answer(raw, header, facility, codec, refused: MessageRefused, *, peer: str)
 def _dispatch(header, facility, message) -> dict:
     if header.event == "ADT^A08":
         return _patient_update(header, facility, message)
+    if header.event == "ADT^A40":
+        return _patient_merge(header, facility, message)
     orcs = er7.segments(message, "ORC")
     if not orcs:
         raise MessageRefused("AE", "orc_missing", "The order message has no ORC segment.", "100")
@@ -334,3 +341,25 @@ def _patient_update(header, facility, message) -> dict:
         )
     return {"patient_id": patient["patient_id"], "orders_updated": updated,
             "text": f"patient {patient['patient_id']} updated on {updated} order(s)"}  # fmt: skip
+
+
+def _patient_merge(header, facility, message) -> dict:
+    """ADT^A40: the patient of MRG-1 is the patient of PID-3 (one hospital, two records)."""
+    patient = _patient(facility, message)
+    merges = er7.segments(message, "MRG")
+    if not merges:
+        raise MessageRefused("AE", "mrg_missing", "ADT^A40 without an MRG segment.", "100")
+    old_id = er7.value(message, merges[0], 1, 1)[:64]
+    old_issuer = (er7.value(message, merges[0], 1, 4) or facility.default_patient_id_issuer)[:64]
+    try:
+        merge = patients_merge(
+            hospital=facility.hospital, old=(old_id, old_issuer),
+            new=(patient["patient_id"], patient["issuer_of_patient_id"]),
+            actor=f"hl7:{header.sending_facility}",
+            source=f"hl7:{header.sending_facility} {header.control_id}",
+        )  # fmt: skip
+    except DomainError as exc:
+        raise MessageRefused("AE", exc.code, exc.message, "207") from None
+    return {"merge": merge.pk, "studies": len(merge.study_ids), "orders": len(merge.order_ids),
+            "text": f"patient {old_id} merged into {patient['patient_id']}: "
+                    f"{len(merge.study_ids)} studies, {len(merge.order_ids)} orders"}  # fmt: skip

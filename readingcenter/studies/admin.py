@@ -1,7 +1,11 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 
 from readingcenter.audit.admin_mixins import AuditedAdminMixin
-from readingcenter.studies.models import Order, Series, Study, StudyEvent
+from readingcenter.errors import DomainError
+from readingcenter.studies.models import Order, PatientMerge, Series, Study, StudyEvent
+from readingcenter.studies.services import patients_merge_undo
 
 
 class SeriesInline(admin.TabularInline):
@@ -52,3 +56,38 @@ class OrderAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["accession_number", "hospital", "requested_procedure", "priority", "created_at"]
     list_filter = ["priority", "hospital"]
     search_fields = ["accession_number", "patient_id"]
+
+
+class MergeActionForm(ActionForm):
+    reason = forms.CharField(required=False, label="Reason (for an undo)")
+
+
+@admin.register(PatientMerge)
+class PatientMergeAdmin(admin.ModelAdmin):
+    """Patient merges the hospitals sent (ADT^A40); a manager can undo one, with a reason."""
+
+    list_display = ["merged_at", "hospital", "old_patient_id", "new_patient_id", "source",
+                    "undone_at", "undone_by"]  # fmt: skip
+    list_filter = ["hospital"]
+    search_fields = ["old_patient_id", "new_patient_id"]
+    readonly_fields = [f.name for f in PatientMerge._meta.fields]
+    action_form = MergeActionForm
+    actions = ["undo"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Undo the selected merges (give a reason)")
+    def undo(self, request, queryset):
+        reason = request.POST.get("reason", "")
+        for merge in queryset:
+            try:
+                patients_merge_undo(merge_id=merge.pk, actor=request.user, reason=reason,
+                                    request=request)  # fmt: skip
+            except DomainError as exc:
+                self.message_user(request, f"merge {merge.pk}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"merge {merge.pk} undone", messages.SUCCESS)

@@ -282,6 +282,8 @@ class StudyEvent(models.Model):
         ORDER_MATCHED = "order_matched", "Order matched"
         ORDER_CHANGED = "order_changed", "Order changed by the hospital"
         ORDER_CANCELLED = "order_cancelled", "Order cancelled by the hospital"
+        PATIENT_MERGED = "patient_merged", "Patient merged into another id"
+        PATIENT_UNMERGED = "patient_unmerged", "Patient merge undone"
         PRIORITY_CHANGED = "priority_changed", "Priority changed"
         RESYNCED = "resynced", "Resynchronised from Orthanc"
         TRIAGED = "triaged", "AI triage ran"
@@ -298,3 +300,30 @@ class StudyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study_id} {self.kind}"
+
+
+class PatientMerge(models.Model):
+    """Two patient records of one hospital found to be one person (HL7 ADT^A40): the studies
+    and orders of the old id moved to the surviving one. Kept, so that a manager can undo it
+    (a wrong merge mixes two people's images) and move back exactly what was moved."""
+
+    hospital = models.ForeignKey("hospitals.Hospital", on_delete=models.PROTECT, related_name="+")
+    old_patient_id = models.CharField(max_length=64)
+    old_issuer = models.CharField(max_length=64, blank=True)
+    new_patient_id = models.CharField(max_length=64)
+    new_issuer = models.CharField(max_length=64, blank=True)
+    study_ids = ArrayField(models.BigIntegerField(), default=list)
+    order_ids = ArrayField(models.BigIntegerField(), default=list)
+    source = models.CharField(max_length=200, blank=True)  # "hl7:<facility> <control id>"
+    merged_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undo_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.old_patient_id} -> {self.new_patient_id} ({self.hospital_id})"

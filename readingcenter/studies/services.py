@@ -12,6 +12,7 @@ from readingcenter.studies import hints
 from readingcenter.studies.models import (
     Order,
     OrderStatus,
+    PatientMerge,
     Priority,
     Study,
     StudyEvent,
@@ -338,3 +339,75 @@ def order_cancel(*, order_id: int, actor, reason: str, request=None) -> Order:
             detail={"reason": order.cancel_reason, "study": study.id if study else None},
         )
     return order
+
+
+def patients_merge(*, hospital, old: tuple[str, str], new: tuple[str, str], actor,
+                   source: str = "") -> PatientMerge:  # fmt: skip
+    """The hospital says patient ``old`` (id, issuer) is ``new``: his studies and orders move
+    to the surviving id, within this hospital only. Reports follow their studies. Recorded
+    for an undo; the DICOM files in Orthanc keep the id they were sent with."""
+    (old_id, old_issuer), (new_id, new_issuer) = old, new
+    if not old_id or not new_id:
+        raise DomainError("patient_id_missing", "A merge needs both patient ids (PID-3, MRG-1).")
+    if (old_id, old_issuer) == (new_id, new_issuer):
+        raise DomainError("merge_same_patient", "The two patient ids of the merge are the same.")
+    with transaction.atomic():
+        studies = Study.objects.select_for_update().filter(
+            hospital=hospital, patient_id=old_id, issuer_of_patient_id=old_issuer
+        )
+        orders = Order.objects.select_for_update().filter(
+            hospital=hospital, patient_id=old_id, issuer_of_patient_id=old_issuer
+        )
+        merge = PatientMerge.objects.create(
+            hospital=hospital, old_patient_id=old_id, old_issuer=old_issuer,
+            new_patient_id=new_id, new_issuer=new_issuer,
+            study_ids=[s.pk for s in studies], order_ids=[o.pk for o in orders], source=source,
+        )  # fmt: skip
+        Study.objects.filter(pk__in=merge.study_ids).update(
+            patient_id=new_id, issuer_of_patient_id=new_issuer
+        )
+        Order.objects.filter(pk__in=merge.order_ids).update(
+            patient_id=new_id, issuer_of_patient_id=new_issuer
+        )
+        for study in Study.objects.filter(pk__in=merge.study_ids):
+            study_event_record(study, StudyEvent.Kind.PATIENT_MERGED, old=old_id, new=new_id,
+                               merge=merge.pk)  # fmt: skip
+            hints.on_commit_study_changed(study)
+        audit_record(
+            actor=actor, action="patient.merge", target=merge, hospital=hospital,
+            patient_id=new_id,
+            detail={"old": [old_id, old_issuer], "new": [new_id, new_issuer],
+                    "studies": merge.study_ids, "orders": merge.order_ids, "source": source},
+        )  # fmt: skip
+    return merge
+
+
+def patients_merge_undo(*, merge_id: int, actor, reason: str, request=None) -> PatientMerge:
+    """A manager undoes a merge: what it moved goes back to the old id (what arrived for the
+    surviving id since stays with it)."""
+    if not getattr(actor, "is_manager", False):
+        raise DomainError("not_a_manager", "Only managers undo a patient merge.", status=403)
+    if not reason.strip():
+        raise DomainError("reason_required", "Say why the merge is undone.", field="reason")
+    with transaction.atomic():
+        merge = PatientMerge.objects.select_for_update().get(pk=merge_id)
+        if merge.undone_at is not None:
+            raise Conflict("merge_undone", "This merge was already undone.")
+        Study.objects.filter(pk__in=merge.study_ids).update(
+            patient_id=merge.old_patient_id, issuer_of_patient_id=merge.old_issuer
+        )
+        Order.objects.filter(pk__in=merge.order_ids).update(
+            patient_id=merge.old_patient_id, issuer_of_patient_id=merge.old_issuer
+        )
+        merge.undone_at, merge.undone_by, merge.undo_reason = timezone.now(), actor, reason
+        merge.save(update_fields=["undone_at", "undone_by", "undo_reason"])
+        for study in Study.objects.filter(pk__in=merge.study_ids):
+            study_event_record(study, StudyEvent.Kind.PATIENT_UNMERGED, merge=merge.pk,
+                               reason=reason)  # fmt: skip
+            hints.on_commit_study_changed(study)
+        audit_record(
+            actor=actor, action="patient.merge_undo", target=merge, hospital=merge.hospital_id,
+            patient_id=merge.old_patient_id, request=request,
+            detail={"reason": reason, "studies": merge.study_ids, "orders": merge.order_ids},
+        )  # fmt: skip
+    return merge

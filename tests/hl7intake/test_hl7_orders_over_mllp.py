@@ -24,15 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def listener():
-    server = Listener("127.0.0.1", 0)
-    server.start_in_thread()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
 def facilities(hospital_a, hospital_b):
     HospitalHL7Facility.objects.create(hospital=hospital_a, sending_facility="ALPHA_RIS",
                                        default_charset="KS X 1001",
