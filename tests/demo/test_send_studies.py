@@ -53,3 +53,49 @@ def test_bad_options_are_refused_before_anything_is_sent(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("send_studies", "--aet", "ALPHA_CT", *args, "--port", "1",
                      stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_orders_go_over_hl7_in_the_hospitals_charset_and_priors_into_its_archive(
+    orthanc_factory, hospital_a, settings, tmp_path
+):
+    """As `make demo` sends: each order an ORM^O01 to our listener (KS X 1001 for a Korean
+    hospital), each patient's earlier studies into the hospital's own PACS first."""
+    from readingcenter.hl7intake.listener import Listener
+    from readingcenter.hl7intake.models import InboundMessage
+    from readingcenter.hospitals.models import HospitalHL7Facility
+    from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port
+    from readingcenter.studies.models import Order
+
+    HospitalHL7Facility.objects.create(hospital=hospital_a, sending_facility="ALPHA_RIS",
+                                       default_charset="KS X 1001")  # fmt: skip
+    archive_config = OrthancConfig(
+        directory=tmp_path / "archive",
+        http_port=free_port(),
+        dicom_port=free_port(),
+        aet="ALPHA_PACS",
+    )
+    archive = OrthancProcess(archive_config).start()
+    orthanc = orthanc_factory()
+    listener = Listener("127.0.0.1", 0)
+    listener.start_in_thread()
+    settings.HL7_LISTENER_PORT = listener.port
+    try:
+        archive_at = f"ALPHA_PACS@127.0.0.1:{archive_config.dicom_port}"
+        summary = _send("--aet", "ALPHA_CT", "--synthetic", "2", "--kind", "head-ct",
+                        "--slices", "3", "--seed", "5", "--orders", "--orders-via", "hl7",
+                        "--priors-to", archive_at)  # fmt: skip
+        assert summary["orders"] == {"created": 2, "failed": 0, "skipped": False}
+        accessions = {s["accession_number"] for s in summary["studies"]}
+        assert set(Order.objects.values_list("accession_number", flat=True)) == accessions
+        assert set(InboundMessage.objects.values_list("charset", "ack_code")) == {
+            ("KS X 1001", "AA")
+        }
+        patients = {s["patient_id"] for s in summary["studies"]}
+        held = archive.client().get_json("/patients?expand")
+        assert {p["MainDicomTags"]["PatientID"] for p in held} == patients
+        assert len(orthanc.client().get_json("/studies")) == 2  # the priors went elsewhere
+    finally:
+        listener.shutdown()
+        listener.server_close()
+        archive.stop(kill=True)

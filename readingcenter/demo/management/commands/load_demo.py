@@ -15,7 +15,12 @@ from readingcenter.delivery.models import DeliveryEndpoint
 from readingcenter.demo.contacts import load_demo_contacts
 from readingcenter.demo.management.commands.demo_code import DEMO_DEVICE
 from readingcenter.demo.sla import load_demo_sla
-from readingcenter.hospitals.models import Hospital, HospitalAETitle, HospitalHL7Facility
+from readingcenter.hospitals.models import (
+    Hospital,
+    HospitalAETitle,
+    HospitalHL7Facility,
+    HospitalPACS,
+)
 from readingcenter.hospitals.services import hospital_create
 from readingcenter.reports.services import report_templates_load
 from readingcenter.sla.models import SlaPolicy
@@ -41,6 +46,7 @@ class Command(BaseCommand):
                 item = dict(item)
                 auto_assign = item.pop("auto_assign_stat", False)
                 facility = item.pop("hl7_facility", None)
+                pacs = item.pop("pacs", None)
                 if not Hospital.objects.filter(code=item["code"]).exists():
                     hospital_create(actor="system:load_demo", **item)
                     Hospital.objects.filter(code=item["code"]).update(auto_assign_stat=auto_assign)
@@ -51,6 +57,11 @@ class Command(BaseCommand):
                         HospitalAETitle.objects.get_or_create(
                             ae_title=title, defaults={"hospital": hospital}
                         )
+                if pacs:
+                    # Its own archive, where the reading center looks for priors.
+                    HospitalPACS.objects.get_or_create(
+                        hospital=Hospital.objects.get(code=item["code"]), defaults=pacs
+                    )
                 if facility:
                     # The RIS that sends its orders over HL7, in its own character set.
                     HospitalHL7Facility.objects.get_or_create(

@@ -18,7 +18,11 @@ from readingcenter.pacs.management.commands.run_orthanc import (
     orthanc_config_from_settings,
     orthanc_index_from_settings,
 )
-from readingcenter.pacs.orthanc_server import OrthancProcess, OrthancServerError
+from readingcenter.pacs.orthanc_server import (
+    OrthancConfig,
+    OrthancProcess,
+    OrthancServerError,
+)
 
 SHARED_DICOM = Path(settings.BASE_DIR).parent / "shared" / "dicom"
 
@@ -44,6 +48,9 @@ SYNTHETIC_SENDS = [
 # The demo hospitals' receiving systems (run_hospital_systems); fixtures/demo.json's delivery
 # endpoints point at these ports.
 HOSPITAL_PORTS = {"pacs": 11112, "mllp": 2575, "fhir": 8090}
+# Seoul North's own archive (a second Orthanc): the patients' earlier studies, which the
+# reading center queries and retrieves as priors (fixtures/demo.json's "pacs").
+ARCHIVE = {"aet": "SEOULNORTH_PACS", "dicom": 11113, "http": 8047}
 
 
 def _port_free(port: int) -> bool:
@@ -84,6 +91,8 @@ class Command(BaseCommand):
             (HOSPITAL_PORTS["mllp"], "the demo hospital HL7 interface engine"),
             (HOSPITAL_PORTS["fhir"], "the demo hospital FHIR server"),
             (settings.HL7_LISTENER_PORT, "the HL7 order listener"),
+            (ARCHIVE["dicom"], "the demo hospital archive (priors)"),
+            (ARCHIVE["http"], "the demo hospital archive's REST port"),
         ]:
             if not _port_free(needed):
                 raise CommandError(
@@ -115,6 +124,7 @@ class Command(BaseCommand):
             self.orthanc.start()
         except OrthancServerError as exc:
             raise CommandError(str(exc)) from exc
+        self.archive = _start_archive(config, log_dir)
         self._remember_pids()
         self.stdout.write(
             f"Orthanc up: C-STORE to {config.aet}@127.0.0.1:{config.dicom_port}; {said}"
@@ -190,8 +200,9 @@ class Command(BaseCommand):
 
     def _remember_pids(self) -> None:
         pids = [p.pid for _, p, _ in self.children]
-        if self.orthanc and self.orthanc.process:
-            pids.append(self.orthanc.process.pid)
+        for orthanc in (self.orthanc, getattr(self, "archive", None)):
+            if orthanc and orthanc.process:
+                pids.append(orthanc.process.pid)
         self.pid_file.write_text("\n".join(map(str, pids)) + "\n")
 
     def _spawn(self, name: str, command: list[str], log_dir: Path) -> None:
@@ -249,6 +260,12 @@ class Command(BaseCommand):
                     str(seed + index),
                     "--finding-rate",
                     "0.4",
+                    # Seoul North's archive holds its patients' earlier studies: priors.
+                    *(
+                        ("--priors-to", f"{ARCHIVE['aet']}@127.0.0.1:{ARCHIVE['dicom']}")
+                        if aet.startswith("SEOULNORTH")
+                        else ()
+                    ),
                 ],
                 check=False,
             )
@@ -294,8 +311,10 @@ The reading center is running. Ctrl-C stops everything this command started.
   API docs          http://127.0.0.1:{port}/api/docs/    (schema: /api/schema/)
   Django admin      http://127.0.0.1:{port}/admin/
   DICOM C-STORE     AE {config.aet} on 127.0.0.1:{config.dicom_port} (AE titles: admin)
-  HL7 orders (MLLP) ORM^O01 / OMI^O23 / ADT^A08 to 127.0.0.1:{settings.HL7_LISTENER_PORT} \
-(sending facilities: admin, on the hospital; messages and ACKs: admin, HL7 intake)
+  HL7 in (MLLP)     ORM^O01, OMI^O23, ADT^A08, ADT^A40 to 127.0.0.1:{settings.HL7_LISTENER_PORT}
+                    (facilities: admin, on the hospital; messages and ACKs: admin, HL7 intake)
+  Hospital archive  {ARCHIVE["aet"]} on 127.0.0.1:{ARCHIVE["dicom"]}: Seoul North's earlier studies,
+                    fetched as priors when its new ones arrive (lookups: admin, Priors)
 
   Logins (password for all: {password}):
 {users}
@@ -319,5 +338,31 @@ The reading center is running. Ctrl-C stops everything this command started.
                 process.kill()
         if self.orthanc:
             self.orthanc.stop()
+        if getattr(self, "archive", None):
+            self.archive.stop()
         self.pid_file.unlink(missing_ok=True)
         self.stdout.write("all stopped.")
+
+
+def _start_archive(ours, log_dir: Path) -> OrthancProcess | None:
+    """Seoul North's archive: an Orthanc that answers C-FIND, C-MOVE and C-GET and knows our
+    AE title as a move destination, as a hospital's PACS is set up for a reading center."""
+    config = OrthancConfig(
+        directory=Path(settings.VAR_DIR) / "hospital-archive",
+        http_port=ARCHIVE["http"],
+        dicom_port=ARCHIVE["dicom"],
+        aet=ARCHIVE["aet"],
+        name="seoul-north-archive",
+        extra={
+            "DicomModalities": {"readingcenter": [ours.aet, "127.0.0.1", ours.dicom_port]},
+            "DicomAlwaysAllowFind": True,
+            "DicomAlwaysAllowMove": True,
+            "DicomAlwaysAllowGet": True,
+        },
+    )
+    try:
+        return OrthancProcess(config, log_path=log_dir / "hospital-archive.log").start()
+    except OrthancServerError as exc:
+        # The demo runs without priors rather than not at all; the cases say why.
+        print(f"the demo hospital archive did not start ({exc}): no priors in this demo")
+        return None

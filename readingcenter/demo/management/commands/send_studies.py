@@ -6,6 +6,7 @@ manage.py send_studies --aet SEOULNORTH_CT --synthetic 20 --kind mixed --orders 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -154,6 +155,14 @@ class Command(BaseCommand):
             help="also create each synthetic study's order, as the hospital's system would",
         )
         parser.add_argument(
+            "--priors-to",
+            default=None,
+            metavar="AET@HOST:PORT",
+            help="first store 1-2 earlier studies of each synthetic patient (1-4 years old) in "
+            "the hospital's own PACS there, as its archive holds them: the reading center "
+            "fetches them as priors",
+        )
+        parser.add_argument(
             "--orders-via",
             choices=("api", "hl7"),
             default="api",
@@ -276,6 +285,8 @@ class Command(BaseCommand):
                     compress=options["compress"],
                 )
                 studies.append(study)
+                if options["priors_to"]:
+                    self._store_priors(study, kind, rng, options)
                 if hospital is not None:
                     # The order goes first, as a hospital's RIS places it before imaging.
                     ok = self._create_order(hospital, study)
@@ -295,6 +306,23 @@ class Command(BaseCommand):
             "late_series_instances": late,
             "orders": orders if options["orders"] else None,
         }
+
+    def _store_priors(self, study: SyntheticStudy, kind: str, rng, options) -> None:
+        """The patient's earlier studies, into the hospital's own PACS (not to us)."""
+        aet, _, address = options["priors_to"].partition("@")
+        host, _, port = address.rpartition(":")
+        if not (aet and host and port.isdigit()):
+            raise CommandError(f"--priors-to {options['priors_to']!r}: expected AET@HOST:PORT")
+        for years in sorted(rng.uniform(1, 4, int(rng.integers(1, 3))), reverse=True):
+            when = dt.datetime.now() - dt.timedelta(days=int(365 * years))
+            prior = make_study(kind, rng=rng, finding=False, patient=study.header.patient,
+                               study_datetime=when, slices=options["slices"],
+                               institution_name=study.header.institution_name)  # fmt: skip
+            part = send_datasets(prior.datasets, host=host, port=int(port), calling_aet=self.aet,
+                                 called_aet=aet, progress=lambda done, total: None,
+                                 timeout=self.options["timeout"])  # fmt: skip
+            if part.failed:
+                self.stderr.write(f"{part.failed} prior instance(s) not stored in {aet}")
 
     def _accession_prefix(self, prefix: str | None) -> str:
         """--accession-prefix, or one made from the calling AE title (at most 8 characters)."""
@@ -385,6 +413,8 @@ class Command(BaseCommand):
                 f"({exc}); start it (`manage.py run_hl7_listener`, or `make demo`)"
             )
             return False
+        if isinstance(ack, bytes):  # the hl7 client answers bytes when it was given bytes
+            ack = ack.decode(codec, errors="replace")
         if "MSA|AA|" not in ack:
             self.stderr.write(f"order {study.accession_number} refused: {ack!r}")
             return False
