@@ -153,12 +153,15 @@ def main() -> int:
                                              stderr=subprocess.STDOUT))  # fmt: skip
         _send(current.datasets, ours.dicom_port, HOSPITAL_AET, ours.aet)
         arrived = time.monotonic()
-        deadline = arrived + 600
+        deadline, shown = arrived + 600, -1
         while time.monotonic() < deadline:
             done = Study.objects.filter(study_instance_uid__in=uids, is_prior=True,
                                         status="complete",
                                         instance_count=args.instances).count()  # fmt: skip
-            print(f"\r    priors complete: {done}/{len(uids)}", end="", flush=True)
+            if done != shown:
+                print(f"\r    priors complete: {done}/{len(uids)} after "
+                      f"{time.monotonic() - arrived:.1f} s", end="", flush=True)  # fmt: skip
+                shown = done
             if done == len(uids):
                 break
             time.sleep(0.2)

@@ -309,6 +309,8 @@ LOGGING = {
         "procrastinate": {"level": env("PROCRASTINATE_LOG_LEVEL", "WARNING")},
         # highdicom narrates every SR it builds at INFO.
         "highdicom": {"level": "WARNING"},
+        # pynetdicom narrates every DIMSE message (a prior's C-MOVE is hundreds) at INFO.
+        "pynetdicom": {"level": "WARNING"},
     },
 }
 
