@@ -203,6 +203,8 @@ def filter_search(request, *, user, route: Route, body: bytes) -> bytes:
     # An entry without a StudyInstanceUID cannot be checked, so it is not shown.
     kept = [e for e in entries if _study_uid_of(e) in visible]
     opened = _named_study_uids(request) & visible if route.search_level == "studies" else set()
+    if not opened:
+        kept = _same_patient_as_open_study(request, user=user, entries=kept)
     if opened:
         audit_opened(request, user=user, study_instance_uids=opened)
     else:
@@ -219,6 +221,36 @@ def filter_search(request, *, user, route: Route, body: bytes) -> bytes:
             },
         )
     return json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _same_patient_as_open_study(request, *, user, entries: list) -> list:
+    """A viewer that has a study open asks for the patient's other studies by PatientID (its
+    priors panel). One PatientID can be two people at two hospitals (or two issuers), and a
+    reader privileged at both must not be offered the other one's images as this patient's:
+    keep the studies of the open study's patient (hospital, issuer, id) only."""
+    patient_id = (request.GET.get("PatientID") or request.GET.get("00100020") or "").strip()
+    if not patient_id or not entries:
+        return entries
+    since = timezone.now() - timedelta(hours=1)
+    last = (
+        AuditEvent.objects.filter(
+            actor=user, action=OPEN_ACTION, at__gte=since, target_type=Study._meta.label_lower
+        )
+        .order_by("-at")
+        .values_list("target_id", flat=True)
+        .first()
+    )
+    open_study = Study.objects.filter(pk=last, patient_id=patient_id).first() if last else None
+    if open_study is None:
+        return entries  # a search of its own, not the open study's priors
+    patient = (open_study.hospital_id, open_study.issuer_of_patient_id, patient_id)
+    same = set(
+        Study.objects.filter(
+            hospital_id=patient[0], issuer_of_patient_id=patient[1], patient_id=patient_id,
+            study_instance_uid__in={_study_uid_of(e) for e in entries},
+        ).values_list("study_instance_uid", flat=True)
+    )  # fmt: skip
+    return [e for e in entries if _study_uid_of(e) in same]
 
 
 # -- Orthanc ----------------------------------------------------------------------------------

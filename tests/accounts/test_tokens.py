@@ -49,7 +49,10 @@ def test_a_hospital_created_in_the_admin_is_audited(client, manager):
     response = client.post("/admin/hospitals/hospital/add/", {
         "name": "Admin Made", "code": "admin-made", "time_zone": "UTC", "is_active": "on",
         "ae_titles-TOTAL_FORMS": "1", "ae_titles-INITIAL_FORMS": "0",
-        "ae_titles-0-ae_title": "ADMIN_MADE"})  # fmt: skip
+        "ae_titles-0-ae_title": "ADMIN_MADE",
+        # The page's other inlines (HL7 facilities, the hospital's PACS), left empty.
+        "hl7_facilities-TOTAL_FORMS": "0", "hl7_facilities-INITIAL_FORMS": "0",
+        "pacs-TOTAL_FORMS": "0", "pacs-INITIAL_FORMS": "0"})  # fmt: skip
     assert response.status_code == 302
     assert AuditEvent.objects.filter(action="hospital.create", actor=manager,
                                      detail__via="admin").exists()  # fmt: skip

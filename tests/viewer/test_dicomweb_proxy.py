@@ -227,6 +227,23 @@ def test_a_search_by_patient_id_lists_only_the_studies_the_user_may_see(
     assert search.filter(detail__results=1, detail__withheld=1, detail__level="studies").exists()
 
 
+def test_the_open_studys_priors_search_lists_only_that_patient_not_his_namesake_elsewhere(
+    orthanc, hospital_a, hospital_b, radiologist, tmp_path
+):
+    """A reader privileged at both hospitals opens Alpha's MRN-7; the viewer then asks for
+    MRN-7's other studies: Beta's MRN-7 is another person and is not offered as a prior."""
+    own = _store(orthanc, tmp_path / "a", aet="ALPHA_CT", PatientID="MRN-7")
+    other = _store(orthanc, tmp_path / "b", aet="BETA_CT", sources=BBMRI[:2], PatientID="MRN-7")
+    client = logged_in(radiologist)
+    opened = client.get(f"/dicom-web/studies?StudyInstanceUID={own.study_instance_uid}",
+                        HTTP_ACCEPT=JSON)  # fmt: skip
+    assert opened.status_code == 200
+    response = client.get("/dicom-web/studies?PatientID=MRN-7", HTTP_ACCEPT=JSON)
+    found = {entry["0020000D"]["Value"][0] for entry in json.loads(body(response))}
+    assert found == {own.study_instance_uid}
+    assert other.study_instance_uid not in found
+
+
 def test_a_search_asked_for_xml_is_refused_because_it_cannot_be_filtered(
     orthanc, study_a, hospital_user_a
 ):
