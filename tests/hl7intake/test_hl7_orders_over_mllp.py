@@ -9,6 +9,7 @@ import threading
 
 import hl7
 import pytest
+from django.urls import reverse
 from hl7.client import MLLPClient
 
 from readingcenter.audit.models import AuditEvent
@@ -16,9 +17,11 @@ from readingcenter.hl7intake.listener import Listener
 from readingcenter.hl7intake.models import InboundMessage
 from readingcenter.hospitals.models import HospitalHL7Facility
 from readingcenter.studies.models import Order, OrderStatus
+from readingcenter.worklist.consumers import WorklistHintConsumer
 from readingcenter.worklist.models import Case, CaseState
 from simulator.hl7_orders import OrderMessage, patient_update
 from tests.factories import make_case, make_study
+from tests.hints import hints_during
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -150,6 +153,15 @@ def test_a_change_raises_the_priority_of_the_case_on_the_worklist(listener, faci
     assert (case.priority, order.priority, order.clinical_history) == ("stat", "stat", "GCS 8")
 
 
+def _reader(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.usefixtures("own_redis_prefix")
 def test_a_cancel_takes_a_claimed_case_off_the_worklist_and_tells_why(
     listener, facilities, hospital_a, radiologist
 ):
@@ -162,7 +174,13 @@ def test_a_cancel_takes_a_claimed_case_off_the_worklist_and_tells_why(
     case_claim(case_id=case.id, user=radiologist)
     cancel = OrderMessage(**{**new.__dict__, "control_id": "X2", "control": "CA",
                              "cancel_reason": "환자 퇴원"})  # fmt: skip
-    assert msa(send(listener, cancel.encoded())) == ("AA", "X2", "order KR0005 cancelled")
+    heard = hints_during(
+        WorklistHintConsumer, "/ws/worklist/", radiologist,
+        lambda: msa(send(listener, cancel.encoded())) == ("AA", "X2", "order KR0005 cancelled"),
+    )  # fmt: skip
+    assert {"type": "case", "id": case.id, "event": "order_cancelled"}.items() <= heard[-1].items()
+    page = _reader(radiologist).get(reverse("case-detail", args=[case.pk])).content.decode()
+    assert "Off the worklist:</b> Order cancelled by the hospital: 환자 퇴원" in page
     case.refresh_from_db()
     assert case.state == CaseState.REMOVED
     assert case.removed_reason == "Order cancelled by the hospital: 환자 퇴원"
