@@ -5,6 +5,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.management import call_command
@@ -12,8 +13,10 @@ from django.core.management.base import CommandError
 
 from readingcenter.demo.cluster import Cluster, ClusterError, ClusterPorts
 from readingcenter.demo.management.commands.run_demo import (
+    ARCHIVE,
     HOSPITAL_PORTS,
     _port_free,
+    start_hospital_archive,
 )
 from readingcenter.demo.management.commands.run_demo import (
     Command as DemoCommand,
@@ -118,6 +121,8 @@ class Command(DemoCommand):
             self.stdout.write("\nstopping the cluster…")
         finally:
             self.cluster.stop()
+            if getattr(self, "archive", None):
+                self.archive.stop()
             self.stdout.write("all stopped.")
 
     @staticmethod
@@ -128,7 +133,7 @@ class Command(DemoCommand):
 
         db = settings.DATABASES["default"]
         redis = urlsplit(settings.REDIS_URL).port if getattr(settings, "REDIS_URL", "") else None
-        ports = [int(db.get("PORT") or 5432), *HOSPITAL_PORTS.values()]
+        ports = [int(db.get("PORT") or 5432), *HOSPITAL_PORTS.values(), ARCHIVE["dicom"]]
         return tuple(sorted({*ports, *([redis] if redis else [])}))
 
     def _hospital_command(self, manage, ports) -> list[str] | None:
@@ -152,6 +157,10 @@ class Command(DemoCommand):
             f"http://127.0.0.1:{ports.front_http}/healthz", "the front", log_dir / "front.log"
         )
         self.stdout.write(self.style.SUCCESS(self._cluster_banner(ports)))
+        if _port_free(ARCHIVE["dicom"]) and _port_free(ARCHIVE["http"]):
+            # Seoul North's archive sends priors to the front, which hands them to a node.
+            front = SimpleNamespace(aet=settings.ORTHANC_AET, dicom_port=ports.front_dicom)
+            self.archive = start_hospital_archive(front, log_dir)
         if not no_send:
             os.environ["ORTHANC_DICOM_PORT"] = str(ports.front_dicom)
             os.environ["HL7_LISTENER_PORT"] = str(ports.front_hl7)

@@ -124,7 +124,7 @@ class Command(BaseCommand):
             self.orthanc.start()
         except OrthancServerError as exc:
             raise CommandError(str(exc)) from exc
-        self.archive = _start_archive(config, log_dir)
+        self.archive = start_hospital_archive(config, log_dir)
         self._remember_pids()
         self.stdout.write(
             f"Orthanc up: C-STORE to {config.aet}@127.0.0.1:{config.dicom_port}; {said}"
@@ -344,7 +344,7 @@ The reading center is running. Ctrl-C stops everything this command started.
         self.stdout.write("all stopped.")
 
 
-def _start_archive(ours, log_dir: Path) -> OrthancProcess | None:
+def start_hospital_archive(ours, log_dir: Path) -> OrthancProcess | None:
     """Seoul North's archive: an Orthanc that answers C-FIND, C-MOVE and C-GET and knows our
     AE title as a move destination, as a hospital's PACS is set up for a reading center."""
     config = OrthancConfig(
