@@ -79,6 +79,24 @@ def test_the_case_detail_carries_order_priors_and_ai(hospital_a, radiologist):
     assert body["viewer_url"] == f"/cases/{case.pk}/viewer/"
 
 
+def test_the_case_page_shows_a_prior_with_our_own_earlier_report(hospital_a, radiologist):
+    from django.test import Client
+    from django.utils import timezone
+
+    from readingcenter.reports.models import Report
+
+    prior = make_case(hospital_a, patient_id="P-90", completed_minutes_ago=9000)
+    Report.objects.create(study=prior.study, case=prior, hospital=hospital_a, state="signed",
+                          impression="Old lacunar infarct, left thalamus.",
+                          signed_at=timezone.now(), signed_by=radiologist, version_number=1,
+                          content_sha256="0" * 64)  # fmt: skip
+    case = make_case(hospital_a, patient_id="P-90")
+    client = Client()
+    client.force_login(radiologist)
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+    assert "Old lacunar infarct, left thalamus." in page
+
+
 def test_the_openapi_schema_documents_the_worklist(manager):
     schema = api_as(manager).get("/api/schema/", HTTP_ACCEPT="application/json").json()
     for path in [
