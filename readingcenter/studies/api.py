@@ -49,7 +49,15 @@ class OrderSerializer(serializers.ModelSerializer):
             "referring_physician",
             "callback_phone",
             "patient_id",
+            "issuer_of_patient_id",
+            "patient_name",
+            "placer_order_number",
+            "filler_order_number",
+            "status",
+            "cancel_reason",
+            "source",
             "created_at",
+            "updated_at",
             "study",
         ]
 
@@ -338,8 +346,35 @@ class OrderListCreateApi(AuditedReadMixin, generics.ListCreateAPIView):
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
+class OrderChangeSerializer(serializers.Serializer):
+    requested_procedure = serializers.CharField(required=False, max_length=200)
+    priority = PriorityField(required=False, help_text="STAT, urgent or routine")
+    clinical_history = serializers.CharField(required=False, allow_blank=True)
+    referring_physician = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    callback_phone = serializers.RegexField(
+        r"^[0-9+()\-. x]{3,40}$", required=False, allow_blank=True
+    )
+
+
+class OrderCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="why the hospital cancels it")
+
+
+def _order_for_writing(request, pk: int):
+    """The caller's order (404 for another hospital's); only its hospital and managers write."""
+    order = selectors.order_get(user=request.user, order_id=pk)
+    if not (request.user.is_manager or request.user.is_hospital_user):
+        raise DomainError(
+            "forbidden", "Only hospital systems and managers change orders.", status=403
+        )
+    return order
+
+
 @extend_schema(tags=["orders"])
 class OrderDetailApi(AuditedReadMixin, generics.RetrieveAPIView):
+    """An order; PATCH changes it as HL7's ORC-1 XO does (a matched case takes a higher
+    priority at once)."""
+
     serializer_class = OrderSerializer
     audit_name = "order"
 
@@ -347,3 +382,29 @@ class OrderDetailApi(AuditedReadMixin, generics.RetrieveAPIView):
         order = selectors.order_get(user=self.request.user, order_id=self.kwargs["pk"])
         self.audit_read(target=order, hospital=order.hospital_id, patient_id=order.patient_id)
         return order
+
+    @extend_schema(request=OrderChangeSerializer, responses={200: OrderSerializer})
+    def patch(self, request, pk: int):
+        order = _order_for_writing(request, pk)
+        payload = OrderChangeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.order_change(order_id=order.pk, actor=request.user,
+                              changes=dict(payload.validated_data), request=request)  # fmt: skip
+        order = selectors.order_get(user=request.user, order_id=order.pk)
+        return Response(OrderSerializer(order).data)
+
+
+@extend_schema(tags=["orders"])
+class OrderCancelApi(APIView):
+    """The hospital cancels its order (as HL7's ORC-1 CA): its case leaves the worklist with the
+    reason, and a reader who had claimed it is told."""
+
+    @extend_schema(request=OrderCancelSerializer, responses={200: OrderSerializer})
+    def post(self, request, pk: int):
+        order = _order_for_writing(request, pk)
+        payload = OrderCancelSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.order_cancel(order_id=order.pk, actor=request.user,
+                              reason=payload.validated_data["reason"], request=request)  # fmt: skip
+        order = selectors.order_get(user=request.user, order_id=order.pk)
+        return Response(OrderSerializer(order).data)

@@ -26,4 +26,5 @@ api_urlpatterns = [
     ),
     path("orders/", api.OrderListCreateApi.as_view(), name="order-list"),
     path("orders/<int:pk>/", api.OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<int:pk>/cancel/", api.OrderCancelApi.as_view(), name="order-cancel"),
 ]

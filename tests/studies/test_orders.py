@@ -102,3 +102,49 @@ def test_hl7_style_priorities_are_understood(hospital_user_a):
         "/api/v1/orders/", {**GOOD, "priority": "A"}, format="json"
     )
     assert response.data["priority"] == "urgent"
+
+
+def test_the_hospital_changes_then_cancels_its_order_over_the_api_as_over_hl7(
+    hospital_user_a, hospital_a, hospital_user_b, radiologist
+):
+    """The REST API does what HL7's XO and CA do, through the same services."""
+    from django.db import transaction
+
+    from readingcenter.studies.services import study_changed, study_match_order
+    from readingcenter.worklist.models import Case
+    from tests.factories import make_case
+
+    client = api_as(hospital_user_a)
+    order = client.post("/api/v1/orders/", {**GOOD, "priority": "routine"}, format="json").data
+    case = make_case(hospital_a, accession_number="A100")
+    with transaction.atomic():
+        study_match_order(case.study)
+        case.study.save()
+        study_changed(case.study)
+    url = f"/api/v1/orders/{order['id']}/"
+    changed = client.patch(url, {"priority": "STAT", "clinical_history": "GCS 9"}, format="json")
+    assert changed.status_code == 200, changed.data
+    assert (changed.data["priority"], changed.data["clinical_history"]) == ("stat", "GCS 9")
+    assert Case.objects.get(pk=case.pk).priority == "stat"
+    # Another hospital's system, a radiologist: not theirs to change.
+    other = api_as(hospital_user_b).post(f"/api/v1/orders/{order['id']}/cancel/",
+                                         {"reason": "x"}, format="json")  # fmt: skip
+    assert other.status_code == 404
+    reader = api_as(radiologist).patch(f"/api/v1/orders/{order['id']}/", {"priority": "stat"},
+                                       format="json")  # fmt: skip
+    assert reader.status_code in (403, 404)
+    no_reason = client.post(f"/api/v1/orders/{order['id']}/cancel/", {}, format="json")
+    assert no_reason.status_code == 400 and "reason" in no_reason.data
+    cancelled = client.post(f"/api/v1/orders/{order['id']}/cancel/",
+                            {"reason": "patient transferred"}, format="json")  # fmt: skip
+    assert cancelled.status_code == 200
+    assert (cancelled.data["status"], cancelled.data["cancel_reason"]) == (
+        "cancelled",
+        "patient transferred",
+    )
+    case.refresh_from_db()
+    assert case.state == "removed" and "patient transferred" in case.removed_reason
+    again = client.patch(f"/api/v1/orders/{order['id']}/", {"priority": "routine"},
+                         format="json")  # fmt: skip
+    assert again.status_code == 409 and again.data["code"] == "order_cancelled"
+    assert AuditEvent.objects.filter(action="order.cancel", target_id=str(order["id"])).exists()
