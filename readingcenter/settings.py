@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "readingcenter.reports",
     "readingcenter.delivery",
     "readingcenter.critical",
+    "readingcenter.followups",
     "readingcenter.sla",
     "readingcenter.analytics",
     "readingcenter.ops",

@@ -11,6 +11,7 @@ from rest_framework.reverse import reverse
 
 from readingcenter.api import AuditedReadMixin
 from readingcenter.delivery.api import DeliverySerializer
+from readingcenter.followups.selectors import followups_for_hospital
 from readingcenter.portal import selectors
 from readingcenter.portal.selectors import PortalStatus, case_of
 from readingcenter.reports.models import Report
@@ -132,3 +133,43 @@ class PortalStudyDetailApi(_PortalStudyMixin, generics.RetrieveAPIView):
         study = selectors.portal_study_get(user=self.request.user, study_id=self.kwargs["pk"])
         self.audit_read(target=study, hospital=study.hospital_id, patient_id=study.patient_id)
         return study
+
+
+class PortalFollowUpSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["open", "overdue", "done"])
+    patient_id = serializers.CharField()
+    issuer_of_patient_id = serializers.CharField()
+    modality = serializers.CharField(help_text="empty: any later study does it")
+    due_date = serializers.DateField()
+    sentence = serializers.CharField(help_text="the report's words, in its language")
+    language = serializers.CharField()
+    accession_number = serializers.CharField(source="study.accession_number")
+    closed_by_accession_number = serializers.CharField(
+        source="closed_by.accession_number", allow_null=True, default=None
+    )
+
+
+class PortalFollowUpFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=["open", "overdue", "done"], required=False)
+
+
+@extend_schema(tags=["portal"], parameters=[PortalFollowUpFilterSerializer])
+class PortalFollowUpListApi(AuditedReadMixin, generics.ListAPIView):
+    """The follow-ups our signed reports recommended for the hospital's patients, tracked
+    until a matching study arrives; overdue ones first."""
+
+    serializer_class = PortalFollowUpSerializer
+    permission_classes = [permissions.IsAuthenticated, IsHospitalUser]
+    audit_name = "followup"
+
+    def get_queryset(self):
+        filters = PortalFollowUpFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return followups_for_hospital(user=self.request.user,
+                                      state=filters.validated_data.get("state", ""))  # fmt: skip
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        self.audit_read(many=len(response.data["results"]))
+        return response

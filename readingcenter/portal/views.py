@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from readingcenter.audit.services import audit_record
+from readingcenter.followups.selectors import followups_for_hospital
 from readingcenter.portal import selectors
 from readingcenter.portal.selectors import PortalStatus, case_of
 
@@ -117,6 +118,24 @@ def orders_page(request):
         "portal/orders.html",
         {"page": page, "q": q, "query": urlencode({"q": q} if q else {})},
     )
+
+
+@login_required
+def followups_page(request):
+    """The follow-ups our reports recommended for the hospital's patients: overdue first."""
+    user = request.user
+    _require_hospital_user(user)
+    state = request.GET.get("state", "")
+    if state not in ("", "open", "overdue", "done"):
+        state = ""
+    page = Paginator(followups_for_hospital(user=user, state=state), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    audit_record(actor=user, action="followup.list", target_type="followups.followup",
+                 hospital=user.hospital_id, request=request,
+                 detail={"page": "portal-followups", "state": state,
+                         "results": len(page.object_list)})  # fmt: skip
+    return render(request, "portal/followups.html", {"page": page, "state": state})
 
 
 class _Echo:

@@ -43,7 +43,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("triage", ("triage",)),
     ("worklist", ("readingcenter.worklist", "readingcenter.viewer")),
     ("reports", ("readingcenter.reports",)),
-    ("delivery / critical", ("readingcenter.delivery", "readingcenter.critical")),
+    (
+        "delivery / critical",
+        ("readingcenter.delivery", "readingcenter.critical", "readingcenter.followups"),
+    ),
     ("sla", ("readingcenter.sla",)),
     ("read-only", ("readingcenter.ops", "readingcenter.analytics", "readingcenter.portal")),
     (
