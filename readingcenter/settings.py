@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "readingcenter.delivery",
     "readingcenter.critical",
     "readingcenter.followups",
+    "readingcenter.quality",
     "readingcenter.sla",
     "readingcenter.analytics",
     "readingcenter.ops",

@@ -24,6 +24,7 @@ from readingcenter.audit.models import Outcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError
 from readingcenter.hospitals.selectors import hospital_list
+from readingcenter.quality.selectors import disagreements_for, threshold_hint
 from readingcenter.studies.models import Priority
 from triage.monitoring import (
     model_version_alarms,
@@ -256,6 +257,9 @@ def ai_model_page(request, model_name: str, model_version: str):
         ),
         None,
     )
+    disagreements = list(
+        disagreements_for(model_name=model_name, model_version=model_version, since=period.start)
+    )
     audit_record(actor=request.user, action="triage.model_version.read", target=version,
                  request=request, detail={"page": "ai-model"})  # fmt: skip
     key = urlencode({"model_name": model_name, "model_version": model_version})
@@ -267,6 +271,8 @@ def ai_model_page(request, model_name: str, model_version: str):
         "alarms": model_version_alarms(version)[:100],
         "agreement": agreement,
         "agreement_days": AGREEMENT_DAYS,
+        "disagreements": disagreements[:50],
+        "hint": threshold_hint(disagreements),
         "runs_url": f"{reverse('admin:triage_triagerun_changelist')}?{key}",
     }
     return render(request, "analytics/ai_model.html", context)

@@ -45,7 +45,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("reports", ("readingcenter.reports",)),
     (
         "delivery / critical",
-        ("readingcenter.delivery", "readingcenter.critical", "readingcenter.followups"),
+        (
+            "readingcenter.delivery",
+            "readingcenter.critical",
+            "readingcenter.followups",
+            "readingcenter.quality",
+        ),
     ),
     ("sla", ("readingcenter.sla",)),
     ("read-only", ("readingcenter.ops", "readingcenter.analytics", "readingcenter.portal")),
