@@ -53,8 +53,13 @@ def test_the_deliveries_are_queued_before_the_critical_results_are_raised():
     from readingcenter import hooks
     from readingcenter.critical import subscribers as critical
     from readingcenter.delivery import subscribers as delivery
+    from readingcenter.followups import subscribers as followups
+    from readingcenter.quality import subscribers as quality
 
+    # Then the follow-ups the text recommends, and where it disagrees with the AI.
     assert hooks.subscribers("reports.report_signed") == [
         delivery.report_signed,
         critical.report_signed,
+        followups.report_signed,
+        quality.report_signed,
     ]
