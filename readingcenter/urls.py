@@ -16,6 +16,7 @@ from readingcenter.delivery import urls as delivery_urls
 from readingcenter.hospitals import urls as hospitals_urls
 from readingcenter.ops import urls as ops_urls
 from readingcenter.portal import urls as portal_urls
+from readingcenter.quality import urls as quality_urls
 from readingcenter.reports import urls as reports_urls
 from readingcenter.sla import urls as sla_urls
 from readingcenter.studies import urls as studies_urls
@@ -36,6 +37,7 @@ api_v1 = [
     *reports_urls.api_urlpatterns,
     *delivery_urls.api_urlpatterns,
     *critical_urls.api_urlpatterns,
+    *quality_urls.api_urlpatterns,
     *sla_urls.api_urlpatterns,
     *analytics_urls.api_urlpatterns,
     *ops_urls.api_urlpatterns,
@@ -48,6 +50,7 @@ urlpatterns = [
     *studies_urls.urlpatterns,
     *triage_urls.urlpatterns,
     *worklist_urls.urlpatterns,
+    *quality_urls.urlpatterns,
     *reports_urls.urlpatterns,
     *delivery_urls.urlpatterns,
     *critical_urls.urlpatterns,

@@ -31,7 +31,7 @@ SCOPE_RULES: list[tuple[set[str] | None, re.Pattern, str]] = [
         Scope.PORTAL_READ,
     ),
     (SAFE, re.compile(r"^analytics/sla-report/"), Scope.PORTAL_READ),
-    (None, re.compile(r"^(worklist|reports|report-templates|macros)/"), Scope.READING),
+    (None, re.compile(r"^(worklist|reports|report-templates|macros|peer-reviews)/"), Scope.READING),
 ]
 API_PREFIX = "/api/v1/"
 

@@ -36,3 +36,78 @@ class AIDisagreement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} {self.model_version} {self.finding}: {self.kind}"
+
+
+class PeerReviewPolicy(models.Model):
+    """What share of a hospital's signed reports (of one modality, or any) a second
+    radiologist scores; managers set it."""
+
+    hospital = models.ForeignKey("hospitals.Hospital", on_delete=models.CASCADE, related_name="+")
+    modality = models.CharField(max_length=16, blank=True, help_text="empty: every modality")
+    share = models.FloatField(help_text="0.05 = one report in twenty, drawn at random")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hospital", "modality"], name="peer_policy_unique"),
+            models.CheckConstraint(
+                condition=models.Q(share__gte=0) & models.Q(share__lte=1),
+                name="peer_policy_share_is_a_fraction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hospital_id} {self.modality or 'any'}: {self.share:.0%}"
+
+
+class PeerReview(models.Model):
+    """A signed report scored by a second radiologist (never its signer), RADPEER style.
+
+    1: concur; 2: a discrepancy in interpretation not ordinarily expected to be made (a: not
+    clinically significant, b: likely significant); 3: a discrepancy that should be made most of
+    the time (a/b likewise). A 3 is a discrepancy case: the first reader is told and may add an
+    addendum, which reaches the hospital by the normal delivery. Scores are seen by managers
+    and by the report's reader, nobody else.
+    """
+
+    class Reason(models.TextChoices):
+        RANDOM = "random", "Drawn at random"
+        REQUESTED = "requested", "Asked for by the reader"
+
+    class Score(models.TextChoices):
+        CONCUR = "1", "1: concur"
+        MINOR = "2a", "2a: understandable miss, not significant"
+        MINOR_SIGNIFICANT = "2b", "2b: understandable miss, likely significant"
+        MAJOR = "3a", "3a: should be made most of the time, not significant"
+        MAJOR_SIGNIFICANT = "3b", "3b: should be made most of the time, likely significant"
+
+    report = models.OneToOneField("reports.Report", on_delete=models.PROTECT, related_name="+")
+    hospital = models.ForeignKey("hospitals.Hospital", on_delete=models.PROTECT, related_name="+")
+    modality = models.CharField(max_length=16, blank=True)
+    first_reader = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="peer_reviews_received"
+    )
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    reviewer = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="peer_reviews_given",
+    )  # fmt: skip
+    score = models.CharField(max_length=2, choices=Score.choices, blank=True)
+    comment = models.TextField(blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(reviewer=models.F("first_reader")),
+                name="peer_review_never_by_the_first_reader",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"review of report {self.report_id}: {self.score or 'pending'}"
+
+    @property
+    def is_discrepancy(self) -> bool:
+        return self.score.startswith("3")

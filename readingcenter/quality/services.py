@@ -1,9 +1,16 @@
-"""Recording where a signed final read and the AI disagree. The quality app's only writer."""
+"""Reading quality: where a signed final read and the AI disagree, and peer review of signed
+reports by a second radiologist. The quality app's only writer."""
 
 from __future__ import annotations
 
+from django.db import transaction
+from django.utils import timezone
+
 from readingcenter.audit.services import audit_record
-from readingcenter.quality.models import AIDisagreement
+from readingcenter.errors import Conflict, DomainError, NotFound
+from readingcenter.notifications.services import email_send
+from readingcenter.quality.models import AIDisagreement, PeerReview, PeerReviewPolicy
+from readingcenter.quality.selectors import peer_review_scorable
 from readingcenter.reports import critical_rules
 from triage.selectors import triage_runs_succeeded
 
@@ -56,3 +63,91 @@ def _record(report, model_name, model_version, code, kind, probability, threshol
                  detail={"model": f"{model_name} {model_version}", "finding": code,
                          "kind": kind, "probability": probability})  # fmt: skip
     return row
+
+
+# -- peer review ------------------------------------------------------------------------------
+
+
+def _drawn(report, share: float) -> bool:
+    """Reproducible and unbiased: the signed content's hash, not a process's random state."""
+    return int(report.content_sha256[:8] or "0", 16) / 0xFFFFFFFF < share
+
+
+def peer_review_draw(*, report) -> PeerReview | None:
+    """At signing (final reports): the hospital's share for the modality decides."""
+    if report.kind != "final":
+        return None
+    modality = ((report.study.modalities or [""])[0] or "")[:16]
+    policies = PeerReviewPolicy.objects.filter(hospital_id=report.hospital_id)
+    policy = policies.filter(modality=modality).first() or policies.filter(modality="").first()
+    if policy is None or not _drawn(report, policy.share):
+        return None
+    return _open_review(report, PeerReview.Reason.RANDOM, actor=SYSTEM_QUALITY)
+
+
+def peer_review_request(*, report_id: int, user, request=None) -> PeerReview:
+    """The reader asks a colleague to score one of his signed reports."""
+    from readingcenter.reports.models import Report
+
+    report = Report.objects.select_related("study").filter(pk=report_id, state="signed").first()
+    if report is None or report.signed_by_id != user.pk:
+        raise NotFound("No signed report of yours with this id.")
+    existing = PeerReview.objects.filter(report=report).first()
+    return existing or _open_review(report, PeerReview.Reason.REQUESTED, actor=user,
+                                    request=request)  # fmt: skip
+
+
+def _open_review(report, reason, *, actor, request=None) -> PeerReview:
+    review, created = PeerReview.objects.get_or_create(
+        report=report,
+        defaults={"hospital_id": report.hospital_id, "first_reader_id": report.signed_by_id,
+                  "modality": ((report.study.modalities or [""])[0] or "")[:16],
+                  "reason": reason},
+    )  # fmt: skip
+    if created:
+        audit_record(actor=actor, action="peer_review.open", target=review,
+                     hospital=report.hospital_id, request=request,
+                     detail={"report": report.pk, "reason": reason})  # fmt: skip
+    return review
+
+
+def peer_review_score(*, review_id: int, user, score: str, comment: str = "",
+                      request=None) -> PeerReview:  # fmt: skip
+    """A second radiologist, privileged at the hospital and not the signer, scores once."""
+    if score not in PeerReview.Score.values:
+        raise DomainError("invalid_score", "Score 1, 2a, 2b, 3a or 3b.", field="score")
+    if score != "1" and not comment.strip():
+        raise DomainError("comment_required", "Say what was missed or misread.",
+                          field="comment")  # fmt: skip
+    peer_review_scorable(user=user, review_id=review_id)
+    with transaction.atomic():
+        review = PeerReview.objects.select_for_update().get(pk=review_id)
+        if review.score:
+            raise Conflict("peer_review_scored", "This report has already been scored.")
+        review.reviewer, review.score, review.comment = user, score, comment.strip()
+        review.scored_at = timezone.now()
+        review.save(update_fields=["reviewer", "score", "comment", "scored_at"])
+        audit_record(actor=user, action="peer_review.score", target=review,
+                     hospital=review.hospital_id, request=request,
+                     detail={"score": score, "report": review.report_id})  # fmt: skip
+        if review.is_discrepancy:
+            transaction.on_commit(lambda: _tell_first_reader(review))
+    return review
+
+
+def _tell_first_reader(review: PeerReview) -> None:
+    """A discrepancy: the first reader learns the score and comment (e-mail), and may add an
+    addendum to the report, which the hospital receives by the normal delivery."""
+    reader = review.first_reader
+    result = email_send(
+        to=reader.email,
+        subject=f"Peer review: score {review.score} on your report {review.report_id}",
+        body=(f"A colleague scored your report {review.report_id} {review.get_score_display()}."
+              f"\n\n{review.comment}\n\nYou may add an addendum to the report; the hospital "
+              "receives it as it received the report."),
+    ) if reader.email else None  # fmt: skip
+    audit_record(actor=SYSTEM_QUALITY, action="peer_review.discrepancy", target=review,
+                 hospital=review.hospital_id,
+                 detail={"first_reader": reader.pk, "score": review.score,
+                         "emailed": bool(result and result.sent),
+                         "error": result.error if result else "no e-mail address"})  # fmt: skip

@@ -10,3 +10,4 @@ from readingcenter.quality import services
 def report_signed(*, report, user, request) -> None:
     # In the signing transaction: a disagreement exists exactly when the signature does.
     services.disagreements_record(report=report)
+    services.peer_review_draw(report=report)

@@ -44,6 +44,7 @@ KINDS = {
     "critical-results": "critical",
     "portal": "study",
     "hospitals": "hospital",
+    "peer-reviews": "peer_review",
     "sla": "skip",  # escalation tiers: the center's own configuration, not a hospital's
 }
 
@@ -62,7 +63,12 @@ def _objects(hospital, radiologist, hospital_user) -> dict[str, int]:
     delivery = Delivery.objects.create(
         report=report, endpoint=endpoint, hospital=hospital, idempotency_key=f"sweep-{report.pk}"
     )
+    from readingcenter.quality.models import PeerReview
+
+    review = PeerReview.objects.create(report=report, hospital=hospital, first_reader=radiologist,
+                                       reason="random", modality="CT")  # fmt: skip
     return {
+        "peer_review": review.pk,
         "study": case.study_id,
         "order": order.pk,
         "case": case.pk,
