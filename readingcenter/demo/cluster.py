@@ -357,13 +357,48 @@ def haproxy_binary() -> str:
     return path
 
 
+def _servers(kind: str, nodes: list[str], ports) -> str:
+    """One checked server line per node: out of the rotation after two failed checks."""
+    return "\n".join(
+        f"    server {kind}{i} {host}:{port} check inter 1s fall 2 rise 1"
+        for i, (host, port) in enumerate(zip(nodes, ports, strict=True), start=1)
+    )
+
+
+def _tcp_balanced(name: str, port: int, servers: str) -> str:
+    """A TCP front on this machine's loopback, to the node with the fewest connections."""
+    return f"""
+frontend {name}
+    mode tcp
+    bind 127.0.0.1:{port}
+    default_backend {name}
+
+backend {name}
+    mode tcp
+    balance leastconn
+{servers}
+"""
+
+
+def _relay(name: str, bind: str, target: str, port: int) -> str:
+    """A plain TCP relay: ``bind``:port to ``target``:port."""
+    return f"""
+listen {name}-{port}
+    mode tcp
+    bind {bind}:{port}
+    server relay {target}:{port}
+"""
+
+
 def front_config(
     ports: ClusterPorts,
     nodes: list[str] | None = None,
     gateway: str | None = None,
     forwards: list[int] = (),
 ) -> str:
-    """haproxy: HTTP and WebSockets to the web nodes, DICOM associations to the Orthanc nodes.
+    """haproxy: HTTP and WebSockets to the web nodes, DICOM associations to the Orthanc nodes,
+    HL7 connections to the nodes' listeners; with ``gateway``, the host's loopback services
+    carried onto the nodes' bridge (``forwards``).
 
     A node that fails its check (every second, twice) leaves the rotation; a request whose
     connection is refused is sent to the other node (redispatch). WebSockets are long-lived:
@@ -371,27 +406,11 @@ def front_config(
     the front to the other one.
     """
     nodes = nodes or ["127.0.0.1"] * len(ports.web)
-    webs = "\n".join(
-        f"    server web{i} {host}:{port} check inter 1s fall 2 rise 1"
-        for i, (host, port) in enumerate(zip(nodes, ports.web, strict=True), start=1)
+    dicom = _tcp_balanced(
+        "dicom", ports.front_dicom, _servers("orthanc", nodes, ports.orthanc_dicom)
     )
-    listeners = "\n".join(
-        f"    server hl7{i} {host}:{port} check inter 1s fall 2 rise 1"
-        for i, (host, port) in enumerate(zip(nodes, ports.hl7, strict=True), start=1)
-    )
-    orthancs = "\n".join(
-        f"    server orthanc{i} {host}:{port} check inter 1s fall 2 rise 1"
-        for i, (host, port) in enumerate(zip(nodes, ports.orthanc_dicom, strict=True), start=1)
-    )
-    outside = "".join(
-        f"""
-listen outside-{port}
-    mode tcp
-    bind {gateway}:{port}
-    server here 127.0.0.1:{port}
-"""
-        for port in forwards
-    )
+    hl7 = _tcp_balanced("hl7", ports.front_hl7, _servers("hl7", nodes, ports.hl7))
+    outside = "".join(_relay("outside", gateway, "127.0.0.1", port) for port in forwards)
     return f"""# Written by run_cluster: the reading center's front.
 global
     maxconn 4096
@@ -417,42 +436,14 @@ backend web
     # Django answers only hosts it knows: the check names this machine, not the node's address.
     http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
-{webs}
-
-frontend dicom
-    mode tcp
-    bind 127.0.0.1:{ports.front_dicom}
-    default_backend orthanc
-
-backend orthanc
-    mode tcp
-    balance leastconn
-{orthancs}
-
-frontend hl7
-    mode tcp
-    bind 127.0.0.1:{ports.front_hl7}
-    default_backend hl7
-
-backend hl7
-    mode tcp
-    balance leastconn
-{listeners}
-{outside}"""
+{_servers("web", nodes, ports.web)}
+{dicom}{hl7}{outside}"""
 
 
 def link_config(ports: list[int], gateway: str) -> str:
     """haproxy inside a node: the outside services on the node's loopback, as on a machine
     whose settings name them at 127.0.0.1 (PostgreSQL, Redis, the hospitals' systems)."""
-    listens = "".join(
-        f"""
-listen service-{port}
-    mode tcp
-    bind 127.0.0.1:{port}
-    server outside {gateway}:{port}
-"""
-        for port in ports
-    )
+    listens = "".join(_relay("service", "127.0.0.1", gateway, port) for port in ports)
     return f"""# Written by run_cluster: this node's link to the services outside it.
 global
     maxconn 4096
