@@ -54,16 +54,17 @@ class MessageRefused(Exception):
 
 @dataclass
 class Header:
-    """What MSH says, read from the raw bytes before the message is decoded."""
+    """What MSH says, read from the raw bytes before the message is decoded. ``Header()`` is
+    what an ACK to a message without a readable MSH answers to."""
 
-    sending_application: str
-    sending_facility: str
-    receiving_application: str
-    receiving_facility: str
-    message_type: str  # "ORM^O01"
-    control_id: str
-    version: str
-    charset: str  # MSH-18 as written ("" when absent)
+    sending_application: str = ""
+    sending_facility: str = ""
+    receiving_application: str = ""
+    receiving_facility: str = ""
+    message_type: str = ""  # "ORM^O01"
+    control_id: str = ""
+    version: str = "2.5.1"
+    charset: str = ""  # MSH-18 as written ("" when absent)
 
     @property
     def event(self) -> str:
@@ -179,22 +180,23 @@ def ack(header: Header, code: str, text: str = "", *, error: str = "", hl7_error
     """The ACK for ``header``'s message: MSA-1 ``code``, MSA-2 its control id, MSA-3 why."""
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S+0000")
     trigger = header.message_type.split("^")[1] if "^" in header.message_type else ""
-    clean = _escape(text)[:800]
+    clean = escape(text)[:800]
     lines = [
         "|".join([
             "MSH", "^~\\&", "READINGCENTER", "READINGCENTER",
-            _escape(header.sending_application), _escape(header.sending_facility), now, "",
+            escape(header.sending_application), escape(header.sending_facility), now, "",
             f"ACK^{trigger}^ACK" if trigger else "ACK", f"RC{now[:14]}{next(_ack_ids):06d}",
             "P", header.version or "2.5.1", "", "", "", "", "", header.charset,
         ]).rstrip("|"),
-        f"MSA|{code}|{_escape(header.control_id)}|{clean}".rstrip("|"),
+        f"MSA|{code}|{escape(header.control_id)}|{clean}".rstrip("|"),
     ]  # fmt: skip
     if code != "AA":
-        lines.append(f"ERR|||{hl7_error or '207'}^{_escape(error)}^HL70357|E||||{clean}")
+        lines.append(f"ERR|||{hl7_error or '207'}^{escape(error)}^HL70357|E||||{clean}")
     return "\r".join(lines) + "\r"
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
+    """Text as an HL7 field value: delimiters escaped, line breaks as spaces, UTF-8 kept."""
     escaped = (
         str(text)
         .replace("\\", "\\E\\")
@@ -203,4 +205,5 @@ def _escape(text: str) -> str:
         .replace("&", "\\T\\")
         .replace("~", "\\R\\")
     )
-    return "".join(" " if ch in "\r\n\t" else ch for ch in escaped)
+    # CR ends a segment and the MLLP frame bytes end a message: none may appear in a value.
+    return "".join(" " if ch in "\r\n\t" else ch for ch in escaped if ch >= " " or ch in "\r\n\t")

@@ -32,7 +32,7 @@ def answer_one(raw: bytes, peer: str) -> Answer:
         try:
             header = er7.read_header(raw)
         except er7.MessageRefused:
-            header = er7.Header("", "", "", "", "", "", "2.5.1", "")
+            header = er7.Header()
         text = er7.ack(header, "AE", f"Internal error, send again: {type(exc).__name__}",
                        error="internal_error", hl7_error="207")  # fmt: skip
         return Answer(text, "utf-8", "AE")

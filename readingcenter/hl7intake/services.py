@@ -23,7 +23,7 @@ from readingcenter.hl7intake import er7
 from readingcenter.hl7intake.er7 import MessageRefused
 from readingcenter.hl7intake.models import InboundMessage
 from readingcenter.hospitals.models import HospitalHL7Facility
-from readingcenter.studies.models import Order, OrderSource, OrderStatus
+from readingcenter.studies.models import Order, OrderSource, OrderStatus, Priority
 from readingcenter.studies.services import (
     order_cancel,
     order_change,
@@ -52,7 +52,7 @@ def message_receive(raw: bytes, *, peer: str = "") -> Answer:
     try:
         header = er7.read_header(raw)
     except MessageRefused as refused:
-        header = er7.Header("", "", "", "", "", "", "2.5.1", "")
+        header = er7.Header()
         return _answer(raw, header, None, "utf-8", refused, peer=peer)
     facility = (
         HospitalHL7Facility.objects.select_related("hospital")
@@ -236,8 +236,6 @@ def _order_fields(message, group) -> dict:
 
 
 def _priority(value: str) -> str:
-    from readingcenter.studies.models import Priority
-
     if not value:
         return Priority.ROUTINE
     try:

@@ -30,8 +30,8 @@ from readingcenter.delivery.formats.common import (
     utc_offset,
 )
 
-START_BLOCK = b"\x0b"
-END_BLOCK = b"\x1c\x0d"
+# The ER7 primitives both directions share: the frame bytes and field escaping.
+from readingcenter.hl7intake.er7 import END_BLOCK, START_BLOCK, escape
 
 RESULT_STATUS = {"preliminary": "P", "final": "F", "amended": "C"}
 
@@ -51,20 +51,6 @@ CRITICAL_FLAG = "AA"
 
 
 # -- writing ----------------------------------------------------------------------------------
-def escape(text: str) -> str:
-    """Text as an HL7 field value: delimiters escaped, line breaks as spaces, UTF-8 kept."""
-    escaped = (
-        str(text)
-        .replace("\\", "\\E\\")
-        .replace("|", "\\F\\")
-        .replace("^", "\\S\\")
-        .replace("&", "\\T\\")
-        .replace("~", "\\R\\")
-    )
-    # CR ends a segment and the MLLP frame bytes end a message: none may appear in a value.
-    return "".join(" " if ch in "\r\n\t" else ch for ch in escaped if ch >= " " or ch in "\r\n\t")
-
-
 def _components(*values: str) -> str:
     return "^".join(escape(v) for v in values).rstrip("^")
 
