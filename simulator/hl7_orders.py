@@ -59,17 +59,25 @@ class OrderMessage:
         return self.text().encode(CODECS.get(self.charset, "utf-8"))
 
 
-def patient_update(facility: str, control_id: str, patient_id: str, family: str, given: str,
-                   *, issuer: str = "", charset: str = "UNICODE UTF-8") -> bytes:  # fmt: skip
+def _adt(facility: str, control_id: str, event: str, structure: str, patient: str,
+         family: str, given: str, last: str, *, issuer: str, charset: str) -> bytes:  # fmt: skip
+    """An ADT message: MSH, EVN, PID of ``patient`` and the event's own ``last`` segment."""
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     text = (
-        f"MSH|^~\\&|ADT|{facility}|READINGCENTER|READINGCENTER|{now}||ADT^A08^ADT_A01|"
+        f"MSH|^~\\&|ADT|{facility}|READINGCENTER|READINGCENTER|{now}||ADT^{event}^{structure}|"
         f"{control_id}|P|2.5.1|||AL|NE||{charset}\r"
-        f"EVN|A08|{now}\r"
-        f"PID|1||{patient_id}^^^{issuer}^MR||{family}^{given}||19700101|M\r"
-        f"PV1|1|E\r"
+        f"EVN|{event}|{now}\r"
+        f"PID|1||{patient}^^^{issuer}^MR||{family}^{given}||19700101|M\r"
+        f"{last}\r"
     )
     return text.encode(CODECS.get(charset, "utf-8"))
+
+
+def patient_update(facility: str, control_id: str, patient_id: str, family: str, given: str,
+                   *, issuer: str = "", charset: str = "UNICODE UTF-8") -> bytes:  # fmt: skip
+    """ADT^A08: the patient's demographics changed."""
+    return _adt(facility, control_id, "A08", "ADT_A01", patient_id, family, given, "PV1|1|E",
+                issuer=issuer, charset=charset)  # fmt: skip
 
 
 def patient_merge(
@@ -84,12 +92,5 @@ def patient_merge(
     charset: str = "UNICODE UTF-8",
 ) -> bytes:
     """ADT^A40: patient ``old`` (MRG-1) is patient ``surviving`` (PID-3)."""
-    now = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
-    text = (
-        f"MSH|^~\\&|ADT|{facility}|READINGCENTER|READINGCENTER|{now}||ADT^A40^ADT_A39|"
-        f"{control_id}|P|2.5.1|||AL|NE||{charset}\r"
-        f"EVN|A40|{now}\r"
-        f"PID|1||{surviving}^^^{issuer}^MR||{family}^{given}||19700101|M\r"
-        f"MRG|{old}^^^{issuer}^MR\r"
-    )
-    return text.encode(CODECS.get(charset, "utf-8"))
+    return _adt(facility, control_id, "A40", "ADT_A39", surviving, family, given,
+                f"MRG|{old}^^^{issuer}^MR", issuer=issuer, charset=charset)  # fmt: skip

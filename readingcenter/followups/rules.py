@@ -30,6 +30,7 @@ MODALITIES = [
     ("PT", rf"(?-i:{_A}PET{_Z})"),
 ]
 
+_I = re.IGNORECASE  # every rule is matched without regard to case
 _NUMBER = (
     r"(\d+(?:\.\d+)?|one|two|three|four|five|six|nine|twelve|eighteen|[一二两三四五六九]|十二|十八)"
 )
@@ -89,7 +90,7 @@ def sentences(text: str) -> list[str]:
 
 
 def _number(value: str) -> float:
-    return float(WORD_NUMBERS.get(value.lower(), WORD_NUMBERS.get(value, 0)) or value)
+    return float(WORD_NUMBERS.get(value.lower()) or value)  # CJK numerals have no case
 
 
 def _interval_days(match: re.Match) -> int:
@@ -101,7 +102,7 @@ def _interval_days(match: re.Match) -> int:
 
 def _word_interval(language: str, sentence: str) -> int:
     for pattern, days in WORD_INTERVALS[language].items():
-        if re.search(pattern, sentence, re.IGNORECASE):
+        if re.search(pattern, sentence, _I):
             return days
     return 0
 
@@ -112,17 +113,17 @@ def find(text: str) -> list[Recommendation]:
     for sentence in sentences(text):
         language = language_of(sentence)
         rules = LANGUAGES[language]
-        flags = re.IGNORECASE
-        if not re.search(rules["trigger"], sentence, flags):
+        if not re.search(rules["trigger"], sentence, _I):
             continue
-        if re.search(rules["negation"], sentence, flags):
+        if re.search(rules["negation"], sentence, _I):
             continue
-        interval = re.search(rules["interval"], sentence, flags)
+        interval = re.search(rules["interval"], sentence, _I)
         days = _interval_days(interval) if interval else _word_interval(language, sentence)
         if not days:
             continue
         modality = next(
-            (code for code, pattern in MODALITIES if re.search(pattern, sentence, flags)), ""
+            (code for code, pattern in MODALITIES if re.search(pattern, sentence, _I)),
+            "",
         )
         found.append(Recommendation(sentence, language, modality, days))
     return found

@@ -68,6 +68,11 @@ def _record(report, model_name, model_version, code, kind, probability, threshol
 # -- peer review ------------------------------------------------------------------------------
 
 
+def _modality(report) -> str:
+    """The study's first modality: what the hospital's review share and the rates go by."""
+    return ((report.study.modalities or [""])[0] or "")[:16]
+
+
 def _drawn(report, share: float) -> bool:
     """Reproducible and unbiased: the signed content's hash, not a process's random state."""
     return int(report.content_sha256[:8] or "0", 16) / 0xFFFFFFFF < share
@@ -77,7 +82,7 @@ def peer_review_draw(*, report) -> PeerReview | None:
     """At signing (final reports): the hospital's share for the modality decides."""
     if report.kind != "final":
         return None
-    modality = ((report.study.modalities or [""])[0] or "")[:16]
+    modality = _modality(report)
     policies = PeerReviewPolicy.objects.filter(hospital_id=report.hospital_id)
     policy = policies.filter(modality=modality).first() or policies.filter(modality="").first()
     if policy is None or not _drawn(report, policy.share):
@@ -101,7 +106,7 @@ def _open_review(report, reason, *, actor, request=None) -> PeerReview:
     review, created = PeerReview.objects.get_or_create(
         report=report,
         defaults={"hospital_id": report.hospital_id, "first_reader_id": report.signed_by_id,
-                  "modality": ((report.study.modalities or [""])[0] or "")[:16],
+                  "modality": _modality(report),
                   "reason": reason},
     )  # fmt: skip
     if created:
