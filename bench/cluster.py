@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "readingcenter.settings")
 
 import psycopg  # noqa: E402
 
-from bench.common import bar_chart, prepare_database, process_environment  # noqa: E402
+from bench.common import (  # noqa: E402
+    bar_chart,
+    prepare_database,
+    process_environment,
+    stop_processes,
+)
 from bench.ingest import generate, progress  # noqa: E402
 from readingcenter.env import database_from_url  # noqa: E402
 from readingcenter.pacs.orthanc_server import (  # noqa: E402
@@ -155,13 +159,7 @@ def _wait_complete(database_url: str, total: int, nodes: int, started: float) ->
 
 
 def _stop(index, orthancs, followers) -> None:
-    for follower in followers:
-        follower.send_signal(signal.SIGTERM)
-    for follower in followers:
-        try:
-            follower.wait(15)
-        except subprocess.TimeoutExpired:
-            follower.kill()
+    stop_processes(followers)
     for orthanc in orthancs:
         orthanc.stop()
     index.drop_database()

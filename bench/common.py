@@ -36,6 +36,21 @@ def process_environment(database_url: str, config: OrthancConfig, **extra: str) 
     }
 
 
+def stop_processes(processes, timeout: float = 15) -> None:
+    """SIGTERM every child at once, then wait for each; one that does not stop is killed."""
+    import subprocess
+
+    processes = [p for p in processes if p is not None]
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 def bar_chart(rows: list[tuple[str, float]], unit: str, width: int = 40) -> str:
     top = max(v for _, v in rows) or 1.0
     label_width = max(len(label) for label, _ in rows)

@@ -36,7 +36,6 @@ import itertools
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bar_chart, prepare_database, process_environment  # noqa: E402
+from bench.common import (  # noqa: E402
+    bar_chart,
+    prepare_database,
+    process_environment,
+    stop_processes,
+)
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port  # noqa: E402
 
 DB_NAME = "readingcenter_bench_delivery"
@@ -891,13 +895,7 @@ def main() -> int:
         bare = measure_bare(backlog["drafts"], backlog["owed"], work)
         print_results(args, latency, backlog, bare)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_processes(workers, timeout=20)
         systems.close()
         orthanc.stop()
         if args.keep:

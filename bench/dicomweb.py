@@ -36,7 +36,12 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import requests  # noqa: E402
 
-from bench.common import bar_chart, prepare_database, process_environment  # noqa: E402
+from bench.common import (  # noqa: E402
+    bar_chart,
+    prepare_database,
+    process_environment,
+    stop_processes,
+)
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port  # noqa: E402
 from simulator.synthetic import make_study  # noqa: E402
 
@@ -284,12 +289,7 @@ def main() -> int:
                      (f"through the proxy, x{r['concurrency']}", r["proxy_mb_s"])]  # fmt: skip
         print(bar_chart(rows, "MB/s"))
     finally:
-        if daphne is not None:
-            daphne.terminate()
-            try:
-                daphne.wait(15)
-            except subprocess.TimeoutExpired:
-                daphne.kill()
+        stop_processes([daphne])
         orthanc.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -21,7 +21,6 @@ import argparse
 import copy
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,12 @@ import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 from pydicom.uid import generate_uid  # noqa: E402
 
-from bench.common import bar_chart, prepare_database, process_environment  # noqa: E402
+from bench.common import (  # noqa: E402
+    bar_chart,
+    prepare_database,
+    process_environment,
+    stop_processes,
+)
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port  # noqa: E402
 from simulator.synthetic import make_study  # noqa: E402
 
@@ -316,11 +320,7 @@ def main() -> int:
         report(timings, instances=instances, stable_age=args.stable_age, ids=ids,
                follower_pid=follower.pid)  # fmt: skip
     finally:
-        follower.send_signal(signal.SIGTERM)
-        try:
-            follower.wait(15)
-        except subprocess.TimeoutExpired:
-            follower.kill()
+        stop_processes([follower])
         orthanc.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

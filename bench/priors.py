@@ -31,7 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.common import bar_chart, prepare_database, process_environment  # noqa: E402
+from bench.common import (  # noqa: E402
+    bar_chart,
+    prepare_database,
+    process_environment,
+    stop_processes,
+)
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port  # noqa: E402
 from simulator.sender import send_datasets  # noqa: E402
 from simulator.synthetic import make_study, random_patient  # noqa: E402
@@ -170,10 +175,7 @@ def main() -> int:
         ours_s = time.monotonic() - arrived
         print()
     finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(10)
+        stop_processes(children)
         for process in processes:
             process.stop()
     net = ours_s - STABLE_AGE

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,12 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
 
-from bench.common import bar_chart, prepare_database, process_environment  # noqa: E402
+from bench.common import (  # noqa: E402
+    bar_chart,
+    prepare_database,
+    process_environment,
+    stop_processes,
+)
 from readingcenter.pacs.orthanc_server import OrthancConfig, OrthancProcess, free_port  # noqa: E402
 from simulator.synthetic import make_study  # noqa: E402
 
@@ -223,12 +227,7 @@ def part_two(args, work: Path, config: OrthancConfig, env: dict) -> None:
         else:
             print("\nPart 2: no study was escalated; see the worker log in the work dir")
     finally:
-        for process in (worker, follower):
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes([worker, follower])
 
 
 def main() -> int:

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import bar_chart, prepare_database  # noqa: E402
+from bench.common import bar_chart, prepare_database, stop_processes  # noqa: E402
 from bench.worklist import (  # noqa: E402
     CLAIM_SQL,
     free_tcp_port,
@@ -170,10 +170,7 @@ def main() -> int:
             press_next(url, keys, 2)  # warm-up: connections, caches, plans
             results[f"{nodes} web node(s)"] = press_next(url, keys, args.presses)
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(15)
+            stop_processes(processes)
     results["bare SQL claim"] = bare_sql(database_url, readers, args.presses)
     print(f"\n{'':<18} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'presses':>8}")
     for name, values in results.items():
