@@ -4,7 +4,7 @@ PY := .venv/bin/python
 # Settings a setup run chose (a provisioned database or Redis) live in var/env.
 WITH_ENV := set -a; [ -f var/env ] && . var/env; set +a;
 
-.PHONY: setup demo cluster test test-faults lint format bench clean
+.PHONY: setup demo cluster test test-faults lint format bench clean messages
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +30,13 @@ test-faults: setup
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 	$(PY) scripts/dead_code.py
+
+# Bring the Korean and Chinese catalogues up to date with the code: new messages appear empty in
+# locale/*/LC_MESSAGES/django.po for a translator; tests/i18n fails until each is translated.
+messages:
+	$(PY) manage.py makemessages --locale=ko --locale=zh_Hans --no-obsolete --add-location=file \
+		$(foreach d,.venv var node_modules tests bench scripts fixtures simulator build,--ignore='$(d)/*')
+	$(PY) manage.py compilemessages --ignore='.venv/*' --ignore='var/*' -v 0
 
 format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -12,12 +13,16 @@ from readingcenter.errors import DomainError
 
 
 def exception_handler(exc, context):
-    """DomainError -> ``{"code", "detail", "field"}`` with its status; the rest as DRF does."""
+    """DomainError -> ``{"code", "detail", "field"}`` with its status; the rest as DRF does.
+
+    The message is made text here, in the language active for this response (a lazy message
+    translates now); the code stays as raised, the same in every language."""
     if isinstance(exc, DomainError):
-        body = {"code": exc.code, "detail": exc.message}
+        message = str(exc.message)
+        body = {"code": exc.code, "detail": message}
         if exc.field:
             body["field"] = exc.field
-            body[exc.field] = [exc.message]
+            body[exc.field] = [message]
         request = context.get("request")
         if request is not None and exc.status_code == 404:
             audit_record(
@@ -39,7 +44,7 @@ def exception_handler(exc, context):
 
 
 class IsManager(permissions.BasePermission):
-    message = "Only reading-center managers may do this."
+    message = _("Only reading-center managers may do this.")
 
     def has_permission(self, request, view):
         return bool(request.user and request.user.is_authenticated and request.user.is_manager)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 
 class DomainError(Exception):
+    """``code`` is stable (clients test it; never translated); ``message`` is for people: a
+    string translated where it was raised, or a lazy one (gettext_lazy) that the API renders
+    in the language active when the response is made."""
+
     status_code = 400
 
     def __init__(
@@ -20,7 +26,7 @@ class DomainError(Exception):
 class NotFound(DomainError):
     status_code = 404
 
-    def __init__(self, message: str = "Not found."):
+    def __init__(self, message: str = _("Not found.")):
         super().__init__("not_found", message)
 
 

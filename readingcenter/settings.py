@@ -78,6 +78,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (cookie, then Accept-Language) for everyone; a signed-in user's
+    # own choice replaces it once the user is known (UserLanguageMiddleware).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -86,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "readingcenter.accounts.middleware.UserTimezoneMiddleware",
+    "readingcenter.accounts.middleware.UserLanguageMiddleware",
     "readingcenter.accounts.middleware.IdleSessionMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
@@ -202,7 +206,12 @@ SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30) * 60
 # Stored in UTC, shown in the user's zone (accounts.User.time_zone, see the middleware).
 USE_TZ = True
 TIME_ZONE = "UTC"
-LANGUAGE_CODE = "en-us"
+# The interface in English, Korean and Simplified Chinese: the catalogues live in locale/ and
+# are compiled by `make setup` (compilemessages); a user's choice is accounts.User.language.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어"), ("zh-hans", "简体中文")]
+# Ours first (they win), then what setup adds there: Django REST framework's Korean (ko_KR) as ko.
+LOCALE_PATHS = [BASE_DIR / "locale", VAR_DIR / "locale"]
 USE_I18N = True
 
 STATIC_URL = "/static/"
@@ -255,6 +264,8 @@ SPECTACULAR_SETTINGS = {
     # Two models have a "state" field each: name their enums apart.
     "ENUM_NAME_OVERRIDES": {
         "CriticalResultStateEnum": "readingcenter.critical.models.State",
+        # Users, hospitals, reports, templates and macros choose from the same languages.
+        "LanguageEnum": LANGUAGES,
         "CaseStateEnum": "readingcenter.worklist.models.CaseState",
         "ReportKindEnum": "readingcenter.reports.models.ReportKind",
         "AssignmentDecisionKindEnum": "readingcenter.worklist.models.AssignmentDecision.Kind",

@@ -41,8 +41,9 @@ apt_install() {
 # orthanc-postgresql: Orthanc's index in PostgreSQL, shared by the nodes of a cluster.
 # haproxy: the cluster's front (HTTP, WebSockets and DICOM to the nodes; `make cluster`).
 # iproute2: `ip netns`, each cluster node on its own network (`make cluster`).
+# gettext: msgfmt compiles the Korean and Chinese catalogues (locale/); the tests run xgettext.
 apt_install orthanc orthanc-dicomweb orthanc-gdcm orthanc-postgresql dcmtk dicom3tools python3-venv ca-certificates \
-    chromium fonts-wqy-zenhei haproxy iproute2
+    chromium fonts-wqy-zenhei haproxy iproute2 gettext
 
 # Debian's own Orthanc service (started by an earlier install, or at boot) holds 4242 and 8042;
 # the reading center runs its own Orthanc with its own configuration, so stop the system one.
@@ -152,6 +153,16 @@ if [ ! -f "$OHIF_TARGET/index.html" ] || [ "$(cat "$OHIF_STAMP" 2>/dev/null)" !=
     rm -rf "$OHIF_TMP"
     echo "$OHIF_VERSION" > "$OHIF_STAMP"
 fi
+
+# --- the interface's languages ---------------------------------------------------------------------
+# Our catalogues (locale/*/LC_MESSAGES/django.po) compiled to .mo. Django REST framework ships its
+# Korean messages as ko_KR, which a "ko" interface never looks up: they are offered as "ko" from
+# var/locale, the second of LOCALE_PATHS, so that ours win where both have a message.
+say "compiling the interface's translations (ko, zh-hans)"
+.venv/bin/python manage.py compilemessages --ignore='.venv/*' --ignore='var/*' --ignore='node_modules/*' -v 0
+DRF_LOCALE=$(.venv/bin/python -c 'import pathlib, rest_framework; print(pathlib.Path(rest_framework.__file__).parent / "locale")')
+mkdir -p "$VAR/locale/ko/LC_MESSAGES"
+cp "$DRF_LOCALE/ko_KR/LC_MESSAGES/django.mo" "$VAR/locale/ko/LC_MESSAGES/django.mo"
 
 # --- schema ----------------------------------------------------------------------------------------
 say "migrating the database"

@@ -127,9 +127,11 @@ def log_in(page, url: str, username: str, password: str, then: str) -> None:
 
     user = User.objects.get(username=username)
     page.goto(f"{url}/login/?next={then}")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    # By field name, not label: the page is in the browser's language until the user is known.
+    form = page.locator("form:has(input[name=username])")
+    form.locator("input[name=username]").fill(username)
+    form.locator("input[name=password]").fill(password)
+    form.locator("button[type=submit]").click()
     enter_second_factor(page, user)
     page.wait_for_url(f"{url}{then}")
 
@@ -140,8 +142,9 @@ def enter_second_factor(page, user) -> None:
 
     if user.requires_second_factor:
         page.wait_for_url("**/login/verify/**")
-        page.get_by_label("Code").fill(current_code(second_factor_device_for(user)))
-        page.get_by_role("button", name="Sign in").click()
+        form = page.locator("form:has(input[name=token])")
+        form.locator("input[name=token]").fill(current_code(second_factor_device_for(user)))
+        form.locator("button[type=submit]").click()
 
 
 def stub_viewer(context) -> None:

@@ -4,6 +4,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from readingcenter.errors import DomainError
 from triage import services
@@ -46,11 +48,11 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=2000,
-        help_text="Why: it goes on the version's history and the audit trail.",
+        help_text=gettext_lazy("Why: it goes on the version's history and the audit trail."),
     )
 
 
-def _change_state(modeladmin, request, queryset, *, action: str, change, done: str):
+def _change_state(modeladmin, request, queryset, *, action: str, change, done, title):
     """An admin action that asks why first (an intermediate page), then calls the service
     once per selected version; a refused one (already paused, not a manager) says why."""
     if "apply" in request.POST:
@@ -64,15 +66,21 @@ def _change_state(modeladmin, request, queryset, *, action: str, change, done: s
                            request=request)  # fmt: skip
                     changed += 1
                 except DomainError as exc:
-                    modeladmin.message_user(request, f"{row}: {exc.message}", messages.ERROR)
+                    modeladmin.message_user(
+                        request,
+                        _("%(version)s: %(message)s") % {"version": row, "message": exc.message},
+                        messages.ERROR,
+                    )
             if changed:
-                modeladmin.message_user(request, f"{done}: {changed} version(s).")
+                modeladmin.message_user(
+                    request, _("%(done)s: %(count)s version(s).") % {"done": done, "count": changed}
+                )
             return None
     else:
         form = ReasonForm(initial={"_selected_action": request.POST.getlist(ACTION_CHECKBOX_NAME)})
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": f"{action.capitalize()} model versions",
+        "title": title,
         "opts": modeladmin.model._meta,
         "form": form,
         "versions": list(queryset),
@@ -106,20 +114,26 @@ class ModelVersionAdmin(admin.ModelAdmin):
     inlines = [ModelVersionChangeInline]
     actions = ["pause_versions", "resume_versions"]
 
-    @admin.display(description="Model page")
+    @admin.display(description=gettext_lazy("Model page"))
     def page(self, obj):
         url = reverse("ai-model", args=[obj.model_name, obj.model_version])
-        return format_html('<a href="{}">monitoring, alarms, card</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("monitoring, alarms, card"))
 
-    @admin.action(description="Pause the selected versions (they run nothing)")
+    @admin.action(description=gettext_lazy("Pause the selected versions (they run nothing)"))
     def pause_versions(self, request, queryset):
         return _change_state(self, request, queryset, action="pause",
-                             change=services.model_version_pause, done="Paused")  # fmt: skip
+                             change=services.model_version_pause,
+                             done=pgettext("model versions", "Paused"),
+                             title=_("Pause model versions"))  # fmt: skip
 
-    @admin.action(description="Resume the selected versions (queues their waiting studies)")
+    @admin.action(
+        description=gettext_lazy("Resume the selected versions (queues their waiting studies)")
+    )
     def resume_versions(self, request, queryset):
         return _change_state(self, request, queryset, action="resume",
-                             change=services.model_version_resume, done="Resumed")  # fmt: skip
+                             change=services.model_version_resume,
+                             done=pgettext("model versions", "Resumed"),
+                             title=_("Resume model versions"))  # fmt: skip
 
     def has_add_permission(self, request):
         return False  # a worker registers what it loads

@@ -24,9 +24,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from readingcenter.accounts.models import Role, User
+from readingcenter.accounts.selectors import language_of
 from readingcenter.audit.models import Outcome as AuditOutcome
 from readingcenter.audit.services import audit_record
 from readingcenter.notifications.services import email_send
@@ -48,6 +50,9 @@ from triage.registry import loaded_models
 from triage.services import model_versions_register, triage_awaiting_release_due
 
 log = logging.getLogger(__name__)
+
+# The three monitoring expectations a card may set (Expectations.from_card).
+EXPECTATION_KEYS = ("expected_positive_rate", "alert_factor", "min_studies")
 
 SYSTEM_MONITOR = "system:triage-monitor"
 
@@ -101,24 +106,66 @@ def _percent(value: float) -> str:
 
 
 def _describe(version: ModelVersion, figures: WindowFigures, kind: str, exp: Expectations):
-    where = "last hour" if figures.window == AlarmWindow.HOUR else "last 24 hours"
-    said = (
-        f"{version} flagged {figures.positives} of {figures.studies} studies "
-        f"({_percent(figures.rate or 0)}) in the {where}; about "
-        f"{_percent(exp.expected_positive_rate)} is expected"
+    """The alarm in words, in the active language (the record's: the center's default)."""
+    return _alarm_text(
+        version,
+        window=figures.window,
+        studies=figures.studies,
+        positives=figures.positives,
+        rate=figures.rate or 0,
+        kind=kind,
+        exp=exp,
     )
+
+
+def _alarm_text(version, *, window, studies, positives, rate, kind, exp: Expectations) -> str:
+    values = {
+        "version": version,
+        "positives": positives,
+        "studies": studies,
+        "rate": _percent(rate),
+        "expected": _percent(exp.expected_positive_rate),
+        "factor": f"{exp.alert_factor:g}",
+        "high": _percent(exp.high),
+        "low": _percent(exp.low),
+    }
+    hour = window == AlarmWindow.HOUR
     if kind == AlarmKind.HIGH:
-        said += (
-            f", and above {_percent(exp.high)} ({exp.alert_factor:g}x) is an alarm. A model "
-            "that flags this much makes every study STAT: consider pausing it."
+        said = (
+            _(
+                "%(version)s flagged %(positives)s of %(studies)s studies (%(rate)s) in the "
+                "last hour; about %(expected)s is expected, and above %(high)s (%(factor)sx) "
+                "is an alarm. A model that flags this much makes every study STAT: consider "
+                "pausing it."
+            )
+            if hour
+            else _(
+                "%(version)s flagged %(positives)s of %(studies)s studies (%(rate)s) in the "
+                "last 24 hours; about %(expected)s is expected, and above %(high)s "
+                "(%(factor)sx) is an alarm. A model that flags this much makes every study "
+                "STAT: consider pausing it."
+            )
         )
     else:
-        said += (
-            f", and below {_percent(exp.low)} (1/{exp.alert_factor:g}) is a warning: the "
-            "model may be missing findings, or the case mix has changed."
+        said = (
+            _(
+                "%(version)s flagged %(positives)s of %(studies)s studies (%(rate)s) in the "
+                "last hour; about %(expected)s is expected, and below %(low)s (1/%(factor)s) "
+                "is a warning: the model may be missing findings, or the case mix has changed."
+            )
+            if hour
+            else _(
+                "%(version)s flagged %(positives)s of %(studies)s studies (%(rate)s) in the "
+                "last 24 hours; about %(expected)s is expected, and below %(low)s "
+                "(1/%(factor)s) is a warning: the model may be missing findings, or the case "
+                "mix has changed."
+            )
         )
+    said = said % values
     if exp.defaults_used:
-        said += " (Its card sets no monitoring expectations: the reading center's defaults.)"
+        said += " " + _(
+            "(Its card sets no monitoring expectations: the reading center's defaults.)"
+        )
     return said
 
 
@@ -199,21 +246,44 @@ def _site_url(path: str) -> str:
     return getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/") + path
 
 
-def _send(notification: ModelAlarmNotification) -> tuple[str, str]:
-    alarm = notification.alarm
+def _email_text(alarm: ModelAlarm) -> tuple[str, str]:
+    """Subject and body in the active language (the recipient's): the alarm's words are
+    written again from its figures, not copied from its record."""
     version = alarm.model_version
     page = reverse("ai-model", args=[version.model_name, version.model_version])
+    subject = _("[AI] %(version)s: %(kind)s (%(window)s)") % {
+        "version": version,
+        "kind": str(alarm.get_kind_display()).lower(),
+        "window": str(alarm.get_window_display()).lower(),
+    }
+    exp = Expectations(
+        expected_positive_rate=alarm.expected_rate,
+        alert_factor=alarm.alert_factor,
+        min_studies=alarm.min_studies,
+        from_card=() if alarm.defaults_used else EXPECTATION_KEYS,
+    )
+    said = _alarm_text(version, window=alarm.window, studies=alarm.studies,
+                       positives=alarm.positives, rate=alarm.rate, kind=alarm.kind,
+                       exp=exp)  # fmt: skip
+    body = (
+        f"{said}\n\n"
+        + _("The model's page (figures, alarms, pause): %(url)s") % {"url": _site_url(page)}
+        + "\n"
+        + _("You receive this because you are a manager of the reading center.")
+        + "\n"
+    )
+    return subject, body
+
+
+def _send(notification: ModelAlarmNotification) -> tuple[str, str]:
+    recipient = notification.recipient
+    language = language_of(recipient) if recipient is not None else settings.LANGUAGE_CODE
+    with translation.override(language):
+        subject, body = _email_text(notification.alarm)
     sent = email_send(
         to=notification.address,
-        subject=(
-            f"[AI] {version}: {alarm.get_kind_display().lower()} "
-            f"({alarm.get_window_display().lower()})"
-        ),
-        body=(
-            f"{alarm.message}\n\n"
-            f"The model's page (figures, alarms, pause): {_site_url(page)}\n"
-            "You receive this because you are a manager of the reading center.\n"
-        ),
+        subject=subject,
+        body=body,
         from_email=getattr(settings, "SLA_FROM_EMAIL", None),
     )
     if not sent.sent:
@@ -234,9 +304,9 @@ def model_alarm_emails_send(*, limit: int = 200) -> list[int]:
             pk=pk, outcome=NotificationOutcome.PENDING
         ).update(outcome=NotificationOutcome.SENDING):
             continue  # another worker has it
-        notification = ModelAlarmNotification.objects.select_related("alarm__model_version").get(
-            pk=pk
-        )
+        notification = ModelAlarmNotification.objects.select_related(
+            "alarm__model_version", "recipient__hospital"
+        ).get(pk=pk)
         outcome, error = _send(notification)
         with transaction.atomic():
             ModelAlarmNotification.objects.filter(pk=pk).update(

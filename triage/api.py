@@ -5,6 +5,7 @@ Views validate, call one service or selector, and serialise.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -97,7 +98,10 @@ class StateChangeReasonSerializer(serializers.Serializer):
 def _version_or_404(model_name: str, model_version: str):
     version = monitoring.model_version_get(model_name=model_name, model_version=model_version)
     if version is None:
-        raise NotFound(f"No model version {model_name} {model_version} has been loaded.")
+        raise NotFound(
+            _("No model version %(name)s %(version)s has been loaded.")
+            % {"name": model_name, "version": model_version}
+        )
     return version
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class RunStatus(models.TextChoices):
-    SUCCEEDED = "succeeded", "Succeeded"
-    NOT_APPLICABLE = "not_applicable", "Not applicable"
+    SUCCEEDED = "succeeded", _("Succeeded")
+    NOT_APPLICABLE = "not_applicable", _("Not applicable")
     # Made for this study, but its images fall outside what the model was validated on: the
     # scores are kept for the record and flag nothing, so the run never moves a priority.
-    LOW_CONFIDENCE = "low_confidence", "Low confidence"
-    FAILED = "failed", "Failed"
+    LOW_CONFIDENCE = "low_confidence", _("Low confidence")
+    FAILED = "failed", _("Failed")
 
 
 # Where triage.core's input checks put their stable code in a run's detail
@@ -46,7 +48,7 @@ class TriageRun(models.Model):
     draft_findings = models.JSONField(default=list, blank=True)
     runtime_ms = models.FloatField(null=True, blank=True)
     reason = models.TextField(
-        blank=True, help_text="why not applicable or low confidence, or why it failed"
+        blank=True, help_text=_("why not applicable or low confidence, or why it failed")
     )
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -95,8 +97,8 @@ class TriageRun(models.Model):
 
 
 class VersionState(models.TextChoices):
-    ACTIVE = "active", "Active"
-    PAUSED = "paused", "Paused"
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", pgettext_lazy("model version state", "Paused")
 
 
 class ModelVersion(models.Model):
@@ -200,16 +202,16 @@ class TriageAwaiting(models.Model):
 
 
 class AlarmWindow(models.TextChoices):
-    HOUR = "hour", "Last hour"
-    DAY = "day", "Last day"
+    HOUR = "hour", _("Last hour")
+    DAY = "day", _("Last day")
 
 
 class AlarmKind(models.TextChoices):
     # Many more positives than expected: a model that escalates everything (the worklist
     # order collapses into "everything is STAT").
-    HIGH = "high", "Positive rate above its band"
+    HIGH = "high", _("Positive rate above its band")
     # Far fewer than expected: a model that may have gone quiet on real findings (a warning).
-    LOW = "low", "Positive rate below its band"
+    LOW = "low", _("Positive rate below its band")
 
 
 class ModelAlarm(models.Model):
@@ -250,12 +252,12 @@ class ModelAlarm(models.Model):
 
 
 class NotificationOutcome(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
+    PENDING = "pending", _("Waiting to be sent")
     # Claimed by a worker for sending; it stays so if that worker died in the middle and is
     # never sent again (at most once, as the SLA e-mails).
-    SENDING = "sending", "Being sent"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    SENDING = "sending", _("Being sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
 
 
 class ModelAlarmNotification(models.Model):

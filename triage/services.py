@@ -12,6 +12,7 @@ import pydicom
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 from pydicom.errors import InvalidDicomError
@@ -276,7 +277,7 @@ def model_versions_register(models: list[LoadedModel]) -> dict[tuple[str, str], 
 def _require_manager(actor) -> None:
     if not (getattr(actor, "is_authenticated", False) and actor.is_active and actor.is_manager):
         raise DomainError(
-            "not_a_manager", "Only managers pause or resume a model version.", status=403
+            "not_a_manager", _("Only managers pause or resume a model version."), status=403
         )
 
 
@@ -284,7 +285,9 @@ def _reason(reason) -> str:
     text = (reason or "").strip()
     if not text:
         raise DomainError(
-            "reason_required", "Say why: the reason goes on the model's history.", field="reason"
+            "reason_required",
+            _("Say why: the reason goes on the model's history."),
+            field="reason",
         )
     return text[:2000]
 
@@ -296,7 +299,10 @@ def _model_version_for_update(model_name: str, model_version: str) -> ModelVersi
         .first()
     )
     if row is None:
-        raise NotFound(f"No model version {model_name} {model_version} has been loaded.")
+        raise NotFound(
+            _("No model version %(name)s %(version)s has been loaded.")
+            % {"name": model_name, "version": model_version}
+        )
     return row
 
 
@@ -333,7 +339,9 @@ def model_version_pause(
     with transaction.atomic():
         row = _model_version_for_update(model_name, model_version)
         if row.is_paused:
-            raise Conflict("model_version_paused", f"{row} is already paused.")
+            raise Conflict(
+                "model_version_paused", _("%(version)s is already paused.") % {"version": row}
+            )
         _state_change(row, VersionState.PAUSED, actor=actor, reason=reason, request=request)
     log.warning("model version %s paused by %s: %s", row, actor.get_username(), reason)
     return row
@@ -350,7 +358,9 @@ def model_version_resume(
     with transaction.atomic():
         row = _model_version_for_update(model_name, model_version)
         if not row.is_paused:
-            raise Conflict("model_version_active", f"{row} is not paused.")
+            raise Conflict(
+                "model_version_active", _("%(version)s is not paused.") % {"version": row}
+            )
         queued = triage_awaiting_release(model_name=model_name, model_version=model_version)
         _state_change(
             row, VersionState.ACTIVE, actor=actor, reason=reason, request=request, queued=queued

@@ -11,16 +11,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from readingcenter.errors import DomainError
 from triage import services
 
 CHANGES = {
-    "pause": (services.model_version_pause, "Paused: it runs nothing until resumed."),
+    "pause": (services.model_version_pause, gettext_lazy("Paused: it runs nothing until resumed.")),
     "resume": (
         services.model_version_resume,
-        "Resumed: the studies that waited for it are queued for re-triage.",
+        gettext_lazy("Resumed: the studies that waited for it are queued for re-triage."),
     ),
 }
 
@@ -29,9 +31,9 @@ CHANGES = {
 @require_POST
 def model_version_state_change(request, model_name: str, model_version: str, action: str):
     if not request.user.is_manager:
-        raise PermissionDenied("Only managers pause or resume a model version.")
+        raise PermissionDenied(_("Only managers pause or resume a model version."))
     if action not in CHANGES:
-        raise Http404("No such action.")
+        raise Http404(_("No such action."))
     change, success = CHANGES[action]
     try:
         change(

@@ -4,6 +4,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from readingcenter.accounts.forms import AdminSignInForm
 from readingcenter.accounts.models import (
@@ -35,32 +37,43 @@ class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     list_filter = ("role", "hospital", "is_active")
     actions = ["unlock", "reset_second_factor"]
 
-    @admin.display(description="Locked until")
+    @admin.display(description=gettext_lazy("Locked until"))
     def locked_until(self, user: User):
         return sign_in_locked_until(user.username) or ""
 
-    @admin.action(description="Unlock sign-in (clear failed attempts)")
+    @admin.action(description=gettext_lazy("Unlock sign-in (clear failed attempts)"))
     def unlock(self, request, queryset):
         for user in queryset:
             cleared = sign_in_unlock(user.username, actor=request.user)
             if cleared:
                 messages.info(
-                    request, f"Unlocked {user.username}: {cleared} failed sign-ins cleared"
+                    request,
+                    _("Unlocked %(username)s: %(cleared)s failed sign-ins cleared")
+                    % {"username": user.username, "cleared": cleared},
                 )
 
-    @admin.action(description="Reset second factor (lost phone: set up again at next sign-in)")
+    @admin.action(
+        description=gettext_lazy("Reset second factor (lost phone: set up again at next sign-in)")
+    )
     def reset_second_factor(self, request, queryset):
         for user in queryset:
             removed = second_factor_reset(user, actor=request.user)
-            messages.info(request, f"{user.username}: {removed} authenticator(s) removed")
+            messages.info(
+                request,
+                _("%(username)s: %(removed)s authenticator(s) removed")
+                % {"username": user.username, "removed": removed},
+            )
 
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        ("Reading center", {"fields": ("role", "hospital", "time_zone", "second_factor_chosen")}),
+        (
+            gettext_lazy("Reading center"),
+            {"fields": ("role", "hospital", "time_zone", "language", "second_factor_chosen")},
+        ),
     )
     add_fieldsets = (
         *BaseUserAdmin.add_fieldsets,
-        ("Reading center", {"fields": ("role", "hospital", "time_zone")}),
+        (gettext_lazy("Reading center"), {"fields": ("role", "hospital", "time_zone", "language")}),
     )
 
 
@@ -114,9 +127,11 @@ class SignInFailureAdmin(admin.ModelAdmin):
 
 class ApiTokenCreateForm(forms.Form):
     user = forms.ModelChoiceField(User.objects.filter(is_active=True).order_by("username"))
-    name = forms.CharField(max_length=100, help_text="What will use it, e.g. 'RIS order feed'.")
+    name = forms.CharField(
+        max_length=100, help_text=gettext_lazy("What will use it, e.g. 'RIS order feed'.")
+    )
     scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
-    days = forms.IntegerField(min_value=1, initial=365, help_text="Until it expires.")
+    days = forms.IntegerField(min_value=1, initial=365, help_text=gettext_lazy("Until it expires."))
 
 
 @admin.register(ApiToken)
@@ -133,11 +148,15 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # a token is made and revoked, never edited
 
-    @admin.action(description="Revoke (the next call with it gets 401)")
+    @admin.action(description=gettext_lazy("Revoke (the next call with it gets 401)"))
     def revoke(self, request, queryset):
         for token in queryset:
             if api_token_revoke(token, actor=request.user):
-                messages.info(request, f"Revoked {token.prefix}… ({token.name})")
+                messages.info(
+                    request,
+                    _("Revoked %(prefix)s… (%(name)s)")
+                    % {"prefix": token.prefix, "name": token.name},
+                )
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
@@ -155,13 +174,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
             else:
                 messages.warning(
                     request,
-                    f"Token {token.prefix}… made for {token.user}. Copy its key now; it is not "
-                    f"shown again: {key}",
+                    _(
+                        "Token %(prefix)s… made for %(user)s. Copy its key now; it is not "
+                        "shown again: %(key)s"
+                    )
+                    % {"prefix": token.prefix, "user": token.user, "key": key},
                 )
                 return redirect("admin:accounts_apitoken_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": "New API token",
+            "title": _("New API token"),
             "form": form,
             "opts": self.model._meta,
         }

@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -62,18 +64,21 @@ def token_for_key(key: str) -> ApiToken:
     """The live token with this key; AuthenticationFailed saying why not."""
     token = ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(key)).first()
     if token is None or not token.user.is_active:
-        raise exceptions.AuthenticationFailed("Invalid token.", code="token_invalid")
+        raise exceptions.AuthenticationFailed(_("Invalid token."), code="token_invalid")
     now = timezone.now()
     if token.revoked_at is not None:
         raise exceptions.AuthenticationFailed(
-            f"This token ({token.prefix}…) was revoked on {token.revoked_at:%Y-%m-%d}; ask the "
-            "reading center for a new one.",
+            _(
+                "This token (%(prefix)s…) was revoked on %(date)s; ask the reading center for "
+                "a new one."
+            )
+            % {"prefix": token.prefix, "date": f"{token.revoked_at:%Y-%m-%d}"},
             code="token_revoked",
         )
     if token.expires_at <= now:
         raise exceptions.AuthenticationFailed(
-            f"This token ({token.prefix}…) expired on {token.expires_at:%Y-%m-%d}; ask the "
-            "reading center for a new one.",
+            _("This token (%(prefix)s…) expired on %(date)s; ask the reading center for a new one.")
+            % {"prefix": token.prefix, "date": f"{token.expires_at:%Y-%m-%d}"},
             code="token_expired",
         )
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
@@ -91,13 +96,19 @@ class ApiTokenAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(
-                "Send the header as 'Authorization: Token <key>'.", code="token_invalid"
+                _("Send the header as 'Authorization: Token <key>'."), code="token_invalid"
             )
         try:
             key = parts[1].decode()
         except UnicodeError as exc:
-            raise exceptions.AuthenticationFailed("Invalid token.", code="token_invalid") from exc
+            raise exceptions.AuthenticationFailed(
+                _("Invalid token."), code="token_invalid"
+            ) from exc
         token = token_for_key(key)
+        if token.user.language:
+            # A hospital system's messages in its user's language; Accept-Language otherwise.
+            translation.activate(token.user.language)
+            request._request.LANGUAGE_CODE = token.user.language
         return token.user, token
 
     def authenticate_header(self, request) -> str:
@@ -107,7 +118,7 @@ class ApiTokenAuthentication(BaseAuthentication):
 class TokenScopes(BasePermission):
     """A call made with a token needs the scope its area of the API asks for."""
 
-    message = "This API token does not have the scope this call needs."
+    message = gettext_lazy("This API token does not have the scope this call needs.")
     code = "token_scope"
 
     def has_permission(self, request, view) -> bool:
@@ -117,8 +128,8 @@ class TokenScopes(BasePermission):
         needed = scope_for(request.method, request.path)
         if covers(token.scopes, needed):
             return True
-        self.message = (
-            f"This API token ({token.prefix}…) lacks the scope '{needed}' this call needs; "
-            f"it holds {', '.join(token.scopes)}. Ask the reading center for a token with it."
-        )
+        self.message = _(
+            "This API token (%(prefix)s…) lacks the scope '%(needed)s' this call needs; it "
+            "holds %(held)s. Ask the reading center for a token with it."
+        ) % {"prefix": token.prefix, "needed": needed, "held": ", ".join(token.scopes)}
         return False

@@ -6,6 +6,8 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from readingcenter.accounts.services import sign_in_locked_until
 
@@ -18,8 +20,11 @@ class _RefusesLockedUsernames:
             # No authenticate(): while locked, even the right password is not tried.
             local = timezone.localtime(until)
             raise forms.ValidationError(
-                f"Too many failed sign-ins for this username. Try again after "
-                f"{local:%H:%M %Z}, or ask a reading-center manager to unlock it.",
+                _(
+                    "Too many failed sign-ins for this username. Try again after "
+                    "%(time)s, or ask a reading-center manager to unlock it."
+                )
+                % {"time": f"{local:%H:%M %Z}"},
                 code="locked",
             )
         return super().clean()
@@ -28,7 +33,7 @@ class _RefusesLockedUsernames:
 class SignInForm(_RefusesLockedUsernames, AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": (
+        "invalid_login": gettext_lazy(
             "Your username and password didn't match. Try again, or ask your reading-center "
             "manager to reset your password."
         ),

@@ -7,7 +7,8 @@ from urllib.parse import quote
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from readingcenter.accounts.selectors import needs_second_factor
 
@@ -28,6 +29,25 @@ class UserTimezoneMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
+        return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """A signed-in user's chosen language wins over the browser's (LocaleMiddleware's guess).
+
+    Runs after authentication, so an API token's user counts too. The Content-Language header
+    follows: LocaleMiddleware sets it from the language active when the response leaves.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        chosen = getattr(user, "language", "") if user and user.is_authenticated else ""
+        if chosen:
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
         return self.get_response(request)
 
 
@@ -62,7 +82,7 @@ class SecondFactorMiddleware:
     through a session login and are governed by their token instead.
     """
 
-    OPEN = ("/login/", "/logout/", "/static/", "/healthz")
+    OPEN = ("/login/", "/logout/", "/language/", "/static/", "/healthz")
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -73,8 +93,9 @@ class SecondFactorMiddleware:
                 return JsonResponse(
                     {
                         "code": "second_factor_required",
-                        "detail": "Enter the code from your authenticator app at "
-                        "/login/verify/ first.",
+                        "detail": _(
+                            "Enter the code from your authenticator app at /login/verify/ first."
+                        ),
                     },
                     status=403,
                 )

@@ -2,22 +2,26 @@ from __future__ import annotations
 
 import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    HOSPITAL = "hospital", "Hospital user"
-    RADIOLOGIST = "radiologist", "Radiologist"
-    MANAGER = "manager", "Manager"
-    ADMIN = "admin", "Administrator"
+    HOSPITAL = "hospital", _("Hospital user")
+    RADIOLOGIST = "radiologist", _("Radiologist")
+    MANAGER = "manager", _("Manager")
+    ADMIN = "admin", _("Administrator")
 
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Asia/Seoul)")
+        raise ValidationError(
+            _("%(value)s is not an IANA time zone (e.g. Asia/Seoul)") % {"value": repr(value)}
+        )
 
 
 class User(AbstractUser):
@@ -33,9 +37,11 @@ class User(AbstractUser):
         related_name="users",
     )
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # The interface's language (pages, e-mails, API messages, the viewer); blank: the browser's.
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES)
     # A hospital user may ask for the second factor; everyone else has it (requires_...).
     second_factor_chosen = models.BooleanField(
-        default=False, help_text="Hospital users: ask for an authenticator code at sign-in."
+        default=False, help_text=_("Hospital users: ask for an authenticator code at sign-in.")
     )
 
     class Meta:
@@ -43,16 +49,16 @@ class User(AbstractUser):
             models.CheckConstraint(
                 name="hospital_user_has_hospital",
                 condition=~models.Q(role="hospital") | models.Q(hospital__isnull=False),
-                violation_error_message="A hospital user must belong to a hospital.",
+                violation_error_message=_("A hospital user must belong to a hospital."),
             ),
         ]
 
     def clean(self) -> None:
         super().clean()
         if self.role == Role.HOSPITAL and self.hospital_id is None:
-            raise ValidationError({"hospital": "A hospital user must belong to a hospital."})
+            raise ValidationError({"hospital": _("A hospital user must belong to a hospital.")})
         if self.role != Role.HOSPITAL and self.hospital_id is not None:
-            raise ValidationError({"hospital": "Only hospital users belong to a hospital."})
+            raise ValidationError({"hospital": _("Only hospital users belong to a hospital.")})
 
     # Questions the rest of the code asks about a user, answered in one place.
     @property
@@ -82,13 +88,13 @@ class User(AbstractUser):
 
 
 class Subspecialty(models.TextChoices):
-    NEURO = "neuro", "Neuroradiology"
-    CHEST = "chest", "Chest"
-    MSK = "msk", "Musculoskeletal"
-    BODY = "body", "Body (abdomen and pelvis)"
-    BREAST = "breast", "Breast"
-    CARDIAC = "cardiac", "Cardiac"
-    GENERAL = "general", "General"
+    NEURO = "neuro", _("Neuroradiology")
+    CHEST = "chest", _("Chest")
+    MSK = "msk", _("Musculoskeletal")
+    BODY = "body", _("Body (abdomen and pelvis)")
+    BREAST = "breast", _("Breast")
+    CARDIAC = "cardiac", _("Cardiac")
+    GENERAL = "general", _("General")
 
 
 class RadiologistProfile(models.Model):
@@ -201,11 +207,11 @@ class SignInFailure(models.Model):
 class Scope(models.TextChoices):
     """What an API token may do. The role still decides whose objects (tenancy)."""
 
-    ORDERS_WRITE = "orders:write", "Send orders (create, change, cancel)"
-    PORTAL_READ = "portal:read", "Read the hospital's studies, reports, deliveries, results"
-    CRITICAL_ACKNOWLEDGE = "critical:acknowledge", "Acknowledge critical results"
-    READING = "reading", "Read cases and write reports (radiologists' tools)"
-    MANAGEMENT = "management", "Everything a manager does through the API"
+    ORDERS_WRITE = "orders:write", _("Send orders (create, change, cancel)")
+    PORTAL_READ = "portal:read", _("Read the hospital's studies, reports, deliveries, results")
+    CRITICAL_ACKNOWLEDGE = "critical:acknowledge", _("Acknowledge critical results")
+    READING = "reading", _("Read cases and write reports (radiologists' tools)")
+    MANAGEMENT = "management", _("Everything a manager does through the API")
 
 
 # Which scopes a token may carry for a user of each role.
@@ -227,7 +233,7 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'RIS order feed'.")
+    name = models.CharField(max_length=100, help_text=_("What uses it, e.g. 'RIS order feed'."))
     scopes = ArrayField(models.CharField(max_length=32, choices=Scope.choices))
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

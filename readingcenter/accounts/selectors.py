@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -75,3 +76,12 @@ def needs_second_factor(user) -> bool:
         return False
     verified = getattr(user, "is_verified", None)
     return user.requires_second_factor and not (verified and verified())
+
+
+def language_of(user) -> str:
+    """The language to write to ``user`` in when no request carries it (e-mails, PDFs made by
+    a job): his own choice, else his hospital's report language, else the center's default."""
+    if getattr(user, "language", ""):
+        return user.language
+    hospital = getattr(user, "hospital", None) if getattr(user, "hospital_id", None) else None
+    return hospital.report_language if hospital else settings.LANGUAGE_CODE

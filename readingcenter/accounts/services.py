@@ -15,12 +15,14 @@ import secrets
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from readingcenter.accounts.models import SCOPES_FOR_ROLE, ApiToken, Scope, SignInFailure
 from readingcenter.accounts.selectors import second_factor_device
 from readingcenter.audit.services import audit_record
+from readingcenter.errors import DomainError
 
 
 def _client_address(request) -> str | None:
@@ -149,11 +151,18 @@ def api_token_create(user, *, name: str, scopes, days: int, actor) -> tuple[ApiT
     refused = [s for s in scopes if s not in allowed]
     if not scopes or refused:
         raise TokenError(
-            f"a {user.get_role_display().lower()} token may hold {', '.join(sorted(allowed))}; "
-            f"asked for {', '.join(refused) or 'no scope'}"
+            _("a %(role)s token may hold %(allowed)s; asked for %(refused)s")
+            % {
+                "role": user.get_role_display().lower(),
+                "allowed": ", ".join(sorted(allowed)),
+                "refused": ", ".join(refused) or _("no scope"),
+            }
         )
     if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
-        raise TokenError(f"a token lives 1 to {settings.API_TOKEN_MAX_DAYS} days, not {days}")
+        raise TokenError(
+            _("a token lives 1 to %(max)s days, not %(days)s")
+            % {"max": settings.API_TOKEN_MAX_DAYS, "days": days}
+        )
     prefix = secrets.token_hex(4)
     key = f"rc_{prefix}_{secrets.token_urlsafe(30)}"
     token = ApiToken.objects.create(
@@ -181,3 +190,26 @@ def api_token_revoke(token: ApiToken, *, actor) -> bool:
         audit_record(actor=actor, action="api_token.revoke", target=token,
                      hospital=token.user.hospital, detail={"prefix": token.prefix})  # fmt: skip
     return bool(revoked)
+
+
+def user_language_set(user, *, language: str, request=None) -> None:
+    """The user's interface language from now on, on every device ("" = the browser's)."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise DomainError(
+            "invalid_language",
+            _("Choose one of: %(languages)s.")
+            % {"languages": ", ".join(name for _code, name in settings.LANGUAGES)},
+            field="language",
+        )
+    if user.language == language:
+        return
+    before = user.language
+    user.language = language
+    user.save(update_fields=["language"])
+    audit_record(
+        actor=user,
+        action="user.language",
+        target=user,
+        request=request,
+        detail={"from": before, "to": language},
+    )

@@ -5,16 +5,21 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from readingcenter.accounts.selectors import needs_second_factor, second_factor_device
 from readingcenter.accounts.services import (
     second_factor_enrolment,
     second_factor_verify,
     sign_in_locked_until,
+    user_language_set,
 )
+from readingcenter.errors import DomainError
 
 
 def _next_url(request) -> str:
@@ -39,7 +44,7 @@ def second_factor(request):
         if sign_in_locked_until(user.get_username()) is not None:
             logout(request)
             return redirect(f"{reverse('login')}?locked=1")
-        error = "That code is not right (or was already used). Enter the current one."
+        error = _("That code is not right (or was already used). Enter the current one.")
     context = {"enrolling": enrolling, "error": error, "next": _next_url(request)}
     if enrolling:
         device = second_factor_enrolment(user)
@@ -50,3 +55,27 @@ def second_factor(request):
             issuer=settings.SECOND_FACTOR_ISSUER,
         )
     return render(request, "registration/second_factor.html", context)
+
+
+@require_POST
+def language(request):
+    """The language menu: saved on the user when signed in (every device follows), and in the
+    cookie, which is all an anonymous visitor of the sign-in page has."""
+    choice = request.POST.get("language", "")
+    if choice not in dict(settings.LANGUAGES):
+        return HttpResponseBadRequest(_("Unknown language."))
+    if request.user.is_authenticated:
+        try:
+            user_language_set(request.user, language=choice, request=request)
+        except DomainError as exc:
+            return HttpResponseBadRequest(exc.message)
+    response = redirect(_next_url(request))
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        choice,
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=request.is_secure(),
+        httponly=True,
+    )
+    return response

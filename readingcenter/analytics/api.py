@@ -6,6 +6,7 @@ the result. Only the SLA report names patients (its breach list), so only it is 
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -156,7 +157,7 @@ class _AnalyticsApi(APIView):
     def inputs(self):
         user = self.request.user
         if not (user.is_manager or user.is_hospital_user or user.is_radiologist):
-            raise PermissionDenied("Analytics are for managers, hospitals and radiologists.")
+            raise PermissionDenied(_("Analytics are for managers, hospitals and radiologists."))
         return period_from_query(self.request.query_params, user), filters_from_query(
             self.request.query_params
         )

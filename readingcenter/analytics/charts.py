@@ -5,8 +5,9 @@ Each function returns markup safe to place in a template; every label is escaped
 
 from __future__ import annotations
 
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 COLOURS = ("#4c78a8", "#f58518", "#e45756", "#72b7b2")
 # Text as big as the page's own small print; a chart never shrinks it below about 11 px
@@ -32,6 +33,10 @@ def _svg(width: float, height: float, title: str) -> str:
     )
 
 
+def _no_data() -> SafeString:
+    return format_html('<p class="muted">{}</p>', _("No data for this period."))
+
+
 def _fmt(value: float, unit: str) -> str:
     if unit == "%":
         return f"{value:.0f}%"
@@ -48,12 +53,12 @@ def bars(
 ) -> SafeString:
     """Horizontal grouped bars: one group per row label, one bar per series (p50, p90, p95)."""
     if not rows:
-        return mark_safe('<p class="muted">No data for this period.</p>')
+        return _no_data()
     # The longest label written whole (names of hospitals and radiologists are long).
-    longest = max((len(label) for label, _ in rows), default=0)
+    longest = max((len(label) for label, _values in rows), default=0)
     label_w = min(330, max(90, CHAR_W * longest + 14))
     bar_w, bar_h, gap = 380, 14, 10
-    values = [v for _, vs in rows for v in vs if v is not None]
+    values = [v for _label, vs in rows for v in vs if v is not None]
     top = scale_max or max(values, default=0) or 1.0
     group_h = bar_h * len(series) + gap
     legend_h = 24
@@ -94,7 +99,7 @@ def hours(
 ) -> SafeString:
     """24 columns of volume by hour of arrival, with p50 and p90 TAT drawn as lines."""
     if not any(counts):
-        return mark_safe('<p class="muted">No data for this period.</p>')
+        return _no_data()
     left, col_w, plot_h, bottom = 40, 26, 180, 40
     width, height = left + col_w * 24 + 50, plot_h + bottom + 24
     top_n = max(counts) or 1
@@ -102,9 +107,14 @@ def hours(
     top_t = max(tat, default=0) or 1.0
     parts = [
         _svg(width, height, title),
-        f'<text x="{left}" y="14">bars: cases · lines: TAT p50 '
-        f'<tspan fill="{COLOURS[1]}">━</tspan> p90 <tspan fill="{COLOURS[2]}">━</tspan>'
-        f" (max {escape(_fmt(top_t, 'min'))})</text>",
+        f'<text x="{left}" y="14">'
+        + escape(_("bars: cases · lines: TAT p50 %(p50)s p90 %(p90)s (max %(max)s)"))
+        % {
+            "p50": f'<tspan fill="{COLOURS[1]}">━</tspan>',
+            "p90": f'<tspan fill="{COLOURS[2]}">━</tspan>',
+            "max": escape(_fmt(top_t, "min")),
+        }
+        + "</text>",
     ]
     base = 24 + plot_h
     for h, n in enumerate(counts):
@@ -112,7 +122,9 @@ def hours(
         bh = plot_h * n / top_n
         parts.append(
             f'<rect x="{x + 3}" y="{base - bh:.1f}" width="{col_w - 6}" height="{bh:.1f}" '
-            f'fill="{COLOURS[0]}" opacity="0.7"><title>{h:02d}:00 · {n} cases</title></rect>'
+            f'fill="{COLOURS[0]}" opacity="0.7"><title>'
+            + escape(_("%(hour)s · %(count)s cases") % {"hour": f"{h:02d}:00", "count": n})
+            + "</title></rect>"
         )
         if h % 3 == 0:
             parts.append(f'<text x="{x + col_w / 2}" y="{base + 16}" text-anchor="middle">'
@@ -128,5 +140,5 @@ def hours(
                 f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
                 f'points="{" ".join(points)}"/>'
             )
-    parts.append(f'<text x="{left}" y="{base + 34}">hour of arrival</text></svg>')
+    parts.append(f'<text x="{left}" y="{base + 34}">{escape(_("hour of arrival"))}</text></svg>')
     return mark_safe("".join(parts))  # noqa: S308 (every label escaped above)

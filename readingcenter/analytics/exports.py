@@ -1,4 +1,8 @@
-"""The figures as files: CSV tables (each with a header row) and the monthly SLA report PDF."""
+"""The figures as files: CSV tables (each with a header row) and the monthly SLA report PDF.
+
+The CSV column names are identifiers for spreadsheets and scripts, the same in every language;
+the PDF is for people and is written in the language active when it is made (the requesting
+user's)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import io
 import zoneinfo
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -18,6 +24,7 @@ from readingcenter.analytics.selectors import (
     TatRow,
 )
 from readingcenter.delivery.formats.pdf import FONT, font_path
+from readingcenter.studies.models import Priority
 
 
 def _num(value) -> str:
@@ -107,6 +114,21 @@ def sla_report_csv(report: SlaReport) -> str:
 
 # -- the PDF ---------------------------------------------------------------------------------
 
+# What stops the clock and how it counts, as the selectors name them (the CSV's values).
+CLOCK_ENDS = {
+    "final": pgettext_lazy("what stops the SLA clock", "final"),
+    "preliminary": pgettext_lazy("what stops the SLA clock", "preliminary"),
+}
+COUNTING = {"24/7": "24/7", "business hours": pgettext_lazy("SLA counting", "business hours")}
+
+
+def _priority(code: str) -> str:
+    """ "STAT", "URGENT", "ROUTINE" in English; the priority's name in the active language."""
+    try:
+        return str(Priority(code).label).upper()
+    except ValueError:
+        return code.upper()
+
 
 class _SlaPDF(FPDF):
     def __init__(self, report: SlaReport):
@@ -117,10 +139,15 @@ class _SlaPDF(FPDF):
         self.set_y(-14)
         self.set_font(FONT, size=8)
         self.set_text_color(95, 95, 95)
-        center = getattr(settings, "READING_CENTER_NAME", "Reading center")
-        self.cell(0, 6, f"{center} · SLA report {self.report.hospital.code} "
-                        f"{self.report.month} · page {self.page_no()}/{{nb}}",
-                  align="C")  # fmt: skip
+        center = getattr(settings, "READING_CENTER_NAME", "") or _("Reading center")
+        footer = _("%(center)s · SLA report %(hospital)s %(month)s · page %(page)s/%(pages)s") % {
+            "center": center,
+            "hospital": self.report.hospital.code,
+            "month": self.report.month,
+            "page": self.page_no(),
+            "pages": "{nb}",  # fpdf2's alias, replaced by the page count
+        }
+        self.cell(0, 6, footer, align="C")
 
 
 def _table(pdf: FPDF, rows: list[list[str]], widths: list[float], size: float = 9) -> None:
@@ -139,44 +166,64 @@ def sla_report_pdf(report: SlaReport) -> bytes:
     zone = zoneinfo.ZoneInfo(report.hospital.time_zone)
     pdf = _SlaPDF(report)
     pdf.add_font(FONT, fname=str(font_path()), collection_font_number=0)
-    pdf.set_title(f"SLA report {report.hospital.name} {report.month}")
+    pdf.set_title(
+        _("SLA report %(hospital)s %(month)s")
+        % {"hospital": report.hospital.name, "month": report.month}
+    )
     pdf.set_creation_date(report.period.end)  # same figures, same file
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.alias_nb_pages()
     pdf.add_page()
     pdf.set_font(FONT, size=15)
-    pdf.cell(0, 9, f"Monthly SLA report · {report.hospital.name}", new_x=XPos.LMARGIN,
-             new_y=YPos.NEXT)  # fmt: skip
+    title = _("Monthly SLA report · %(hospital)s") % {"hospital": report.hospital.name}
+    pdf.cell(0, 9, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, size=10)
-    pdf.multi_cell(0, 5, (
-        f"{report.month}, {report.hospital.time_zone} time: final reports signed from "
-        f"{report.period.start:%Y-%m-%d %H:%M} to {report.period.end:%Y-%m-%d %H:%M}. "
-        "A case meets its SLA when the report that stops its clock (the final, or for a "
+    explanation = _(
+        "%(month)s, %(zone)s time: final reports signed from %(start)s to %(end)s. A case "
+        "meets its SLA when the report that stops its clock (the final, or for a "
         "to-preliminary promise the first report) is signed by the due time set when it "
         "arrived; turnaround is measured from the study's arrival to that report (minutes)."
-    ), new_x=XPos.LMARGIN, new_y=YPos.NEXT)  # fmt: skip
+    ) % {
+        "month": report.month,
+        "zone": report.hospital.time_zone,
+        "start": f"{report.period.start:%Y-%m-%d %H:%M}",
+        "end": f"{report.period.end:%Y-%m-%d %H:%M}",
+    }
+    pdf.multi_cell(0, 5, explanation, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     compliance = f"{100 * report.met / report.count:.1f} %" if report.count else "-"
-    pdf.cell(0, 7, f"Studies: {report.count} · within SLA: {report.met} · compliance: "
-                   f"{compliance} · breaches: {len(report.breaches)}",
-             new_x=XPos.LMARGIN, new_y=YPos.NEXT)  # fmt: skip
+    totals = _(
+        "Studies: %(count)s · within SLA: %(met)s · compliance: %(compliance)s · "
+        "breaches: %(breaches)s"
+    ) % {
+        "count": report.count,
+        "met": report.met,
+        "compliance": compliance,
+        "breaches": len(report.breaches),
+    }
+    pdf.cell(0, 7, totals, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
-    summary, _ = sla_report_tables(report)
     pdf.set_font(FONT, size=12)
-    pdf.cell(0, 8, "Promised and delivered, per priority", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    heads = ["Priority", "Studies", "Target (min)", "Clock stops at", "Counting", "p50 (min)",
-             "p90 (min)", "Met", "Compl. %"]  # fmt: skip
-    _table(pdf, [heads, *[[r[0].upper(), *r[1:]] for r in summary[1:]]],
-           [19, 16, 22, 25, 28, 20, 20, 16, 19])  # fmt: skip
+    pdf.cell(0, 8, _("Promised and delivered, per priority"), new_x=XPos.LMARGIN,
+             new_y=YPos.NEXT)  # fmt: skip
+    heads = [_("Priority"), _("Studies"), _("Target (min)"), _("Clock stops at"), _("Counting"),
+             _("p50 (min)"), _("p90 (min)"), _("Met"), _("Compl. %")]  # fmt: skip
+    rows = [[_priority(r.priority), str(r.count), str(r.target_minutes),
+             str(CLOCK_ENDS.get(r.clock_end, r.clock_end)),
+             str(COUNTING.get(r.counting, r.counting)), _num(r.p50), _num(r.p90), str(r.met),
+             _pct(r.compliance)] for r in report.rows]  # fmt: skip
+    _table(pdf, [heads, *rows], [19, 16, 22, 25, 28, 20, 20, 16, 19])
     pdf.ln(4)
     pdf.set_font(FONT, size=12)
-    pdf.cell(0, 8, f"Breaches ({len(report.breaches)})", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    breaches = _("Breaches (%(count)s)") % {"count": len(report.breaches)}
+    pdf.cell(0, 8, breaches, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if not report.breaches:
         pdf.set_font(FONT, size=10)
-        pdf.cell(0, 6, "None: every study was reported within its SLA.")
+        pdf.cell(0, 6, _("None: every study was reported within its SLA."))
     else:
-        rows = [["Accession", "Priority", "Due", "Reported", "Minutes late"]]
+        rows = [[_("Accession"), _("Priority"), _("Due"), _("Reported"), _("Minutes late")]]
         for b in report.breaches:
-            rows.append([b.accession_number or f"case {b.case_id}", b.priority.upper(),
+            case = _("case %(id)s") % {"id": b.case_id}
+            rows.append([b.accession_number or case, _priority(b.priority),
                          f"{b.due_at.astimezone(zone):%Y-%m-%d %H:%M}",
                          f"{b.signed_at.astimezone(zone):%Y-%m-%d %H:%M}",
                          f"{b.minutes_late:,.1f}"])  # fmt: skip

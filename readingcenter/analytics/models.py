@@ -10,28 +10,33 @@ from __future__ import annotations
 
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class RvuWeight(models.Model):
-    modality = models.CharField(max_length=16, help_text="DICOM Modality: CT, MR, CR, DX, US, ...")
+    modality = models.CharField(
+        max_length=16, help_text=_("DICOM Modality: CT, MR, CR, DX, US, ...")
+    )
     body_part = models.CharField(
-        max_length=64, blank=True, help_text="HEAD, CHEST, ...; blank: any body part"
+        max_length=64, blank=True, help_text=_("HEAD, CHEST, ...; blank: any body part")
     )
     procedure = models.CharField(
         max_length=200,
         blank=True,
-        help_text="requested procedure as hospitals write it (case-insensitive); blank: any",
+        help_text=_("requested procedure as hospitals write it (case-insensitive); blank: any"),
     )
-    code = models.CharField(max_length=32, blank=True, help_text="e.g. the CPT code, for reference")
+    code = models.CharField(
+        max_length=32, blank=True, help_text=_("e.g. the CPT code, for reference")
+    )
     rvu = models.DecimalField(
-        max_digits=6, decimal_places=2, validators=[MinValueValidator(0)], help_text="work RVU"
+        max_digits=6, decimal_places=2, validators=[MinValueValidator(0)], help_text=_("work RVU")
     )
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["modality", "body_part", "procedure"]
-        verbose_name = "RVU weight"
+        verbose_name = _("RVU weight")
         constraints = [
             models.UniqueConstraint(
                 fields=["modality", "body_part", "procedure"], name="rvu_weight_unique"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext as _
+
 from readingcenter.analytics.selectors import Filters, Period
 from readingcenter.errors import DomainError
 
@@ -21,7 +23,9 @@ def _date(query, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise DomainError("invalid", f"{name} is a date, YYYY-MM-DD.", field=name) from None
+        raise DomainError(
+            "invalid", _("%(name)s is a date, YYYY-MM-DD.") % {"name": name}, field=name
+        ) from None
 
 
 def period_from_query(query, user) -> Period:
@@ -36,7 +40,7 @@ def period_from_query(query, user) -> Period:
     last = last or Period.last_days(1, zone=zone).start.date()
     first = first or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if (last - first).days > 366 * 3:
-        raise DomainError("period_too_long", "A period is at most three years.", field="from")
+        raise DomainError("period_too_long", _("A period is at most three years."), field="from")
     return Period.days(first, last, zone)
 
 

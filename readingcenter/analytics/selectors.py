@@ -36,6 +36,7 @@ from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from readingcenter.errors import DomainError, NotFound
 from readingcenter.hospitals.models import Hospital
@@ -71,14 +72,14 @@ class Period:
             year, month = (int(part) for part in text.split("-"))
             return cls.month(year, month, zone)
         except (ValueError, TypeError):
-            message = "A month is written YYYY-MM."
+            message = _("A month is written YYYY-MM.")
             raise DomainError("month_invalid", message, field="month") from None
 
     @classmethod
     def days(cls, first: dt.date, last: dt.date, zone: str = "UTC") -> Period:
         """From the start of ``first`` to the end of ``last``, inclusive, in a time zone."""
         if last < first:
-            raise DomainError("period_invalid", "The period ends before it starts.", field="to")
+            raise DomainError("period_invalid", _("The period ends before it starts."), field="to")
         tz = zoneinfo.ZoneInfo(zone)
         start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
         end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=tz)
@@ -101,10 +102,12 @@ class Filters:
     def from_query(cls, query) -> Filters:
         radiologist = (query.get("radiologist") or "").strip()
         if radiologist and not radiologist.isdigit():
-            raise DomainError("invalid", "radiologist is a user id.", field="radiologist")
+            raise DomainError("invalid", _("radiologist is a user id."), field="radiologist")
         priority = (query.get("priority") or "").strip().lower()
         if priority and priority not in Priority.values:
-            raise DomainError("invalid", "priority is stat, urgent or routine.", field="priority")
+            raise DomainError(
+                "invalid", _("priority is stat, urgent or routine."), field="priority"
+            )
         return cls(
             hospital=(query.get("hospital") or "").strip(),
             modality=(query.get("modality") or "").strip().upper(),
@@ -346,7 +349,11 @@ def _three(values) -> tuple:
 
 def _check_zone(zone: str | None) -> str | None:
     if zone and zone not in zoneinfo.available_timezones():
-        raise DomainError("time_zone_invalid", f"{zone!r} is not an IANA time zone.", field="tz")
+        raise DomainError(
+            "time_zone_invalid",
+            _("%(zone)s is not an IANA time zone.") % {"zone": repr(zone)},
+            field="tz",
+        )
     return zone or None
 
 
@@ -399,16 +406,16 @@ def tat_breakdown(
 
     names = _hospital_names({r[5] for r in rows if r[5] is not None})
     readers = _user_names({r[8] for r in rows if r[8] is not None})
-    empty = _row("all", "All", 0, 0, None, 0, None)
+    empty = _row("all", _("All"), 0, 0, None, 0, None)
     out = TatBreakdown(period=period, hour_zone=zone or "hospital", overall=empty)
     for g_h, g_m, g_p, g_r, g_hour, hosp, mod, prio, reader, hour, *figures in rows:
         if g_h == g_m == g_p == g_r == g_hour == 1:
-            out.overall = _row("all", "All", *figures)
+            out.overall = _row("all", _("All"), *figures)
         elif not g_h:
             code, name = names.get(hosp, (str(hosp), str(hosp)))
             out.by_hospital.append(_row(code, name, *figures))
         elif not g_m:
-            out.by_modality.append(_row(mod or "-", mod or "(none)", *figures))
+            out.by_modality.append(_row(mod or "-", mod or _("(none)"), *figures))
         elif not g_p:
             out.by_priority.append(_row(prio, Priority(prio).label, *figures))
         elif not g_r:
@@ -636,7 +643,7 @@ def sla_report_hospital(*, user, hospital_code: str) -> Hospital:
         or (user.is_hospital_user and user.hospital_id == hospital.id)
     )
     if not allowed:
-        raise NotFound("No such hospital.")
+        raise NotFound(_("No such hospital."))
     return hospital
 
 

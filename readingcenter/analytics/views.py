@@ -17,6 +17,7 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from readingcenter.analytics import charts, exports, selectors
 from readingcenter.analytics.params import filters_from_query, period_from_query, user_zone
@@ -40,7 +41,7 @@ TABLES = ("overview", "overall", "hospital", "modality", "priority", "radiologis
 
 def _require_analytics_user(user) -> None:
     if not (user.is_manager or user.is_hospital_user or user.is_radiologist):
-        raise PermissionDenied("Analytics are for managers, hospitals and radiologists.")
+        raise PermissionDenied(_("Analytics are for managers, hospitals and radiologists."))
 
 
 def _inputs(request):
@@ -118,24 +119,24 @@ def analytics_page(request):
             }
         ),
         "charts": {
-            "hospital": _tat_chart(tat.by_hospital, "TAT by hospital"),
-            "modality": _tat_chart(tat.by_modality, "TAT by modality"),
-            "priority": _tat_chart(tat.by_priority, "TAT by priority"),
-            "radiologist": _tat_chart(tat.by_radiologist, "TAT by radiologist"),
+            "hospital": _tat_chart(tat.by_hospital, _("TAT by hospital")),
+            "modality": _tat_chart(tat.by_modality, _("TAT by modality")),
+            "priority": _tat_chart(tat.by_priority, _("TAT by priority")),
+            "radiologist": _tat_chart(tat.by_radiologist, _("TAT by radiologist")),
             "hour": charts.hours(
                 [r.count for r in tat.by_hour],
                 [r.final_p50 for r in tat.by_hour],
                 [r.final_p90 for r in tat.by_hour],
-                title="Volume and TAT by hour of arrival",
+                title=_("Volume and TAT by hour of arrival"),
             ),
             "compliance": charts.bars(
                 [
                     (r.label, [None if r.compliance is None else 100 * r.compliance])
                     for r in overview.compliance_by_hospital
                 ],
-                ["SLA compliance"],
+                [_("SLA compliance")],
                 "%",
-                title="SLA compliance by hospital",
+                title=_("SLA compliance by hospital"),
                 scale_max=100,
             ),
         },
@@ -149,7 +150,7 @@ def analytics_csv(request, table: str):
     user = request.user
     _require_analytics_user(user)
     if table not in TABLES or (table in ("productivity", "radiologist") and user.is_hospital_user):
-        raise Http404("No such table.")
+        raise Http404(_("No such table."))
     try:
         period, filters = _inputs(request)
     except _BadInput as error:
@@ -182,7 +183,7 @@ def _sla_report(request, code: str, month: str, fmt: str):
                      target_type="hospitals.hospital", target_id=code, request=request,
                      detail={"month": month, "format": fmt})  # fmt: skip
         if error.status_code == 404:
-            raise Http404("No such hospital.") from None
+            raise Http404(_("No such hospital.")) from None
         return HttpResponseBadRequest(error.message)
     # The breach list names accessions and patients: a read of patient data, on the trail.
     audit_record(
@@ -224,7 +225,7 @@ AGREEMENT_DAYS = 30
 
 def _require_manager(user) -> None:
     if not user.is_manager:
-        raise PermissionDenied("The AI model pages are for managers.")
+        raise PermissionDenied(_("The AI model pages are for managers."))
 
 
 @login_required
@@ -245,7 +246,7 @@ def ai_model_page(request, model_name: str, model_version: str):
     _require_manager(request.user)
     version = model_version_get(model_name=model_name, model_version=model_version)
     if version is None:
-        raise Http404("No such model version.")
+        raise Http404(_("No such model version."))
     [monitoring] = model_versions_monitoring(versions=[version])
     period = selectors.Period.last_days(AGREEMENT_DAYS, zone=user_zone(request.user))
     performance = selectors.ai_performance(user=request.user, period=period)

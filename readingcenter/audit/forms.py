@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from readingcenter.audit.models import Outcome
 from readingcenter.hospitals.models import Hospital
 
 
 class AuditSearchForm(forms.Form):
-    user = forms.CharField(required=False, max_length=150, label="User")
-    patient_id = forms.CharField(required=False, max_length=64, label="Patient ID")
-    study = forms.IntegerField(required=False, min_value=1, label="Study id")
-    target_type = forms.CharField(required=False, max_length=64, label="Target type")
-    target_id = forms.CharField(required=False, max_length=64, label="Target id")
+    user = forms.CharField(required=False, max_length=150, label=_("User"))
+    patient_id = forms.CharField(required=False, max_length=64, label=_("Patient ID"))
+    study = forms.IntegerField(required=False, min_value=1, label=_("Study id"))
+    target_type = forms.CharField(required=False, max_length=64, label=_("Target type"))
+    target_id = forms.CharField(required=False, max_length=64, label=_("Target id"))
     action = forms.CharField(
         required=False,
         max_length=64,
-        label="Action",
-        help_text="exact, or a prefix ending in *: report.*",
+        label=_("Action"),
+        help_text=_("exact, or a prefix ending in *: report.*"),
     )
-    outcome = forms.ChoiceField(required=False, choices=[("", "Any outcome"), *Outcome.choices])
+    outcome = forms.ChoiceField(required=False, choices=[("", _("Any outcome")), *Outcome.choices])
     hospital = forms.ModelChoiceField(
-        required=False, queryset=Hospital.objects.order_by("name"), empty_label="Any hospital"
+        required=False, queryset=Hospital.objects.order_by("name"), empty_label=_("Any hospital")
     )
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Outcome(models.TextChoices):
-    SUCCESS = "success", "Success"
-    DENIED = "denied", "Denied"
-    NOT_FOUND = "not_found", "Not found"
-    INVALID = "invalid", "Invalid input"
-    ERROR = "error", "Error"
+    SUCCESS = "success", _("Success")
+    DENIED = "denied", _("Denied")
+    NOT_FOUND = "not_found", _("Not found")
+    INVALID = "invalid", _("Invalid input")
+    ERROR = "error", _("Error")
 
 
 class AuditEvent(models.Model):

@@ -12,6 +12,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from readingcenter import hooks
 from readingcenter.audit import selectors
@@ -21,21 +22,18 @@ from readingcenter.audit.templatetags.audit_words import target_noun
 
 PAGE_SIZE = 50
 # What the trail's lines are about, for the target filter (the types audit_record writes).
-TARGET_TYPES = [
-    (value, target_noun(value))
-    for value in (
-        "studies.study", "worklist.case", "reports.report", "critical.criticalresult",
-        "delivery.delivery", "sla.slapolicy", "sla.escalationtier", "hospitals.hospital",
-        "accounts.user", "ops.dashboard", "audit.auditevent",
-    )
-]  # fmt: skip
+TARGET_TYPES = (
+    "studies.study", "worklist.case", "reports.report", "critical.criticalresult",
+    "delivery.delivery", "sla.slapolicy", "sla.escalationtier", "hospitals.hospital",
+    "accounts.user", "ops.dashboard", "audit.auditevent",
+)  # fmt: skip
 # The same fields the API shows, in the same order.
 CSV_COLUMNS = selectors.EXPORT_FIELDS
 
 
 def _require_manager(user) -> None:
     if not user.is_manager:
-        raise PermissionDenied("The audit trail is for managers and administrators.")
+        raise PermissionDenied(_("The audit trail is for managers and administrators."))
 
 
 def _annotate(events: list) -> None:
@@ -89,7 +87,8 @@ def audit_search_page(request):
             "has_next": has_next,
             "query": query,
             "export_url": f"{reverse('audit-export')}?{query}",
-            "target_types": TARGET_TYPES,
+            # Named per request: in the reader's language.
+            "target_types": [(value, target_noun(value)) for value in TARGET_TYPES],
         },
     )
 

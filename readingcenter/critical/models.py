@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from readingcenter.errors import DomainError
 from readingcenter.reports.models import CriticalCategory
@@ -48,7 +49,7 @@ def clean_critical_findings(value) -> list[dict]:
         return []
     if not isinstance(value, list):
         raise DomainError(
-            "critical_findings_invalid", "Critical findings must be a list.",
+            "critical_findings_invalid", _("Critical findings must be a list."),
             field="critical_findings",
         )  # fmt: skip
     cleaned = []
@@ -58,13 +59,14 @@ def clean_critical_findings(value) -> list[dict]:
         if not isinstance(finding, str) or not finding.strip():
             raise DomainError(
                 "critical_finding_invalid",
-                "Each critical finding needs its text.",
+                _("Each critical finding needs its text."),
                 field="critical_findings",
             )
         if category not in CriticalCategory.values:
             raise DomainError(
                 "critical_category_invalid",
-                f"{category!r} is not a critical category (minutes, hours or days).",
+                _("%(category)s is not a critical category (minutes, hours or days).")
+                % {"category": repr(category)},
                 field="critical_findings",
             )
         cleaned.append({"finding": finding.strip(), "category": category})
@@ -83,12 +85,12 @@ class HospitalContact(models.Model):
     hospital = models.ForeignKey(
         "hospitals.Hospital", on_delete=models.CASCADE, related_name="critical_contacts"
     )
-    name = models.CharField(max_length=200, help_text="a person or a desk: 'ED attending'")
-    role = models.CharField(max_length=200, blank=True, help_text="e.g. ED attending on duty")
+    name = models.CharField(max_length=200, help_text=_("a person or a desk: 'ED attending'"))
+    role = models.CharField(max_length=200, blank=True, help_text=_("e.g. ED attending on duty"))
     level = models.PositiveSmallIntegerField(
         default=1,
         validators=[MinValueValidator(1)],
-        help_text="escalation order: 1 is told first, 2 when 1 does not acknowledge in time",
+        help_text=_("escalation order: 1 is told first, 2 when 1 does not acknowledge in time"),
     )
     phone = models.CharField(max_length=64, blank=True)
     email = models.EmailField(blank=True)
@@ -99,7 +101,7 @@ class HospitalContact(models.Model):
         on_delete=models.SET_NULL,
         related_name="critical_contacts",
         limit_choices_to={"role": "hospital"},
-        help_text="a hospital user notified on the critical results page",
+        help_text=_("a hospital user notified on the critical results page"),
     )
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -127,7 +129,7 @@ class HospitalContact(models.Model):
         super().clean()
         if self.user_id and (self.user.hospital_id != self.hospital_id):
             # A portal notification to another hospital's user would leak a patient.
-            raise ValidationError({"user": "The user must belong to this hospital."})
+            raise ValidationError({"user": _("The user must belong to this hospital.")})
 
     @property
     def channels(self) -> list[str]:
@@ -146,14 +148,14 @@ class HospitalContact(models.Model):
 
 
 class State(models.TextChoices):
-    OPEN = "open", "Open: waiting for acknowledgement"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    OPEN = "open", _("Open: waiting for acknowledgement")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
 
 
 class AckVia(models.TextChoices):
-    PORTAL = "portal", "Portal (critical results page)"
-    API = "api", "Hospital system (API)"
-    PHONE = "phone", "Phone call, recorded by the reading center"
+    PORTAL = "portal", _("Portal (critical results page)")
+    API = "api", _("Hospital system (API)")
+    PHONE = "phone", _("Phone call, recorded by the reading center")
 
 
 class CriticalResult(models.Model):
@@ -180,7 +182,7 @@ class CriticalResult(models.Model):
     # The highest level whose notifications exist: the notify job's idempotency guard.
     notified_level = models.PositiveSmallIntegerField(default=0)
     raised_at = models.DateTimeField()
-    due_at = models.DateTimeField(help_text="escalates to the next level if still open then")
+    due_at = models.DateTimeField(help_text=_("escalates to the next level if still open then"))
     escalated_at = models.DateTimeField(null=True, blank=True)
 
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -237,17 +239,17 @@ class CriticalResult(models.Model):
 
 
 class Channel(models.TextChoices):
-    PORTAL = "portal", "Portal"
-    EMAIL = "email", "Email"
-    MANAGER = "manager", "Manager alert"
+    PORTAL = "portal", _("Portal")
+    EMAIL = "email", _("Email")
+    MANAGER = "manager", _("Manager alert")
 
 
 class Outcome(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Waiting to be sent")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
     # Acknowledged before this one went out: nothing left to tell.
-    CANCELLED = "cancelled", "Not sent: already acknowledged"
+    CANCELLED = "cancelled", _("Not sent: already acknowledged")
 
 
 class CriticalNotification(models.Model):

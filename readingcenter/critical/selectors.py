@@ -7,6 +7,7 @@ valid privilege today; a manager all of them. Anything else answers as if it did
 from __future__ import annotations
 
 from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.utils.translation import gettext as _
 
 from readingcenter.accounts.selectors import privileged_hospitals_q
 from readingcenter.critical.models import CriticalNotification, CriticalResult, State
@@ -64,7 +65,7 @@ def critical_result_get(*, user, id: int) -> CriticalResult:
     result = _with_record(_visible(user)).filter(pk=id).first()
     if result is None:
         # Another hospital's result and one that does not exist look the same.
-        raise NotFound("No such critical result.")
+        raise NotFound(_("No such critical result."))
     return result
 
 

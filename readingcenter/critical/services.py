@@ -19,12 +19,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
 
 from readingcenter.accounts.models import Role, User
 from readingcenter.accounts.moments import moment_text
+from readingcenter.accounts.selectors import language_of
 from readingcenter.audit.models import Outcome as AuditOutcome
 from readingcenter.audit.services import audit_record
 from readingcenter.critical.models import (
@@ -103,7 +104,7 @@ def critical_results_open(*, report, actor, request=None) -> list[CriticalResult
     """
     if not report.is_signed:
         raise DomainError(
-            "report_not_signed", "Critical results are raised by a signed report.", status=409
+            "report_not_signed", _("Critical results are raised by a signed report."), status=409
         )
     findings = clean_critical_findings(report.critical_findings)
     if not findings:
@@ -311,7 +312,6 @@ def _email_for(notification: CriticalNotification) -> tuple[str, str]:
         "result": result,
         "study": study,
         "hospital": hospital,
-        "patient_name": person_name(study.patient_name) or "(no name)",
         "signer": report.signature_name
         or (signer.get_full_name() or signer.get_username() if signer else ""),
         "signed_at": _local(report.signed_at, hospital) if report.signed_at else "",
@@ -323,9 +323,29 @@ def _email_for(notification: CriticalNotification) -> tuple[str, str]:
         "contacts": contacts,
         "is_manager_alert": notification.channel == Channel.MANAGER,
     }
-    subject = render_to_string("critical/email/subject.txt", context)
-    body = render_to_string("critical/email/body.txt", context)
+    # In the recipient's language; the times stay in the hospital's zone (as the page's).
+    with translation.override(_recipient_language(notification)):
+        context["patient_name"] = person_name(study.patient_name) or _("(no name)")
+        subject = render_to_string("critical/email/subject.txt", context)
+        body = render_to_string("critical/email/body.txt", context)
     return " ".join(subject.split()), body
+
+
+def _recipient_language(notification: CriticalNotification) -> str:
+    """The language to write to this notification's recipient in: the contact's user's (his
+    own, else his hospital's report language); a manager's, found by the address his alert
+    went to; a contact known only by an address reads the hospital's report language."""
+    contact = notification.contact
+    if contact is not None and contact.user_id is not None:
+        return language_of(contact.user)
+    if notification.channel == Channel.MANAGER:
+        manager = (
+            User.objects.filter(email__iexact=notification.recipient, is_active=True)
+            .order_by("-is_superuser", "pk")
+            .first()
+        )
+        return language_of(manager) if manager else settings.LANGUAGE_CODE
+    return notification.critical_result.hospital.report_language
 
 
 def _send_email(notification: CriticalNotification) -> tuple[str, str]:
@@ -548,7 +568,7 @@ def _acknowledger_name(user, via: str, name: str) -> str:
         if via not in (AckVia.PORTAL, AckVia.API):
             raise DomainError(
                 "via_not_allowed",
-                "Hospital users acknowledge on the page or from their system.",
+                _("Hospital users acknowledge on the page or from their system."),
                 field="via",
             )
         return name or user.get_full_name() or user.get_username()
@@ -556,12 +576,12 @@ def _acknowledger_name(user, via: str, name: str) -> str:
         if via != AckVia.PHONE:
             raise DomainError(
                 "phone_only",
-                "The reading center records acknowledgements taken by phone: via 'phone'.",
+                _("The reading center records acknowledgements taken by phone: via 'phone'."),
                 field="via",
             )
         if not name:
             raise DomainError(
-                "name_required", "Who took the call? (e.g. Dr Lee, ED, by phone)", field="name"
+                "name_required", _("Who took the call? (e.g. Dr Lee, ED, by phone)"), field="name"
             )
     return name
 
@@ -587,7 +607,7 @@ def critical_result_acknowledge(
     is required, from a hospital system it is recorded as the system says.
     """
     if not (getattr(user, "is_authenticated", False) and user.is_active):
-        raise NotFound("No such critical result.")
+        raise NotFound(_("No such critical result."))
     name, role, note = (name or "").strip(), (role or "").strip(), (note or "").strip()
     visible = CriticalResult.objects.filter(pk=critical_result_id)
     if not (user.is_hospital_user or user.is_manager):
@@ -595,14 +615,14 @@ def critical_result_acknowledge(
 
         critical_result_get(user=user, id=critical_result_id)  # 404 when not his to see
         raise DomainError(
-            "not_allowed", "Only the hospital, or a manager by phone, acknowledges.", status=403
+            "not_allowed", _("Only the hospital, or a manager by phone, acknowledges."), status=403
         )
     name = _acknowledger_name(user, via, name)
     if user.is_hospital_user:
         visible = visible.filter(hospital_id=user.hospital_id)
     if not visible.exists():
         # Another hospital's result and one that does not exist look the same.
-        raise NotFound("No such critical result.")
+        raise NotFound(_("No such critical result."))
     if via in READ_BACK_REQUIRED and not read_back and visible.filter(state=State.OPEN).exists():
         raise DomainError(
             "read_back_required",

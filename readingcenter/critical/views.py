@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from readingcenter.accounts.moments import moment_text
@@ -26,7 +27,7 @@ from readingcenter.hospitals.selectors import hospital_list
 
 def _require_someone_who_sees_them(user) -> None:
     if not (user.is_hospital_user or user.is_manager or user.is_radiologist):
-        raise PermissionDenied("Critical results are for hospitals, readers and managers.")
+        raise PermissionDenied(_("Critical results are for hospitals, readers and managers."))
 
 
 def _result_or_404(request, pk: int):
@@ -36,7 +37,7 @@ def _result_or_404(request, pk: int):
         audit_record(actor=request.user, action="critical_result.read",
                      outcome=Outcome.NOT_FOUND, target_type="critical.criticalresult",
                      target_id=pk, request=request)  # fmt: skip
-        raise Http404("No such critical result.") from None
+        raise Http404(_("No such critical result.")) from None
 
 
 @login_required
@@ -96,7 +97,7 @@ def critical_result_acknowledge(request, pk: int):
         via = AckVia.PHONE
     else:
         _result_or_404(request, pk)
-        raise PermissionDenied("Only the hospital, or a manager by phone, acknowledges.")
+        raise PermissionDenied(_("Only the hospital, or a manager by phone, acknowledges."))
     try:
         result = services.critical_result_acknowledge(
             critical_result_id=pk,
@@ -115,12 +116,18 @@ def critical_result_acknowledge(request, pk: int):
     else:
         when = moment_text(result.acknowledged_at)
         if result.just_acknowledged:
-            messages.success(request, f"Acknowledged at {when}: escalation stopped.")
+            messages.success(
+                request, _("Acknowledged at %(when)s: escalation stopped.") % {"when": when}
+            )
         else:
             messages.info(
                 request,
-                f"Already acknowledged by {result.acknowledged_by_name or 'the hospital'} "
-                f"at {when} ({result.get_ack_via_display()}).",
+                _("Already acknowledged by %(name)s at %(when)s (%(via)s).")
+                % {
+                    "name": result.acknowledged_by_name or _("the hospital"),
+                    "when": when,
+                    "via": result.get_ack_via_display(),
+                },
             )
     target = request.POST.get("next") or ""
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class FollowUp(models.Model):
@@ -9,9 +11,9 @@ class FollowUp(models.Model):
     past its due date it is overdue, and the hospital's users and the managers are told."""
 
     class State(models.TextChoices):
-        OPEN = "open", "Open"
-        OVERDUE = "overdue", "Overdue"
-        DONE = "done", "Done"
+        OPEN = "open", pgettext_lazy("follow-up state", "Open")
+        OVERDUE = "overdue", _("Overdue")
+        DONE = "done", pgettext_lazy("follow-up state", "Done")
 
     report = models.ForeignKey("reports.Report", on_delete=models.PROTECT, related_name="+")
     study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="+")

@@ -7,8 +7,10 @@ import datetime as dt
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from readingcenter.accounts.selectors import language_of
 from readingcenter.audit.services import audit_record
 from readingcenter.followups import rules
 from readingcenter.followups.models import FollowUp
@@ -85,16 +87,40 @@ def followups_raise_overdue(*, today: dt.date | None = None) -> list[FollowUp]:
     return raised
 
 
-def _alert(item: FollowUp) -> None:
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    to = [u.email for u in users if u.is_manager or u.hospital_id == item.hospital_id]
-    subject = f"Overdue follow-up at {item.hospital.name}: {item.modality or 'a study'}"
-    body = (
-        f'A report of {item.created_at:%Y-%m-%d} recommended: "{item.sentence}"\n'
-        f"It was due on {item.due_date:%Y-%m-%d} and no matching study has arrived.\n"
-        f"Patient ID {item.patient_id or '(none)'}; study {item.study.accession_number or '-'}."
+def _email_text(item: FollowUp) -> tuple[str, str]:
+    """Subject and body in the active language (the recipient's)."""
+    subject = _("Overdue follow-up at %(hospital)s: %(modality)s") % {
+        "hospital": item.hospital.name,
+        "modality": item.modality or _("a study"),
+    }
+    body = "\n".join(
+        (
+            _('A report of %(date)s recommended: "%(sentence)s"')
+            % {"date": f"{item.created_at:%Y-%m-%d}", "sentence": item.sentence},
+            _("It was due on %(date)s and no matching study has arrived.")
+            % {"date": f"{item.due_date:%Y-%m-%d}"},
+            _("Patient ID %(patient)s; study %(accession)s.")
+            % {
+                "patient": item.patient_id or _("(none)"),
+                "accession": item.study.accession_number or "-",
+            },
+        )
     )
-    results = {address: email_send(to=address, subject=subject, body=body) for address in to}
+    return subject, body
+
+
+def _alert(item: FollowUp) -> None:
+    users = (
+        get_user_model().objects.filter(is_active=True).exclude(email="").select_related("hospital")
+    )
+    to = [u for u in users if u.is_manager or u.hospital_id == item.hospital_id]
+    results = {}
+    for user in to:
+        if user.email in results:
+            continue  # one e-mail per address
+        with translation.override(language_of(user)):
+            subject, body = _email_text(item)
+        results[user.email] = email_send(to=user.email, subject=subject, body=body)
     audit_record(actor=SYSTEM_FOLLOWUPS, action="followup.overdue", target=item,
                  hospital=item.hospital_id, patient_id=item.patient_id,
                  detail={"due_date": str(item.due_date), "notified": sorted(

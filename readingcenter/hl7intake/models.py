@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class InboundMessage(models.Model):
@@ -12,9 +13,9 @@ class InboundMessage(models.Model):
     """
 
     class Ack(models.TextChoices):
-        ACCEPTED = "AA", "Accepted"
-        ERROR = "AE", "Error (content)"
-        REJECTED = "AR", "Rejected"
+        ACCEPTED = "AA", _("Accepted")
+        ERROR = "AE", _("Error (content)")
+        REJECTED = "AR", _("Rejected")
 
     hospital = models.ForeignKey(
         "hospitals.Hospital", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from readingcenter.audit.admin_mixins import AuditedAdminMixin
 from readingcenter.hospitals.models import (
@@ -28,11 +29,19 @@ class PACSInline(admin.StackedInline):
 
 @admin.register(Hospital)
 class HospitalAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "code", "ae_title_list", "time_zone", "auto_assign_stat", "is_active")
+    list_display = (
+        "name",
+        "code",
+        "ae_title_list",
+        "time_zone",
+        "report_language",
+        "auto_assign_stat",
+        "is_active",
+    )
     search_fields = ("name", "code", "ae_titles__ae_title")
     list_editable = ("auto_assign_stat",)
     inlines = [AETitleInline, HL7FacilityInline, PACSInline]
 
-    @admin.display(description="AE titles")
+    @admin.display(description=_("AE titles"))
     def ae_title_list(self, obj: Hospital) -> str:
         return ", ".join(t.ae_title for t in obj.ae_titles.all())

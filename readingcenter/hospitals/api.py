@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import zoneinfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -24,6 +26,7 @@ class HospitalSerializer(serializers.ModelSerializer):
             "code",
             "ae_titles",
             "time_zone",
+            "report_language",
             "is_active",
             "auto_assign_stat",
             "created_at",
@@ -45,11 +48,16 @@ class HospitalCreateSerializer(serializers.Serializer):
     code = serializers.SlugField(max_length=32)
     ae_titles = serializers.ListField(child=AETitleField(max_length=16), allow_empty=False)
     time_zone = serializers.CharField(required=False, default="UTC")
+    report_language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text="its reports' language (templates, macros, the PDF's headings) and e-mails'",
+    )
 
     def validate_time_zone(self, value):
         if value not in zoneinfo.available_timezones():
             raise serializers.ValidationError(
-                f"{value!r} is not an IANA time zone (e.g. Asia/Seoul)."
+                _("%(value)s is not an IANA time zone (e.g. Asia/Seoul).") % {"value": repr(value)}
             )
         return value
 
@@ -97,7 +105,7 @@ class HospitalDetailApi(generics.RetrieveAPIView):
     @extend_schema(request=HospitalSettingsSerializer, responses=HospitalSerializer)
     def patch(self, request, pk: int):
         if not request.user.is_manager:
-            raise DomainError("forbidden", "Only managers change hospital settings.", status=403)
+            raise DomainError("forbidden", _("Only managers change hospital settings."), status=403)
         hospital = self.get_object()
         payload = HospitalSettingsSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

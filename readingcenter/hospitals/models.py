@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 # PS3.5 AE title: up to 16 characters of the default repertoire, no backslash or control
 # characters; leading and trailing spaces are not significant.
@@ -17,7 +19,8 @@ def normalise_ae_title(value: str) -> str:
 def validate_ae_title(value: str) -> None:
     if not AE_TITLE_PATTERN.match(value) or not value.strip():
         raise ValidationError(
-            f"{value!r} is not a DICOM AE title: 1 to 16 printable ASCII characters, no backslash"
+            _("%(value)s is not a DICOM AE title: 1 to 16 printable ASCII characters, no backslash")
+            % {"value": repr(value)}
         )
 
 
@@ -25,13 +28,18 @@ class Hospital(models.Model):
     """A referring hospital: the tenant. Everything a hospital user sees hangs off one."""
 
     name = models.CharField(max_length=200)
-    code = models.SlugField(max_length=32, unique=True, help_text="Short code, e.g. 'seoul-north'")
+    code = models.SlugField(
+        max_length=32, unique=True, help_text=_("Short code, e.g. 'seoul-north'")
+    )
     time_zone = models.CharField(max_length=64, default="UTC")
     is_active = models.BooleanField(default=True)
     # Managers switch it on per hospital: its STAT cases then go straight to a reader.
     auto_assign_stat = models.BooleanField(
-        default=False, help_text="Assign STAT cases to the least-loaded eligible reader on duty"
+        default=False, help_text=_("Assign STAT cases to the least-loaded eligible reader on duty")
     )
+    # The language its reports are written and delivered in (templates, macros, the PDF's
+    # headings) and its e-mails are sent in; a reader may still sign one report in another.
+    report_language = models.CharField(max_length=8, default="en", choices=settings.LANGUAGES)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -50,7 +58,7 @@ class HospitalAETitle(models.Model):
 
     class Meta:
         ordering = ["ae_title"]
-        verbose_name = "AE title"
+        verbose_name = _("AE title")
 
     def __str__(self) -> str:
         return self.ae_title
@@ -72,15 +80,17 @@ class HospitalHL7Facility(models.Model):
     default_charset = models.CharField(
         max_length=32,
         default="UNICODE UTF-8",
-        help_text="MSH-18 to assume when a message names none: UNICODE UTF-8, 8859/1, "
-        "KS X 1001 (EUC-KR), GB 18030-2000, BIG-5, ASCII",
+        help_text=_(
+            "MSH-18 to assume when a message names none: UNICODE UTF-8, 8859/1, "
+            "KS X 1001 (EUC-KR), GB 18030-2000, BIG-5, ASCII"
+        ),
     )
     # The issuer of patient ids (PID-3.4) to assume when a message names none.
     default_patient_id_issuer = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["sending_facility"]
-        verbose_name = "HL7 sending facility"
+        verbose_name = _("HL7 sending facility")
 
     def __str__(self) -> str:
         return self.sending_facility
@@ -94,13 +104,13 @@ class HospitalPACS(models.Model):
     """
 
     class Retrieve(models.TextChoices):
-        MOVE = "move", "C-MOVE (the PACS sends to our AE title)"
-        GET = "get", "C-GET (we fetch on the query association)"
+        MOVE = "move", _("C-MOVE (the PACS sends to our AE title)")
+        GET = "get", _("C-GET (we fetch on the query association)")
 
     class Match(models.TextChoices):
-        MODALITY = "modality", "Same modality"
-        BODY_PART = "body_part", "Same body part (in the study description)"
-        EITHER = "either", "Same modality or same body part"
+        MODALITY = "modality", _("Same modality")
+        BODY_PART = "body_part", _("Same body part (in the study description)")
+        EITHER = "either", _("Same modality or same body part")
 
     hospital = models.OneToOneField(Hospital, on_delete=models.CASCADE, related_name="pacs")
     enabled = models.BooleanField(default=True)
@@ -113,15 +123,17 @@ class HospitalPACS(models.Model):
     keywords = models.CharField(
         max_length=500,
         blank=True,
-        help_text="Comma-separated words: an earlier study whose description holds one is "
-        "relevant whatever its modality (e.g. 'head, brain, 두부, 头颅')",
+        help_text=_(
+            "Comma-separated words: an earlier study whose description holds one is "
+            "relevant whatever its modality (e.g. 'head, brain, 두부, 头颅')"
+        ),
     )
     max_studies = models.PositiveSmallIntegerField(default=3)
     max_years = models.PositiveSmallIntegerField(default=5)
 
     class Meta:
-        verbose_name = "hospital PACS (priors)"
-        verbose_name_plural = "hospital PACS (priors)"
+        verbose_name = _("hospital PACS (priors)")
+        verbose_name_plural = _("hospital PACS (priors)")
 
     def __str__(self) -> str:
         return f"{self.ae_title}@{self.host}:{self.port}"

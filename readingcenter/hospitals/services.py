@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import DomainError
@@ -8,13 +9,20 @@ from readingcenter.hospitals.models import Hospital, HospitalAETitle, normalise_
 
 
 def hospital_create(
-    *, actor, name: str, code: str, ae_titles: list[str], time_zone: str = "UTC", request=None
+    *,
+    actor,
+    name: str,
+    code: str,
+    ae_titles: list[str],
+    time_zone: str = "UTC",
+    report_language: str = "en",
+    request=None,
 ) -> Hospital:
     """Onboard a hospital. It can send at once: the follower looks AE titles up per study."""
     titles = [normalise_ae_title(t) for t in ae_titles]
     if len(set(titles)) != len(titles):
         raise DomainError(
-            "ae_title_duplicate", "The same AE title is listed twice.", field="ae_titles"
+            "ae_title_duplicate", _("The same AE title is listed twice."), field="ae_titles"
         )
     taken = list(
         HospitalAETitle.objects.filter(ae_title__in=titles).values_list("ae_title", flat=True)
@@ -22,16 +30,21 @@ def hospital_create(
     if taken:
         raise DomainError(
             "ae_title_taken",
-            f"AE title(s) {', '.join(sorted(taken))} already belong to another hospital.",
+            _("AE title(s) %(titles)s already belong to another hospital.")
+            % {"titles": ", ".join(sorted(taken))},
             field="ae_titles",
         )
     if Hospital.objects.filter(code=code).exists():
         raise DomainError(
-            "hospital_code_taken", f"A hospital with code {code!r} exists.", field="code"
+            "hospital_code_taken",
+            _("A hospital with code %(code)s exists.") % {"code": repr(code)},
+            field="code",
         )
     try:
         with transaction.atomic():
-            hospital = Hospital.objects.create(name=name, code=code, time_zone=time_zone)
+            hospital = Hospital.objects.create(
+                name=name, code=code, time_zone=time_zone, report_language=report_language
+            )
             HospitalAETitle.objects.bulk_create(
                 [HospitalAETitle(hospital=hospital, ae_title=t) for t in titles]
             )
@@ -46,7 +59,7 @@ def hospital_create(
     except IntegrityError as exc:
         # Two managers onboarding the same code or AE title at the same instant.
         raise DomainError(
-            "hospital_conflict", "That code or AE title was just taken; reload and retry."
+            "hospital_conflict", _("That code or AE title was just taken; reload and retry.")
         ) from exc
     return hospital
 

@@ -369,7 +369,7 @@ def ai_models(*, now=None) -> list[dict]:
                 "windows": [
                     {
                         "window": w.window,
-                        "label": w.label,
+                        "label": str(w.label),
                         "studies": w.studies,
                         "positives": w.positives,
                         "rate": w.rate,

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from readingcenter.accounts.models import User
 from readingcenter.audit.services import audit_record
@@ -23,7 +24,7 @@ CASE_FILTERS = ("sla", "reader", "priority", "hospital", "coverage")
 def _require_manager(user) -> None:
     # As the worklist's manager pages: a role that may not see it gets 403, not a 404.
     if not user.is_manager:
-        raise PermissionDenied("The operations dashboard is for managers.")
+        raise PermissionDenied(_("The operations dashboard is for managers."))
 
 
 @login_required

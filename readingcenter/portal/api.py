@@ -5,6 +5,7 @@ answers 404 like one that does not exist."""
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, permissions, serializers
 from rest_framework.reverse import reverse
@@ -18,7 +19,7 @@ from readingcenter.reports.models import Report
 
 
 class IsHospitalUser(permissions.BasePermission):
-    message = "The portal is for hospital users."
+    message = gettext_lazy("The portal is for hospital users.")
 
     def has_permission(self, request, view):
         user = request.user

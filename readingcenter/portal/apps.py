@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PortalConfig(AppConfig):
     name = "readingcenter.portal"
     label = "portal"
-    verbose_name = "Hospital portal"
+    verbose_name = _("Hospital portal")

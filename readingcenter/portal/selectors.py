@@ -13,6 +13,8 @@ import zoneinfo
 from django.db.models import Case as When_
 from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from readingcenter.errors import NotFound
 from readingcenter.reports.models import Report, ReportKind, ReportState
@@ -33,14 +35,14 @@ class PortalStatus:
     REMOVED = "removed"  # a manager took it off the worklist (a duplicate)
 
     choices = [
-        (RECEIVED, "Received"),
-        (COMPLETE, "Complete, waiting"),
-        (IN_READING, "In reading"),
-        (PRELIMINARY, "Preliminary report"),
-        (FINAL, "Final report"),
-        (AMENDED, "Amended"),
-        (REJECTED, "Rejected"),
-        (REMOVED, "Removed"),
+        (RECEIVED, pgettext_lazy("portal status", "Received")),
+        (COMPLETE, gettext_lazy("Complete, waiting")),
+        (IN_READING, gettext_lazy("In reading")),
+        (PRELIMINARY, gettext_lazy("Preliminary report")),
+        (FINAL, gettext_lazy("Final report")),
+        (AMENDED, gettext_lazy("Amended")),
+        (REJECTED, gettext_lazy("Rejected")),
+        (REMOVED, pgettext_lazy("portal status", "Removed")),
     ]
     labels = dict(choices)
 
@@ -137,7 +139,7 @@ def portal_study_get(*, user, study_id: int) -> Study:
     study = portal_studies(user=user).filter(pk=study_id).first()
     if study is None:
         # Another hospital's study and one that does not exist look the same.
-        raise NotFound("No such study.")
+        raise NotFound(_("No such study."))
     return study
 
 

@@ -13,6 +13,8 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from readingcenter.audit.services import audit_record
 from readingcenter.followups.selectors import followups_for_hospital
@@ -23,7 +25,10 @@ PAGE_SIZE = 50
 
 
 class StudyFilterForm(forms.Form):
-    status = forms.ChoiceField(choices=[("", "Any status"), *PortalStatus.choices], required=False)
+    status = forms.ChoiceField(
+        choices=[("", gettext_lazy("Any status")), *PortalStatus.choices],
+        required=False,
+    )
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(required=False, max_length=100)
@@ -32,7 +37,7 @@ class StudyFilterForm(forms.Form):
 def _require_hospital_user(user) -> None:
     # Managers and readers have their own pages; the portal is the hospital's window.
     if not (user.is_hospital_user and user.hospital_id):
-        raise PermissionDenied("The portal is for hospital users.")
+        raise PermissionDenied(_("The portal is for hospital users."))
 
 
 def _filters(request) -> tuple[dict, dict]:

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class PriorLookup(models.Model):
     """The search for one new study's priors at its hospital's PACS (one per study)."""
 
     class State(models.TextChoices):
-        PENDING = "pending", "Looking"
-        DONE = "done", "Done"
-        FAILED = "failed", "Priors unavailable"
+        PENDING = "pending", _("Looking")
+        DONE = "done", pgettext_lazy("priors lookup", "Done")
+        FAILED = "failed", _("Priors unavailable")
 
     study = models.OneToOneField(
         "studies.Study", on_delete=models.CASCADE, related_name="prior_lookup"
@@ -32,9 +34,9 @@ class PriorFetch(models.Model):
     before the move, so that ingest knows the arriving study for a prior."""
 
     class State(models.TextChoices):
-        REQUESTED = "requested", "Requested"
-        RETRIEVED = "retrieved", "Retrieved"
-        FAILED = "failed", "Failed"
+        REQUESTED = "requested", _("Requested")
+        RETRIEVED = "retrieved", _("Retrieved")
+        FAILED = "failed", _("Failed")
 
     lookup = models.ForeignKey(PriorLookup, on_delete=models.CASCADE, related_name="fetches")
     hospital = models.ForeignKey("hospitals.Hospital", on_delete=models.CASCADE, related_name="+")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
@@ -94,7 +95,7 @@ class PeerReviewRequestApi(APIView):
     @extend_schema(request=RequestSerializer, responses={201: PeerReviewSerializer})
     def post(self, request):
         if not request.user.is_radiologist:
-            raise DomainError("forbidden", "Only the report's reader asks.", status=403)
+            raise DomainError("forbidden", _("Only the report's reader asks."), status=403)
         payload = RequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         review = services.peer_review_request(report_id=payload.validated_data["report"],
@@ -121,7 +122,7 @@ class DiscrepancyRatesApi(APIView):
 
     def get(self, request):
         if not request.user.is_manager:
-            raise DomainError("not_a_manager", "Discrepancy rates are for managers.", status=403)
+            raise DomainError("not_a_manager", _("Discrepancy rates are for managers."), status=403)
         filters = RateFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         rates = selectors.discrepancy_rates(by=filters.validated_data["by"])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AIDisagreement(models.Model):
@@ -9,8 +10,8 @@ class AIDisagreement(models.Model):
     probability and threshold, so that the next threshold is chosen from real reads."""
 
     class Kind(models.TextChoices):
-        FLAG_NOT_CONFIRMED = "flag_not_confirmed", "AI flagged, the reader did not confirm"
-        FINDING_NOT_FLAGGED = "finding_not_flagged", "Reader found it, the AI did not flag"
+        FLAG_NOT_CONFIRMED = "flag_not_confirmed", _("AI flagged, the reader did not confirm")
+        FINDING_NOT_FLAGGED = "finding_not_flagged", _("Reader found it, the AI did not flag")
 
     report = models.ForeignKey("reports.Report", on_delete=models.PROTECT, related_name="+")
     study = models.ForeignKey("studies.Study", on_delete=models.PROTECT, related_name="+")
@@ -43,8 +44,8 @@ class PeerReviewPolicy(models.Model):
     radiologist scores; managers set it."""
 
     hospital = models.ForeignKey("hospitals.Hospital", on_delete=models.CASCADE, related_name="+")
-    modality = models.CharField(max_length=16, blank=True, help_text="empty: every modality")
-    share = models.FloatField(help_text="0.05 = one report in twenty, drawn at random")
+    modality = models.CharField(max_length=16, blank=True, help_text=_("empty: every modality"))
+    share = models.FloatField(help_text=_("0.05 = one report in twenty, drawn at random"))
 
     class Meta:
         constraints = [
@@ -70,15 +71,15 @@ class PeerReview(models.Model):
     """
 
     class Reason(models.TextChoices):
-        RANDOM = "random", "Drawn at random"
-        REQUESTED = "requested", "Asked for by the reader"
+        RANDOM = "random", _("Drawn at random")
+        REQUESTED = "requested", _("Asked for by the reader")
 
     class Score(models.TextChoices):
-        CONCUR = "1", "1: concur"
-        MINOR = "2a", "2a: understandable miss, not significant"
-        MINOR_SIGNIFICANT = "2b", "2b: understandable miss, likely significant"
-        MAJOR = "3a", "3a: should be made most of the time, not significant"
-        MAJOR_SIGNIFICANT = "3b", "3b: should be made most of the time, likely significant"
+        CONCUR = "1", _("1: concur")
+        MINOR = "2a", _("2a: understandable miss, not significant")
+        MINOR_SIGNIFICANT = "2b", _("2b: understandable miss, likely significant")
+        MAJOR = "3a", _("3a: should be made most of the time, not significant")
+        MAJOR_SIGNIFICANT = "3b", _("3b: should be made most of the time, likely significant")
 
     report = models.OneToOneField("reports.Report", on_delete=models.PROTECT, related_name="+")
     hospital = models.ForeignKey("hospitals.Hospital", on_delete=models.PROTECT, related_name="+")

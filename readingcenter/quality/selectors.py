@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from readingcenter.accounts.selectors import privileged_hospital_ids
 from readingcenter.quality.models import AIDisagreement, PeerReview
@@ -95,5 +96,5 @@ def peer_review_scorable(*, user, review_id: int) -> PeerReview:
         or review.first_reader_id == user.pk
         or (review.hospital_id not in privileged_hospital_ids(user))
     ):
-        raise NotFound("No peer review of yours to score with this id.")
+        raise NotFound(_("No peer review of yours to score with this id."))
     return review

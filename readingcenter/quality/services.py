@@ -4,8 +4,10 @@ reports by a second radiologist. The quality app's only writer."""
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from readingcenter.accounts.selectors import language_of
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
 from readingcenter.notifications.services import email_send
@@ -96,7 +98,7 @@ def peer_review_request(*, report_id: int, user, request=None) -> PeerReview:
 
     report = Report.objects.select_related("study").filter(pk=report_id, state="signed").first()
     if report is None or report.signed_by_id != user.pk:
-        raise NotFound("No signed report of yours with this id.")
+        raise NotFound(_("No signed report of yours with this id."))
     existing = PeerReview.objects.filter(report=report).first()
     return existing or _open_review(report, PeerReview.Reason.REQUESTED, actor=user,
                                     request=request)  # fmt: skip
@@ -120,15 +122,15 @@ def peer_review_score(*, review_id: int, user, score: str, comment: str = "",
                       request=None) -> PeerReview:  # fmt: skip
     """A second radiologist, privileged at the hospital and not the signer, scores once."""
     if score not in PeerReview.Score.values:
-        raise DomainError("invalid_score", "Score 1, 2a, 2b, 3a or 3b.", field="score")
+        raise DomainError("invalid_score", _("Score 1, 2a, 2b, 3a or 3b."), field="score")
     if score != "1" and not comment.strip():
-        raise DomainError("comment_required", "Say what was missed or misread.",
+        raise DomainError("comment_required", _("Say what was missed or misread."),
                           field="comment")  # fmt: skip
     peer_review_scorable(user=user, review_id=review_id)
     with transaction.atomic():
         review = PeerReview.objects.select_for_update().get(pk=review_id)
         if review.score:
-            raise Conflict("peer_review_scored", "This report has already been scored.")
+            raise Conflict("peer_review_scored", _("This report has already been scored."))
         review.reviewer, review.score, review.comment = user, score, comment.strip()
         review.scored_at = timezone.now()
         review.save(update_fields=["reviewer", "score", "comment", "scored_at"])
@@ -144,13 +146,19 @@ def _tell_first_reader(review: PeerReview) -> None:
     """A discrepancy: the first reader learns the score and comment (e-mail), and may add an
     addendum to the report, which the hospital receives by the normal delivery."""
     reader = review.first_reader
-    result = email_send(
-        to=reader.email,
-        subject=f"Peer review: score {review.score} on your report {review.report_id}",
-        body=(f"A colleague scored your report {review.report_id} {review.get_score_display()}."
-              f"\n\n{review.comment}\n\nYou may add an addendum to the report; the hospital "
-              "receives it as it received the report."),
-    ) if reader.email else None  # fmt: skip
+    result = None
+    if reader.email:
+        with translation.override(language_of(reader)):
+            values = {"score": review.score, "report": review.report_id,
+                      "display": review.get_score_display()}  # fmt: skip
+            subject = _("Peer review: score %(score)s on your report %(report)s") % values
+            body = "\n\n".join((
+                _("A colleague scored your report %(report)s %(display)s.") % values,
+                review.comment,
+                _("You may add an addendum to the report; the hospital receives it as it "
+                  "received the report."),
+            ))  # fmt: skip
+        result = email_send(to=reader.email, subject=subject, body=body)
     audit_record(actor=SYSTEM_QUALITY, action="peer_review.discrepancy", target=review,
                  hospital=review.hospital_id,
                  detail={"first_reader": reader.pk, "score": review.score,

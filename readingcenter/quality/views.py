@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from readingcenter.audit.services import audit_record
@@ -16,7 +17,7 @@ from readingcenter.quality.models import PeerReview
 
 def _require_reader_or_manager(user) -> None:
     if not (user.is_radiologist or user.is_manager):
-        raise PermissionDenied("Peer review is for radiologists and managers.")
+        raise PermissionDenied(_("Peer review is for radiologists and managers."))
 
 
 @login_required
@@ -54,5 +55,5 @@ def peer_review_score(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Score saved.")
+        messages.success(request, _("Score saved."))
     return redirect("peer-review")

@@ -6,15 +6,15 @@ from readingcenter.reports.models import Macro, Report, ReportTemplate
 
 @admin.register(ReportTemplate)
 class ReportTemplateAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("name", "modality", "body_part", "is_active", "updated_at")
-    list_filter = ("modality", "is_active")
+    list_display = ("name", "modality", "body_part", "language", "is_active", "updated_at")
+    list_filter = ("modality", "language", "is_active")
     search_fields = ("name",)
 
 
 @admin.register(Macro)
 class MacroAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("code", "owner", "text")
-    list_filter = ("owner",)
+    list_display = ("code", "language", "owner", "text")
+    list_filter = ("language", "owner")
     search_fields = ("code", "text")
 
 
@@ -27,6 +27,7 @@ class ReportAdmin(ReadOnlyAdmin):
         "study",
         "hospital",
         "kind",
+        "language",
         "state",
         "version_number",
         "signed_by",

@@ -6,13 +6,16 @@ the deliveries still show in every report here, added on the hook points below.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.conf import settings
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from readingcenter import hooks
 from readingcenter.api import AuditedReadMixin
+from readingcenter.errors import DomainError
 from readingcenter.reports import critical_rules, selectors, services
 from readingcenter.reports.models import CriticalCategory, Report, ReportKind, ReportTemplate
 
@@ -41,6 +44,7 @@ class ReportSerializer(serializers.ModelSerializer):
             "parent",
             "parent_version",
             "revision",
+            "language",
             "technique",
             "comparison",
             "findings",
@@ -105,6 +109,11 @@ class ReportSaveSerializer(serializers.Serializer):
     critical_findings = CriticalFindingSerializer(many=True, required=False)
     ai_review = serializers.DictField(
         child=serializers.ChoiceField(choices=services.AI_REVIEW_STATES), required=False
+    )
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text="the language the report is written in (its macros and the PDF's headings)",
     )
 
 
@@ -253,6 +262,7 @@ class TemplateSerializer(serializers.ModelSerializer):
             "name",
             "modality",
             "body_part",
+            "language",
             "technique",
             "comparison",
             "findings",
@@ -272,22 +282,42 @@ class TemplateListApi(generics.ListAPIView):
 
 class MacroSerializer(serializers.Serializer):
     code = serializers.RegexField(r"^\.[\w-]{1,30}$", help_text="starts with a dot, e.g. .nml")
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES, default="en", help_text="the reports it expands in"
+    )
     text = serializers.CharField()
     shared = serializers.BooleanField(default=False, write_only=True)
 
 
 @extend_schema(tags=["reports"])
 class MacroListApi(APIView):
-    """Your macros (with the shared ones); POST adds or changes one of yours."""
+    """Your macros (with the shared ones) for reports in ``?language=`` (default en); a code
+    with no text in that language gives its English text. POST adds or changes one of yours."""
 
-    @extend_schema(responses=MacroSerializer(many=True))
+    @extend_schema(
+        parameters=[OpenApiParameter("language", str, enum=[c for c, _n in settings.LANGUAGES])],
+        responses=MacroSerializer(many=True),
+    )
     def get(self, request):
-        macros = selectors.macros_for(user=request.user)
-        return Response([{"code": code, "text": text} for code, text in macros.items()])
+        language = request.query_params.get("language", "en")
+        if language not in dict(settings.LANGUAGES):
+            raise DomainError(
+                "invalid_language",
+                _("Use one of: %(languages)s.")
+                % {"languages": ", ".join(dict(settings.LANGUAGES))},
+                field="language",
+            )
+        macros = selectors.macros_for(user=request.user, language=language)
+        return Response(
+            [{"code": code, "language": language, "text": text} for code, text in macros.items()]
+        )
 
     @extend_schema(request=MacroSerializer, responses={201: MacroSerializer})
     def post(self, request):
         payload = MacroSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         macro = services.macro_save(user=request.user, **payload.validated_data)
-        return Response({"code": macro.code, "text": macro.text}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"code": macro.code, "language": macro.language, "text": macro.text},
+            status=status.HTTP_201_CREATED,
+        )

@@ -15,6 +15,8 @@ import json
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 SECTIONS = ("technique", "comparison", "findings", "impression")
 
@@ -23,35 +25,38 @@ class ReportTemplate(models.Model):
     """A structured starting point per modality and body part (managers edit them)."""
 
     name = models.CharField(max_length=100)
-    modality = models.CharField(max_length=16, help_text="CT, CR, DX, MR, ...")
+    modality = models.CharField(max_length=16, help_text=_("CT, CR, DX, MR, ..."))
     body_part = models.CharField(
-        max_length=64, blank=True, help_text="HEAD, CHEST, BRAIN, ABDOMEN; blank: any"
+        max_length=64, blank=True, help_text=_("HEAD, CHEST, BRAIN, ABDOMEN; blank: any")
     )
     technique = models.TextField(blank=True)
     comparison = models.TextField(blank=True, default="None available.")
     findings = models.TextField(blank=True)
     impression = models.TextField(blank=True)
+    # Written in this language: a report in Korean starts from a Korean template.
+    language = models.CharField(max_length=8, default="en", choices=settings.LANGUAGES)
     # What signing insists on: whole sections (technique, comparison, findings, impression)
     # and headings of the findings ("Lungs"); every other heading left empty is dropped.
     required_sections = ArrayField(
         models.CharField(max_length=64), default=list, blank=True,
-        help_text="sections or findings headings that must be filled in before signing, e.g. "
-        "impression, Lungs, Pleura",
+        help_text=_("sections or findings headings that must be filled in before signing, "
+                    "e.g. impression, Lungs, Pleura"),
     )  # fmt: skip
     # Findings of the critical rule set (reports.critical_rules) that, flagged by the AI on a
     # study of this template, make signing ask: critical, or why not?
     critical_terms = ArrayField(
         models.CharField(max_length=32), default=list, blank=True,
-        help_text="keys of reports.critical_rules.TERMS, e.g. pneumothorax",
+        help_text=_("keys of reports.critical_rules.TERMS, e.g. pneumothorax"),
     )  # fmt: skip
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["modality", "body_part", "name"]
+        ordering = ["modality", "body_part", "language", "name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["modality", "body_part", "name"], name="report_template_unique"
+                fields=["modality", "body_part", "language", "name"],
+                name="report_template_unique_per_language",
             )
         ]
 
@@ -73,16 +78,22 @@ class Macro(models.Model):
         on_delete=models.CASCADE,
         related_name="macros",
     )
-    code = models.CharField(max_length=32, help_text="typed as written, e.g. .nml")
+    code = models.CharField(max_length=32, help_text=_("typed as written, e.g. .nml"))
+    # The same code expands in the report's language: .nml is a normal sentence in each.
+    language = models.CharField(max_length=8, default="en", choices=settings.LANGUAGES)
     text = models.TextField()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["code"]
+        ordering = ["code", "language"]
         constraints = [
-            models.UniqueConstraint(fields=["owner", "code"], name="macro_code_unique_per_owner"),
             models.UniqueConstraint(
-                fields=["code"], condition=models.Q(owner=None), name="macro_code_unique_shared"
+                fields=["owner", "code", "language"], name="macro_code_unique_per_owner_language"
+            ),
+            models.UniqueConstraint(
+                fields=["code", "language"],
+                condition=models.Q(owner=None),
+                name="macro_code_unique_shared_language",
             ),
         ]
 
@@ -91,22 +102,22 @@ class Macro(models.Model):
 
 
 class ReportState(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    SIGNED = "signed", "Signed"
+    DRAFT = "draft", pgettext_lazy("report state", "Draft")
+    SIGNED = "signed", pgettext_lazy("report state", "Signed")
 
 
 class ReportKind(models.TextChoices):
-    PRELIMINARY = "preliminary", "Preliminary report"
-    FINAL = "final", "Final report"
-    ADDENDUM = "addendum", "Addendum"
+    PRELIMINARY = "preliminary", _("Preliminary report")
+    FINAL = "final", _("Final report")
+    ADDENDUM = "addendum", _("Addendum")
 
 
 class CriticalCategory(models.TextChoices):
     """The ACR's actionable findings: how soon the referrer must know."""
 
-    MINUTES = "minutes", "Category 1: within minutes"
-    HOURS = "hours", "Category 2: within hours"
-    DAYS = "days", "Category 3: within days"
+    MINUTES = "minutes", _("Category 1: within minutes")
+    HOURS = "hours", _("Category 2: within hours")
+    DAYS = "days", _("Category 3: within days")
 
 
 class Report(models.Model):
@@ -131,6 +142,11 @@ class Report(models.Model):
     findings = models.TextField(blank=True)
     impression = models.TextField(blank=True)
     addendum_text = models.TextField(blank=True)
+    # The language it is written in: the hospital's report language when the draft opens; the
+    # reader may change it before signing. It picks the template and macros and the headings
+    # of what the hospital receives. Not in the signed content's hash: it is how the content
+    # is labelled, and rows signed before it existed must keep verifying.
+    language = models.CharField(max_length=8, default="en", choices=settings.LANGUAGES)
     # [{"finding": str, "category": "minutes"|"hours"|"days"}], turned into CriticalResult
     # rows (and notifications) when the report is signed.
     critical_findings = models.JSONField(default=list, blank=True)

@@ -8,6 +8,7 @@ Anything else answers NotFound (404), like a report that does not exist.
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from readingcenter import hooks
 from readingcenter.accounts.selectors import privileged_hospitals_q
@@ -56,7 +57,7 @@ def report_list(*, user, filters: dict | None = None) -> QuerySet[Report]:
 def report_get(*, user, report_id: int) -> Report:
     report = _with_extras(_visible(user)).filter(pk=report_id).first()
     if report is None:
-        raise NotFound("No such report.")
+        raise NotFound(_("No such report."))
     return report
 
 
@@ -69,10 +70,14 @@ def signed_reports_for_study(*, user, study) -> list[Report]:
     )
 
 
-def macros_for(*, user) -> dict[str, str]:
-    """Codes the user may type: the shared ones, overridden by his own."""
-    macros = {m.code: m.text for m in Macro.objects.filter(owner=None)}
-    macros.update({m.code: m.text for m in Macro.objects.filter(owner=user)})
+def macros_for(*, user, language: str = "en") -> dict[str, str]:
+    """Codes the user may type in a report in ``language``: the shared ones, overridden by his
+    own; a code with no text in that language expands to its English text."""
+    macros: dict[str, str] = {}
+    for lang in dict.fromkeys(("en", language)):  # the report's language last, so it wins
+        in_lang = Macro.objects.filter(language=lang)
+        macros.update({m.code: m.text for m in in_lang.filter(owner=None)})
+        macros.update({m.code: m.text for m in in_lang.filter(owner=user)})
     return dict(sorted(macros.items()))
 
 

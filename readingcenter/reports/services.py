@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -42,7 +42,7 @@ from readingcenter.reports.selectors import macros_for
 from readingcenter.studies import hints
 from readingcenter.worklist.models import Case, CaseState
 
-EDITABLE = (*SECTIONS, "addendum_text", "critical_findings", "ai_review")
+EDITABLE = (*SECTIONS, "addendum_text", "critical_findings", "ai_review", "language")
 TEMPLATE_FIELDS = (*SECTIONS, "required_sections", "critical_terms")
 AI_REVIEW_STATES = ("pending", "accepted", "edited", "rejected")
 # Body parts as hospitals write them (BodyPartExamined or the description) -> our templates'.
@@ -79,16 +79,19 @@ def _locked_case_for_writer(case_id: int, user) -> Case:
         .first()
     )
     if case is None:
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     if case.state not in (CaseState.CLAIMED, CaseState.IN_REPORT) or case.claimed_by_id != user.id:
         if case.state == CaseState.SIGNED:
-            raise Conflict("case_signed", "The case is signed; corrections are addenda.")
+            raise Conflict("case_signed", _("The case is signed; corrections are addenda."))
         holder = case.claimed_by
-        who = (holder.get_full_name() or holder.get_username()) if holder else "nobody"
+        who = (holder.get_full_name() or holder.get_username()) if holder else _("nobody")
         raise DomainError(
             "not_your_case",
-            f"Only the radiologist who claimed the case writes its report (claimed by {who}); "
-            "claim it first, or ask a manager to reassign it.",
+            _(
+                "Only the radiologist who claimed the case writes its report (claimed by "
+                "%(who)s); claim it first, or ask a manager to reassign it."
+            )
+            % {"who": who},
             status=403,
         )
     return case
@@ -102,17 +105,32 @@ def body_part_of(study) -> str:
     return ""
 
 
-def template_for(study, modality: str) -> ReportTemplate | None:
-    """The best template: this modality and body part, else this modality for any part."""
+def template_for(study, modality: str, language: str = "en") -> ReportTemplate | None:
+    """The best template in the report's language: this modality and body part, else this
+    modality for any part; where that language has none, the English one (a start to
+    translate is better than a blank page)."""
     part = body_part_of(study)
-    candidates = ReportTemplate.objects.filter(is_active=True, modality=modality)
-    return (candidates.filter(body_part=part).first() if part else None) or candidates.filter(
-        body_part=""
-    ).first()
+    for lang in dict.fromkeys((language, "en")):
+        candidates = ReportTemplate.objects.filter(is_active=True, modality=modality, language=lang)
+        found = (candidates.filter(body_part=part).first() if part else None) or (
+            candidates.filter(body_part="").first()
+        )
+        if found:
+            return found
+    return None
 
 
-def ai_draft_for(study) -> list[dict]:
-    """One clean sentence per positive AI flag on the current version; never a negative."""
+# The findings our models name, as a report in each language names them.
+FINDING_NAMES = {
+    "ich": _("intracranial hemorrhage"),
+    "intracranial_hemorrhage": _("intracranial hemorrhage"),
+    "pneumothorax": _("pneumothorax"),
+}
+
+
+def ai_draft_for(study, language: str = "en") -> list[dict]:
+    """One clean sentence per positive AI flag on the current version, in the report's
+    language; never a negative."""
     from triage.selectors import triage_runs_succeeded
 
     entries = []
@@ -121,12 +139,15 @@ def ai_draft_for(study) -> list[dict]:
         labels = run.detail.get("labels", {}) if isinstance(run.detail, dict) else {}
         for code in run.flagged:
             label = labels.get(code) or _finding_label(run, code)
+            with translation.override(language):
+                name = str(FINDING_NAMES.get(code, label))
+                sentence = _("Findings suggestive of %(finding)s.") % {"finding": name}
             entries.append(
                 {
                     "finding": f"{run.model_name}:{code}",
                     "code": code,
                     "label": label,
-                    "sentence": f"Findings suggestive of {label}.",
+                    "sentence": str(sentence),
                     "probability": run.probabilities.get(code),
                     "threshold": run.thresholds.get(code),
                     "model_name": run.model_name,
@@ -168,7 +189,10 @@ def _plain_text(value) -> str:
 def _clean_critical(value) -> list[dict]:
     if not isinstance(value, list):
         raise DomainError(
-            "invalid", "critical_findings must be a list", field="critical_findings", status=400
+            "invalid",
+            _("critical_findings must be a list"),
+            field="critical_findings",
+            status=400,
         )
     cleaned = []
     for item in value:
@@ -177,8 +201,8 @@ def _clean_critical(value) -> list[dict]:
         if not finding or category not in CriticalCategory.values:
             raise DomainError(
                 "invalid",
-                "each critical finding needs a 'finding' text and a 'category' of "
-                f"{', '.join(CriticalCategory.values)}",
+                _("each critical finding needs a 'finding' text and a 'category' of %(categories)s")
+                % {"categories": ", ".join(CriticalCategory.values)},
                 field="critical_findings",
                 status=400,
             )
@@ -186,19 +210,36 @@ def _clean_critical(value) -> list[dict]:
     return cleaned
 
 
+def _clean_language(value) -> str:
+    if value not in dict(settings.LANGUAGES):
+        raise DomainError(
+            "invalid_language",
+            _("A report is written in one of: %(languages)s.")
+            % {"languages": ", ".join(dict(settings.LANGUAGES))},
+            field="language",
+        )
+    return value
+
+
 def _clean_review(value, report: Report) -> dict:
     known = {entry["finding"] for entry in report.ai_draft}
     if not isinstance(value, dict) or not set(value) <= known:
         raise DomainError(
             "invalid",
-            f"ai_review maps AI findings ({', '.join(sorted(known)) or 'none'}) to one of "
-            f"{', '.join(AI_REVIEW_STATES)}",
+            _("ai_review maps AI findings (%(findings)s) to one of %(states)s")
+            % {
+                "findings": ", ".join(sorted(known)) or _("none"),
+                "states": ", ".join(AI_REVIEW_STATES),
+            },
             field="ai_review",
             status=400,
         )
     if any(state not in AI_REVIEW_STATES for state in value.values()):
         raise DomainError(
-            "invalid", f"use one of {', '.join(AI_REVIEW_STATES)}", field="ai_review", status=400
+            "invalid",
+            _("use one of %(states)s") % {"states": ", ".join(AI_REVIEW_STATES)},
+            field="ai_review",
+            status=400,
         )
     return {**report.ai_review, **value}
 
@@ -215,8 +256,9 @@ def report_open_draft(*, case_id: int, user, request=None) -> Report:
         if existing is not None:
             return existing
         study = case.study
-        template = template_for(study, case.modality)
-        ai = ai_draft_for(study)
+        language = case.hospital.report_language
+        template = template_for(study, case.modality, language)
+        ai = ai_draft_for(study, language)
         findings = template.findings if template else ""
         if ai:
             # The AI's sentences open the findings, each marked until reviewed.
@@ -227,6 +269,7 @@ def report_open_draft(*, case_id: int, user, request=None) -> Report:
             hospital_id=case.hospital_id,
             kind=ReportKind.FINAL,
             template=template,
+            language=language,
             technique=template.technique if template else "",
             comparison=template.comparison if template else "",
             findings=findings,
@@ -248,33 +291,45 @@ def report_open_draft(*, case_id: int, user, request=None) -> Report:
 
 
 # -- autosave -----------------------------------------------------------------------------------
+def _cleaned_changes(changes: dict, *, report: Report, user) -> dict:
+    """The columns a save writes: texts with macros expanded in the report's language (the one
+    this save sets, if it sets one), the critical findings and AI review checked."""
+    language = _clean_language(changes.get("language", report.language))
+    texts = set(changes) - {"critical_findings", "ai_review", "language"}
+    # Read once per save, not once per section.
+    macros = macros_for(user=user, language=language) if texts else {}
+    values = {}
+    for name, value in changes.items():
+        if name == "critical_findings":
+            values[name] = _clean_critical(value)
+        elif name == "ai_review":
+            values[name] = _clean_review(value, report)
+        elif name == "language":
+            values[name] = language
+        else:
+            values[name] = expand_macros(_plain_text(value), macros=macros)
+    return values
+
+
 def report_save(*, report_id: int, user, revision: int, changes: dict, request=None) -> Report:
     """Save a draft from revision ``revision``; a stale revision is refused with 409."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise DomainError(
-            "invalid", f"not editable: {', '.join(sorted(unknown))}", field=sorted(unknown)[0]
+            "invalid",
+            _("not editable: %(fields)s") % {"fields": ", ".join(sorted(unknown))},
+            field=sorted(unknown)[0],
         )
     with transaction.atomic():
         report = Report.objects.select_related("case").filter(pk=report_id).first()
         if report is None:
-            raise NotFound("No such report.")
+            raise NotFound(_("No such report."))
         if report.is_signed:
             raise Conflict(
-                "report_signed", "A signed report cannot change; add an addendum instead."
+                "report_signed", _("A signed report cannot change; add an addendum instead.")
             )
         case = _locked_case_for_writer(report.case_id, user)
-        values = {}
-        # Read once per save, not once per section.
-        texts = set(changes) - {"critical_findings", "ai_review"}
-        macros = macros_for(user=user) if texts else {}
-        for name, value in changes.items():
-            if name == "critical_findings":
-                values[name] = _clean_critical(value)
-            elif name == "ai_review":
-                values[name] = _clean_review(value, report)
-            else:
-                values[name] = expand_macros(_plain_text(value), macros=macros)
+        values = _cleaned_changes(changes, report=report, user=user)
         now = timezone.now()
         # The guard: only a save from the current revision of a draft applies.
         saved = Report.objects.filter(
@@ -284,12 +339,15 @@ def report_save(*, report_id: int, user, revision: int, changes: dict, request=N
             current = Report.objects.get(pk=report_id)
             if current.is_signed:
                 raise Conflict(
-                    "report_signed", "A signed report cannot change; add an addendum instead."
+                    "report_signed", _("A signed report cannot change; add an addendum instead.")
                 )
             raise Conflict(
                 "stale_revision",
-                f"This draft was saved elsewhere (revision {current.revision}, you had "
-                f"{revision}); reload it before saving again.",
+                _(
+                    "This draft was saved elsewhere (revision %(current)s, you had "
+                    "%(revision)s); reload it before saving again."
+                )
+                % {"current": current.revision, "revision": revision},
             )
         if case.state == CaseState.CLAIMED:
             case.state = CaseState.IN_REPORT
@@ -325,7 +383,7 @@ def _reauthenticate(user, password: str, *, report: Report, request) -> None:
     )
     raise DomainError(
         "reauthentication_failed",
-        "Signing needs your password again, and it did not match. Nothing was signed.",
+        _("Signing needs your password again, and it did not match. Nothing was signed."),
         field="password",
         status=403,
     )
@@ -422,8 +480,11 @@ def _check_before_signing(report: Report, *, revision: int | None) -> None:
     if revision is not None and revision != report.revision:
         raise Conflict(
             "stale_revision",
-            f"You are signing revision {revision} but revision {report.revision} was "
-            "saved since; reload and check the text before signing.",
+            _(
+                "You are signing revision %(revision)s but revision %(current)s was saved "
+                "since; reload and check the text before signing."
+            )
+            % {"revision": revision, "current": report.revision},
         )
     pending = [
         e["label"] for e in report.ai_draft if report.ai_review.get(e["finding"]) == "pending"
@@ -431,11 +492,12 @@ def _check_before_signing(report: Report, *, revision: int | None) -> None:
     if pending:
         raise Conflict(
             "ai_draft_unreviewed",
-            f"Accept, edit or reject the AI-drafted text first ({', '.join(pending)}).",
+            _("Accept, edit or reject the AI-drafted text first (%(findings)s).")
+            % {"findings": ", ".join(pending)},
         )
     if not report.impression.strip():
         raise DomainError(
-            "impression_required", "A report needs an impression.", field="impression"
+            "impression_required", _("A report needs an impression."), field="impression"
         )
     required = set(report.template.required_sections) if report.template_id else set()
     for name in SECTIONS:
@@ -563,8 +625,11 @@ def _clean_answers(answers) -> dict[str, dict]:
     if not valid:
         raise DomainError(
             "invalid",
-            "critical_answers is a list of {key, decision: critical|not_critical, category, "
-            f"reason}}; keys: {', '.join(critical_rules.KEYS)}",
+            _(
+                "critical_answers is a list of {key, decision: critical|not_critical, "
+                "category, reason}; keys: %(keys)s"
+            )
+            % {"keys": ", ".join(critical_rules.KEYS)},
             field="critical_answers",
         )
     return {a["key"]: a for a in answers}
@@ -644,17 +709,19 @@ def report_sign(
     "not_critical", "reason"}``. Unanswered, signing is refused (409 critical_unanswered).
     """
     if kind not in (ReportKind.PRELIMINARY, ReportKind.FINAL):
-        raise DomainError("invalid", "kind is 'preliminary' or 'final'", field="kind", status=400)
+        raise DomainError(
+            "invalid", _("kind is 'preliminary' or 'final'"), field="kind", status=400
+        )
     report = Report.objects.select_related("case").filter(pk=report_id).first()
     if report is None:
-        raise NotFound("No such report.")
+        raise NotFound(_("No such report."))
     _reauthenticate(user, password, report=report, request=request)
     with transaction.atomic():
         # The case lock serialises everything that writes this study's reports.
         case = _locked_case_for_writer(report.case_id, user)
         report = Report.objects.select_for_update().get(pk=report_id)
         if report.is_signed or report.kind == ReportKind.ADDENDUM:
-            raise Conflict("report_signed", "This report is already signed.")
+            raise Conflict("report_signed", _("This report is already signed."))
         _check_before_signing(report, revision=revision)
         report.findings = findings_at_signing(report)
         review, marked = critical_review(report, critical_answers)
@@ -671,6 +738,7 @@ def report_sign(
                 kind=ReportKind.FINAL,
                 parent=report,
                 template=report.template,
+                language=report.language,
                 **{name: getattr(report, name) for name in SECTIONS},
                 critical_findings=[],
                 ai_draft=report.ai_draft,
@@ -727,13 +795,14 @@ def report_addendum(
     if original is None or not (
         user.is_radiologist and original.hospital_id in privileged_hospital_ids(user)
     ):
-        raise NotFound("No such report.")
+        raise NotFound(_("No such report."))
     if not (original.is_signed and original.kind in (ReportKind.FINAL, ReportKind.ADDENDUM)):
         raise Conflict(
-            "not_final", "Addenda amend a signed final report; finish and sign the report first."
+            "not_final",
+            _("Addenda amend a signed final report; finish and sign the report first."),
         )
     if not text:
-        raise DomainError("invalid", "An addendum needs its text.", field="text")
+        raise DomainError("invalid", _("An addendum needs its text."), field="text")
     critical = _clean_critical(critical_findings or [])
     _reauthenticate(user, password, report=original, request=request)
     with transaction.atomic():
@@ -755,6 +824,7 @@ def report_addendum(
             hospital_id=original.hospital_id,
             kind=ReportKind.ADDENDUM,
             parent=final,
+            language=latest.language,
             **{name: getattr(latest, name) for name in SECTIONS},
             addendum_text=text,
             critical_findings=critical,
@@ -781,18 +851,23 @@ def report_addendum(
 
 
 # -- managers --------------------------------------------------------------------------------
-def macro_save(*, user, code: str, text: str, shared: bool = False) -> Macro:
+def macro_save(*, user, code: str, text: str, shared: bool = False, language: str = "en") -> Macro:
     code = (code or "").strip()
     if not re.fullmatch(r"\.[\w-]{1,30}", code):
         raise DomainError(
-            "invalid", "A macro code starts with a dot, e.g. .nml", field="code", status=400
+            "invalid", _("A macro code starts with a dot, e.g. .nml"), field="code", status=400
         )
     if shared and not user.is_manager:
-        raise DomainError("forbidden", "Only managers add shared macros.", status=403)
+        raise DomainError("forbidden", _("Only managers add shared macros."), status=403)
     macro, _created = Macro.objects.update_or_create(
-        owner=None if shared else user, code=code, defaults={"text": text}
+        owner=None if shared else user,
+        code=code,
+        language=_clean_language(language),
+        defaults={"text": text},
     )
-    audit_record(actor=user, action="macro.save", target=macro, detail={"code": code})
+    audit_record(
+        actor=user, action="macro.save", target=macro, detail={"code": code, "language": language}
+    )
     return macro
 
 
@@ -809,13 +884,17 @@ def report_templates_load(path: Path | None = None) -> int:
             _template, made = ReportTemplate.objects.get_or_create(
                 modality=values["modality"],
                 body_part=values.get("body_part", ""),
+                language=values.get("language", "en"),
                 name=values["name"],
                 defaults={k: v for k, v in values.items() if k in TEMPLATE_FIELDS},
             )
             created += made
         for values in data["macros"]:
             _macro, made = Macro.objects.get_or_create(
-                owner=None, code=values["code"], defaults={"text": values["text"]}
+                owner=None,
+                code=values["code"],
+                language=values.get("language", "en"),
+                defaults={"text": values["text"]},
             )
             created += made
     return created

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from readingcenter import hooks
 from readingcenter.errors import DomainError
@@ -46,10 +47,10 @@ def study_page(*, study, user) -> dict:
 
 
 AI_REVIEW_CHOICES = [
-    ("pending", "Not yet reviewed"),
-    ("accepted", "Accept"),
-    ("edited", "Accept, edited"),
-    ("rejected", "Reject"),
+    ("pending", gettext_lazy("Not yet reviewed")),
+    ("accepted", pgettext_lazy("AI sentence", "Accept")),
+    ("edited", gettext_lazy("Accept, edited")),
+    ("rejected", pgettext_lazy("AI sentence", "Reject")),
 ]
 
 
@@ -79,7 +80,7 @@ def case_page(*, case, user, request) -> dict:
             messages.error(request, exc.message)
     context = {"draft": draft, "versions": signed_reports_for_study(user=user, study=case.study)}
     if draft is not None:
-        macros = macros_for(user=user)
+        macros = macros_for(user=user, language=draft.language)
         context |= {
             "sections": [(name, SECTION_LABELS[name], getattr(draft, name)) for name in SECTIONS],
             "ai_entries": [

@@ -31,7 +31,7 @@ def report_or_404(request, pk: int):
             target_id=pk,
             request=request,
         )
-        raise Http404("No such report.") from None
+        raise Http404(_("No such report.")) from None
 
 
 def _text(post, name: str) -> str:
@@ -64,6 +64,8 @@ def report_save_page(request, pk: int):
     }
     if review:
         changes["ai_review"] = review
+    if request.POST.get("language"):
+        changes["language"] = request.POST["language"]
     try:
         saved = services.report_save(
             report_id=pk,
@@ -163,7 +165,11 @@ def report_addendum_page(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("report-detail", pk=report.pk)
-    messages.success(request, f"Addendum signed as version {addendum.version_number} and sent.")
+    messages.success(
+        request,
+        _("Addendum signed as version %(version)s and sent.")
+        % {"version": addendum.version_number},
+    )
     return redirect("report-detail", pk=addendum.pk)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -34,7 +35,7 @@ from readingcenter.studies.models import Priority
 def _hospital(code: str, field: str = "hospital"):
     hospital = hospital_by_code(code)
     if hospital is None:
-        raise DomainError("hospital_unknown", "No hospital has that code.", field=field)
+        raise DomainError("hospital_unknown", _("No hospital has that code."), field=field)
     return hospital
 
 
@@ -80,7 +81,7 @@ class PolicyListApi(generics.ListCreateAPIView):
     @extend_schema(request=SlaClockPolicySetSerializer, responses={201: SlaClockPolicySerializer})
     def post(self, request, *args, **kwargs):
         if not request.user.is_manager:
-            raise DomainError("not_a_manager", "Only managers set SLA policies.", status=403)
+            raise DomainError("not_a_manager", _("Only managers set SLA policies."), status=403)
         payload = SlaClockPolicySetSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = dict(payload.validated_data)
@@ -148,13 +149,13 @@ class CalendarApi(APIView):
     def get(self, request, code):
         hospital = hospital_by_code(code)
         if hospital is None:
-            raise NotFound("No such hospital.")
+            raise NotFound(_("No such hospital."))
         return Response(_calendar_body(request.user, hospital))
 
     @extend_schema(request=SlaCalendarSetSerializer, responses={200: SlaCalendarSerializer})
     def put(self, request, code):
         if not request.user.is_manager:
-            raise DomainError("not_a_manager", "Only managers set business hours.", status=403)
+            raise DomainError("not_a_manager", _("Only managers set business hours."), status=403)
         hospital = _hospital(code)
         payload = SlaCalendarSetSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -195,7 +196,7 @@ class ClosedDateApi(APIView):
             hospital=_hospital(code), date=payload.validated_data["date"],
             actor=request.user, request=request,
         ):  # fmt: skip
-            raise NotFound("That date is not closed.")
+            raise NotFound(_("That date is not closed."))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

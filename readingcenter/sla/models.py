@@ -9,10 +9,14 @@ escalation tiers a manager configured act on it, each one once per case: the
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from readingcenter.studies.models import Priority
 
@@ -20,13 +24,13 @@ from readingcenter.studies.models import Priority
 class ClockEnd(models.TextChoices):
     """What stops the clock. A STAT promise is often 'a preliminary within 30 minutes'."""
 
-    PRELIMINARY = "preliminary", "Preliminary report (a final also stops it)"
-    FINAL = "final", "Final report"
+    PRELIMINARY = "preliminary", _("Preliminary report (a final also stops it)")
+    FINAL = "final", _("Final report")
 
 
 class CalendarKind(models.TextChoices):
-    ALWAYS = "24x7", "24/7: every minute counts"
-    BUSINESS_HOURS = "business_hours", "Business hours of the hospital (its time zone)"
+    ALWAYS = "24x7", _("24/7: every minute counts")
+    BUSINESS_HOURS = "business_hours", _("Business hours of the hospital (its time zone)")
 
 
 class SlaPolicy(models.Model):
@@ -48,18 +52,18 @@ class SlaPolicy(models.Model):
     # Defaults are what every promise meant before they existed: rows made then stay valid.
     clock_end = models.CharField(
         max_length=16, choices=ClockEnd.choices, default=ClockEnd.FINAL,
-        help_text="the clock runs from the study's completion until this report is signed",
+        help_text=_("the clock runs from the study's completion until this report is signed"),
     )  # fmt: skip
     calendar = models.CharField(
         max_length=16, choices=CalendarKind.choices, default=CalendarKind.ALWAYS,
-        help_text="business hours: only the minutes inside the hospital's opening hours count",
+        help_text=_("business hours: only the minutes inside the hospital's opening hours count"),
     )  # fmt: skip
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["hospital__name", "priority"]
-        verbose_name = "SLA policy"
-        verbose_name_plural = "SLA policies"
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
         constraints = [
             models.UniqueConstraint(fields=["hospital", "priority"], name="sla_policy_unique"),
             models.CheckConstraint(
@@ -73,13 +77,13 @@ class SlaPolicy(models.Model):
 
 
 class Weekday(models.IntegerChoices):
-    MONDAY = 0, "Monday"
-    TUESDAY = 1, "Tuesday"
-    WEDNESDAY = 2, "Wednesday"
-    THURSDAY = 3, "Thursday"
-    FRIDAY = 4, "Friday"
-    SATURDAY = 5, "Saturday"
-    SUNDAY = 6, "Sunday"
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
 
 
 class BusinessHours(models.Model):
@@ -94,11 +98,11 @@ class BusinessHours(models.Model):
     )
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
     opens_at = models.TimeField()
-    closes_at = models.TimeField(help_text="00:00 means midnight at the end of the day")
+    closes_at = models.TimeField(help_text=_("00:00 means midnight at the end of the day"))
 
     class Meta:
         ordering = ["hospital_id", "weekday", "opens_at"]
-        verbose_name_plural = "business hours"
+        verbose_name_plural = _("business hours")
         constraints = [
             models.CheckConstraint(
                 name="sla_business_hours_weekday", condition=models.Q(weekday__lte=6)
@@ -121,7 +125,7 @@ class BusinessHours(models.Model):
         super().clean()
         midnight = self.closes_at is not None and self.closes_at.hour == self.closes_at.minute == 0
         if self.opens_at and self.closes_at and not midnight and self.closes_at <= self.opens_at:
-            raise ValidationError({"closes_at": "Closes after it opens (00:00 for midnight)."})
+            raise ValidationError({"closes_at": _("Closes after it opens (00:00 for midnight).")})
 
 
 class ClosedDate(models.Model):
@@ -147,16 +151,23 @@ class ClosedDate(models.Model):
 
 
 class Trigger(models.TextChoices):
-    AT_RISK = "at_risk", "At risk (the policy's at-risk share used)"
-    BREACHED = "breached", "Breached (deadline passed)"
-    PERCENT = "percent", "A share of the time used (percent_used)"
+    AT_RISK = "at_risk", _("At risk (the policy's at-risk share used)")
+    BREACHED = "breached", _("Breached (deadline passed)")
+    PERCENT = "percent", _("A share of the time used (percent_used)")
 
 
 class Action(models.TextChoices):
-    NOTIFY_ON_DUTY = "notify_on_duty", "Notify on-duty radiologists eligible for the case"
-    WIDEN_POOL = "widen_pool", "Widen the pool: notify every privileged reader of the modality"
-    AUTO_ASSIGN = "auto_assign", "Auto-assign to the least-loaded eligible reader on duty"
-    ALERT_MANAGER = "alert_manager", "Alert the managers (page and e-mail)"
+    NOTIFY_ON_DUTY = "notify_on_duty", _("Notify on-duty radiologists eligible for the case")
+    WIDEN_POOL = "widen_pool", _("Widen the pool: notify every privileged reader of the modality")
+    AUTO_ASSIGN = "auto_assign", _("Auto-assign to the least-loaded eligible reader on duty")
+    ALERT_MANAGER = "alert_manager", _("Alert the managers (page and e-mail)")
+
+
+# A tier's trigger as its label names it ("at risk: notify ...").
+TRIGGER_WORDS = {
+    Trigger.AT_RISK: pgettext_lazy("escalation trigger", "at risk"),
+    Trigger.BREACHED: pgettext_lazy("escalation trigger", "breached"),
+}
 
 
 class EscalationTier(models.Model):
@@ -168,19 +179,19 @@ class EscalationTier(models.Model):
 
     hospital = models.ForeignKey(
         "hospitals.Hospital", null=True, blank=True, on_delete=models.CASCADE,
-        related_name="escalation_tiers", help_text="empty: the default for every hospital",
+        related_name="escalation_tiers", help_text=_("empty: the default for every hospital"),
     )  # fmt: skip
     position = models.PositiveSmallIntegerField(
-        default=1, help_text="order of the steps when several are due at once"
+        default=1, help_text=_("order of the steps when several are due at once")
     )
     name = models.CharField(max_length=100, blank=True)
     priority = models.CharField(
-        max_length=8, choices=Priority.choices, blank=True, help_text="empty: every priority"
+        max_length=8, choices=Priority.choices, blank=True, help_text=_("empty: every priority")
     )
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     percent_used = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(1000)],
-        help_text="for the 'share of the time used' trigger: 50, 90, 150 (past the deadline)",
+        help_text=_("for the 'share of the time used' trigger: 50, 90, 150 (past the deadline)"),
     )  # fmt: skip
     action = models.CharField(max_length=16, choices=Action.choices)
     is_active = models.BooleanField(default=True)
@@ -203,23 +214,28 @@ class EscalationTier(models.Model):
 
     @property
     def label(self) -> str:
-        when = (
-            f"{self.percent_used}% used" if self.trigger == Trigger.PERCENT else self.trigger
-        ).replace("_", " ")
-        return self.name or f"{when}: {self.get_action_display().split(':')[0].lower()}"
+        """Its name, else "at risk: notify on-duty radiologists ..." in the active language."""
+        if self.name:
+            return self.name
+        if self.trigger == Trigger.PERCENT:
+            when = _("%(percent)s%% used") % {"percent": self.percent_used}
+        else:
+            when = str(TRIGGER_WORDS.get(self.trigger, self.trigger.replace("_", " ")))
+        action = re.split("[:\uff1a]", str(self.get_action_display()))[0].lower()
+        return _("%(when)s: %(action)s") % {"when": when, "action": action}
 
     def clean(self) -> None:
         super().clean()
         if self.trigger == Trigger.PERCENT and not self.percent_used:
-            raise ValidationError({"percent_used": "Say which share of the time triggers it."})
+            raise ValidationError({"percent_used": _("Say which share of the time triggers it.")})
         if self.trigger != Trigger.PERCENT and self.percent_used is not None:
-            raise ValidationError({"percent_used": "Only for the 'share of the time' trigger."})
+            raise ValidationError({"percent_used": _("Only for the 'share of the time' trigger.")})
 
 
 class EscalationOutcome(models.TextChoices):
-    DONE = "done", "Done"
+    DONE = "done", _("Done")
     # Nothing to do when it fell due: the case was already claimed, nobody was eligible.
-    SKIPPED = "skipped", "Nothing to do"
+    SKIPPED = "skipped", _("Nothing to do")
 
 
 class CaseEscalation(models.Model):
@@ -235,7 +251,7 @@ class CaseEscalation(models.Model):
     # Copied from the tier when it fired: the record stays true if the tier is edited later.
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     action = models.CharField(max_length=16, choices=Action.choices)
-    due_at = models.DateTimeField(help_text="when the tier fell due for this case")
+    due_at = models.DateTimeField(help_text=_("when the tier fell due for this case"))
     performed_at = models.DateTimeField()
     outcome = models.CharField(max_length=8, choices=EscalationOutcome.choices)
     detail = models.TextField(blank=True)
@@ -256,17 +272,17 @@ class CaseEscalation(models.Model):
 
 
 class NotificationChannel(models.TextChoices):
-    IN_APP = "in_app", "On the reading center's pages"
-    EMAIL = "email", "E-mail"
+    IN_APP = "in_app", _("On the reading center's pages")
+    EMAIL = "email", _("E-mail")
 
 
 class NotificationOutcome(models.TextChoices):
-    SENT = "sent", "Sent"
-    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", _("Sent")
+    PENDING = "pending", _("Waiting to be sent")
     # Taken by a worker for sending; it stays so if that worker died in the middle, and is
     # never sent again (the step is done once; an e-mail that may have gone is not repeated).
-    SENDING = "sending", "Being sent"
-    FAILED = "failed", "Failed"
+    SENDING = "sending", _("Being sent")
+    FAILED = "failed", _("Failed")
 
 
 class CoverageAlert(models.Model):

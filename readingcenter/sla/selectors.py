@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from readingcenter.errors import NotFound
 from readingcenter.sla.clock import (
@@ -227,7 +228,7 @@ def escalation_tier_list(*, user) -> QuerySet[EscalationTier]:
 def escalation_tier_get(*, user, id: int) -> EscalationTier:
     tier = escalation_tier_list(user=user).filter(pk=id).first()
     if tier is None:
-        raise NotFound("No such escalation tier.")
+        raise NotFound(_("No such escalation tier."))
     return tier
 
 
@@ -277,9 +278,9 @@ def notifications_for_user(*, user, unread_only: bool = False) -> QuerySet[SlaNo
 def calendar_for_hospital(*, user, hospital_id: int) -> dict:
     """Opening hours and closed dates of a hospital: managers any, hospital users their own."""
     if not (getattr(user, "is_authenticated", False) and user.is_active):
-        raise NotFound("No such hospital.")
+        raise NotFound(_("No such hospital."))
     if not user.is_manager and not (user.is_hospital_user and user.hospital_id == hospital_id):
-        raise NotFound("No such hospital.")
+        raise NotFound(_("No such hospital."))
     return {
         "hours": list(BusinessHours.objects.filter(hospital_id=hospital_id)),
         "closed": list(ClosedDate.objects.filter(hospital_id=hospital_id)),

@@ -13,6 +13,7 @@ the commit, each one claimed by a conditional UPDATE first: at most once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 
 from django.conf import settings
@@ -20,9 +21,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from readingcenter.accounts.moments import moment_text
+from readingcenter.accounts.selectors import language_of
 from readingcenter.audit.models import Outcome as AuditOutcome
 from readingcenter.audit.services import audit_record
 from readingcenter.errors import Conflict, DomainError, NotFound
@@ -85,16 +88,18 @@ def sla_policy_set(
     """
     priority = Priority.parse(priority)
     if target_minutes < 1:
-        raise DomainError("invalid_target", "The target must be at least one minute.",
+        raise DomainError("invalid_target", _("The target must be at least one minute."),
                           field="target_minutes")  # fmt: skip
     if not 1 <= at_risk_percent <= 99:
-        raise DomainError("invalid_at_risk_percent", "At risk must be between 1 and 99 percent.",
+        raise DomainError("invalid_at_risk_percent",
+                          _("At risk must be between 1 and 99 percent."),
                           field="at_risk_percent")  # fmt: skip
     if clock_end is not None and clock_end not in ClockEnd.values:
-        raise DomainError("invalid_clock_end", "The clock ends at the preliminary or the final.",
+        raise DomainError("invalid_clock_end",
+                          _("The clock ends at the preliminary or the final."),
                           field="clock_end")  # fmt: skip
     if calendar is not None and calendar not in CalendarKind.values:
-        raise DomainError("invalid_calendar", "The calendar is 24x7 or business_hours.",
+        raise DomainError("invalid_calendar", _("The calendar is 24x7 or business_hours."),
                           field="calendar")  # fmt: skip
     if (
         calendar == CalendarKind.BUSINESS_HOURS
@@ -104,7 +109,8 @@ def sla_policy_set(
         # rather than count 24/7 behind the manager's back.
         raise DomainError(
             "no_business_hours",
-            f"{hospital.name} has no opening hours: set them before a business-hours promise.",
+            _("%(hospital)s has no opening hours: set them before a business-hours promise.")
+            % {"hospital": hospital.name},
             field="calendar",
         )
 
@@ -159,7 +165,11 @@ def _parse_time(value, field: str) -> dt.time:
     try:
         return dt.time.fromisoformat(text)
     except ValueError as exc:
-        raise DomainError("invalid_time", f"{value!r} is not a time (HH:MM).", field=field) from exc
+        raise DomainError(
+            "invalid_time",
+            _("%(value)s is not a time (HH:MM).") % {"value": repr(value)},
+            field=field,
+        ) from exc
 
 
 def business_hours_set(*, hospital, hours, actor, request=None) -> list[BusinessHours]:
@@ -170,25 +180,27 @@ def business_hours_set(*, hospital, hours, actor, request=None) -> list[Business
     for item in hours:
         weekday, opens, closes = item
         if not isinstance(weekday, int) or not 0 <= weekday <= 6:
-            raise DomainError("invalid_weekday", "Weekdays are 0 (Monday) to 6 (Sunday).",
+            raise DomainError("invalid_weekday", _("Weekdays are 0 (Monday) to 6 (Sunday)."),
                               field="hours")  # fmt: skip
         opens, closes = _parse_time(opens, "hours"), _parse_time(closes, "hours")
         row = BusinessHours(hospital=hospital, weekday=weekday, opens_at=opens, closes_at=closes)
         try:
             row.clean()
         except ValidationError as exc:
-            raise DomainError("invalid_hours", "Each interval closes after it opens.",
+            raise DomainError("invalid_hours", _("Each interval closes after it opens."),
                               field="hours") from exc  # fmt: skip
         rows.append(row)
     keys = [(r.weekday, r.opens_at) for r in rows]
     if len(set(keys)) != len(keys):
-        raise DomainError("duplicate_hours", "Two intervals open at the same time.", field="hours")
+        raise DomainError(
+            "duplicate_hours", _("Two intervals open at the same time."), field="hours"
+        )
     with transaction.atomic():
         uses = SlaPolicy.objects.filter(hospital=hospital, calendar=CalendarKind.BUSINESS_HOURS)
         if not rows and uses.exists():
             raise Conflict(
                 "business_hours_in_use",
-                "A business-hours promise counts on these hours; change it to 24/7 first.",
+                _("A business-hours promise counts on these hours; change it to 24/7 first."),
             )
         previous = [str(r) for r in BusinessHours.objects.filter(hospital=hospital)]
         BusinessHours.objects.filter(hospital=hospital).delete()
@@ -256,24 +268,25 @@ TIER_FIELDS = ("hospital", "position", "name", "priority", "trigger", "percent_u
 
 def _require_manager(actor) -> None:
     if not (getattr(actor, "is_authenticated", False) and actor.is_active and actor.is_manager):
-        raise DomainError("not_a_manager", "Only managers configure escalation.", status=403)
+        raise DomainError("not_a_manager", _("Only managers configure escalation."), status=403)
 
 
 def _validated_tier(tier: EscalationTier) -> EscalationTier:
     if tier.trigger not in Trigger.values:
-        raise DomainError("invalid_trigger", "Trigger: at_risk, breached or percent.",
+        raise DomainError("invalid_trigger", _("Trigger: at_risk, breached or percent."),
                           field="trigger")  # fmt: skip
     if tier.action not in Action.values:
-        raise DomainError("invalid_action", f"Action: {', '.join(Action.values)}.",
+        raise DomainError("invalid_action",
+                          _("Action: %(actions)s.") % {"actions": ", ".join(Action.values)},
                           field="action")  # fmt: skip
     if tier.priority and tier.priority not in Priority.values:
-        raise DomainError("invalid_priority", "Priority: stat, urgent, routine or empty.",
+        raise DomainError("invalid_priority", _("Priority: stat, urgent, routine or empty."),
                           field="priority")  # fmt: skip
     if tier.trigger == Trigger.PERCENT:
         if not tier.percent_used or not 1 <= tier.percent_used <= 1000:
             raise DomainError(
                 "invalid_percent_used",
-                "Say which share of the time triggers it (1 to 1000 percent).",
+                _("Say which share of the time triggers it (1 to 1000 percent)."),
                 field="percent_used",
             )
     else:
@@ -298,7 +311,9 @@ def escalation_tier_create(*, actor, request=None, **fields) -> EscalationTier:
     _require_manager(actor)
     unknown = set(fields) - set(TIER_FIELDS)
     if unknown:
-        raise DomainError("unknown_field", f"Unknown: {', '.join(sorted(unknown))}.")
+        raise DomainError(
+            "unknown_field", _("Unknown: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}
+        )
     tier = _validated_tier(EscalationTier(**fields))
     with transaction.atomic():
         tier.save()
@@ -314,11 +329,13 @@ def escalation_tier_update(*, tier_id: int, actor, request=None, **changes) -> E
     _require_manager(actor)
     unknown = set(changes) - set(TIER_FIELDS)
     if unknown:
-        raise DomainError("unknown_field", f"Unknown: {', '.join(sorted(unknown))}.")
+        raise DomainError(
+            "unknown_field", _("Unknown: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}
+        )
     with transaction.atomic():
         tier = EscalationTier.objects.select_for_update().filter(pk=tier_id).first()
         if tier is None:
-            raise NotFound("No such escalation tier.")
+            raise NotFound(_("No such escalation tier."))
         before = _tier_snapshot(tier)
         for name, value in changes.items():
             setattr(tier, name, value)
@@ -337,7 +354,7 @@ def escalation_tier_delete(*, tier_id: int, actor, request=None) -> bool:
     with transaction.atomic():
         tier = EscalationTier.objects.select_for_update().filter(pk=tier_id).first()
         if tier is None:
-            raise NotFound("No such escalation tier.")
+            raise NotFound(_("No such escalation tier."))
         snapshot = _tier_snapshot(tier)
         used = CaseEscalation.objects.filter(tier=tier).exists()
         if used:
@@ -364,20 +381,45 @@ def _local(value: dt.datetime, zone_name: str) -> str:
     return moment_text(value, hospital_zone(zone_name))
 
 
-def _describe(case, tier: EscalationTier, now: dt.datetime) -> str:
-    """One line a reader understands at a glance; no patient name (it also goes by e-mail)."""
-    hospital = case.hospital
+def _time_left(case, now: dt.datetime) -> tuple[int, str]:
     left = int((case.due_at - now).total_seconds() // 60)
-    when = f"{left} min left" if left >= 0 else f"{-left} min past the deadline"
+    if left >= 0:
+        return left, _("%(minutes)s min left") % {"minutes": left}
+    return left, _("%(minutes)s min past the deadline") % {"minutes": -left}
+
+
+def _describe(case, tier: EscalationTier, now: dt.datetime) -> str:
+    """One line a reader understands at a glance, in the active language (the recipient's);
+    no patient name (it also goes by e-mail)."""
+    hospital = case.hospital
+    left, when = _time_left(case, now)
     what = " ".join(
-        part
+        str(part)
         for part in (case.get_priority_display(), case.modality, case.study.study_description)
         if part
     )
+    values = {
+        "hospital": hospital.name,
+        "what": what,
+        "accession": case.study.accession_number or "-",
+        "when": when,
+        "due": _local(case.due_at, hospital.time_zone),
+        "step": tier.label,
+    }
+    if left < 0:
+        return (
+            _(
+                "%(hospital)s: %(what)s (accession %(accession)s) is breached, %(when)s; due "
+                "%(due)s. Step: %(step)s."
+            )
+            % values
+        )
     return (
-        f"{hospital.name}: {what} (accession {case.study.accession_number or '-'}) is "
-        f"{'breached' if left < 0 else 'at risk'}, {when}; due "
-        f"{_local(case.due_at, hospital.time_zone)}. Step: {tier.label}."
+        _(
+            "%(hospital)s: %(what)s (accession %(accession)s) is at risk, %(when)s; due "
+            "%(due)s. Step: %(step)s."
+        )
+        % values
     )
 
 
@@ -432,23 +474,33 @@ def _managers():
     )
 
 
-def _notify(escalation_id: int, case, users, message: str, now, *, email: bool) -> list:
-    rows = _notification_rows(case, users, message, now, email=email)
+def _notify(escalation_id: int, case, users, compose, now, *, email: bool) -> list:
+    rows = _notification_rows(case, users, compose, now, email=email)
     for row in rows:
         row.escalation_id = escalation_id
     SlaNotification.objects.bulk_create(rows)
     return rows
 
 
-def _notification_rows(case, users, message: str, now, *, email: bool) -> list[SlaNotification]:
+def _notification_rows(case, users, compose, now, *, email: bool) -> list[SlaNotification]:
     """An in-app notification per user (seen at once), and an e-mail per user with an address
-    (pending: sent after the commit); their cause is set by the caller."""
+    (pending: sent after the commit); their cause is set by the caller. ``compose()`` writes
+    the message in the active language: each user's is written in his (language_of)."""
+    texts: dict[str, str] = {}
+
+    def message_for(user) -> str:
+        language = language_of(user)
+        if language not in texts:
+            with translation.override(language):
+                texts[language] = str(compose())
+        return texts[language]
+
     rows = [
         SlaNotification(
             case=case,
             recipient=user,
             channel=NotificationChannel.IN_APP,
-            message=message,
+            message=message_for(user),
             outcome=NotificationOutcome.SENT,
             sent_at=now,
         )
@@ -461,7 +513,7 @@ def _notification_rows(case, users, message: str, now, *, email: bool) -> list[S
                 recipient=user,
                 channel=NotificationChannel.EMAIL,
                 address=user.email,
-                message=message,
+                message=message_for(user),
                 outcome=NotificationOutcome.PENDING,
             )
             for user in users
@@ -472,7 +524,7 @@ def _notification_rows(case, users, message: str, now, *, email: bool) -> list[S
 
 def _act(case, tier: EscalationTier, escalation_id: int, now) -> dict:
     """Do the tier's action inside the step's transaction; returns the row's fields."""
-    message = _describe(case, tier, now)
+    message = functools.partial(_describe, case, tier, now)
     if tier.action in (Action.NOTIFY_ON_DUTY, Action.WIDEN_POOL):
         users, why = _readers_for(case, widen=tier.action == Action.WIDEN_POOL)
         if not users:
@@ -662,18 +714,25 @@ def _escalate_batch(cases, tiers, targets: dict, now) -> list[tuple[int, int]]:
 
 
 def _coverage_message(case, now) -> str:
-    """What the managers read (no patient name: it also goes by e-mail)."""
+    """What the managers read, in the active language (no patient name: it also goes by
+    e-mail)."""
     hospital = case.hospital
     what = " ".join(p for p in (case.modality, case.study.study_description) if p)
     reads = ", ".join(p for p in (", ".join(case.modalities), case.subspecialty) if p)
-    left = int((case.due_at - now).total_seconds() // 60)
-    when = f"{left} min left" if left >= 0 else f"{-left} min past the deadline"
-    return (
-        f"{hospital.name}: STAT {what} (accession {case.study.accession_number or '-'}) has no "
-        f"radiologist on duty who may read it (privileged at {hospital.code}, reading {reads}); "
-        f"it waits for someone to be put on duty or credentialed. Due "
-        f"{_local(case.due_at, hospital.time_zone)}, {when}."
-    )
+    _left, when = _time_left(case, now)
+    return _(
+        "%(hospital)s: STAT %(what)s (accession %(accession)s) has no radiologist on duty who "
+        "may read it (privileged at %(code)s, reading %(reads)s); it waits for someone to be "
+        "put on duty or credentialed. Due %(due)s, %(when)s."
+    ) % {
+        "hospital": hospital.name,
+        "what": what,
+        "accession": case.study.accession_number or "-",
+        "code": hospital.code,
+        "reads": reads,
+        "due": _local(case.due_at, hospital.time_zone),
+        "when": when,
+    }
 
 
 def _insert_coverage_alert(case, message: str, now) -> int | None:
@@ -713,7 +772,8 @@ def coverage_alert_raise(*, case_id: int, now=None) -> CoverageAlert | None:
         if alert_id is None:
             return None
         managers = _managers()
-        rows = _notification_rows(case, managers, message, now, email=True)
+        compose = functools.partial(_coverage_message, case, now)
+        rows = _notification_rows(case, managers, compose, now, email=True)
         for row in rows:
             row.coverage_alert_id = alert_id
         SlaNotification.objects.bulk_create(rows)
@@ -765,16 +825,28 @@ def sla_alert_uncovered(*, now=None) -> list[int]:
 # -- e-mail ---------------------------------------------------------------------------------------
 
 
-def _send_email(notification: SlaNotification) -> tuple[str, str]:
+def _email_text(notification: SlaNotification) -> tuple[str, str]:
+    """Subject and body in the active language (the message was written in the recipient's)."""
     case = notification.case
-    subject = f"[SLA] {case.hospital.name}: case {case.pk} needs attention"
+    values = {"hospital": case.hospital.name, "case": case.pk}
+    subject = _("[SLA] %(hospital)s: case %(case)s needs attention") % values
     if notification.coverage_alert_id:
-        subject = f"[Coverage] {case.hospital.name}: STAT case {case.pk} has no reader on duty"
+        subject = _("[Coverage] %(hospital)s: STAT case %(case)s has no reader on duty") % values
     body = (
         f"{notification.message}\n\n"
-        f"Open the case: {_site_url(reverse('case-detail', args=[case.pk]))}\n"
-        "You receive this because you are a manager of the reading center.\n"
+        + _("Open the case: %(url)s") % {"url": _site_url(reverse("case-detail", args=[case.pk]))}
+        + "\n"
+        + _("You receive this because you are a manager of the reading center.")
+        + "\n"
     )
+    return subject, body
+
+
+def _send_email(notification: SlaNotification) -> tuple[str, str]:
+    recipient = notification.recipient
+    language = language_of(recipient) if recipient is not None else settings.LANGUAGE_CODE
+    with translation.override(language):
+        subject, body = _email_text(notification)
     sent = email_send(
         to=notification.address,
         subject=subject,
@@ -802,9 +874,9 @@ def sla_notifications_send(*, limit: int = 200) -> list[int]:
             outcome=NotificationOutcome.SENDING
         ):
             continue  # another worker has it
-        notification = SlaNotification.objects.select_related("case__hospital", "case__study").get(
-            pk=pk
-        )
+        notification = SlaNotification.objects.select_related(
+            "case__hospital", "case__study", "recipient__hospital"
+        ).get(pk=pk)
         outcome, reason = _send_email(notification)
         with transaction.atomic():
             SlaNotification.objects.filter(pk=pk).update(
@@ -832,7 +904,7 @@ def sla_notifications_send(*, limit: int = 200) -> list[int]:
 def sla_notifications_mark_read(*, user, ids: list[int] | None = None) -> int:
     """Mark the user's own in-app notifications read (all of them when ids is None)."""
     if not (getattr(user, "is_authenticated", False) and user.is_active):
-        raise NotFound("No such notification.")
+        raise NotFound(_("No such notification."))
     qs = SlaNotification.objects.filter(
         recipient=user, channel=NotificationChannel.IN_APP, read_at__isnull=True
     )

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from readingcenter.sla import selectors, services
@@ -35,7 +36,7 @@ def notifications_read(request):
 def escalation_page(request):
     """Managers: the tiers in force and the latest steps taken."""
     if not request.user.is_manager:
-        raise PermissionDenied("Escalation is configured by managers.")
+        raise PermissionDenied(_("Escalation is configured by managers."))
     tiers = list(selectors.escalation_tier_list(user=request.user))
     steps = list(
         selectors.escalation_list(user=request.user)

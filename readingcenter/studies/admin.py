@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from readingcenter.audit.admin_mixins import AuditedAdminMixin
 from readingcenter.errors import DomainError
@@ -59,7 +61,7 @@ class OrderAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 class MergeActionForm(ActionForm):
-    reason = forms.CharField(required=False, label="Reason (for an undo)")
+    reason = forms.CharField(required=False, label=gettext_lazy("Reason (for an undo)"))
 
 
 @admin.register(PatientMerge)
@@ -80,7 +82,7 @@ class PatientMergeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Undo the selected merges (give a reason)")
+    @admin.action(description=gettext_lazy("Undo the selected merges (give a reason)"))
     def undo(self, request, queryset):
         reason = request.POST.get("reason", "")
         for merge in queryset:
@@ -88,6 +90,12 @@ class PatientMergeAdmin(admin.ModelAdmin):
                 patients_merge_undo(merge_id=merge.pk, actor=request.user, reason=reason,
                                     request=request)  # fmt: skip
             except DomainError as exc:
-                self.message_user(request, f"merge {merge.pk}: {exc.message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    _("merge %(id)s: %(message)s") % {"id": merge.pk, "message": exc.message},
+                    messages.ERROR,
+                )
             else:
-                self.message_user(request, f"merge {merge.pk} undone", messages.SUCCESS)
+                self.message_user(
+                    request, _("merge %(id)s undone") % {"id": merge.pk}, messages.SUCCESS
+                )

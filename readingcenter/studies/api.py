@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
@@ -212,7 +213,7 @@ class StudyAssignHospitalApi(APIView):
         payload.is_valid(raise_exception=True)
         hospital = hospital_by_code(payload.validated_data["hospital"])
         if hospital is None:
-            raise DomainError("hospital_unknown", "No hospital has that code.", field="hospital")
+            raise DomainError("hospital_unknown", _("No hospital has that code."), field="hospital")
         get_object_or_404(Study, pk=pk)
         study = services.study_assign_hospital(
             study_id=pk, hospital=hospital, actor=request.user, request=request
@@ -265,7 +266,7 @@ class StudySetPriorityApi(APIView):
         user = request.user
         if not (user.is_radiologist or user.is_manager):
             raise DomainError(
-                "forbidden", "Only radiologists and managers set priorities.", status=403
+                "forbidden", _("Only radiologists and managers set priorities."), status=403
             )
         study = selectors.study_get(user=user, study_id=pk)
         payload = SetPrioritySerializer(data=request.data)
@@ -327,7 +328,7 @@ class OrderListCreateApi(AuditedReadMixin, generics.ListCreateAPIView):
             if hospital_code and hospital_code != user.hospital.code:
                 raise DomainError(
                     "hospital_forbidden",
-                    "You post orders for your own hospital only.",
+                    _("You post orders for your own hospital only."),
                     field="hospital",
                 )
             hospital = user.hospital
@@ -335,11 +336,11 @@ class OrderListCreateApi(AuditedReadMixin, generics.ListCreateAPIView):
             hospital = hospital_by_code(hospital_code)
             if hospital is None:
                 raise DomainError(
-                    "hospital_required", "Name the hospital by its code.", field="hospital"
+                    "hospital_required", _("Name the hospital by its code."), field="hospital"
                 )
         else:
             raise DomainError(
-                "forbidden", "Only hospital systems and managers post orders.", status=403
+                "forbidden", _("Only hospital systems and managers post orders."), status=403
             )
         order = services.order_create(hospital=hospital, actor=user, request=request, **data)
         order = selectors.order_get(user=user, order_id=order.pk)
@@ -365,7 +366,7 @@ def _order_for_writing(request, pk: int):
     order = selectors.order_get(user=request.user, order_id=pk)
     if not (request.user.is_manager or request.user.is_hospital_user):
         raise DomainError(
-            "forbidden", "Only hospital systems and managers change orders.", status=403
+            "forbidden", _("Only hospital systems and managers change orders."), status=403
         )
     return order
 

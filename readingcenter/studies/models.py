@@ -5,12 +5,14 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Priority(models.TextChoices):
-    STAT = "stat", "STAT"
-    URGENT = "urgent", "Urgent"
-    ROUTINE = "routine", "Routine"
+    STAT = "stat", _("STAT")
+    URGENT = "urgent", _("Urgent")
+    ROUTINE = "routine", _("Routine")
 
     @classmethod
     def rank(cls, value: str) -> int:
@@ -36,26 +38,29 @@ class Priority(models.TextChoices):
         try:
             return aliases[(value or "").strip().lower()]
         except KeyError:
-            raise ValueError(f"{value!r} is not a priority: use STAT, urgent or routine") from None
+            raise ValueError(
+                _("%(value)s is not a priority: use STAT, urgent or routine")
+                % {"value": repr(value)}
+            ) from None
 
 
 class StudyStatus(models.TextChoices):
-    RECEIVING = "receiving", "Receiving"
-    COMPLETE = "complete", "Complete"
-    QUARANTINED = "quarantined", "Quarantined"
-    REJECTED = "rejected", "Rejected"
+    RECEIVING = "receiving", _("Receiving")
+    COMPLETE = "complete", pgettext_lazy("study status", "Complete")
+    QUARANTINED = "quarantined", _("Quarantined")
+    REJECTED = "rejected", _("Rejected")
 
 
 class QuarantineReason(models.TextChoices):
-    UNKNOWN_SENDER = "unknown_sender", "Unknown sending AE title"
-    MISSING_DATA = "missing_data", "Required DICOM data missing"
-    CONFLICTING_UID = "conflicting_uid", "StudyInstanceUID already used for another patient"
+    UNKNOWN_SENDER = "unknown_sender", _("Unknown sending AE title")
+    MISSING_DATA = "missing_data", _("Required DICOM data missing")
+    CONFLICTING_UID = "conflicting_uid", _("StudyInstanceUID already used for another patient")
 
 
 class OrderStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
+    ACTIVE = "active", pgettext_lazy("order status", "Active")
     # The hospital cancelled it (HL7 ORC-1 CA, or the API): its study leaves the worklist.
-    CANCELLED = "cancelled", "Cancelled by the hospital"
+    CANCELLED = "cancelled", _("Cancelled by the hospital")
 
 
 class OrderSource(models.TextChoices):
@@ -173,7 +178,7 @@ class Study(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
-        verbose_name_plural = "studies"
+        verbose_name_plural = _("studies")
         indexes = [
             # The hospital's own list, newest first, and order matching by accession number.
             models.Index(fields=["hospital", "-received_at"]),
@@ -262,7 +267,7 @@ class Series(models.Model):
 
     class Meta:
         ordering = ["series_number", "id"]
-        verbose_name_plural = "series"
+        verbose_name_plural = _("series")
 
     def __str__(self) -> str:
         return f"{self.series_number} {self.modality} {self.series_description}"
@@ -272,20 +277,20 @@ class StudyEvent(models.Model):
     """The study's timeline: arrival, series, completion, quarantine, order match."""
 
     class Kind(models.TextChoices):
-        RECEIVED = "received", "First instance received"
-        SERIES_ADDED = "series_added", "Series added"
-        COMPLETED = "completed", "Complete"
-        REOPENED = "reopened", "Re-opened by late data"
-        QUARANTINED = "quarantined", "Quarantined"
-        ASSIGNED = "assigned", "Assigned to a hospital"
-        REJECTED = "rejected", "Rejected"
-        ORDER_MATCHED = "order_matched", "Order matched"
-        ORDER_CHANGED = "order_changed", "Order changed by the hospital"
-        ORDER_CANCELLED = "order_cancelled", "Order cancelled by the hospital"
-        PATIENT_MERGED = "patient_merged", "Patient merged into another id"
-        PATIENT_UNMERGED = "patient_unmerged", "Patient merge undone"
-        PRIORITY_CHANGED = "priority_changed", "Priority changed"
-        RESYNCED = "resynced", "Resynchronised from Orthanc"
+        RECEIVED = "received", _("First instance received")
+        SERIES_ADDED = "series_added", _("Series added")
+        COMPLETED = "completed", pgettext_lazy("study status", "Complete")
+        REOPENED = "reopened", _("Re-opened by late data")
+        QUARANTINED = "quarantined", _("Quarantined")
+        ASSIGNED = "assigned", _("Assigned to a hospital")
+        REJECTED = "rejected", _("Rejected")
+        ORDER_MATCHED = "order_matched", _("Order matched")
+        ORDER_CHANGED = "order_changed", _("Order changed by the hospital")
+        ORDER_CANCELLED = "order_cancelled", _("Order cancelled by the hospital")
+        PATIENT_MERGED = "patient_merged", _("Patient merged into another id")
+        PATIENT_UNMERGED = "patient_unmerged", _("Patient merge undone")
+        PRIORITY_CHANGED = "priority_changed", _("Priority changed")
+        RESYNCED = "resynced", _("Resynchronised from Orthanc")
         TRIAGED = "triaged", "AI triage ran"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="events")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from readingcenter.accounts.selectors import privileged_hospitals_q
 from readingcenter.errors import NotFound
@@ -57,7 +58,7 @@ def study_get(*, user, study_id: int) -> Study:
     study = study_list(user=user).filter(pk=study_id).first()
     if study is None:
         # Another hospital's study and a study that does not exist look the same.
-        raise NotFound("No such study.")
+        raise NotFound(_("No such study."))
     return study
 
 
@@ -80,7 +81,7 @@ def order_list(*, user, filters: dict | None = None) -> QuerySet[Order]:
 def order_get(*, user, order_id: int) -> Order:
     order = order_list(user=user).filter(pk=order_id).first()
     if order is None:
-        raise NotFound("No such order.")
+        raise NotFound(_("No such order."))
     return order
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from readingcenter import hooks
 from readingcenter.audit.services import audit_record
@@ -70,7 +71,7 @@ def study_set_priority(*, study_id: int, priority: str, reason: str, actor, requ
     """A radiologist or manager sets the priority, up or down, and says why."""
     priority = Priority.parse(priority)
     if not reason.strip():
-        raise DomainError("reason_required", "Say why the priority changes.", field="reason")
+        raise DomainError("reason_required", _("Say why the priority changes."), field="reason")
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study_id)
         old = study.priority
@@ -144,7 +145,8 @@ def study_assign_hospital(*, study_id: int, hospital, actor, request=None) -> St
         study = Study.objects.select_for_update().get(pk=study_id)
         if study.status != StudyStatus.QUARANTINED:
             raise Conflict(
-                "study_not_quarantined", f"The study is {study.status}, not quarantined."
+                "study_not_quarantined",
+                _("The study is %(status)s, not quarantined.") % {"status": study.status},
             )
         previous = study.quarantine_reason
         study.hospital = hospital
@@ -175,12 +177,13 @@ def study_assign_hospital(*, study_id: int, hospital, actor, request=None) -> St
 def study_reject(*, study_id: int, actor, reason: str, request=None) -> Study:
     """A manager rejects a quarantined study. It stays in Orthanc and here, marked rejected."""
     if not reason.strip():
-        raise DomainError("reason_required", "Say why the study is rejected.", field="reason")
+        raise DomainError("reason_required", _("Say why the study is rejected."), field="reason")
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study_id)
         if not study.can_become(StudyStatus.REJECTED):
             raise Conflict(
-                "study_not_quarantined", f"The study is {study.status}, not quarantined."
+                "study_not_quarantined",
+                _("The study is %(status)s, not quarantined.") % {"status": study.status},
             )
         study.status = StudyStatus.REJECTED
         study.save(update_fields=["status", "updated_at"])
@@ -262,8 +265,8 @@ def order_create(
     except IntegrityError as exc:
         raise DomainError(
             "order_exists",
-            f"An order with accession number {accession_number!r} already exists "
-            "for this hospital.",
+            _("An order with accession number %(accession)s already exists for this hospital.")
+            % {"accession": repr(accession_number)},
             field="accession_number",
         ) from exc
     return order
@@ -280,13 +283,16 @@ def order_change(*, order_id: int, actor, changes: dict, request=None) -> Order:
     """
     unknown = set(changes) - set(ORDER_CHANGEABLE)
     if unknown:
-        raise DomainError("order_field_unknown", f"Cannot change {sorted(unknown)} on an order.")
+        raise DomainError(
+            "order_field_unknown",
+            _("Cannot change %(fields)s on an order.") % {"fields": sorted(unknown)},
+        )
     if "priority" in changes:
         changes["priority"] = Priority.parse(changes["priority"])
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         if order.status == OrderStatus.CANCELLED:
-            raise Conflict("order_cancelled", "The order was cancelled: it cannot change.")
+            raise Conflict("order_cancelled", _("The order was cancelled: it cannot change."))
         before = {k: getattr(order, k) for k in changes}
         for field, new in changes.items():
             setattr(order, field, new)
@@ -348,9 +354,9 @@ def patients_merge(*, hospital, old: tuple[str, str], new: tuple[str, str], acto
     for an undo; the DICOM files in Orthanc keep the id they were sent with."""
     (old_id, old_issuer), (new_id, new_issuer) = old, new
     if not old_id or not new_id:
-        raise DomainError("patient_id_missing", "A merge needs both patient ids (PID-3, MRG-1).")
+        raise DomainError("patient_id_missing", _("A merge needs both patient ids (PID-3, MRG-1)."))
     if (old_id, old_issuer) == (new_id, new_issuer):
-        raise DomainError("merge_same_patient", "The two patient ids of the merge are the same.")
+        raise DomainError("merge_same_patient", _("The two patient ids of the merge are the same."))
     with transaction.atomic():
         studies = Study.objects.select_for_update().filter(
             hospital=hospital, patient_id=old_id, issuer_of_patient_id=old_issuer
@@ -386,13 +392,13 @@ def patients_merge_undo(*, merge_id: int, actor, reason: str, request=None) -> P
     """A manager undoes a merge: what it moved goes back to the old id (what arrived for the
     surviving id since stays with it)."""
     if not getattr(actor, "is_manager", False):
-        raise DomainError("not_a_manager", "Only managers undo a patient merge.", status=403)
+        raise DomainError("not_a_manager", _("Only managers undo a patient merge."), status=403)
     if not reason.strip():
-        raise DomainError("reason_required", "Say why the merge is undone.", field="reason")
+        raise DomainError("reason_required", _("Say why the merge is undone."), field="reason")
     with transaction.atomic():
         merge = PatientMerge.objects.select_for_update().get(pk=merge_id)
         if merge.undone_at is not None:
-            raise Conflict("merge_undone", "This merge was already undone.")
+            raise Conflict("merge_undone", _("This merge was already undone."))
         Study.objects.filter(pk__in=merge.study_ids).update(
             patient_id=merge.old_patient_id, issuer_of_patient_id=merge.old_issuer
         )

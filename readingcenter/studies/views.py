@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -115,7 +116,7 @@ def study_detail(request, pk: int):
             target_id=pk,
             request=request,
         )
-        raise Http404("No such study.") from None
+        raise Http404(_("No such study.")) from None
     audit_record(
         actor=request.user,
         action="study.read",
@@ -143,13 +144,15 @@ def study_assign(request, pk: int):
         raise PermissionDenied
     hospital = hospital_by_code(request.POST.get("hospital", ""))
     if hospital is None:
-        messages.error(request, "Choose the hospital the study came from.")
+        messages.error(request, gettext("Choose the hospital the study came from."))
         return redirect("study-detail", pk=pk)
     try:
         services.study_assign_hospital(
             study_id=pk, hospital=hospital, actor=request.user, request=request
         )
-        messages.success(request, f"Study assigned to {hospital.name}.")
+        messages.success(
+            request, gettext("Study assigned to %(hospital)s.") % {"hospital": hospital.name}
+        )
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("study-detail", pk=pk)
@@ -164,7 +167,7 @@ def study_reject(request, pk: int):
         services.study_reject(
             study_id=pk, actor=request.user, reason=request.POST.get("reason", ""), request=request
         )
-        messages.success(request, "Study rejected; it is kept and will not be read.")
+        messages.success(request, gettext("Study rejected; it is kept and will not be read."))
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("study-detail", pk=pk)

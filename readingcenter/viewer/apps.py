@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ViewerConfig(AppConfig):
     name = "readingcenter.viewer"
     label = "viewer"
-    verbose_name = "Viewer"
+    verbose_name = _("Viewer")

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import AuthenticationFailed
 
 from readingcenter.accounts.authentication import ApiTokenAuthentication
@@ -78,8 +79,11 @@ def authenticate(request):
         if not {Scope.READING, Scope.PORTAL_READ} & set(token.scopes):
             raise DomainError(
                 "token_scope",
-                f"This API token ({token.prefix}…) may not read images: it needs the scope "
-                "'reading' or 'portal:read'.",
+                _(
+                    "This API token (%(prefix)s…) may not read images: it needs the scope "
+                    "'reading' or 'portal:read'."
+                )
+                % {"prefix": token.prefix},
                 status=403,
             )
         return user
@@ -96,7 +100,7 @@ def authorize(request, path: str):
     user = authenticate(request)
     if user is None:
         raise DomainError(
-            "not_authenticated", "Log in, or send Authorization: Token <key>.", status=401
+            "not_authenticated", _("Log in, or send Authorization: Token <key>."), status=401
         )
     try:
         route = parse_route(path)
@@ -111,7 +115,7 @@ def authorize(request, path: str):
             grants.study_revoke(user.pk, uid)
             audit_not_found(request, user=user, path=path, study_instance_uid=uid)
             # Another hospital's study, a quarantined one and a missing one look the same.
-            raise NotFound("No such study.")
+            raise NotFound(_("No such study."))
         grants.study_grant(user.pk, uid)
         # The same credential may now fetch this study's frames on the fast path.
         grants.credential_remember(request, user)
@@ -196,7 +200,9 @@ def filter_search(request, *, user, route: Route, body: bytes) -> bytes:
     except ValueError:
         entries = None
     if not isinstance(entries, list):
-        raise DomainError("orthanc_error", "Orthanc answered the search with no list.", status=502)
+        raise DomainError(
+            "orthanc_error", _("Orthanc answered the search with no list."), status=502
+        )
     visible = visible_study_instance_uids(
         user=user, study_instance_uids={_study_uid_of(e) for e in entries}
     )
@@ -307,17 +313,23 @@ def _domain_error(exc: OrthancError) -> DomainError:
     if exc.status is None:
         if isinstance(exc.__cause__, requests.Timeout):
             return DomainError(
-                "orthanc_timeout", "The image archive did not answer in time.", status=504
+                "orthanc_timeout", _("The image archive did not answer in time."), status=504
             )
-        return DomainError("orthanc_unavailable", "The image archive is not reachable.", status=502)
+        return DomainError(
+            "orthanc_unavailable", _("The image archive is not reachable."), status=502
+        )
     if exc.status == 404:
-        return NotFound("No such DICOMweb resource.")
+        return NotFound(_("No such DICOMweb resource."))
     if exc.status < 500:
         # Orthanc's own words ("Parameter out of range") say what was wrong with the request.
         said = _ORTHANC_MESSAGE.search(str(exc))
-        message = said.group(1) if said else "The image archive refused the request."
+        message = said.group(1) if said else _("The image archive refused the request.")
         return DomainError("dicomweb_refused", message, status=exc.status)
-    return DomainError("orthanc_error", f"The image archive failed ({exc.status}).", status=502)
+    return DomainError(
+        "orthanc_error",
+        _("The image archive failed (%(status)s).") % {"status": exc.status},
+        status=502,
+    )
 
 
 _READ_SIZE = 1024 * 1024
@@ -330,7 +342,7 @@ def read_body(response: requests.Response) -> bytes:
         return b"".join(response.iter_content(_READ_SIZE))
     except requests.RequestException as exc:
         raise DomainError(
-            "orthanc_unavailable", "The image archive broke off.", status=502
+            "orthanc_unavailable", _("The image archive broke off."), status=502
         ) from exc
     finally:
         response.close()
@@ -380,7 +392,8 @@ def search_response(body: bytes, *, content_type: str, head: bool) -> HttpRespon
 
 
 def error_response(exc: DomainError) -> JsonResponse:
-    response = JsonResponse({"code": exc.code, "detail": exc.message}, status=exc.status_code)
+    # The message in the active language (a lazy one made text now); the code as raised.
+    response = JsonResponse({"code": exc.code, "detail": str(exc.message)}, status=exc.status_code)
     if exc.status_code == 401:
         response["WWW-Authenticate"] = "Token"
     return response
@@ -406,7 +419,8 @@ async def handle(request, path: str) -> HttpResponse:
         response = error_response(
             DomainError(
                 "method_not_allowed",
-                f"The viewer's DICOMweb only reads ({', '.join(METHODS)}).",
+                _("The viewer's DICOMweb only reads (%(methods)s).")
+                % {"methods": ", ".join(METHODS)},
                 status=405,
             )
         )
@@ -433,8 +447,10 @@ async def handle(request, path: str) -> HttpResponse:
         if not is_json(content_type):
             raise DomainError(
                 "search_needs_json",
-                "Searches across studies are filtered for you, which needs "
-                "Accept: application/dicom+json.",
+                _(
+                    "Searches across studies are filtered for you, which needs "
+                    "Accept: application/dicom+json."
+                ),
                 status=406,
             )
         filtered = await sync_to_async(filter_search)(

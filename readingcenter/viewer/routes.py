@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from readingcenter.errors import NotFound
 
 # Orthanc's DICOMweb root, and ours: the same, so that BulkDataURIs need no rewriting.
@@ -47,13 +49,13 @@ def parse_route(path: str) -> Route:
     if segments and segments[-1] == "":
         segments.pop()
     if not segments or not all(_SEGMENT.fullmatch(s) for s in segments):
-        raise NotFound("No such DICOMweb resource.")
+        raise NotFound(_("No such DICOMweb resource."))
     clean = "/".join(segments)
     if len(segments) == 1 and segments[0] in SEARCH_LEVELS:
         return Route(path=clean, search_level=segments[0])
     if segments[0] == "studies" and _UID.fullmatch(segments[1]) and len(segments[1]) <= 64:
         return Route(path=clean, study_instance_uid=segments[1])
-    raise NotFound("No such DICOMweb resource.")
+    raise NotFound(_("No such DICOMweb resource."))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from django.views.static import was_modified_since
@@ -138,7 +139,7 @@ def serve(request, relative: str) -> HttpResponse:
     if path is None:
         # A missing file is a 404; a path without an extension is one of OHIF's routes.
         if _EXTENSION.search(relative.rsplit("/", 1)[-1]):
-            raise Http404("No such file in the viewer.")
+            raise Http404(_("No such file in the viewer."))
         return index(request)
     root = Path(settings.OHIF_DIR).resolve()
     if path == root / INDEX:
@@ -246,6 +247,12 @@ def overlay_labels() -> dict:
     }
 
 
+# The viewer's language (i18next codes of OHIF's bundled catalogues) for ours. OHIF 3.13 ships
+# Chinese ("zh") but no Korean: "ko" falls back to OHIF's English, while our own overlay labels
+# (overlay_labels) are Korean.
+OHIF_LANGUAGES = {"en": "en-US", "ko": "ko", "zh-hans": "zh"}
+
+
 def app_config_script(request) -> HttpResponse:
     if not is_installed():
         raise ViewerNotInstalled
@@ -256,6 +263,9 @@ def app_config_script(request) -> HttpResponse:
             "login_url_json": json.dumps(resolve_url(settings.LOGIN_URL)),
             # Inside a script: "<" escaped so that no value ends it.
             "labels_json": json.dumps(overlay_labels(), ensure_ascii=False).replace("<", "\\u003c"),
+            "language_json": json.dumps(
+                OHIF_LANGUAGES.get(translation.get_language() or "", "en-US")
+            ),
         },
         request=request,
     )

@@ -2,6 +2,12 @@
 // in place of the dist's own: our authorizing DICOMweb proxy is its only data source.
 window.config = {{ config_json|safe }};
 
+// The viewer speaks the user's language: OHIF's i18next reads it from localStorage when the URL
+// names none (this script runs before the viewer starts).
+try {
+  window.localStorage.setItem('i18nextLng', {{ language_json|safe }});
+} catch (e) { /* storage refused (private mode): the browser's language then */ }
+
 // A session that ended while the viewer was open: back to the login page, then here again.
 window.config.httpErrorHandler = function (error) {
   if (error && error.status === 401) {

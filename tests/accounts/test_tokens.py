@@ -47,7 +47,8 @@ def test_a_hospital_created_in_the_admin_is_audited(client, manager):
     manager.save()
     client.force_login(manager)
     response = client.post("/admin/hospitals/hospital/add/", {
-        "name": "Admin Made", "code": "admin-made", "time_zone": "UTC", "is_active": "on",
+        "name": "Admin Made", "code": "admin-made", "time_zone": "UTC", "report_language": "en",
+        "is_active": "on",
         "ae_titles-TOTAL_FORMS": "1", "ae_titles-INITIAL_FORMS": "0",
         "ae_titles-0-ae_title": "ADMIN_MADE",
         # The page's other inlines (HL7 facilities, the hospital's PACS), left empty.

@@ -66,7 +66,16 @@ def smtp(settings):
 
 
 def signed_report(
-    hospital, signer, findings, *, case=None, kind="final", signed_at=None, parent=None
+    hospital,
+    signer,
+    findings,
+    *,
+    case=None,
+    kind="final",
+    signed_at=None,
+    parent=None,
+    language="en",
+    impression=None,
 ) -> Report:
     """A signed report row with the fields the database requires of one."""
     case = case or make_case(hospital, patient_name="Hong^Gildong", study_description="CT HEAD")
@@ -79,7 +88,8 @@ def signed_report(
         kind=kind,
         parent=parent,
         findings="See impression.",
-        impression="; ".join(item["finding"] for item in findings) or "Normal.",
+        impression=impression or "; ".join(item["finding"] for item in findings) or "Normal.",
+        language=language,
         critical_findings=findings,
         author=signer,
         signed_by=signer,

@@ -11,12 +11,16 @@
   const api = editor.dataset.api;
   const macros = JSON.parse(document.getElementById("macros-data").textContent || "{}");
   const csrf = (document.cookie.split("; ").find(c => c.startsWith("csrftoken=")) || "=").split("=")[1];
+  // What the status line says, in the reader's language: the editor's template fills the
+  // data-*-text attributes; "{revision}" and "{reason}" stand for the values.
+  const say = editor.dataset;
   let dirty = false, saving = null, stale = false, submitting = false;
 
   function show(text, kind) { status.textContent = text; status.className = "autosave " + (kind || "muted"); }
 
   function payload() {
     const body = {revision: Number(revision.value)};
+    if (form.elements.language) body.language = form.elements.language.value;
     for (const name of ["technique", "comparison", "findings", "impression"]) {
       body[name] = form.elements[name].value;
     }
@@ -41,7 +45,7 @@
 
   async function send() {
     dirty = false;
-    show("saving…");
+    show(say.savingText);
     try {
       const response = await fetch(api, {
         method: "PATCH", credentials: "same-origin",
@@ -52,19 +56,19 @@
       if (response.ok) {
         revision.value = data.revision;
         // Typed while this save was on its way: not saved yet, and the status says so.
-        if (dirty) show("unsaved changes");
-        else show("saved · revision " + data.revision);
+        if (dirty) show(say.unsavedText);
+        else show(say.savedText.replace("{revision}", data.revision));
       } else if (response.status === 409) {
         // Another tab or device saved a newer revision: never overwrite it from here.
         stale = true;
-        show((data.detail || "Saved elsewhere.") + " Reload the page to continue.", "error");
+        show((data.detail || say.staleText) + " " + say.reloadText, "error");
       } else {
         dirty = true;
-        show("not saved: " + (data.detail || response.statusText), "error");
+        show(say.failedText.replace("{reason}", data.detail || response.statusText), "error");
       }
     } catch (err) {
       dirty = true;
-      show("not saved (offline?) – retrying", "error");
+      show(say.offlineText, "error");
     }
   }
 
@@ -87,7 +91,7 @@
     if (signingOnly(event.target)) return;
     if (event.target.tagName === "TEXTAREA") expand(event.target);
     dirty = true;
-    show("unsaved changes");
+    show(say.unsavedText);
   });
   form.addEventListener("change", event => {
     if (signingOnly(event.target)) return;
@@ -102,6 +106,9 @@
       }
     }
     dirty = true;
+    // Another report language: saved at once, then the page again, with that language's
+    // macros (the page holds one language's).
+    if (event.target.name === "language") save().then(() => { if (!stale) window.location.reload(); });
   });
   form.addEventListener("submit", event => {
     // The form posts the revision it holds: an autosave still on its way would make that
@@ -152,7 +159,7 @@
     if (!password.value) {
       armed = button;
       password.focus();
-      hint.textContent = hint.dataset.armed || "Type your password, then Enter to sign.";
+      hint.textContent = hint.dataset.armedText;
       return;
     }
     form.requestSubmit(button);
@@ -167,7 +174,6 @@
   const keys = window.readingShortcuts;
   if (keys) {
     const labels = JSON.parse(document.getElementById("editor-shortcuts").textContent || "{}");
-    hint.dataset.armed = labels.armed;
     keys.register({keys: "alt+a", label: labels.accept, run: () => review("accepted")});
     keys.register({keys: "alt+r", label: labels.reject, run: () => review("rejected")});
     keys.register({keys: "alt+j", label: labels.next_sentence, run: () => step(1)});

@@ -73,7 +73,7 @@
     const help = document.createElement("dt");
     help.innerHTML = "<kbd>?</kbd>";
     const helpText = document.createElement("dd");
-    helpText.textContent = dialog.dataset.helpLabel || "This help";
+    helpText.textContent = dialog.dataset.helpLabel;  // base.html gives it, translated
     list.append(help, helpText);
     if (!dialog.open) dialog.showModal();
   }
@@ -105,4 +105,8 @@
     register(item) { registered.push(item); },
     showHelp: showHelp,
   };
+  // The language menu: choosing is enough (its button stays for a browser without scripts).
+  for (const menu of document.querySelectorAll("form.language-menu select")) {
+    menu.addEventListener("change", () => menu.form.submit());
+  }
 })();
