@@ -75,3 +75,16 @@ def test_api_messages_are_in_the_callers_language_and_codes_stay(radiologist):
     assert chinese.json()["code"] == "invalid_language"
     assert chinese.json()["detail"] != "Use one of: en, ko, zh-hans."
     assert chinese["Content-Language"] == "zh-hans"
+
+
+def test_the_viewer_opens_in_the_users_language(radiologist):
+    """OHIF's i18next reads i18nextLng from localStorage; our config script sets it first."""
+    from django.urls import reverse
+
+    browser = Client()
+    browser.force_login(radiologist)
+    for chosen, ohif in (("zh-hans", "zh"), ("en", "en-US"), ("ko", "ko")):
+        radiologist.language = chosen
+        radiologist.save(update_fields=["language"])
+        script = browser.get(reverse("ohif-app-config")).content.decode()
+        assert f"localStorage.setItem('i18nextLng', \"{ohif}\")" in script
