@@ -17,6 +17,22 @@ def drain_endpoint(endpoint_id: int) -> None:
         services.defer_drain(endpoint_id, at=result.retry_at)
 
 
+@app.task(queue="delivery", name="delivery.render_pdf", pass_context=False)
+def render_pdf(report_id: int) -> None:
+    """Render and store a version's PDF as soon as it is signed (services.deliveries_create),
+    so that its deliveries, retries and the portal only read it (selectors.report_pdf)."""
+    from readingcenter.delivery.selectors import report_pdf
+    from readingcenter.reports.models import Report
+
+    report = (
+        Report.objects.select_related("study__order", "hospital", "parent", "signed_by")
+        .filter(pk=report_id)
+        .first()
+    )
+    if report is not None and report.hash_matches():  # what is not as signed is never sent
+        report_pdf(report)
+
+
 @app.periodic(cron="* * * * *", periodic_id="deliveries-kick")
 @app.task(
     queue="delivery", name="delivery.kick", queueing_lock="deliveries-kick", pass_context=False

@@ -149,3 +149,28 @@ class DeliveryAttempt(models.Model):
         return (
             f"{self.delivery_id} try {self.number}: {'ok' if self.succeeded else self.error_code}"
         )
+
+
+class RenderedPdf(models.Model):
+    """A signed version's PDF, rendered once and sent by every channel, every retry, every
+    worker process and the hospital portal.
+
+    Keyed by the version and a digest of everything the PDF is drawn from (the document
+    ``selectors.report_document`` builds, which holds the signed text's hash): bytes are only
+    reused for exactly the document they were rendered from.
+    """
+
+    report = models.ForeignKey("reports.Report", on_delete=models.CASCADE, related_name="+")
+    document_sha256 = models.CharField(max_length=64)
+    pdf = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "document_sha256"], name="rendered_pdf_once_per_document"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"PDF of report {self.report_id} ({self.document_sha256[:12]})"

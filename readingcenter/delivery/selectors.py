@@ -3,10 +3,14 @@ and a signed report as every channel carries it (``report_document``, ``report_p
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import logging
 import threading
 from collections import OrderedDict
 
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from django.db.models import Prefetch, QuerySet
 
 from readingcenter.accounts.selectors import privileged_hospitals_q
@@ -19,8 +23,10 @@ from readingcenter.delivery.document import (
 
 # Called through its module, so a test can count the renderings.
 from readingcenter.delivery.formats import pdf as pdf_format
-from readingcenter.delivery.models import Delivery
+from readingcenter.delivery.models import Delivery, RenderedPdf
 from readingcenter.reports.models import Report
+
+log = logging.getLogger(__name__)
 
 
 def delivery_list(*, user, filters: dict | None = None) -> QuerySet[Delivery]:
@@ -96,7 +102,7 @@ def report_document(report: Report, *, idempotency_key: str = "") -> ReportDocum
         version_number=report.version_number,
         status=report.delivery_status,
         replaces_version=parent_version,
-        idempotency_key=idempotency_key or f"{settings.READING_CENTER_CODE}-{report.id}",
+        idempotency_key=idempotency_key or _version_key(report),
         uid_root=settings.READING_CENTER_UID_ROOT,
         hospital_name=report.hospital.name,
         hospital_code=report.hospital.code,
@@ -136,23 +142,35 @@ def report_document(report: Report, *, idempotency_key: str = "") -> ReportDocum
     )
 
 
-# Rendered PDFs of signed versions, by (report id, content hash). Rendering costs about half a
-# second of CPU (most of it fpdf2 reading the 16 MB CJK font collection), and every endpoint and
-# every retry of a version sends the same bytes: render once per process. The hash in the key
-# means a changed row (which the database forbids) could never be served from here.
+# Rendered PDFs of signed versions, by (report id, digest of the document they are drawn from).
+# Rendering costs a fifth of a second of CPU or more, and every endpoint, every retry and the
+# portal send the same bytes: a version is rendered once (the worker does it as soon as it is
+# signed: jobs.render_pdf), stored (RenderedPdf), and kept here for the next asks. The digest in
+# the key means bytes are only reused for the very document they were rendered from.
 _pdf_cache: OrderedDict[tuple[int, str], bytes] = OrderedDict()
 _pdf_lock = threading.Lock()
 _pdf_rendering: dict[tuple[int, str], threading.Lock] = {}
 PDF_CACHE_SIZE = 64
 
 
-def report_pdf(report: Report) -> bytes:
+def document_digest(document: ReportDocument) -> str:
+    """SHA-256 of everything the PDF is drawn from (its dataclass fields, as repr writes them)."""
+    return hashlib.sha256(repr(document).encode()).hexdigest()
+
+
+def report_pdf(report: Report, *, document: ReportDocument | None = None) -> bytes:
     """The signed version as PDF, the same bytes for the hospital portal and every channel.
 
-    Endpoints drain in parallel threads and, after an outage, all reach the same version at
-    once: the first renders, the others wait for its bytes instead of rendering it again.
+    ``document``: the version's ``report_document`` if the caller has built it (any
+    idempotency key; the PDF names the version's own). Endpoints drain in parallel threads
+    and, after an outage, all reach the same version at once: the first renders (or reads the
+    stored PDF), the others wait for its bytes instead of rendering it again.
     """
-    key = (report.pk, report.content_sha256)
+    if document is None:
+        document = report_document(report)
+    else:
+        document = dataclasses.replace(document, idempotency_key=_version_key(report))
+    key = (report.pk, document_digest(document))
     with _pdf_lock:
         if key in _pdf_cache:
             _pdf_cache.move_to_end(key)
@@ -168,9 +186,9 @@ def report_pdf(report: Report) -> bytes:
         with _pdf_lock:
             if key in _pdf_cache:
                 return _pdf_cache[key]
-        return pdf_format.render_pdf(report_document(report))  # the first one failed: try ourselves
+        return _stored_or_rendered(key, document)  # the first one failed: try ourselves
     try:
-        pdf = pdf_format.render_pdf(report_document(report))
+        pdf = _stored_or_rendered(key, document)
         with _pdf_lock:
             _pdf_cache[key] = pdf
             while len(_pdf_cache) > PDF_CACHE_SIZE:
@@ -180,3 +198,31 @@ def report_pdf(report: Report) -> bytes:
         with _pdf_lock:
             del _pdf_rendering[key]
         rendering.release()
+
+
+def _version_key(report: Report) -> str:
+    return f"{settings.READING_CENTER_CODE}-{report.id}"  # report_document's default
+
+
+def _stored_or_rendered(key: tuple[int, str], document: ReportDocument) -> bytes:
+    report_id, digest = key
+    stored = (
+        RenderedPdf.objects.filter(report_id=report_id, document_sha256=digest)
+        .values_list("pdf", flat=True)
+        .first()
+    )
+    if stored is not None:
+        return bytes(stored)
+    pdf = pdf_format.render_pdf(document)
+    try:
+        # Another process may have stored the same bytes meanwhile: the first row stays.
+        with transaction.atomic():  # a savepoint: a caller's transaction outlives a failure
+            RenderedPdf.objects.bulk_create(
+                [RenderedPdf(report_id=report_id, document_sha256=digest, pdf=pdf)],
+                ignore_conflicts=True,
+            )
+    except DatabaseError:
+        # Not stored (the report's row is not visible to this connection, say): it is
+        # still sent, and rendered again by the next process that needs it.
+        log.warning("the PDF of report %s was rendered but not stored", report_id, exc_info=True)
+    return pdf

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM_DELIVERY = "system:delivery"
 DRAIN_TASK = "delivery.drain_endpoint"  # readingcenter/delivery/jobs.py
+RENDER_TASK = "delivery.render_pdf"  # the same
 # Advisory lock namespace (first key) for "draining endpoint N" (second key).
 _LOCK_NAMESPACE = 7_301
 
@@ -101,6 +102,10 @@ def deliveries_create(*, report) -> list[Delivery]:
                 patient_id=report.study.patient_id,
                 detail={"channel": endpoint.channel, "endpoint": endpoint.name},
             )
+    if created:
+        # The PDF is rendered now, whatever the hospital's systems do: after an outage their
+        # drains only send.
+        app.configure_task(name=RENDER_TASK, allow_unknown=False).defer(report_id=report.pk)
     for endpoint_id in {d.endpoint_id for d in created}:
         _defer_drain_now_and_after_commit(endpoint_id)
     return created
@@ -146,6 +151,16 @@ class DrainResult:
     busy: bool = False  # another worker holds the endpoint
 
 
+# Pending deliveries a drain reads at once, and what their documents are built from.
+DRAIN_BATCH = 50
+_DOCUMENT_RELATIONS = (
+    "report__study__order",
+    "report__hospital",
+    "report__parent",
+    "report__signed_by",
+)
+
+
 def _try_lock(endpoint_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, endpoint_id])
@@ -168,27 +183,29 @@ def delivery_drain(*, endpoint_id: int, now=None) -> DrainResult:
         if endpoint is None:
             return result
         while True:
-            delivery = (
-                Delivery.objects.select_related("report", "report__study", "endpoint")
+            # The oldest pending ones, a batch at a time, with all their documents read: only
+            # this drain (its lock) changes an endpoint's pending deliveries meanwhile.
+            batch = list(
+                Delivery.objects.select_related(*_DOCUMENT_RELATIONS)
                 .filter(endpoint_id=endpoint_id, state=DeliveryState.PENDING)
-                .order_by("id")
-                .first()
+                .order_by("id")[:DRAIN_BATCH]
             )
-            if delivery is None:
+            if not batch:
                 return result
-            moment = now or timezone.now()
-            if delivery.next_attempt_at > moment:
-                # The oldest pending one is waiting out its backoff: the others wait behind it.
-                result.waiting, result.retry_at = delivery.id, delivery.next_attempt_at
-                return result
-            outcome = delivery_attempt(delivery=delivery, endpoint=endpoint)
-            if outcome.state == DeliveryState.DELIVERED:
-                result.delivered.append(delivery.id)
-            elif outcome.state == DeliveryState.FAILED:
-                result.failed.append(delivery.id)
-            else:
-                result.waiting, result.retry_at = delivery.id, outcome.next_attempt_at
-                return result
+            for delivery in batch:
+                moment = now or timezone.now()
+                if delivery.next_attempt_at > moment:
+                    # The oldest pending one waits out its backoff: the others wait behind it.
+                    result.waiting, result.retry_at = delivery.id, delivery.next_attempt_at
+                    return result
+                outcome = delivery_attempt(delivery=delivery, endpoint=endpoint)
+                if outcome.state == DeliveryState.DELIVERED:
+                    result.delivered.append(delivery.id)
+                elif outcome.state == DeliveryState.FAILED:
+                    result.failed.append(delivery.id)
+                else:
+                    result.waiting, result.retry_at = delivery.id, outcome.next_attempt_at
+                    return result
     finally:
         _unlock(endpoint_id)
 
@@ -217,8 +234,8 @@ def _send(delivery: Delivery, endpoint: DeliveryEndpoint):
         )
     document = report_document(report, idempotency_key=delivery.idempotency_key)
     # One PDF per signed version, whatever the endpoint or the try (it names the version's
-    # key, not this delivery's).
-    pdf = report_pdf(report)
+    # key, not this delivery's), mostly rendered already (jobs.render_pdf).
+    pdf = report_pdf(report, document=document)
     if endpoint.channel == Channel.DICOM:
         return send_dicom(
             document, ae_title=endpoint.ae_title, host=endpoint.host, port=endpoint.port, pdf=pdf
@@ -266,10 +283,10 @@ def delivery_attempt(*, delivery: Delivery, endpoint: DeliveryEndpoint) -> Deliv
             retryable=True,
         )
     finished = timezone.now()
+    report = delivery.report  # as read for sending: signed, so as it is now
     with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update().select_related("report__study").get(pk=delivery.pk)
-        )
+        delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+        delivery.report = report
         delivery.attempts += 1
         DeliveryAttempt.objects.create(
             delivery=delivery,

@@ -8,14 +8,18 @@ file identifier from the content, so a resend is the same file (and the same has
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
+from fpdf.fonts import SubsetMap, TTFFont
 
 from readingcenter.delivery.document import ReportDocument
 from readingcenter.delivery.formats.common import (
@@ -64,6 +68,88 @@ def font_path() -> Path:
         "fonts-wqy-zenhei (scripts/setup.sh does) or set REPORT_PDF_FONT to a TTF/TTC file "
         f"(looked for {', '.join(FONT_CANDIDATES)})"
     )
+
+
+# -- the font, read once per process -------------------------------------------------------------
+# fpdf2's add_font parses the 16 MB collection (45,000 glyphs) for every document, and its
+# output subsets that parsed font in place: three quarters of a rendering. Here the face is
+# parsed once per process (per file) and each document gets its own copy of what fpdf2 changes:
+# its subset map and a font whose tables are shallow copies of the parsed ones, the glyphs it
+# keeps copied when the subsetter takes them. The bytes are those of a fresh add_font
+# (tests/delivery/test_the_pdf_is_the_same_for_the_same_report.py compares them).
+_fonts: dict[tuple[str, int, int], TTFFont] = {}
+_fonts_lock = threading.Lock()
+
+
+class _GlyphsCopiedOnRead(dict):
+    """A document's view of the parsed glyphs: a glyph read is the document's own copy (the
+    subsetter renumbers its components and trims it in place), the parsed one stays as read."""
+
+    def __init__(self, parsed: dict):
+        super().__init__(parsed)
+        self._copies: dict = {}
+
+    def __getitem__(self, name):
+        glyph = self._copies.get(name)
+        if glyph is None:
+            glyph = self._copies[name] = copy.deepcopy(dict.__getitem__(self, name))
+        return glyph
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def values(self):
+        return [self[name] for name in self]
+
+    def items(self):
+        return [(name, self[name]) for name in self]
+
+
+def _parsed_font(path: Path) -> TTFFont:
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _fonts_lock:
+        font = _fonts.get(key)
+        if font is None:
+            font = TTFFont(FPDF(), path, FONT, "", collection_font_number=0)
+            tags = font.ttfont.keys()
+            for tag in tags:  # every table read now, never lazily by two threads at once
+                font.ttfont[tag]
+            _fonts[key] = font
+        return font
+
+
+def _document_ttfont(parsed: TTFont) -> TTFont:
+    """A font the subsetter may cut down for one document, sharing what it only reads."""
+    font = TTFont(recalcTimestamp=False)
+    font.sfntVersion = parsed.sfntVersion
+    font.setGlyphOrder(list(parsed.getGlyphOrder()))
+    tags = parsed.keys()
+    for tag in tags:
+        if tag == "GlyphOrder":
+            continue
+        table = copy.copy(parsed[tag])
+        if tag == "cmap":  # the subsetter replaces each subtable's mapping
+            table.tables = [copy.copy(subtable) for subtable in table.tables]
+        elif tag == "glyf":
+            table.glyphs = _GlyphsCopiedOnRead(table.glyphs)
+        font[tag] = table
+    return font
+
+
+def _add_report_font(pdf: FPDF) -> None:
+    """``pdf.add_font(FONT, fname=font_path(), collection_font_number=0)``, without parsing."""
+    parsed = _parsed_font(font_path())
+    font = copy.copy(parsed)
+    font.i = len(pdf.fonts) + 1
+    font.ttfont = _document_ttfont(parsed.ttfont)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font.subset = SubsetMap(font)
+    pdf.fonts[FONT] = font
 
 
 class _ReportPDF(FPDF):
@@ -225,7 +311,7 @@ def render_pdf(doc: ReportDocument) -> bytes:
 def _new_pdf(doc: ReportDocument) -> _ReportPDF:
     """The document with its font and metadata (dated the signature: same bytes every time)."""
     pdf = _ReportPDF(doc)
-    pdf.add_font(FONT, fname=str(font_path()), collection_font_number=0)
+    _add_report_font(pdf)
     pdf.set_creation_date(doc.signed_at)
     pdf.set_title(f"Diagnostic imaging report {doc.accession_number}")
     pdf.set_author(doc.signed_by_name)
