@@ -103,6 +103,9 @@ class ReportDocument:
 
     reading_center_name: str = "Reading Center"
     extra: dict = field(default_factory=dict)
+    # The report's language (Report.language): the headings and labels of every format are
+    # written in it; the radiologist's text is as he wrote it, the codes the same in all.
+    language: str = "en"
 
     @property
     def is_amended(self) -> bool:

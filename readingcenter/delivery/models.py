@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Channel(models.TextChoices):
-    DICOM = "dicom", "DICOM (SR + Encapsulated PDF to the hospital's PACS)"
-    HL7 = "hl7", "HL7 v2 ORU^R01 over MLLP"
-    FHIR = "fhir", "FHIR R4 DiagnosticReport over HTTPS"
+    DICOM = "dicom", _("DICOM (SR + Encapsulated PDF to the hospital's PACS)")
+    HL7 = "hl7", _("HL7 v2 ORU^R01 over MLLP")
+    FHIR = "fhir", _("FHIR R4 DiagnosticReport over HTTPS")
 
 
 class DeliveryEndpoint(models.Model):
@@ -23,7 +24,7 @@ class DeliveryEndpoint(models.Model):
         "hospitals.Hospital", on_delete=models.CASCADE, related_name="delivery_endpoints"
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
-    name = models.CharField(max_length=100, help_text="how the hospital's IT calls it")
+    name = models.CharField(max_length=100, help_text=_("how the hospital's IT calls it"))
     is_active = models.BooleanField(default=True)
 
     # DICOM: the PACS's AE; HL7: the interface engine's MLLP listener.
@@ -72,10 +73,10 @@ class DeliveryEndpoint(models.Model):
 
 
 class DeliveryState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DELIVERED = "delivered", "Delivered"
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
     # After the last retry, or refused outright: a manager looks and retries by hand.
-    FAILED = "failed", "Failed"
+    FAILED = "failed", _("Failed")
 
 
 class Delivery(models.Model):
@@ -104,7 +105,7 @@ class Delivery(models.Model):
         # The order a hospital receives in: signing order (ids are handed out in the signing
         # transactions, one after another).
         ordering = ["id"]
-        verbose_name_plural = "deliveries"
+        verbose_name_plural = _("deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["report", "endpoint"], name="delivery_once_per_report_and_endpoint"

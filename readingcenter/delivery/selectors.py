@@ -12,6 +12,7 @@ from collections import OrderedDict
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import Prefetch, QuerySet
+from django.utils import translation
 
 from readingcenter.accounts.selectors import privileged_hospitals_q
 from readingcenter.delivery.document import (
@@ -75,6 +76,8 @@ _SNOMED = {"ich": ("1386000", "Intracranial hemorrhage"), "ptx": ("36118008", "P
 
 def report_document(report: Report, *, idempotency_key: str = "") -> ReportDocument:
     """The signed version as the delivery formats read it (readingcenter/delivery/document)."""
+    from readingcenter.reports.services import FINDING_NAMES
+
     study = report.study
     order = study.order
     by_finding = {entry["finding"]: entry for entry in report.ai_draft}
@@ -83,10 +86,15 @@ def report_document(report: Report, *, idempotency_key: str = "") -> ReportDocum
     for key, entry in by_finding.items():
         code, label = _SNOMED.get(entry.get("code", ""), ("", entry.get("label", "")))
         verdict = outcome.get(key, {}).get("outcome")
+        shown = entry.get("label") or label
+        if entry.get("code") in FINDING_NAMES and report.language != "en":
+            # The finding as a report in its language names it; the code's meaning stays.
+            with translation.override(report.language):
+                shown = str(FINDING_NAMES[entry["code"]])
         ai.append(
             AIFinding(
                 finding=entry.get("code", key),
-                label=entry.get("label") or label,
+                label=shown,
                 code=CodedConcept(value=code or "118247008", meaning=label or "Radiologic finding"),
                 probability=float(entry.get("probability") or 0.0),
                 threshold=float(entry.get("threshold") or 0.0),
@@ -139,6 +147,7 @@ def report_document(report: Report, *, idempotency_key: str = "") -> ReportDocum
         signature_meaning=report.signature_meaning,
         content_sha256=report.content_sha256,
         reading_center_name=settings.READING_CENTER_NAME,
+        language=report.language,
     )
 
 

@@ -24,6 +24,7 @@ from functools import partial
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
@@ -335,7 +336,7 @@ def delivery_attempt(*, delivery: Delivery, endpoint: DeliveryEndpoint) -> Deliv
 def delivery_retry(*, delivery_id: int, actor, request=None) -> Delivery:
     """A manager sends a failed delivery again (after fixing the endpoint, say)."""
     if not getattr(actor, "is_manager", False):
-        raise DomainError("forbidden", "Only managers retry deliveries.", status=403)
+        raise DomainError("forbidden", _("Only managers retry deliveries."), status=403)
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update()
@@ -344,11 +345,12 @@ def delivery_retry(*, delivery_id: int, actor, request=None) -> Delivery:
             .first()
         )
         if delivery is None:
-            raise NotFound("No such delivery.")
+            raise NotFound(_("No such delivery."))
         if delivery.state != DeliveryState.FAILED:
             raise Conflict(
                 "not_failed",
-                f"The delivery is {delivery.state}; only failed deliveries are retried by hand.",
+                _("The delivery is %(state)s; only failed deliveries are retried by hand.")
+                % {"state": delivery.state},
             )
         delivery.state = DeliveryState.PENDING
         delivery.attempts = 0

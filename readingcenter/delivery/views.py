@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from readingcenter.audit.services import audit_record
@@ -19,7 +20,7 @@ from readingcenter.reports.views import report_or_404
 def pdf_response(request, report) -> HttpResponse:
     """The PDF every channel sends, for a report the caller may see (the page and the API)."""
     if not report.is_signed:
-        raise NotFound("Only signed reports have a PDF.")
+        raise NotFound(_("Only signed reports have a PDF."))
     audit_record(
         actor=request.user,
         action="report.pdf",
@@ -42,7 +43,7 @@ def report_pdf_page(request, pk: int):
     try:
         return pdf_response(request, report)
     except NotFound:
-        raise Http404("Only signed reports have a PDF.") from None
+        raise Http404(_("Only signed reports have a PDF.")) from None
 
 
 @login_required
@@ -51,7 +52,7 @@ def delivery_retry_page(request, pk: int):
     report_id = Delivery.objects.filter(pk=pk).values_list("report_id", flat=True).first()
     try:
         services.delivery_retry(delivery_id=pk, actor=request.user, request=request)
-        messages.success(request, "Sending again now.")
+        messages.success(request, _("Sending again now."))
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("report-detail", pk=report_id) if report_id else redirect("home")

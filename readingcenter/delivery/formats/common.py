@@ -1,26 +1,46 @@
-"""What every format must say the same way: names, times, sections, codes, UIDs."""
+"""What every format must say the same way: names, times, sections, codes, UIDs.
+
+Words for people (headings, the status sentence, the signature line) are written in the
+report's language: each format's entry point runs under ``in_report_language``. Machine codes
+(LOINC, HL7 and DICOM codes, the status codes below) stay as they are in every language."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
 from readingcenter.delivery.document import AIFinding, ReportDocument
+
+T = TypeVar("T")
 
 # LOINC 18748-4 is the document type every receiver files a radiology report under.
 REPORT_CODE = ("18748-4", "LN", "Diagnostic imaging study")
 LOINC_SYSTEM = "http://loinc.org"
 
+# The statuses a format accepts, as codes (DICOM's document title keeps these in English).
 STATUS_LABELS = {"preliminary": "PRELIMINARY", "final": "FINAL", "amended": "AMENDED"}
+# ... and as people read them, in the report's language.
+STATUS_WORDS = {
+    "preliminary": pgettext_lazy("report status", "PRELIMINARY"),
+    "final": pgettext_lazy("report status", "FINAL"),
+    "amended": pgettext_lazy("report status", "AMENDED"),
+}
 
 CRITICAL_CATEGORIES = {
-    "minutes": "ACR category 1: communicate within minutes",
-    "hours": "ACR category 2: communicate within hours",
-    "days": "ACR category 3: communicate within days",
+    "minutes": gettext_lazy("ACR category 1: communicate within minutes"),
+    "hours": gettext_lazy("ACR category 2: communicate within hours"),
+    "days": gettext_lazy("ACR category 3: communicate within days"),
 }
 
 # Kinds of object, the last-but-one arc of their UIDs (see ``derived_uid``).
@@ -32,6 +52,36 @@ _UID = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 
 class FormatError(ValueError):
     """The document cannot be put into this format (the message says what to fix)."""
+
+
+def in_report_language(build: Callable[..., T]) -> Callable[..., T]:
+    """Run a format's entry point (its first argument the document) in the report's
+    language, whatever language the caller (a page, a delivery job) has active."""
+
+    @functools.wraps(build)
+    def built(doc: ReportDocument, *args, **kwargs) -> T:
+        with translation.override(doc.language or "en"):
+            return build(doc, *args, **kwargs)
+
+    return built
+
+
+# What signing meant, as the signed row says it (in English: it is part of the signed content)
+# and as a reader of the report's language reads it.
+SIGNATURE_MEANINGS = {
+    "preliminary report": pgettext_lazy("meaning of a signature", "preliminary report"),
+    "final report": pgettext_lazy("meaning of a signature", "final report"),
+    "addendum": pgettext_lazy("meaning of a signature", "addendum"),
+}
+
+
+def meaning_words(meaning: str) -> str:
+    return str(SIGNATURE_MEANINGS.get(meaning, meaning))
+
+
+def status_word(status: str) -> str:
+    """``PRELIMINARY``, ``FINAL``, ``AMENDED`` in the active language."""
+    return str(STATUS_WORDS.get(status, status.upper()))
 
 
 def check_document(doc: ReportDocument) -> None:
@@ -101,75 +151,105 @@ class Section:
 def report_sections(doc: ReportDocument) -> list[Section]:
     """The radiologist's sections in reading order, empty ones left out."""
     sections = [
-        Section("technique", "Technique", doc.technique),
-        Section("comparison", "Comparison", doc.comparison),
-        Section("findings", "Findings", doc.findings),
-        Section("impression", "Impression", doc.impression),
+        Section("technique", _("Technique"), doc.technique),
+        Section("comparison", _("Comparison"), doc.comparison),
+        Section("findings", _("Findings"), doc.findings),
+        Section("impression", _("Impression"), doc.impression),
     ]
     return [s for s in sections if s.text.strip()]
 
 
 def critical_text(category: str) -> str:
-    return CRITICAL_CATEGORIES.get(category, f"category {category}")
+    if category in CRITICAL_CATEGORIES:
+        return str(CRITICAL_CATEGORIES[category])
+    return _("category %(category)s") % {"category": category}
 
 
 def ai_verdict(finding: AIFinding) -> str:
     if finding.confirmed is True:
-        return "AI-detected, confirmed by the radiologist"
+        return _("AI-detected, confirmed by the radiologist")
     if finding.confirmed is False:
-        return "AI-detected, not confirmed by the radiologist"
-    return "AI-detected, not assessed by the radiologist"
+        return _("AI-detected, not confirmed by the radiologist")
+    return _("AI-detected, not assessed by the radiologist")
 
 
 def ai_line(finding: AIFinding) -> str:
-    return (
-        f"{finding.label}: {ai_verdict(finding)} (model {finding.model_name} "
-        f"{finding.model_version}, probability {finding.probability:.2f}, "
-        f"threshold {finding.threshold:.2f})"
-    )
+    return _(
+        "%(label)s: %(verdict)s (model %(model)s %(version)s, probability %(probability)s, "
+        "threshold %(threshold)s)"
+    ) % {
+        "label": finding.label,
+        "verdict": ai_verdict(finding),
+        "model": finding.model_name,
+        "version": finding.model_version,
+        "probability": f"{finding.probability:.2f}",
+        "threshold": f"{finding.threshold:.2f}",
+    }
 
 
 def status_sentence(doc: ReportDocument) -> str:
     """What the hospital must know about this version before reading it."""
     if doc.status == "preliminary":
-        return "PRELIMINARY REPORT: not final; a final report will follow."
+        return _("PRELIMINARY REPORT: not final; a final report will follow.")
     if doc.status == "amended":
-        replaces = f" (version {doc.replaces_version})" if doc.replaces_version else ""
-        return f"AMENDED REPORT: an addendum to the final report{replaces}."
+        if doc.replaces_version:
+            return _("AMENDED REPORT: an addendum to the final report (version %(version)s).") % {
+                "version": doc.replaces_version
+            }
+        return _("AMENDED REPORT: an addendum to the final report.")
     if doc.replaces_version:
-        return f"FINAL REPORT: replaces the preliminary report (version {doc.replaces_version})."
-    return "FINAL REPORT"
+        return _("FINAL REPORT: replaces the preliminary report (version %(version)s).") % {
+            "version": doc.replaces_version
+        }
+    return _("FINAL REPORT")
+
+
+def signature_line(doc: ReportDocument) -> str:
+    """``Electronically signed by ... on <time>; meaning: final report.``"""
+    return _(
+        "Electronically signed by %(name)s (%(username)s) on %(when)s; meaning: %(meaning)s."
+    ) % {
+        "name": doc.signed_by_name,
+        "username": doc.signed_by_username,
+        "when": local_text(doc, doc.signed_at),
+        "meaning": meaning_words(doc.signature_meaning),
+    }
 
 
 def full_text(doc: ReportDocument) -> str:
-    """The whole report as plain text (FHIR's text form, and anything that wants it whole)."""
+    """The whole report as plain text (FHIR's text form, and anything that wants it whole),
+    its headings in the active language (the report's, under ``in_report_language``)."""
     lines = [
-        f"{doc.reading_center_name}: diagnostic imaging report for {doc.hospital_name}",
+        _("%(center)s: diagnostic imaging report for %(hospital)s")
+        % {"center": doc.reading_center_name, "hospital": doc.hospital_name},
         status_sentence(doc),
         "",
-        f"Patient: {person_name(doc.patient_name)}  ID: {doc.patient_id}",
-        f"Birth date: {doc.patient_birth_date or ''}  Sex: {doc.patient_sex}",
-        f"Accession: {doc.accession_number}  Study date: {doc.study_date or ''}",
-        f"Study: {doc.study_description or doc.requested_procedure} ({doc.modality})",
-        f"Referring physician: {person_name(doc.referring_physician_name)}",
+        _("Patient: %(name)s  ID: %(id)s")
+        % {"name": person_name(doc.patient_name), "id": doc.patient_id},
+        _("Birth date: %(date)s  Sex: %(sex)s")
+        % {"date": doc.patient_birth_date or "", "sex": doc.patient_sex},
+        _("Accession: %(accession)s  Study date: %(date)s")
+        % {"accession": doc.accession_number, "date": doc.study_date or ""},
+        _("Study: %(study)s (%(modality)s)")
+        % {"study": doc.study_description or doc.requested_procedure, "modality": doc.modality},
+        _("Referring physician: %(name)s") % {"name": person_name(doc.referring_physician_name)},
     ]
     if doc.clinical_history.strip():
-        lines += ["", "Clinical history:", doc.clinical_history]
+        lines += ["", _("Clinical history:"), doc.clinical_history]
     if doc.is_amended and doc.addendum_text.strip():
-        lines += ["", "ADDENDUM:", doc.addendum_text, "", "Original report:"]
+        lines += ["", _("ADDENDUM:"), doc.addendum_text, "", _("Original report:")]
     for section in report_sections(doc):
-        lines += ["", f"{section.title}:", section.text]
+        lines += ["", _("%(heading)s:") % {"heading": section.title}, section.text]
     if doc.critical_findings:
-        lines += ["", "Critical findings:"]
+        lines += ["", _("Critical findings:")]
         lines += [f"- {c.finding} ({critical_text(c.category)})" for c in doc.critical_findings]
     if doc.ai_findings:
-        lines += ["", "AI findings (computer-aided triage):"]
+        lines += ["", _("AI findings (computer-aided triage):")]
         lines += [f"- {ai_line(a)}" for a in doc.ai_findings]
     lines += [
         "",
-        f"Electronically signed by {doc.signed_by_name} ({doc.signed_by_username}) on "
-        f"{local_text(doc, doc.signed_at)}; meaning: {doc.signature_meaning}.",
-        f"Content SHA-256: {doc.content_sha256}",
+        signature_line(doc),
+        _("Content SHA-256: %(hash)s") % {"hash": doc.content_sha256},
     ]
     return "\n".join(lines)
 

@@ -36,6 +36,7 @@ from readingcenter.delivery.formats.common import (
     critical_text,
     derived_uid,
     device_uid,
+    in_report_language,
     local,
     utc_offset,
 )
@@ -126,6 +127,7 @@ def _document_title(doc: ReportDocument) -> str:
 
 
 # -- Encapsulated PDF ---------------------------------------------------------------------------
+@in_report_language
 def encapsulated_pdf(doc: ReportDocument, pdf: bytes) -> Dataset:
     """Encapsulated PDF Storage in the report's study (Modality DOC)."""
     check_document(doc)
@@ -309,8 +311,12 @@ def _comprehensive_sr(doc, series_instance_uid, sop_instance_uid, when, verified
     )
 
 
+@in_report_language
 def structured_report(doc: ReportDocument) -> Dataset:
-    """A Comprehensive SR (TID 2000 Basic Diagnostic Imaging Report) of the signed report."""
+    """A Comprehensive SR (TID 2000 Basic Diagnostic Imaging Report) of the signed report.
+
+    Its free-text items (the AI verdicts, the critical categories) are in the report's
+    language; coded concepts keep their standard meanings, and the titles stay English."""
     check_document(doc)
     series_instance_uid, sop_instance_uid = _uids(doc, UID_KIND_SR)
     when = _signed_moments(doc)

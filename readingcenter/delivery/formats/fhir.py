@@ -16,6 +16,7 @@ import hashlib
 import html
 import json
 
+from django.utils.translation import gettext as _
 from pydantic import ValidationError
 
 from readingcenter.delivery.document import ReportDocument
@@ -27,6 +28,7 @@ from readingcenter.delivery.formats.common import (
     critical_text,
     full_text,
     hospital_zone,
+    in_report_language,
     local,
     pn_groups,
 )
@@ -100,6 +102,7 @@ def _attachment(data: bytes, content_type: str, title: str, created: str) -> dic
     }
 
 
+@in_report_language
 def diagnostic_report(doc: ReportDocument, pdf: bytes) -> dict:
     """The DiagnosticReport as a JSON-ready dict (validated against the R4B model)."""
     from fhir.resources.R4B.diagnosticreport import DiagnosticReport
@@ -233,11 +236,16 @@ def diagnostic_report(doc: ReportDocument, pdf: bytes) -> dict:
             }
         ],
         "presentedForm": [
-            _attachment(pdf, "application/pdf", f"Report {doc.accession_number} (PDF)", issued),
+            _attachment(
+                pdf,
+                "application/pdf",
+                _("Report %(accession)s (PDF)") % {"accession": doc.accession_number},
+                issued,
+            ),
             _attachment(
                 text.encode("utf-8"),
                 "text/plain; charset=utf-8",
-                f"Report {doc.accession_number} (text)",
+                _("Report %(accession)s (text)") % {"accession": doc.accession_number},
                 issued,
             ),
         ],

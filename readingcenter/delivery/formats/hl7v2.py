@@ -6,7 +6,8 @@ hex escapes; the five HL7 delimiters in any text are escaped (``\\F\\ \\S\\ \\T\
 Report text goes as TX lines, one OBX per line, grouped by section in OBX-4; the PDF, when
 given, as an ED OBX in base64. The control id (MSH-10) is derived from the delivery's
 idempotency key, so every retry of a version carries the same id and the receiver can drop
-duplicates by it; the ACK must name that id back (MSA-2).
+duplicates by it; the ACK must name that id back (MSA-2). The notes (NTE) are in the
+report's language; the codes (LOINC in OBX-3, HL7 tables) are the same in every language.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import socket
 import time
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from readingcenter.delivery.document import AIFinding, ReportDocument
 from readingcenter.delivery.formats.common import (
     REPORT_CODE,
@@ -23,7 +26,9 @@ from readingcenter.delivery.formats.common import (
     check_document,
     critical_text,
     device_uid,
+    in_report_language,
     local,
+    meaning_words,
     pn_groups,
     short_hash,
     status_sentence,
@@ -95,6 +100,7 @@ def _text_lines(text: str) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
+@in_report_language
 def oru_r01(
     doc: ReportDocument,
     *,
@@ -196,8 +202,16 @@ def oru_r01(
     ]
     notes = [
         status_sentence(doc),
-        f"Electronically signed by {doc.signed_by_name} ({doc.signed_by_username}); meaning: "
-        f"{doc.signature_meaning}. Content SHA-256 {doc.content_sha256}.",
+        _(
+            "Electronically signed by %(name)s (%(username)s); meaning: %(meaning)s. Content "
+            "SHA-256 %(hash)s."
+        )
+        % {
+            "name": doc.signed_by_name,
+            "username": doc.signed_by_username,
+            "meaning": meaning_words(doc.signature_meaning),
+            "hash": doc.content_sha256,
+        },
     ]
     segments += [f"NTE|{i}|L|{escape(note)}" for i, note in enumerate(notes, start=1)]
 
@@ -242,7 +256,10 @@ def oru_r01(
             escape(critical.finding),
             flag=CRITICAL_FLAG,
         )
-        note(f"CRITICAL RESULT: {critical.finding} ({critical_text(critical.category)})")
+        note(
+            _("CRITICAL RESULT: %(finding)s (%(category)s)")
+            % {"finding": critical.finding, "category": critical_text(critical.category)}
+        )
     for index, finding in enumerate(doc.ai_findings, start=1):
         _add_ai(add, note, index, finding)
     if pdf is not None:

@@ -4,6 +4,7 @@ fpdf2 embeds a subset of a TrueType font, so the patient's name prints in Hangul
 well as Latin; WenQuanYi Zen Hei (Debian's fonts-wqy-zenhei) has all three. The output is a
 function of the document alone: the PDF's dates are the signing time and fpdf2 derives the
 file identifier from the content, so a resend is the same file (and the same hash in FHIR).
+Its headings and labels are in the report's language (``doc.language``), whoever renders it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
@@ -23,14 +26,16 @@ from fpdf.fonts import SubsetMap, TTFFont
 
 from readingcenter.delivery.document import ReportDocument
 from readingcenter.delivery.formats.common import (
-    STATUS_LABELS,
     ai_verdict,
     check_document,
     critical_text,
+    in_report_language,
     local_text,
+    meaning_words,
     person_name,
     report_sections,
     status_sentence,
+    status_word,
 )
 
 # fontTools names every table it drops while subsetting (the TTC's bitmap strikes): noise.
@@ -168,7 +173,7 @@ class _ReportPDF(FPDF):
         self.cell(
             0,
             5,
-            f"Diagnostic imaging report for {self.doc.hospital_name}",
+            _("Diagnostic imaging report for %(hospital)s") % {"hospital": self.doc.hospital_name},
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,
         )
@@ -185,13 +190,19 @@ class _ReportPDF(FPDF):
         # Every page names the patient and the report: pages get separated in a hospital.
         parts = [
             person_name(doc.patient_name),
-            f"ID {doc.patient_id}",
-            f"Accession {doc.accession_number}",
-            f"Report {doc.report_id} version {doc.version_number} "
-            f"({STATUS_LABELS[doc.status].lower()})",
+            _("ID %(id)s") % {"id": doc.patient_id},
+            _("Accession %(accession)s") % {"accession": doc.accession_number},
+            _("Report %(report)s version %(version)s (%(status)s)")
+            % {
+                "report": doc.report_id,
+                "version": doc.version_number,
+                "status": status_word(doc.status).lower(),
+            },
         ]
         self.cell(0, 5, " · ".join(p for p in parts if p), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.cell(0, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+        # {nb}: fpdf2's alias, replaced by the page count.
+        page = _("Page %(page)s of %(pages)s") % {"page": self.page_no(), "pages": "{nb}"}
+        self.cell(0, 4, page, align="R")
 
 
 @contextmanager
@@ -274,27 +285,29 @@ def _facts(pdf: FPDF, rows: list[tuple[str, str, str, str]]) -> None:
     pdf.set_text_color(*INK)
 
 
-SEX = {"M": "Male", "F": "Female", "O": "Other"}
+SEX = {"M": gettext_lazy("Male"), "F": gettext_lazy("Female"), "O": gettext_lazy("Other")}
 
 
 def _date(value) -> str:
     return value.isoformat() if value else "-"
 
 
+@in_report_language
 def render_pdf(doc: ReportDocument) -> bytes:
-    """The report as PDF bytes (A4), the same bytes for the same document."""
+    """The report as PDF bytes (A4), the same bytes for the same document; its headings and
+    labels in the report's language."""
     check_document(doc)
     pdf = _new_pdf(doc)
     _title(pdf, doc)
     _patient_and_study(pdf, doc)
     if doc.clinical_history.strip():
-        _heading(pdf, "Clinical history")
+        _heading(pdf, _("Clinical history"))
         _paragraph(pdf, doc.clinical_history)
 
     if doc.is_amended and doc.addendum_text.strip():
-        _heading(pdf, "ADDENDUM", size=13)
+        _heading(pdf, _("ADDENDUM"), size=13)
         _box(pdf, doc.addendum_text.strip(), BANNERS["amended"][0], INK, size=11)
-        _heading(pdf, "Original report", size=12)
+        _heading(pdf, _("Original report"), size=12)
 
     for section in report_sections(doc):
         _heading(pdf, section.title)
@@ -313,9 +326,14 @@ def _new_pdf(doc: ReportDocument) -> _ReportPDF:
     pdf = _ReportPDF(doc)
     _add_report_font(pdf)
     pdf.set_creation_date(doc.signed_at)
-    pdf.set_title(f"Diagnostic imaging report {doc.accession_number}")
+    pdf.set_title(
+        _("Diagnostic imaging report %(accession)s") % {"accession": doc.accession_number}
+    )
     pdf.set_author(doc.signed_by_name)
-    pdf.set_subject(f"{STATUS_LABELS[doc.status]} report, {doc.hospital_name}")
+    pdf.set_subject(
+        _("%(status)s report, %(hospital)s")
+        % {"status": status_word(doc.status), "hospital": doc.hospital_name}
+    )
     pdf.set_creator(doc.reading_center_name)
     pdf.set_producer(doc.reading_center_name)
     pdf.set_auto_page_break(auto=True, margin=20)
@@ -326,11 +344,15 @@ def _new_pdf(doc: ReportDocument) -> _ReportPDF:
 
 def _title(pdf: FPDF, doc: ReportDocument) -> None:
     title = {
-        "preliminary": "Preliminary report",
-        "final": "Final report",
-        "amended": "Amended report (addendum)",
+        "preliminary": _("Preliminary report"),
+        "final": _("Final report"),
+        "amended": _("Amended report (addendum)"),
     }[doc.status]
-    _heading(pdf, f"{title}: {doc.study_description or doc.requested_procedure}", size=14)
+    heading = _("%(title)s: %(study)s") % {
+        "title": title,
+        "study": doc.study_description or doc.requested_procedure,
+    }
+    _heading(pdf, heading, size=14)
     if doc.status in BANNERS:
         fill, ink = BANNERS[doc.status]
         _box(pdf, status_sentence(doc), fill, ink, size=12)
@@ -345,14 +367,14 @@ def _patient_and_study(pdf: FPDF, doc: ReportDocument) -> None:
     _facts(
         pdf,
         [
-            ("Patient", person_name(doc.patient_name) or "-", "Hospital", doc.hospital_name),
-            ("Patient ID", doc.patient_id, "Accession", doc.accession_number),
-            ("Birth date", _date(doc.patient_birth_date), "Study date", study_when),
-            ("Sex", SEX.get(doc.patient_sex, "-"), "Modality", doc.modality or "-"),
+            (_("Patient"), person_name(doc.patient_name) or "-", _("Hospital"), doc.hospital_name),
+            (_("Patient ID"), doc.patient_id, _("Accession"), doc.accession_number),
+            (_("Birth date"), _date(doc.patient_birth_date), _("Study date"), study_when),
+            (_("Sex"), str(SEX.get(doc.patient_sex, "-")), _("Modality"), doc.modality or "-"),
             (
-                "Referring",
+                _("Referring"),
                 person_name(doc.referring_physician_name) or "-",
-                "Study",
+                _("Study"),
                 doc.study_description or doc.requested_procedure or "-",
             ),
         ],
@@ -360,11 +382,12 @@ def _patient_and_study(pdf: FPDF, doc: ReportDocument) -> None:
 
 
 def _critical_findings(pdf: FPDF, doc: ReportDocument) -> None:
-    _heading(pdf, "Critical findings")
+    _heading(pdf, _("Critical findings"))
     for critical in doc.critical_findings:
         _box(
             pdf,
-            f"CRITICAL: {critical.finding} ({critical_text(critical.category)})",
+            _("CRITICAL: %(finding)s (%(category)s)")
+            % {"finding": critical.finding, "category": critical_text(critical.category)},
             CRITICAL_FILL,
             BANNERS["amended"][1],
             size=10,
@@ -372,33 +395,52 @@ def _critical_findings(pdf: FPDF, doc: ReportDocument) -> None:
 
 
 def _ai_findings(pdf: FPDF, doc: ReportDocument) -> None:
-    _heading(pdf, "AI findings (computer-aided triage)")
+    _heading(pdf, _("AI findings (computer-aided triage)"))
     for finding in doc.ai_findings:
-        _paragraph(pdf, f"{finding.label}: {ai_verdict(finding)}", size=10, bold=True)
+        verdict = _("%(label)s: %(verdict)s") % {
+            "label": finding.label,
+            "verdict": ai_verdict(finding),
+        }
+        _paragraph(pdf, verdict, size=10, bold=True)
         pdf.set_text_color(*MUTED)
         _paragraph(
             pdf,
-            f"Model {finding.model_name} {finding.model_version} (weights sha256 "
-            f"{finding.weights_sha256[:16]}...), probability {finding.probability:.2f}, "
-            f"threshold {finding.threshold:.2f}.",
+            _(
+                "Model %(model)s %(version)s (weights sha256 %(weights)s...), probability "
+                "%(probability)s, threshold %(threshold)s."
+            )
+            % {
+                "model": finding.model_name,
+                "version": finding.model_version,
+                "weights": finding.weights_sha256[:16],
+                "probability": f"{finding.probability:.2f}",
+                "threshold": f"{finding.threshold:.2f}",
+            },
             size=8.5,
         )
     pdf.set_text_color(*MUTED)
     _paragraph(
         pdf,
-        "AI flags only prioritise reading; the radiologist's report above is the "
-        "diagnosis. Findings the radiologist did not confirm are not part of it.",
+        _(
+            "AI flags only prioritise reading; the radiologist's report above is the "
+            "diagnosis. Findings the radiologist did not confirm are not part of it."
+        ),
         size=8.5,
     )
 
 
 def _signature(pdf: FPDF, doc: ReportDocument) -> None:
-    _heading(pdf, "Electronic signature")
-    _paragraph(
-        pdf,
-        f"Signed electronically by {doc.signed_by_name} ({doc.signed_by_username}) on "
-        f"{local_text(doc, doc.signed_at)}.\nMeaning of the signature: {doc.signature_meaning}.",
-    )
+    _heading(pdf, _("Electronic signature"))
+    signed = _("Signed electronically by %(name)s (%(username)s) on %(when)s.") % {
+        "name": doc.signed_by_name,
+        "username": doc.signed_by_username,
+        "when": local_text(doc, doc.signed_at),
+    }
+    meaning = _("Meaning of the signature: %(meaning)s.") % {
+        "meaning": meaning_words(doc.signature_meaning)
+    }
+    _paragraph(pdf, f"{signed}\n{meaning}")
+    # Courier has Latin only: the machine lines stay in English, whatever the language.
     pdf.set_font("Courier", size=7.5)
     pdf.set_text_color(*MUTED)
     pdf.multi_cell(
