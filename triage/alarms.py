@@ -277,8 +277,7 @@ def _email_text(alarm: ModelAlarm) -> tuple[str, str]:
 
 def _send(notification: ModelAlarmNotification) -> tuple[str, str]:
     recipient = notification.recipient
-    language = language_of(recipient) if recipient is not None else settings.LANGUAGE_CODE
-    with translation.override(language):
+    with translation.override(language_of(recipient)):
         subject, body = _email_text(notification.alarm)
     sent = email_send(
         to=notification.address,

@@ -80,7 +80,8 @@ def needs_second_factor(user) -> bool:
 
 def language_of(user) -> str:
     """The language to write to ``user`` in when no request carries it (e-mails, PDFs made by
-    a job): his own choice, else his hospital's report language, else the center's default."""
+    a job): his own choice, else his hospital's report language, else the center's default
+    (also for no user at all: an address nobody signs in with)."""
     if getattr(user, "language", ""):
         return user.language
     hospital = getattr(user, "hospital", None) if getattr(user, "hospital_id", None) else None

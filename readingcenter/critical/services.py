@@ -344,7 +344,7 @@ def _recipient_language(notification: CriticalNotification) -> str:
             .order_by("-is_superuser", "pk")
             .first()
         )
-        return language_of(manager) if manager else settings.LANGUAGE_CODE
+        return language_of(manager)
     return notification.critical_result.hospital.report_language
 
 

@@ -844,8 +844,7 @@ def _email_text(notification: SlaNotification) -> tuple[str, str]:
 
 def _send_email(notification: SlaNotification) -> tuple[str, str]:
     recipient = notification.recipient
-    language = language_of(recipient) if recipient is not None else settings.LANGUAGE_CODE
-    with translation.override(language):
+    with translation.override(language_of(recipient)):
         subject, body = _email_text(notification)
     sent = email_send(
         to=notification.address,
