@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,7 +18,7 @@ from readingcenter.api import AuditedReadMixin, IsManager
 from readingcenter.priors.selectors import prior_lookup_for
 from readingcenter.studies.api import HospitalRefSerializer, PriorityField, StudySerializer
 from readingcenter.worklist import selectors, services
-from readingcenter.worklist.models import AssignmentDecision, Case, CaseState
+from readingcenter.worklist.models import AssignmentDecision, Case, CaseState, sla_status_of
 
 
 class UserRefSerializer(serializers.Serializer):
@@ -147,6 +151,172 @@ def _viewer_prefix() -> str:
     return reverse("case-viewer", args=[0])[: -len("0/viewer/")]
 
 
+def _case_rows(rows, *, now) -> list[dict]:
+    """CaseSerializer's output for ``selectors.worklist_rows`` (plain rows, no model
+    instances): the time zone and the viewer's URL pattern looked up once per page, not per
+    row. tests/worklist check that it agrees with the declared fields."""
+    tz = timezone.get_current_timezone()
+    viewer = _viewer_prefix()
+
+    def stamp(value) -> str | None:
+        if value is None:
+            return None
+        text = value.astimezone(tz).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    out = []
+    for r in rows:
+        reader = r["claimed_by_id"]
+        due = r["due_at"]
+        out.append(
+            {
+                "id": r["id"],
+                "state": r["state"],
+                "priority": r["priority"],
+                "study": {
+                    "id": r["study_id"],
+                    "study_instance_uid": r["study__study_instance_uid"],
+                    "accession_number": r["study__accession_number"],
+                    "patient_name": r["study__patient_name"],
+                    "patient_id": r["study__patient_id"],
+                    "patient_sex": r["study__patient_sex"],
+                    "patient_birth_date": _iso(r["study__patient_birth_date"]),
+                    "study_date": _iso(r["study__study_date"]),
+                    "study_description": r["study__study_description"],
+                    "priority_reason": r["study__priority_reason"],
+                    "instance_count": r["study__instance_count"],
+                },
+                "hospital": {"code": r["hospital__code"], "name": r["hospital__name"]},
+                "modality": r["modality"],
+                "modalities": list(r["modalities"]),
+                "body_part": r["body_part"],
+                "subspecialty": r["subspecialty"],
+                "ai_score": r["ai_score"],
+                "ai_flagged": r["ai_flagged"],
+                "ai_note": r["ai_note"],
+                "arrived_at": stamp(r["arrived_at"]),
+                "due_at": stamp(due),
+                "at_risk_at": stamp(r["at_risk_at"]),
+                "sla_status": sla_status_of(r["state"], due, r["at_risk_at"], now),
+                "seconds_left": int((due - now).total_seconds()),
+                "claimed_by": (
+                    {
+                        "id": reader,
+                        "username": r["claimed_by__username"],
+                        "name": _full_name(r["claimed_by__first_name"], r["claimed_by__last_name"]),
+                    }
+                    if reader is not None
+                    else None
+                ),
+                "claimed_at": stamp(r["claimed_at"]),
+                "last_activity_at": stamp(r["last_activity_at"]),
+                "signed_at": stamp(r["signed_at"]),
+                "viewer_url": f"{viewer}{r['id']}/viewer/",
+            }
+        )
+    return out
+
+
+def _full_name(first: str, last: str) -> str:
+    return f"{first} {last}".strip()  # User.get_full_name
+
+
+class WorklistPagination(CursorPagination):
+    """Keyset pages in reading order, the DRF cursor way: ``next`` and ``previous`` are links
+    with an opaque ``cursor``; a page costs one index seek however deep it is, and no count.
+
+    The cursor holds the whole position (priority rank, deadline, AI score, arrival, id), not
+    DRF's first ordering column plus an offset: rows sharing a priority would otherwise be
+    skipped by offset, which grows with the page. ``?page=N`` still answers the page-number
+    form (``count``, ``next``, ``previous``, ``results``) for clients written against it."""
+
+    page_size = 50
+    ordering = selectors.POSITION_FIELDS
+    page_query_param = "page"
+    display_page_controls = False  # no page links in the browsable API's HTML
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.numbers = None
+        if request.query_params.get(self.page_query_param) is not None:
+            self.numbers = PageNumberPagination()
+            self.numbers.page_size = self.page_size
+            return self.numbers.paginate_queryset(queryset, request, view)
+        self.base_url = request.build_absolute_uri()
+        cursor = self.decode_cursor(request)
+        reverse = bool(cursor and cursor.reverse)
+        if cursor is not None and cursor.position is not None:
+            queryset = selectors.after_position(
+                queryset, self._position(cursor.position), reverse=reverse
+            )
+        elif reverse:
+            raise NotFound(self.invalid_cursor_message)
+        rows = list(queryset[: self.page_size + 1])
+        more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if reverse:
+            rows.reverse()
+        self.has_next = True if reverse else more
+        self.has_previous = more if reverse else bool(cursor and cursor.position is not None)
+        self.page = rows
+        return rows
+
+    def _position(self, text: str) -> tuple:
+        try:
+            rank, due, score, arrived, pk = text.split("~")
+            return (int(rank), dt.datetime.fromisoformat(due), float(score),
+                    dt.datetime.fromisoformat(arrived), int(pk))  # fmt: skip
+        except (TypeError, ValueError):
+            raise NotFound(self.invalid_cursor_message) from None
+
+    @staticmethod
+    def _encode_position(row: dict) -> str:
+        return "~".join(
+            (str(row["priority_rank"]), row["due_at"].isoformat(), repr(row["ai_score"]),
+             row["arrived_at"].isoformat(), str(row["id"]))
+        )  # fmt: skip
+
+    def get_next_link(self):
+        if not (self.has_next and self.page):
+            return None
+        position = self._encode_position(self.page[-1])
+        return self.encode_cursor(Cursor(offset=0, reverse=False, position=position))
+
+    def get_previous_link(self):
+        if not (self.has_previous and self.page):
+            return None
+        position = self._encode_position(self.page[0])
+        return self.encode_cursor(Cursor(offset=0, reverse=True, position=position))
+
+    def get_paginated_response(self, data):
+        if self.numbers is not None:
+            return self.numbers.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_paginated_response_schema(self, schema):
+        answer = super().get_paginated_response_schema(schema)
+        answer["properties"] = {
+            "count": {
+                "type": "integer",
+                "description": "the number of cases: only with ?page= (the page-number form)",
+            },
+            **answer["properties"],
+        }
+        return answer
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.page_query_param,
+                "required": False,
+                "in": "query",
+                "description": "a page number: the page-number form, with count (older "
+                "clients); without it, pages follow the cursor links",
+                "schema": {"type": "integer"},
+            },
+        ]
+
+
 class PriorSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     study_instance_uid = serializers.CharField()
@@ -229,20 +399,19 @@ class WorklistApi(AuditedReadMixin, generics.ListAPIView):
     privilege today."""
 
     serializer_class = CaseSerializer
+    pagination_class = WorklistPagination
     audit_name = "case"
 
     def get_queryset(self):
         filters = WorklistFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         data = {k: v for k, v in filters.validated_data.items() if v is not None}
-        return selectors.worklist(user=self.request.user, filters=data)
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "now": timezone.now()}
+        return selectors.worklist_rows(user=self.request.user, filters=data)
 
     def list(self, request, *args, **kwargs):
-        response = super().list(request, *args, **kwargs)
-        self.audit_read(many=len(response.data["results"]))
+        rows = self.paginate_queryset(self.get_queryset())
+        response = self.get_paginated_response(_case_rows(rows, now=timezone.now()))
+        self.audit_read(many=len(rows))
         return response
 
 

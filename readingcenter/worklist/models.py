@@ -12,6 +12,18 @@ OPEN_STATES = ("unread", "claimed", "in_report")
 CLAIMED_STATES = ("claimed", "in_report")
 
 
+def sla_status_of(state: str, due_at, at_risk_at, now) -> str:
+    """'ok', 'at_risk' (amber) or 'breached' (red); a closed case keeps no clock. A case's
+    ``sla_status``, and the API's for a row read without its model instance."""
+    if state not in OPEN_STATES:
+        return "closed"
+    if now >= due_at:
+        return "breached"
+    if now >= at_risk_at:
+        return "at_risk"
+    return "ok"
+
+
 class CaseState(models.TextChoices):
     UNREAD = "unread", "Unread"
     CLAIMED = "claimed", "Claimed"
@@ -123,12 +135,7 @@ class Case(models.Model):
         """'ok', 'at_risk' (amber) or 'breached' (red); a closed case keeps no clock."""
         if not self.is_open:
             return "closed"
-        now = now or timezone.now()
-        if now >= self.due_at:
-            return "breached"
-        if now >= self.at_risk_at:
-            return "at_risk"
-        return "ok"
+        return sla_status_of(self.state, self.due_at, self.at_risk_at, now or timezone.now())
 
     def seconds_left(self, now=None) -> int:
         return int((self.due_at - (now or timezone.now())).total_seconds())

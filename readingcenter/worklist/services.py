@@ -31,7 +31,15 @@ from readingcenter.worklist.models import (
     Case,
     CaseState,
 )
-from readingcenter.worklist.selectors import WORKLIST_ORDER, case_readers, radiologist_profile
+from readingcenter.worklist.selectors import (
+    CASE_COLUMNS,
+    HOSPITAL_COLUMNS,
+    READER_COLUMNS,
+    STUDY_COLUMNS,
+    WORKLIST_ORDER,
+    case_readers,
+    radiologist_profile,
+)
 from readingcenter.worklist.subspecialty import subspecialty_for
 
 log = logging.getLogger(__name__)
@@ -271,7 +279,13 @@ def _own_open_claim(user, *, after: int | None) -> Case | None:
     )
     if after is not None:
         qs = qs.exclude(pk=after)
-    return qs.select_related("claimed_by", "study", "hospital").order_by("due_at", "id").first()
+    # What a worklist row shows, no more: the study table is wide.
+    return (
+        qs.select_related("claimed_by", "study", "hospital")
+        .only(*CASE_COLUMNS, *STUDY_COLUMNS, *HOSPITAL_COLUMNS, *READER_COLUMNS)
+        .order_by("due_at", "id")
+        .first()
+    )
 
 
 def _readable_unread(user):
@@ -301,16 +315,23 @@ def case_next(*, user, after: int | None = None, request=None) -> Case | None:
         return own
     now = timezone.now()
     with transaction.atomic():
+        # The row with what the answer shows (its study and hospital), locked alone: the
+        # claim below is then the only other statement, and the case is not read again.
         case = (
             _readable_unread(user)
+            .select_related("study", "hospital")
+            .only(*CASE_COLUMNS, *STUDY_COLUMNS, *HOSPITAL_COLUMNS)
             .order_by(*WORKLIST_ORDER)
-            .select_for_update(skip_locked=True)
+            .select_for_update(skip_locked=True, of=("self",))
             .first()
         )
         if case is None:
             return None
-        Case.objects.filter(pk=case.pk, state=CaseState.UNREAD).update(**_claimed_fields(user, now))
-        case = Case.objects.select_related("claimed_by", "study", "hospital").get(pk=case.pk)
+        fields = _claimed_fields(user, now)
+        Case.objects.filter(pk=case.pk, state=CaseState.UNREAD).update(**fields)
+        for name, value in fields.items():
+            setattr(case, name, value)
+        case.state = CaseState.CLAIMED.value  # as read back: a plain string
         audit_record(
             actor=user,
             action="case.claim",

@@ -46,7 +46,7 @@ def test_an_expired_licence_removes_access(hospital_a, hospital_b, radiologist_u
 
     Privilege.objects.filter(pk=privilege.pk).update(valid_until=today - dt.timedelta(days=1))
     assert api.get(f"/api/v1/worklist/{case.pk}/").status_code == 404
-    assert api.get("/api/v1/worklist/").json()["count"] == 0
+    assert api.get("/api/v1/worklist/").json()["results"] == []
     with pytest.raises(NotFound):
         services.case_claim(case_id=case.pk, user=radiologist_unprivileged)
 
@@ -66,7 +66,7 @@ def test_a_privilege_not_yet_valid_or_revoked_grants_nothing(hospital_a, radiolo
 def test_a_hospital_user_has_no_worklist(hospital_a, hospital_user_a):
     case = make_case(hospital_a)
     api = api_as(hospital_user_a)
-    assert api.get("/api/v1/worklist/").json()["count"] == 0
+    assert api.get("/api/v1/worklist/").json()["results"] == []
     assert api.get(f"/api/v1/worklist/{case.pk}/").status_code == 404
     assert api.post(f"/api/v1/worklist/{case.pk}/claim/").status_code == 403
 
@@ -75,7 +75,7 @@ def test_a_manager_sees_every_hospital_but_does_not_claim(hospital_a, hospital_b
     make_case(hospital_a)
     make_case(hospital_b)
     api = api_as(manager)
-    assert api.get("/api/v1/worklist/").json()["count"] == 2
+    assert len(api.get("/api/v1/worklist/").json()["results"]) == 2
     case = make_case(hospital_a)
     response = api.post(f"/api/v1/worklist/{case.pk}/claim/")
     assert response.status_code == 403 and response.json()["code"] == "not_a_radiologist"
