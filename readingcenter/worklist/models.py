@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from readingcenter.studies.models import Priority
 
@@ -25,12 +27,12 @@ def sla_status_of(state: str, due_at, at_risk_at, now) -> str:
 
 
 class CaseState(models.TextChoices):
-    UNREAD = "unread", "Unread"
-    CLAIMED = "claimed", "Claimed"
-    IN_REPORT = "in_report", "In report"
-    SIGNED = "signed", "Signed"
+    UNREAD = "unread", _("Unread")
+    CLAIMED = "claimed", pgettext_lazy("case state", "Claimed")
+    IN_REPORT = "in_report", _("In report")
+    SIGNED = "signed", pgettext_lazy("case state", "Signed")
     # Only by a manager's explicit, audited action (a duplicate, a study sent by mistake).
-    REMOVED = "removed", "Removed by a manager"
+    REMOVED = "removed", _("Removed by a manager")
 
 
 class Case(models.Model):
@@ -145,9 +147,9 @@ class AssignmentDecision(models.Model):
     """Why a case went where it went: the rule that matched and every candidate considered."""
 
     class Kind(models.TextChoices):
-        AUTO = "auto", "Auto-assignment"
-        REASSIGN = "reassign", "Manager reassignment"
-        EXPIRED = "expired", "Idle claim returned to the pool"
+        AUTO = "auto", _("Auto-assignment")
+        REASSIGN = "reassign", _("Manager reassignment")
+        EXPIRED = "expired", _("Idle claim returned to the pool")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="decisions")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Exists, F, Field, Func, OuterRef, Q, QuerySet, Value
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from readingcenter.accounts.models import Privilege, RadiologistProfile, Role, Shift, User
 from readingcenter.accounts.selectors import (
@@ -172,7 +173,7 @@ def case_get(*, user, case_id: int) -> Case:
     )
     if case is None:
         # Another hospital's case and a case that does not exist look the same.
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     return case
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from readingcenter import hooks
 from readingcenter.accounts.models import Role, User
@@ -74,7 +75,7 @@ def announce_case(case: Case, event: str) -> None:
 def _require_radiologist(user) -> None:
     if not (getattr(user, "is_authenticated", False) and user.is_active and user.is_radiologist):
         raise DomainError(
-            "not_a_radiologist", "Only radiologists claim cases; managers reassign.", status=403
+            "not_a_radiologist", _("Only radiologists claim cases; managers reassign."), status=403
         )
 
 
@@ -231,11 +232,22 @@ def _explain_refusal(case: Case, user) -> DomainError:
         reader = case.claimed_by
         name = reader.get_full_name() or reader.get_username()
         since = moment_text(case.claimed_at)
-        return Conflict(
-            "already_claimed",
-            f"Already claimed by {name}" + (f" since {since}" if since else "") + ".",
-        )
-    return Conflict("case_closed", f"The case is {case.get_state_display().lower()}.")
+        if since:
+            message = _("Already claimed by %(name)s since %(since)s.") % {
+                "name": name,
+                "since": since,
+            }
+        else:
+            message = _("Already claimed by %(name)s.") % {"name": name}
+        return Conflict("already_claimed", message)
+    return _closed(case)
+
+
+def _closed(case: Case) -> Conflict:
+    return Conflict(
+        "case_closed",
+        _("The case is %(state)s.") % {"state": str(case.get_state_display()).lower()},
+    )
 
 
 def case_claim(*, case_id: int, user, request=None) -> Case:
@@ -244,13 +256,16 @@ def case_claim(*, case_id: int, user, request=None) -> Case:
     visible = Case.objects.filter(pk=case_id).filter(privileged_hospitals_q(user))
     case = visible.select_related("claimed_by").first()
     if case is None:
-        raise NotFound("No such case.")
+        raise NotFound(_("No such case."))
     profile = radiologist_profile(user)
     if profile is not None and not profile.reads_modality(case.modalities):
         raise Conflict(
             "modality_not_read",
-            f"Your profile does not list {', '.join(case.modalities) or 'this modality'}; "
-            "ask a manager to reassign it if you should read it.",
+            _(
+                "Your profile does not list %(modalities)s; ask a manager to reassign it if you "
+                "should read it."
+            )
+            % {"modalities": ", ".join(case.modalities) or _("this modality")},
         )
     now = timezone.now()
     with transaction.atomic():
@@ -354,9 +369,9 @@ def case_release(*, case_id: int, user, reason: str = "", request=None) -> Case:
     with transaction.atomic():
         case = visible.select_for_update(of=("self",)).select_related("claimed_by", "study").first()
         if case is None:
-            raise NotFound("No such case.")
+            raise NotFound(_("No such case."))
         if case.state not in CLAIMED_STATES:
-            raise Conflict("not_claimed", "The case is not claimed.")
+            raise Conflict("not_claimed", _("The case is not claimed."))
         if case.claimed_by_id != user.id and not user.is_manager:
             raise _explain_refusal(case, user)
         previous = case.claimed_by
@@ -378,9 +393,9 @@ def case_release(*, case_id: int, user, reason: str = "", request=None) -> Case:
 def case_reassign(*, case_id: int, to_user: User | None, actor, reason: str, request=None) -> Case:
     """A manager moves a case to another reader, or back to the pool (to_user None)."""
     if not actor.is_manager:
-        raise DomainError("not_a_manager", "Only managers reassign cases.", status=403)
+        raise DomainError("not_a_manager", _("Only managers reassign cases."), status=403)
     if not reason.strip():
-        raise DomainError("reason_required", "Say why the case moves.", field="reason")
+        raise DomainError("reason_required", _("Say why the case moves."), field="reason")
     with transaction.atomic():
         case = (
             Case.objects.select_for_update(of=("self",))
@@ -389,20 +404,21 @@ def case_reassign(*, case_id: int, to_user: User | None, actor, reason: str, req
             .first()
         )
         if case is None:
-            raise NotFound("No such case.")
+            raise NotFound(_("No such case."))
         if not case.is_open:
-            raise Conflict("case_closed", f"The case is {case.get_state_display().lower()}.")
+            raise _closed(case)
         candidates = []
         if to_user is not None:
             if not (to_user.is_active and to_user.role == Role.RADIOLOGIST):
-                raise DomainError("not_a_radiologist", "Cases go to radiologists.", field="to")
+                raise DomainError("not_a_radiologist", _("Cases go to radiologists."), field="to")
             if case.hospital_id not in privileged_hospital_ids(to_user):
                 raise DomainError(
                     "no_privilege",
-                    f"{to_user.get_username()} holds no valid privilege at this hospital.",
+                    _("%(user)s holds no valid privilege at this hospital.")
+                    % {"user": to_user.get_username()},
                     field="to",
                 )
-            candidates = [row for _, row in case_readers(case, users=[to_user])]
+            candidates = [row for _user, row in case_readers(case, users=[to_user])]
         previous = case.claimed_by
         now = timezone.now()
         if to_user is None:
@@ -444,9 +460,9 @@ def case_reassign(*, case_id: int, to_user: User | None, actor, reason: str, req
 def case_remove(*, case_id: int, actor, reason: str, request=None) -> Case:
     """A manager takes a case off the worklist (sent by mistake, a duplicate). Audited."""
     if not actor.is_manager:
-        raise DomainError("not_a_manager", "Only managers remove cases.", status=403)
+        raise DomainError("not_a_manager", _("Only managers remove cases."), status=403)
     if not reason.strip():
-        raise DomainError("reason_required", "Say why the case is removed.", field="reason")
+        raise DomainError("reason_required", _("Say why the case is removed."), field="reason")
     with transaction.atomic():
         case = (
             Case.objects.select_for_update(of=("self",))
@@ -455,9 +471,9 @@ def case_remove(*, case_id: int, actor, reason: str, request=None) -> Case:
             .first()
         )
         if case is None:
-            raise NotFound("No such case.")
+            raise NotFound(_("No such case."))
         if not case.is_open:
-            raise Conflict("case_closed", f"The case is {case.get_state_display().lower()}.")
+            raise _closed(case)
         previous = case.claimed_by_id
         case.state, case.removed_reason = CaseState.REMOVED, reason
         case.save(update_fields=["state", "removed_reason", "updated_at"])

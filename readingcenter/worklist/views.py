@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from readingcenter import hooks
@@ -32,7 +33,7 @@ FILTER_KEYS = ("modality", "body_part", "subspecialty", "hospital", "priority", 
 
 def _require_reader_or_manager(user) -> None:
     if not (user.is_radiologist or user.is_manager):
-        raise PermissionDenied("The worklist is for radiologists and managers.")
+        raise PermissionDenied(_("The worklist is for radiologists and managers."))
 
 
 def _case_or_404(request, pk: int):
@@ -41,7 +42,7 @@ def _case_or_404(request, pk: int):
     except DomainError:
         audit_record(actor=request.user, action="case.read", outcome=Outcome.NOT_FOUND,
                      target_type="worklist.case", target_id=pk, request=request)  # fmt: skip
-        raise Http404("No such case.") from None
+        raise Http404(_("No such case.")) from None
 
 
 def _around_pk(name: str) -> tuple[str, str]:
@@ -98,7 +99,7 @@ def next_case(request):
         messages.error(request, exc.message)
         return redirect("worklist")
     if case is None:
-        messages.info(request, "Nothing to read right now: no unread case you may read.")
+        messages.info(request, _("Nothing to read right now: no unread case you may read."))
         return redirect("worklist")
     return redirect("case-detail", pk=case.pk)
 
@@ -191,7 +192,7 @@ def case_claim(request, pk: int):
         request,
         pk,
         lambda: services.case_claim(case_id=pk, user=request.user, request=request),
-        "Claimed: the case is yours.",
+        _("Claimed: the case is yours."),
     )
 
 
@@ -204,7 +205,7 @@ def case_release(request, pk: int):
         lambda: services.case_release(
             case_id=pk, user=request.user, request=request, reason=request.POST.get("reason", "")
         ),
-        "Released to the pool.",
+        _("Released to the pool."),
     )
 
 
@@ -216,7 +217,7 @@ def case_reassign(request, pk: int):
     to_id = request.POST.get("to") or ""
     to_user = User.objects.filter(pk=to_id).first() if to_id.isdigit() else None
     if to_id and to_user is None:
-        messages.error(request, "Choose a radiologist, or 'back to the pool'.")
+        messages.error(request, _("Choose a radiologist, or 'back to the pool'."))
         return redirect("case-detail", pk=pk)
     return _act(
         request,
@@ -228,7 +229,9 @@ def case_reassign(request, pk: int):
             reason=request.POST.get("reason", ""),
             request=request,
         ),
-        f"Reassigned to {to_user.get_username()}." if to_user else "Returned to the pool.",
+        _("Reassigned to %(user)s.") % {"user": to_user.get_username()}
+        if to_user
+        else _("Returned to the pool."),
     )
 
 
@@ -243,7 +246,7 @@ def case_remove(request, pk: int):
         lambda: services.case_remove(
             case_id=pk, actor=request.user, request=request, reason=request.POST.get("reason", "")
         ),
-        "Removed from the worklist.",
+        _("Removed from the worklist."),
     )
 
 

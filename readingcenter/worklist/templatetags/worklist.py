@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext as _
 
 from readingcenter import hooks
 
@@ -30,11 +31,14 @@ def sla_clock(case, now=None) -> dict:
         # its promise (sla), whose ``status`` is met or missed once the measured report is in.
         clock = hooks.first("worklist.case_clock", case=case, now=now)
         if clock is not None and clock.status in ("met", "missed"):
-            word = "in time" if clock.status == "met" else "late"
-            return {"status": "ok" if clock.status == "met" else "breached",
-                    "text": f"preliminary {word}"}  # fmt: skip
+            if clock.status == "met":
+                return {"status": "ok", "text": _("preliminary in time")}
+            return {"status": "breached", "text": _("preliminary late")}
     if status == "closed":
         return {"status": status, "text": "—"}
     seconds = case.seconds_left(now)
-    text = f"{_span(seconds)} left" if seconds >= 0 else f"{_span(seconds)} over"
+    if seconds >= 0:
+        text = _("%(time)s left") % {"time": _span(seconds)}
+    else:
+        text = _("%(time)s over") % {"time": _span(seconds)}
     return {"status": status, "text": text}
