@@ -59,6 +59,114 @@ def _upstream(scope, headers: dict[str, str], route: Route) -> Upstream | None:
     )
 
 
+class _Exchange(asyncio.BufferedProtocol):
+    """One keep-alive HTTP/1.1 connection to Orthanc, each answer read straight into place.
+
+    The socket writes the whole answer, head and body, into one buffer the connection keeps
+    (a frame usually arrives in one or two reads): no stream buffer that pauses reading every
+    128 KiB, no copies but the body's one. Only the plain case is kept (200, Content-Length,
+    no transfer or content coding, at most a chunk); anything else ends the exchange with None
+    and closes the connection.
+    """
+
+    HEAD_LIMIT = 64 * 1024
+
+    def __init__(self):
+        self.transport: asyncio.Transport | None = None  # set once connected
+        self.buffer = bytearray()
+        self.closed = False
+        self.answer: asyncio.Future | None = None
+        self.filled = 0
+        self.body_start = self.length = 0
+        self.content_type = ""
+        self.keep_alive = False
+
+    def usable(self) -> bool:
+        return not self.closed and not self.transport.is_closing()
+
+    def request(self, request: bytes) -> asyncio.Future:
+        # Room for the longest head and body kept, and more: a full buffer is out of step.
+        size = self.HEAD_LIMIT + 4 + settings.DICOMWEB_CHUNK_SIZE + 1
+        if len(self.buffer) != size:
+            self.buffer = bytearray(size)
+        self.filled = self.length = 0
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.write(request)
+        return self.answer
+
+    def close(self) -> None:
+        self.closed = True
+        self.transport.close()
+
+    # -- asyncio's side (BufferedProtocol) ---------------------------------------------------
+    # At end of file the transport closes itself (the default); connection_lost follows.
+
+    def connection_lost(self, exc):
+        self.closed = True
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_exception(ConnectionError("Orthanc closed the connection"))
+
+    def get_buffer(self, sizehint):
+        if self.filled < len(self.buffer):
+            return memoryview(self.buffer)[self.filled :]
+        return bytearray(sizehint if sizehint > 0 else 4096)  # past the end: closed unread
+
+    def buffer_updated(self, nbytes):
+        self.filled += nbytes
+        if self.answer is None or self.answer.done() or self.filled >= len(self.buffer):
+            self._end(None)  # bytes nobody asked for, or too many: out of step
+        elif self.length:
+            self._body_read()
+        else:
+            self._head_read(nbytes)
+
+    # -- the answer -------------------------------------------------------------------------
+
+    def _head_read(self, nbytes: int) -> None:
+        ends = self.buffer.find(b"\r\n\r\n", max(0, self.filled - nbytes - 3), self.filled)
+        if ends < 0 or ends > self.HEAD_LIMIT:
+            if ends > self.HEAD_LIMIT or self.filled > self.HEAD_LIMIT + 3:
+                self._end(None)
+            return
+        status_line, *header_lines = self.buffer[:ends].decode("latin-1").split("\r\n")
+        fields = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            if name:
+                fields[name.strip().lower()] = value.strip()
+        length = fields.get("content-length", "")
+        if (
+            status_line.split(" ")[1:2] != ["200"]
+            or not length.isdigit()
+            or "transfer-encoding" in fields
+            or fields.get("content-encoding", "identity") != "identity"
+            or int(length) > settings.DICOMWEB_CHUNK_SIZE
+        ):
+            self._end(None)
+            return
+        self.content_type = fields.get("content-type", "application/octet-stream")
+        self.keep_alive = fields.get("connection", "").lower() != "close"
+        self.body_start, self.length = ends + 4, int(length)
+        if self.length == 0:
+            self._end((self.content_type, b""))  # nothing to mark the body as started
+        else:
+            self._body_read()
+
+    def _body_read(self) -> None:
+        ends = self.body_start + self.length
+        if self.filled == ends:
+            self._end((self.content_type, bytes(memoryview(self.buffer)[self.body_start : ends])))
+        elif self.filled > ends:
+            self._end(None)
+
+    def _end(self, result) -> None:
+        """Settle the exchange; None also closes the connection."""
+        if result is None and not self.closed:
+            self.close()
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_result(result)
+
+
 class _Upstream:
     """Keep-alive HTTP/1.1 connections to Orthanc on the event loop itself.
 
@@ -68,71 +176,78 @@ class _Upstream:
     None and the request takes the full path.
     """
 
-    def __init__(self):
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        self.loop = None
+    # Connections kept open between requests (each keeps a buffer of a chunk).
+    KEEP_IDLE = 16
 
-    async def _connection(self):
-        loop = asyncio.get_running_loop()
-        if self.loop is not loop:  # connections belong to one loop
-            self.idle, self.loop = [], loop
+    def __init__(self):
+        self.idle: list[_Exchange] = []
+        self.key = None
+        self._authorization = None
+
+    def _node(self):
+        """The node to ask, and the connections kept for it (on this loop: they belong to one)."""
+        loop, url = asyncio.get_running_loop(), answering_url()
+        if self.key != (loop, url):
+            if self.key is not None and self.key[0] is loop:  # another node: close these
+                for exchange in self.idle:
+                    exchange.close()
+            self.idle, self.key = [], (loop, url)
+        return urlsplit(url)
+
+    def _authorization_header(self) -> str:
+        credentials = (settings.ORTHANC_USERNAME, settings.ORTHANC_PASSWORD)
+        if self._authorization is None or self._authorization[0] != credentials:
+            encoded = base64.b64encode(":".join(credentials).encode()).decode()
+            self._authorization = (credentials, f"Basic {encoded}")
+        return self._authorization[1]
+
+    async def _connection(self, url) -> _Exchange:
         while self.idle:
-            reader, writer = self.idle.pop()
-            if not writer.is_closing() and not reader.at_eof():
-                return reader, writer
-            writer.close()
-        url = urlsplit(answering_url())
-        return await asyncio.wait_for(
-            asyncio.open_connection(url.hostname, url.port or 80), CONNECT_TIMEOUT
-        )
+            exchange = self.idle.pop()
+            if exchange.usable():
+                return exchange
+            exchange.close()
+        loop, exchange = asyncio.get_running_loop(), _Exchange()
+        async with asyncio.timeout(CONNECT_TIMEOUT):
+            exchange.transport, _ = await loop.create_connection(
+                lambda: exchange, url.hostname, url.port or 80
+            )
+        return exchange
 
     async def get(self, upstream: Upstream) -> tuple[str, bytes] | None:
         """(Content-Type, body) of a 200 with a Content-Length, else None."""
-        if urlsplit(answering_url()).scheme != "http":
+        url = self._node()
+        if url.scheme != "http":
             return None
-        reader, writer = await self._connection()
-        credentials = f"{settings.ORTHANC_USERNAME}:{settings.ORTHANC_PASSWORD}"
+        exchange = await self._connection(url)
         lines = [
             f"GET {upstream.path} HTTP/1.1",
-            f"Host: {urlsplit(answering_url()).netloc}",
-            f"Authorization: Basic {base64.b64encode(credentials.encode()).decode()}",
+            f"Host: {url.netloc}",
+            f"Authorization: {self._authorization_header()}",
             f"Forwarded: {upstream.forwarded}",
             "Accept-Encoding: identity",
             "Connection: keep-alive",
         ]
         if upstream.accept:
             lines.append(f"Accept: {upstream.accept}")
-        ok = False
+        answer = None
         try:
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-            timeout = settings.ORTHANC_TIMEOUT
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
-            status_line, *header_lines = head.decode("latin-1").split("\r\n")
-            fields = {}
-            for line in header_lines:
-                name, _, value = line.partition(":")
-                if name:
-                    fields[name.strip().lower()] = value.strip()
-            length = fields.get("content-length")
-            if (
-                status_line.split(" ")[1:2] != ["200"]
-                or length is None
-                or "transfer-encoding" in fields
-                or fields.get("content-encoding", "identity") != "identity"
-                or int(length) > settings.DICOMWEB_CHUNK_SIZE
-            ):
-                return None
-            body = await asyncio.wait_for(reader.readexactly(int(length)), timeout)
-            ok = fields.get("connection", "").lower() != "close"
-            return fields.get("content-type", "application/octet-stream"), body
+            async with asyncio.timeout(settings.ORTHANC_TIMEOUT):
+                answer = await exchange.request(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            return answer
         finally:
-            if ok:
-                self.idle.append((reader, writer))
+            if answer is not None and exchange.keep_alive and exchange.usable():
+                if len(self.idle) < self.KEEP_IDLE:
+                    self.idle.append(exchange)
+                else:
+                    exchange.close()
             else:
-                writer.close()
+                exchange.close()
 
 
 _orthanc = _Upstream()
+# What asyncio calls on a connection's protocol, named for scripts/dead_code.py.
+_PROTOCOL_CALLBACKS = (_Exchange.connection_lost, _Exchange.buffer_updated)
 
 
 def _headers(content_type: str, length: int) -> list[tuple[bytes, bytes]]:
