@@ -19,7 +19,6 @@ from readingcenter.accounts.services import (
     sign_in_locked_until,
     user_language_set,
 )
-from readingcenter.errors import DomainError
 
 
 def _next_url(request) -> str:
@@ -65,10 +64,7 @@ def language(request):
     if choice not in dict(settings.LANGUAGES):
         return HttpResponseBadRequest(_("Unknown language."))
     if request.user.is_authenticated:
-        try:
-            user_language_set(request.user, language=choice, request=request)
-        except DomainError as exc:
-            return HttpResponseBadRequest(exc.message)
+        user_language_set(request.user, language=choice, request=request)
     response = redirect(_next_url(request))
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,

@@ -7,7 +7,7 @@ Anything else answers NotFound (404), like a report that does not exist.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from readingcenter import hooks
@@ -73,11 +73,14 @@ def signed_reports_for_study(*, user, study) -> list[Report]:
 def macros_for(*, user, language: str = "en") -> dict[str, str]:
     """Codes the user may type in a report in ``language``: the shared ones, overridden by his
     own; a code with no text in that language expands to its English text."""
-    macros: dict[str, str] = {}
-    for lang in dict.fromkeys(("en", language)):  # the report's language last, so it wins
-        in_lang = Macro.objects.filter(language=lang)
-        macros.update({m.code: m.text for m in in_lang.filter(owner=None)})
-        macros.update({m.code: m.text for m in in_lang.filter(owner=user)})
+    order = list(dict.fromkeys(("en", language)))
+    rows = Macro.objects.filter(Q(owner=None) | Q(owner=user), language__in=order).values_list(
+        "code", "text", "language", "owner_id"
+    )
+    # One read per save; applied English first, then the report's language, shared before own
+    # within each, so that the last written (the report's language, his own) wins.
+    ranked = sorted(rows, key=lambda row: (order.index(row[2]), row[3] is not None))
+    macros = {code: text for code, text, _lang, _owner in ranked}
     return dict(sorted(macros.items()))
 
 

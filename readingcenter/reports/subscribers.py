@@ -64,7 +64,6 @@ def editor_shortcut_labels() -> dict:
         "save": _("Save the draft"),
         "sign": _("Sign the final report (then your password and Enter)"),
         "sign_next": _("Sign the final report and open the next case"),
-        "armed": _("Type your password, then Enter to sign."),
     }
 
 
