@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
+from pydicom.filereader import read_file_meta_info
 from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE
@@ -105,10 +106,15 @@ MUTATIONS = [
 
 
 def _send(path: Path, port: int) -> str:
-    """C-STORE the file's bytes as they are; the outcome as the sender sees it."""
+    """C-STORE the file's bytes as they are; the outcome as the sender sees it.
+
+    The presentation context comes from the file meta alone, as every mutation leaves it
+    whole: reading the data set too would fail where a truncation cuts a length field, and
+    the sender's own parsing of the damage is not what is under test.
+    """
     ae = AE(ae_title="ALPHA_CT")
-    ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
-    ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+    meta = read_file_meta_info(path)
+    ae.add_requested_context(meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID)
     assoc = ae.associate("127.0.0.1", port, ae_title="READINGCENTER")
     if not assoc.is_established:
         return "association refused"
