@@ -79,6 +79,19 @@ def timed(function, repeat: int) -> tuple[float, object]:
     return statistics.median(samples), result
 
 
+def profile_whole(label: str, whole, top: int) -> None:
+    """cProfile over one more whole run: where its time goes, by cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.runcall(whole)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    say(f"\nprofile of one whole run, {label}:\n{out.getvalue()}")
+
+
 def part_one(args, work: Path, config: OrthancConfig) -> None:
     import torch
     from django.db.models import F
@@ -157,6 +170,8 @@ def part_one(args, work: Path, config: OrthancConfig) -> None:
             return triage_study_version(study_id=s.id, version=s.version)
 
         whole_ms, runs = timed(whole, args.repeat)
+        if args.profile:
+            profile_whole(label, whole, args.profile)
         mine = [r for r in runs if r.model_name == model.card.name]
         status = mine[0].status if mine else "?"
         ratio = whole_ms / bare_ms
@@ -236,6 +251,10 @@ def main() -> int:
     parser.add_argument("--e2e", type=int, default=3, help="end-to-end studies in part 2")
     parser.add_argument("--stable-age", type=int, default=2)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N",
+        help="print cProfile's N heaviest calls (cumulative) of one whole run per study",
+    )  # fmt: skip
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="rc-triage-bench-"))

@@ -12,7 +12,9 @@ import datetime as dt
 import json
 import threading
 import time
+from io import BytesIO
 
+import pydicom
 import pytest
 from django.db import connection
 
@@ -229,3 +231,44 @@ def test_a_client_moves_to_the_next_node_when_its_node_dies(
     with pytest.raises(OrthancError, match="unreachable") as raised:
         client.study_ids()
     assert a.config.url in str(raised.value) and b.config.url in str(raised.value)
+
+
+def test_instance_files_come_whole_over_one_kept_connection_and_survive_a_dropped_one(
+    orthanc_factory, orthanc_index, tmp_path
+):
+    a, b = _two_nodes(orthanc_factory, orthanc_index, tmp_path)
+    _, files = new_study(FLAIR[:3], tmp_path / "study")
+    c_store(files, port=a.config.dicom_port, calling_aet="ALPHA_CT")
+    client = OrthancClient(
+        a.config.url, a.config.username, a.config.password, fallbacks=[b.config.url]
+    )
+    # Orthanc stores each file with its own file meta: what requests reads is the reference.
+    stored = {}  # SOPInstanceUID -> the file's bytes as Orthanc serves them
+    ids = {}  # SOPInstanceUID -> Orthanc id
+    for orthanc_id in client.get_json("/instances"):
+        data = client.instance_file(orthanc_id)
+        assert data == client.request("GET", f"/instances/{orthanc_id}/file").content
+        uid = pydicom.dcmread(BytesIO(data)).SOPInstanceUID
+        stored[uid], ids[uid] = data, orthanc_id
+        if len(ids) == 1:
+            kept = client._links.connection
+    assert set(ids) == {pydicom.dcmread(f).SOPInstanceUID for f in files}
+    assert client._links.connection is kept  # one connection, kept alive across the calls
+
+    # The server side of the kept connection goes away (a node restarted, an idle timeout):
+    # the next call opens a new one and still answers.
+    kept.sock.close()
+    uid, orthanc_id = next(iter(ids.items()))
+    assert client.instance_file(orthanc_id) == stored[uid]
+    assert client._links.connection is not kept
+
+    # An unknown instance is Orthanc's 404, an OrthancError as from every other call.
+    with pytest.raises(OrthancError) as raised:
+        client.instance_file("00000000-00000000-00000000-00000000-00000000")
+    assert raised.value.is_not_found
+
+    # The node dies: the file comes from the next node (one index, one storage folder), and
+    # the client stays there.
+    a.stop(kill=True)
+    assert client.instance_file(orthanc_id) == stored[uid]
+    assert client.url == b.config.url

@@ -82,18 +82,63 @@ def _heaviest_run(weights: np.ndarray, floor: float) -> tuple[int, int]:
 LABEL_GRID = 128
 
 
-def _flood(inside, labels, weight, start, label: int) -> float:
-    """Label the 4-connected part of ``inside`` around ``start``; its total weight."""
-    labels[start] = label
-    stack, total = [start], 0.0
-    while stack:
-        i, j = stack.pop()
-        total += weight[i, j]
-        for n in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):
-            if inside[n] and not labels[n]:
-                labels[n] = label
-                stack.append(n)
-    return total
+def _runs(inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, start, stop) of every horizontal run of ``inside``, in raster order."""
+    edges = np.diff(np.pad(inside, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    _, stops = np.nonzero(edges == -1)
+    return rows, starts, stops
+
+
+def _run_parts(rows: np.ndarray, starts: np.ndarray, stops: np.ndarray, n_rows: int) -> list:
+    """For every run, the first run (in raster order) of the 4-connected part it belongs to.
+
+    A row's runs join the runs of the row above that they overlap (union-find), so Python
+    loops over a few hundred runs, not over every cell as a flood fill does.
+    """
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    # The runs of two consecutive rows, walked side by side: two runs touch when they overlap.
+    first_of_row = np.searchsorted(rows, np.arange(n_rows + 1))
+    for r in range(1, n_rows):
+        a, a_end = first_of_row[r - 1], first_of_row[r]
+        b, b_end = a_end, first_of_row[r + 1]
+        while a < a_end and b < b_end:
+            if starts[a] < stops[b] and starts[b] < stops[a]:
+                ra, rb = root(a), root(b)
+                parent[max(ra, rb)] = min(ra, rb)  # a part's root stays its first run
+            if stops[a] <= stops[b]:
+                a += 1
+            else:
+                b += 1
+    return [root(i) for i in range(len(rows))]
+
+
+def _heaviest_part(inside: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The 4-connected part of ``inside`` with the largest total ``weight`` (the first in
+    raster order among equals, as a flood fill in raster order finds it), as a mask; all of
+    the array when ``inside`` is empty."""
+    rows, starts, stops = _runs(inside)
+    if not len(rows):
+        return np.ones(inside.shape, bool)  # nothing solid enough to label: all of it stays
+    parts = _run_parts(rows, starts, stops, inside.shape[0])
+    sums = np.concatenate([np.zeros((weight.shape[0], 1)), np.cumsum(weight, axis=1)], axis=1)
+    run_weights = sums[rows, stops] - sums[rows, starts]
+    totals: dict[int, float] = {}
+    for part, run_weight in zip(parts, run_weights.tolist(), strict=True):
+        totals[part] = totals.get(part, 0.0) + run_weight
+    best = max(totals, key=lambda k: (totals[k], -k))
+    mask = np.zeros(inside.shape, bool)
+    for i, part in enumerate(parts):
+        if part == best:
+            mask[rows[i], starts[i] : stops[i]] = True
+    return mask
 
 
 def _largest_part(silhouette: np.ndarray) -> np.ndarray:
@@ -102,8 +147,8 @@ def _largest_part(silhouette: np.ndarray) -> np.ndarray:
     A head holder, a couch or a cable is in every slice, as the head is, and may frame it on
     three sides; but it is separated from the head by air somewhere, and the head outweighs it.
     The silhouette is reduced to at most LABEL_GRID cells a side (a cell is inside when all its
-    pixels are, so an air gap of one pixel keeps two parts apart), its parts labelled by a
-    flood fill, and the heaviest part grown back by a cell to keep its edge.
+    pixels are, so an air gap of one pixel keeps two parts apart), its parts labelled (by
+    runs), and the heaviest part grown back by a cell to keep its edge.
     """
     h, w = silhouette.shape
     f = max(1, -(-max(h, w) // LABEL_GRID))
@@ -112,26 +157,18 @@ def _largest_part(silhouette: np.ndarray) -> np.ndarray:
     coarse = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f)
     weight = np.pad(coarse.sum(axis=(1, 3)), 1)
     # A border of outside, so a neighbour is always inside the array.
-    inside = np.pad(coarse.min(axis=(1, 3)) > 0, 1)
-    labels = np.zeros(inside.shape, np.int32)
-    best, best_weight = 0, -1.0
-    for current, start in enumerate(zip(*np.nonzero(inside), strict=True), 1):
-        if labels[start]:
-            continue
-        total = _flood(inside, labels, weight, start, current)
-        if total > best_weight:
-            best, best_weight = current, total
-    part = labels == best
+    inside = np.pad((coarse > 0).all(axis=(1, 3)), 1)
+    part = _heaviest_part(inside, weight)
     # Grown by one cell: the blocks the head only partly covers are its edge, kept.
     grown = part[1:-1, 1:-1] | part[:-2, 1:-1] | part[2:, 1:-1] | part[1:-1, :-2] | part[1:-1, 2:]
-    keep = np.kron(grown, np.ones((f, f), bool))[:h, :w]
+    keep = grown.repeat(f, axis=0).repeat(f, axis=1)[:h, :w]
     return np.where(keep, silhouette, 0.0)
 
 
 def head_box(hu: np.ndarray) -> tuple[int, int, int, int, int, int] | None:
     """(z0, z1, r0, r1, c0, c1) of the head in a (slices, rows, cols) HU volume, or None."""
     inside = hu > HEAD_THRESHOLD_HU
-    area = inside.sum(axis=(1, 2)).astype(np.float64)
+    area = np.count_nonzero(inside, axis=(1, 2)).astype(np.float64)
     if area.max() <= 0:
         return None
     z0, z1 = _heaviest_run(area, MIN_SLICE_SHARE * area.max())
@@ -155,8 +192,10 @@ def _square(lo: int, hi: int, side: int) -> tuple[int, int]:
 def _crop(
     hu: np.ndarray, rows: tuple[int, int], cols: tuple[int, int], fill: float = AIR_HU
 ) -> np.ndarray:
-    """hu[:, rows, cols], reading ``fill`` outside the matrix."""
+    """hu[:, rows, cols], reading ``fill`` outside the matrix (a view when it is all inside)."""
     n, h, w = hu.shape
+    if rows[0] >= 0 and cols[0] >= 0 and rows[1] <= h and cols[1] <= w:
+        return hu[:, rows[0] : rows[1], cols[0] : cols[1]]
     out = np.full((n, rows[1] - rows[0], cols[1] - cols[0]), fill, np.float32)
     r0, r1 = max(rows[0], 0), min(rows[1], h)
     c0, c1 = max(cols[0], 0), min(cols[1], w)
@@ -192,7 +231,7 @@ def _measures(framed: np.ndarray, source: np.ndarray, box: tuple) -> dict[str, f
     return {
         "head_fraction": float(head.mean()),
         "brain_window_fraction": float(in_brain_window.sum() / n_head),
-        "air_fraction": float((source < -500.0).mean()),
+        "air_fraction": np.count_nonzero(source < -500.0) / source.size,
         "head_slices": float(z1 - z0),
         "source_slices": float(source.shape[0]),
         "box_side_px": float(box[3] - box[2]),
