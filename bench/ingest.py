@@ -11,6 +11,7 @@ follower process running against a fresh database, and reports:
   (c) the latency from a study's last instance stored to `complete`, minus StableAge (p50/p95).
 
     .venv/bin/python bench/ingest.py --studies 200 --slices 20
+    .venv/bin/python bench/ingest.py --studies 200 --slices 20 --senders 1 2 4 8   # the sweep
 
 Nothing here is a pass/fail threshold; the figures go into the README.
 """
@@ -108,7 +109,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", type=int, default=200)
     parser.add_argument("--slices", type=int, default=20)
-    parser.add_argument("--senders", type=int, default=4, help="parallel hospital senders")
+    parser.add_argument(
+        "--senders", type=int, nargs="+", default=[4],
+        help="parallel hospital senders; several counts (1 2 4 8) run one after the other, "
+             "each against a fresh Orthanc and database, and end with a table and a chart",
+    )  # fmt: skip
     parser.add_argument("--stable-age", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the bench database and files")
@@ -244,8 +249,8 @@ def report(timings: Timings, *, instances: int, stable_age: int, ids: dict, foll
     print(f"(c) last instance -> complete, minus StableAge {stable_age}s: "
           f"p50 {p50:.2f}s  p95 {p95:.2f}s  max {max(latencies):.2f}s  "
           f"mean {statistics.fmean(latencies):.2f}s  (goal: under 1s)")  # fmt: skip
-    report_follower_cpu(follower_pid, studies)
-    report_split(timings, emitted, stable_age)
+    follower_ms = report_follower_cpu(follower_pid, studies)
+    ours = report_split(timings, emitted, stable_age)
     print()
     print(
         bar_chart(
@@ -258,9 +263,17 @@ def report(timings: Timings, *, instances: int, stable_age: int, ids: dict, foll
     )
     print(bar_chart([("latency p50 beyond StableAge", p50),
                      ("latency p95 beyond StableAge", p95)], "s"))  # fmt: skip
+    return {
+        "orthanc": orthanc_sps,
+        "center": center_sps,
+        "ratio": center_sps / orthanc_sps,
+        "steady": center_steady / orthanc_steady,
+        "ours_p95": ours,
+        "follower_ms": follower_ms,
+    }
 
 
-def report_follower_cpu(pid: int, studies: int) -> None:
+def report_follower_cpu(pid: int, studies: int) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     follower_cpu = (int(fields[11]) + int(fields[12])) / ticks
@@ -268,12 +281,14 @@ def report_follower_cpu(pid: int, studies: int) -> None:
         f"    follower CPU: {follower_cpu:.1f}s for {studies} studies "
         f"({1000 * follower_cpu / studies:.0f} ms/study)"
     )
+    return 1000 * follower_cpu / studies
 
 
-def report_split(timings: Timings, emitted: dict[int, float], stable_age: int) -> None:
-    """Where the latency goes: Orthanc's stability monitor, then the reading center."""
+def report_split(timings: Timings, emitted: dict[int, float], stable_age: int) -> float | None:
+    """Where the latency goes: Orthanc's stability monitor, then the reading center; returns
+    the reading center's share at p95."""
     if not emitted:
-        return
+        return None
     orthanc_part = [emitted[i] - timings.sent_at[i] - stable_age for i in emitted]
     center_part = [timings.completed[i] - emitted[i] for i in emitted]
     print(
@@ -285,19 +300,16 @@ def report_split(timings: Timings, emitted: dict[int, float], stable_age: int) -
         f"    of which the reading center (StableStudy -> complete, committed):   "
         f"p50 {percentile(center_part, 0.5):.2f}s  p95 {percentile(center_part, 0.95):.2f}s"
     )
+    return percentile(center_part, 0.95)
 
 
-def main() -> int:
-    args = parse_args()
-    base_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/readingcenter")
-    work = Path(tempfile.mkdtemp(prefix="rc-bench-"))
-    print(f"ingest benchmark: {args.studies} CT studies x {args.slices} slices, "
-          f"{args.senders} senders, StableAge {args.stable_age}s (work dir {work})")  # fmt: skip
-    files = generate(work / "dicom", args.studies, args.slices, args.seed)
+def run_once(args, files: list[list[Path]], work: Path, base_url: str, senders: int) -> dict:
+    """One run at ``senders`` senders, against a fresh Orthanc, database and follower."""
+    print(f"\n== {senders} sender(s) ==")
     instances = sum(len(f) for f in files)
-
     database_url = prepare_database(base_url, "readingcenter_bench")
-    config = OrthancConfig(directory=work / "orthanc", http_port=free_port(),
+    run_dir = work / f"senders{senders}"
+    config = OrthancConfig(directory=run_dir / "orthanc", http_port=free_port(),
                            dicom_port=free_port(), stable_age=args.stable_age)  # fmt: skip
     env = process_environment(
         database_url,
@@ -310,18 +322,50 @@ def main() -> int:
     subprocess.run([*manage, "load_demo"], env=env, check=True, stdout=subprocess.DEVNULL)
     orthanc = OrthancProcess(config).start()
     follower = subprocess.Popen([*manage, "follow_orthanc"], env=env,
-                                stdout=open(work / "follower.log", "wb"),  # noqa: SIM115
+                                stdout=open(run_dir / "follower.log", "wb"),  # noqa: SIM115
                                 stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        wait_until_polling(database_url, follower, work)
-        timings = measure(files, config, env, orthanc, database_url, args.senders)
+        wait_until_polling(database_url, follower, run_dir)
+        timings = measure(files, config, env, orthanc, database_url, senders)
         with psycopg.connect(database_url, autocommit=True) as conn:
             ids = dict(conn.execute("select accession_number, orthanc_id from studies_study"))
-        report(timings, instances=instances, stable_age=args.stable_age, ids=ids,
-               follower_pid=follower.pid)  # fmt: skip
+        return report(timings, instances=instances, stable_age=args.stable_age, ids=ids,
+                      follower_pid=follower.pid)  # fmt: skip
     finally:
         stop_processes([follower])
         orthanc.stop()
+
+
+def sweep_summary(results: dict[int, dict]) -> None:
+    """How the rates grow with the number of senders, side by side."""
+    print("\nsenders  Orthanc st/s  center st/s  ratio  steady  ours p95  follower ms/study")
+    for senders, r in results.items():
+        ours = "   -" if r["ours_p95"] is None else f"{r['ours_p95']:.2f}s"
+        print(f"{senders:7d}  {r['orthanc']:12.2f}  {r['center']:11.2f}  {r['ratio']:5.2f}  "
+              f"{r['steady']:6.2f}  {ours:>8}  {r['follower_ms']:17.0f}")  # fmt: skip
+    print()
+    rows = []
+    for senders, r in results.items():
+        rows += [(f"{senders} sender(s): Orthanc", r["orthanc"]),
+                 (f"{senders} sender(s): reading center", r["center"])]  # fmt: skip
+    print(bar_chart(rows, "studies/s"))
+
+
+def main() -> int:
+    args = parse_args()
+    base_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/readingcenter")
+    work = Path(tempfile.mkdtemp(prefix="rc-bench-"))
+    print(f"ingest benchmark: {args.studies} CT studies x {args.slices} slices, "
+          f"{', '.join(map(str, args.senders))} sender(s), StableAge {args.stable_age}s "
+          f"(work dir {work})")  # fmt: skip
+    files = generate(work / "dicom", args.studies, args.slices, args.seed)
+    results = {}
+    try:
+        for senders in args.senders:
+            results[senders] = run_once(args, files, work, base_url, senders)
+        if len(results) > 1:
+            sweep_summary(results)
+    finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     return 0
