@@ -142,7 +142,9 @@ class OrthancClient:
 
     def get_json(self, path: str, **params) -> Any:
         query = urlencode({k: v for k, v in params.items() if v is not None})
-        body = self.get_bytes(f"{path}?{query}" if query else path)
+        if query:
+            path = f"{path}{'&' if '?' in path else '?'}{query}"
+        body = self.get_bytes(path)
         try:
             return json.loads(body)
         except ValueError as exc:
