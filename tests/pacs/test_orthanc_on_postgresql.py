@@ -209,15 +209,21 @@ def test_files_another_node_adds_after_completion_reopen_the_study_even_if_it_di
     assert kinds.count("completed") == 2
 
 
-def test_a_client_moves_to_the_next_node_when_its_node_dies(
-    orthanc_factory, orthanc_index, tmp_path
-):
+def _study_on_the_first_of_two(orthanc_factory, orthanc_index, tmp_path, n_files: int):
+    """Two nodes, a study of ``n_files`` sent to the first, and a client of both (first first)."""
     a, b = _two_nodes(orthanc_factory, orthanc_index, tmp_path)
-    _, files = new_study(FLAIR[:2], tmp_path / "study")
+    _, files = new_study(FLAIR[:n_files], tmp_path / "study")
     c_store(files, port=a.config.dicom_port, calling_aet="ALPHA_CT")
     client = OrthancClient(
         a.config.url, a.config.username, a.config.password, fallbacks=[b.config.url]
     )
+    return a, b, files, client
+
+
+def test_a_client_moves_to_the_next_node_when_its_node_dies(
+    orthanc_factory, orthanc_index, tmp_path
+):
+    a, b, _, client = _study_on_the_first_of_two(orthanc_factory, orthanc_index, tmp_path, 2)
     assert len(client.study_ids()) == 1
     a.stop(kill=True)
     # A read goes to the next node, and the client stays there.
@@ -236,12 +242,7 @@ def test_a_client_moves_to_the_next_node_when_its_node_dies(
 def test_instance_files_come_whole_over_one_kept_connection_and_survive_a_dropped_one(
     orthanc_factory, orthanc_index, tmp_path
 ):
-    a, b = _two_nodes(orthanc_factory, orthanc_index, tmp_path)
-    _, files = new_study(FLAIR[:3], tmp_path / "study")
-    c_store(files, port=a.config.dicom_port, calling_aet="ALPHA_CT")
-    client = OrthancClient(
-        a.config.url, a.config.username, a.config.password, fallbacks=[b.config.url]
-    )
+    a, b, files, client = _study_on_the_first_of_two(orthanc_factory, orthanc_index, tmp_path, 3)
     # Orthanc stores each file with its own file meta: what requests reads is the reference.
     stored = {}  # SOPInstanceUID -> the file's bytes as Orthanc serves them
     ids = {}  # SOPInstanceUID -> Orthanc id
