@@ -66,6 +66,7 @@ class _Chest:
     y: np.ndarray
     body: np.ndarray
     lungs: list[np.ndarray]  # per side (image left = patient right first), soft 0..1
+    depths: list[np.ndarray]  # per side: 0 at the lung's outline, rising to 1 at its middle
     lung_params: list[tuple[float, float, float, float]]  # cx, cy, ax, ay
     hila: list[tuple[float, float]]
 
@@ -80,7 +81,7 @@ def _anatomy(rng, n: int) -> tuple[_Chest, dict]:
     body = _soft(_superellipse(x, y, 0.0, 0.25, body_w, 1.1, rng.uniform(2.2, 3.5)), 0.08)
     neck = _soft(_superellipse(x, y, 0.0, -0.95, rng.uniform(0.16, 0.24), 0.3), 0.1)
     body = np.maximum(body, neck)
-    lungs, params, hila = [], [], []
+    lungs, depths, params, hila = [], [], [], []
     spread = rng.uniform(0.3, 0.42)
     top = rng.uniform(-0.78, -0.6)
     bottom = rng.uniform(0.35, 0.62)
@@ -94,22 +95,31 @@ def _anatomy(rng, n: int) -> tuple[_Chest, dict]:
         widen = 1.0 + 0.35 * np.clip((y - cy) / ay, -1, 1)
         shape = _superellipse(x, y, cx + side * 0.05 * (y - cy), cy, ax * widen, ay, 2.2)
         lungs.append(_soft(shape, 0.12))
+        depths.append(np.clip(1.0 - shape, 0.0, 1.0))
         params.append((cx, cy, ax, ay))
         hila.append((cx - side * ax * 0.55, cy - 0.1 * ay))
-    return _Chest(x, y, body, lungs, params, hila), {"zoom": zoom}
+    return _Chest(x, y, body, lungs, depths, params, hila), {"zoom": zoom}
 
 
 def _markings(rng, chest: _Chest, n: int, strength: float) -> np.ndarray:
-    """Vessels branching from each hilum, fading toward the periphery."""
+    """Vessels branching from each hilum, fading toward the periphery.
+
+    In many films (and in real lungs) they stop short of the pleura: a rim of lung without
+    markings, in normal films as in those with a pneumothorax. Without it a model learns that
+    a clear rim is the finding, and flags every film drawn that way.
+    """
     if strength <= 0:
         return np.zeros((n, n), np.float32)
+    rim = rng.uniform(0.0, 0.35) if rng.uniform() < 0.6 else 0.0
     ridges = np.abs(smooth_field(rng, (n, n), (n / 14.0, n / 14.0)))
     fine = np.abs(smooth_field(rng, (n, n), (n / 30.0, n / 30.0)))
     lines = np.clip(1.0 - ridges / 0.12, 0, 1) + 0.6 * np.clip(1.0 - fine / 0.1, 0, 1)
     out = np.zeros((n, n), np.float32)
-    for lung, (hx, hy) in zip(chest.lungs, chest.hila, strict=True):
+    for lung, depth, (hx, hy) in zip(chest.lungs, chest.depths, chest.hila, strict=True):
         distance = np.sqrt((chest.x - hx) ** 2 + (chest.y - hy) ** 2)
         fade = np.exp(-distance / rng.uniform(0.18, 0.35))
+        if rim > 0:
+            fade = fade * np.clip(depth / rim - 0.5, 0.0, 1.0)
         out += lung * lines * fade
     return out * strength
 
@@ -170,7 +180,7 @@ def _pleural_line_and_mask(
 
 
 def _pneumothorax(
-    rng, chest: _Chest, lung_density: np.ndarray, markings: np.ndarray, n: int, lung_depth: float
+    rng, chest: _Chest, lung_density: np.ndarray, markings: np.ndarray, n: int, lung_level: float
 ):
     side_index = int(rng.integers(0, 2))
     kind = str(rng.choice(PNEUMOTHORAX_KINDS, p=[0.35, 0.4, 0.25]))
@@ -178,11 +188,14 @@ def _pneumothorax(
     if ptx.sum() < 0.0005 * n * n:
         return None
     # No lung behind: no markings, and air where lung tissue was in the beam, so the space is
-    # darker than lung by a share of what lung tissue itself adds over air. A fixed small drop
-    # (version 1 drew 0.02-0.12 whatever the lung) left many positives below the noise: labels
-    # the image does not show teach a model to flag texture, which is what other hands change.
+    # darker than the darkest lung by a share of what lung tissue adds over air (the lung's
+    # own level: the chest wall in front and behind stays), however the lung is shaded where
+    # the space lies. A fixed small drop (version 1 drew 0.02-0.12 whatever the lung) left many
+    # positives below the noise: labels the image does not show teach a model to flag
+    # texture, which is what other hands change.
     markings[ptx] = 0.0
-    lung_density[ptx] -= lung_depth * rng.uniform(0.2, 0.6)
+    deepest = float(lung_density.min())  # the lung where it is thickest
+    lung_density[ptx] = deepest - lung_level * rng.uniform(0.25, 0.6)
     line = np.zeros((n, n), np.float32)
     if rng.uniform() < 0.8:
         edge = box_blur(ptx.astype(np.float32), max(1, n // 300))
@@ -254,14 +267,23 @@ def _chest(rng: np.random.Generator, *, positive: bool) -> ChestPhantom | None:
     soft = rng.uniform(0.45, 0.75)
     density = chest.body * soft
     lung_sum = np.clip(chest.lungs[0] + chest.lungs[1], 0, 1)
-    lung_depth = rng.uniform(0.25, 0.5)
+    # Lung is darker than soft tissue but never as dark as the air beside the body: a lung at
+    # zero leaves a pneumothorax nothing to be more lucent than (the clip below erased it, and
+    # the label then named what the image did not show).
+    lung_depth = min(rng.uniform(0.25, 0.5), soft - rng.uniform(0.08, 0.2))
+    # How the lung darkens toward its middle: evenly (a flat field, as cartoons draw it) or
+    # most where it is thickest, fading to soft tissue at its outline (as films show it).
+    profile = rng.uniform(0.0, 0.8) if rng.uniform() < 0.6 else 0.0
+    if profile > 0:
+        shaded = zip(chest.lungs, chest.depths, strict=True)
+        lung_sum = np.clip(sum(lung * depth**profile for lung, depth in shaded), 0, 1)
     lung_density = -lung_depth * lung_sum
     detail = rng.uniform()
     markings = _markings(rng, chest, n, rng.uniform(0.02, 0.3) if detail > 0.2 else 0.0)
     mask = np.zeros((n, n), bool)
     line = np.zeros((n, n), np.float32)
     if positive:
-        drawn = _pneumothorax(rng, chest, lung_density, markings, n, lung_depth)
+        drawn = _pneumothorax(rng, chest, lung_density, markings, n, soft - lung_depth)
         if drawn is None:
             return None
         mask, line, info["pneumothorax"] = drawn
