@@ -50,8 +50,9 @@ def priors_lookup_open(study: Study) -> PriorLookup | None:
     """In the ingest transaction: record that the study's priors are to be looked for."""
     if study.is_prior or _pacs(study) is None:
         return None
-    lookup, _ = PriorLookup.objects.get_or_create(study=study)
-    return lookup
+    # The hook is published only where the study's row is created, in this transaction: it has
+    # no lookup yet, so a plain INSERT (get_or_create costs a read and a savepoint more).
+    return PriorLookup.objects.create(study=study)
 
 
 def arrival_is_prior(*, hospital, study_instance_uid: str) -> bool:

@@ -311,8 +311,8 @@ def _settle(study: Study, seq: int | None, reason: str) -> None:
 def apply_change(change: dict, *, client: OrthancClient) -> None:
     kind, resource_id, seq = change["ChangeType"], change["ID"], change["Seq"]
     if kind == "NewSeries":
-        if Series.objects.filter(orthanc_id=resource_id).exists():
-            return  # replayed
+        # A replayed one was already skipped by ``_needs_work``; one that a sweep recorded
+        # meanwhile is among the study's known series under its lock, and left alone there.
         try:
             series = client.series(resource_id)
         except OrthancError as exc:
