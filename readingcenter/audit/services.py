@@ -19,7 +19,7 @@ def _client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def audit_record(
+def audit_event(
     *,
     actor,
     action: str,
@@ -32,7 +32,7 @@ def audit_record(
     request=None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event. Call it inside the transaction of the write it describes."""
+    """One event, not yet saved: ``audit_record`` saves it, ``audit_record_many`` several."""
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or target.pk
@@ -43,7 +43,7 @@ def audit_record(
         label = actor
     else:
         label = "anonymous"
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=user,
         actor_label=label,
         action=action,
@@ -56,3 +56,17 @@ def audit_record(
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:256] if request is not None else ""),
         detail=detail or {},
     )
+
+
+def audit_record(**fields: Any) -> AuditEvent:
+    """Append one event (the fields of ``audit_event``). Call it inside the transaction of the
+    write it describes."""
+    event = audit_event(**fields)
+    event.save(force_insert=True)
+    return event
+
+
+def audit_record_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Append events built with ``audit_event``, in one statement, inside the transaction of
+    the writes they describe."""
+    return AuditEvent.objects.bulk_create(events)
