@@ -19,9 +19,7 @@ class WorkerKilled(Exception):
 
 def _received(engine) -> list[tuple[str, str]]:
     messages = [hl7.parse(m) for m in engine.received]
-    return [
-        (str(m.segment("OBR")[3]).split("^")[0], str(m.segment("MSH")[10])) for m in messages
-    ]
+    return [(str(m.segment("OBR")[3]).split("^")[0], str(m.segment("MSH")[10])) for m in messages]
 
 
 @pytest.mark.django_db(transaction=True)
