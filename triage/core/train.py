@@ -244,7 +244,7 @@ def make_example(recipe: Recipe, rng: np.random.Generator, *, positive: bool) ->
         )
         return Example(frame.hu.astype(np.float16), _pool_patches(share), positive, phantom.info)
     phantom = chest_xr_phantom(rng, positive=positive)
-    written = detector(rng, phantom.density)
+    written = detector(rng, phantom.density, phantom.info["levels"])
     presented, _ = present(
         written.stored.astype(np.float32), voi=written.window, monochrome1=written.monochrome1
     )
@@ -369,6 +369,12 @@ def _augment(recipe: Recipe, x: np.ndarray, t: np.ndarray, rng) -> tuple[np.ndar
     # Radiographs: the heart stays on its side; exposure, contrast and noise vary.
     gamma = np.exp(rng.uniform(np.log(0.7), np.log(1.4), lead)).astype(np.float32)
     x = np.clip(x, 0.0, 1.0) ** gamma
+    # A narrower window in a third of them (a reader's or a vendor's): the darkest and the
+    # brightest parts of the film clip, so lungs can reach black without any air in view.
+    narrow = rng.random(lead) < 0.33
+    lo = np.where(narrow, rng.uniform(0.0, 0.25, lead), 0.0).astype(np.float32)
+    hi = np.where(narrow, rng.uniform(0.75, 1.0, lead), 1.0).astype(np.float32)
+    x = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
     x = x * rng.uniform(0.85, 1.1, lead) + rng.uniform(-0.06, 0.06, lead)
     x = x + rng.normal(0.0, 1.0, x.shape).astype(np.float32) * rng.uniform(0, 0.025, lead)
     return np.clip(x, 0.0, 1.0).astype(np.float32), t
@@ -867,7 +873,10 @@ def _augmentation_text(recipe: Recipe) -> str:
             "left-right flips, a residual HU offset (sd 2.5 HU) and extra noise (sd 0-4 HU) per "
             "volume, on top of the generator's own randomisation"
         )
-    return "exposure (gamma 0.7-1.4), contrast and brightness, extra noise (sd 0-0.025); no flips"
+    return (
+        "exposure (gamma 0.7-1.4), a narrower window in a third (0-25 % and 75-100 % clipped), "
+        "contrast and brightness, extra noise (sd 0-0.025); no flips"
+    )
 
 
 def _training_data(recipe: Recipe, seed: int, train: Split) -> dict[str, Any]:

@@ -73,11 +73,15 @@ class _Chest:
 
 def _anatomy(rng, n: int) -> tuple[_Chest, dict]:
     x, y = _grid(n)
-    zoom = rng.uniform(0.78, 1.08)
+    # Most films show air beside the body; in a third the film is framed close (a large
+    # patient, a portable cassette, tight collimation) and the body fills it edge to edge, so
+    # the lungs are the darkest thing on the film and nothing marks where "air" is.
+    close = rng.uniform() < 0.35
+    zoom = rng.uniform(1.08, 1.35) if close else rng.uniform(0.78, 1.08)
     sx, sy = rng.normal(0, 0.04, size=2)
     x = (x - sx) / zoom
     y = (y - sy) / zoom
-    body_w = rng.uniform(0.72, 0.95)
+    body_w = rng.uniform(0.95, 1.15) if close else rng.uniform(0.72, 0.95)
     body = _soft(_superellipse(x, y, 0.0, 0.25, body_w, 1.1, rng.uniform(2.2, 3.5)), 0.08)
     neck = _soft(_superellipse(x, y, 0.0, -0.95, rng.uniform(0.16, 0.24), 0.3), 0.1)
     body = np.maximum(body, neck)
@@ -98,7 +102,7 @@ def _anatomy(rng, n: int) -> tuple[_Chest, dict]:
         depths.append(np.clip(1.0 - shape, 0.0, 1.0))
         params.append((cx, cy, ax, ay))
         hila.append((cx - side * ax * 0.55, cy - 0.1 * ay))
-    return _Chest(x, y, body, lungs, depths, params, hila), {"zoom": zoom}
+    return _Chest(x, y, body, lungs, depths, params, hila), {"zoom": zoom, "close": close}
 
 
 def _markings(rng, chest: _Chest, n: int, strength: float) -> np.ndarray:
@@ -315,6 +319,9 @@ def _chest(rng: np.random.Generator, *, positive: bool) -> ChestPhantom | None:
     density += extra
     density = np.clip(density, 0.0, None).astype(np.float32)
     info.update({"matrix": n, "detail": round(detail, 2), "confounders": confounders})
+    # Where lung and soft tissue lie on the density scale: a vendor's tone curve is set from
+    # the exposure's anatomy, not from the pixels (see ``detector``).
+    info["levels"] = (float(soft - lung_depth), float(soft))
     return ChestPhantom(density=density, mask=mask, info=info)
 
 
@@ -343,13 +350,28 @@ def _lead_marker(rng: np.random.Generator, image: np.ndarray) -> None:
     image[y : y + size, x : x + size][glyph] = rng.uniform(0.9, 1.1)
 
 
-def detector(rng: np.random.Generator, density: np.ndarray) -> Detector:
-    """Stored values as a CR or DX would write this density, noise and blur included."""
+def detector(
+    rng: np.random.Generator, density: np.ndarray, levels: tuple[float, float] | None = None
+) -> Detector:
+    """Stored values as a CR or DX would write this density, noise and blur included.
+
+    ``levels`` (lung, soft tissue on the density scale) let the tone curve be a vendor's
+    S-shaped one, centred between them: lungs then sit low on its toe, near black, and what is
+    darker still (a pneumothorax, the air beside the body) is squeezed toward black with them.
+    Without levels, or in the other films, the curve is a power.
+    """
     n = density.shape[0]
     image = box_blur(density, int(rng.integers(0, 2 + n // 400)))
-    gamma = log_uniform(rng, 0.6, 1.7)
-    image = np.clip(image, 0.0, None) ** gamma
-    image = image / max(float(image.max()), 1e-6)
+    if levels is not None and rng.uniform() < 0.4:
+        lung, soft = levels
+        span = max(soft - lung, 1e-3)
+        center = lung + rng.uniform(0.0, 0.7) * span
+        image = 1.0 / (1.0 + np.exp(-(image - center) / (span * rng.uniform(0.15, 0.5))))
+        image = (image - float(image.min())) / max(float(np.ptp(image)), 1e-6)
+    else:
+        gamma = log_uniform(rng, 0.6, 1.7)
+        image = np.clip(image, 0.0, None) ** gamma
+        image = image / max(float(image.max()), 1e-6)
     if rng.uniform() < 0.5:
         # A vendor's edge enhancement (unsharp masking): every edge gets a bright and a dark
         # rim, the body's outline and the ribs' as much as a pleural line.
