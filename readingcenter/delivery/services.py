@@ -228,16 +228,20 @@ def delivery_drain(*, endpoint_id: int, now=None) -> DrainResult:
                         # The oldest pending one waits out its backoff: the others wait behind.
                         result.waiting, result.retry_at = delivery.id, delivery.next_attempt_at
                         return result
-                    unwritten.append(_try(delivery, endpoint))
-                    if unwritten[-1].error is None:
+                    done = _try(delivery, endpoint)
+                    unwritten.append(done)
+                    if done.error is None:
                         result.delivered.append(delivery.id)
                         if (
                             len(unwritten) >= RECORD_BATCH
                             or time.monotonic() - unwritten[0].clock >= RECORD_SECONDS
                         ):
-                            unwritten = _write(unwritten)
+                            written, unwritten = unwritten, []
+                            _write(written)
                         continue
-                    unwritten = _write(unwritten)  # a failure is written at once, with those before
+                    # A failure is written at once, with those before it.
+                    written, unwritten = unwritten, []
+                    _write(written)
                     if delivery.state == DeliveryState.FAILED:
                         result.failed.append(delivery.id)
                     else:
@@ -245,7 +249,10 @@ def delivery_drain(*, endpoint_id: int, now=None) -> DrainResult:
                         return result
             finally:
                 # Before the next read of pending deliveries and before the lock goes: a sent
-                # one left pending would be sent again, by this drain or the next.
+                # one left pending would be sent again, by this drain or the next. Tries are
+                # taken off the list before their write, so a write that failed is not tried
+                # again here with its deliveries' counts already moved on; they stay pending
+                # and are sent again, as after a crash.
                 _write(unwritten)
     finally:
         _unlock(endpoint_id)
@@ -368,15 +375,15 @@ def _update_outcomes(deliveries: list[Delivery], now) -> None:
         cursor.execute(sql, params)
 
 
-def _write(tries: list[_Try]) -> list[_Try]:
+def _write(tries: list[_Try]) -> None:
     """Record sends already made, in one transaction: attempts, states, audit lines, hints.
 
-    Returns an empty list (what is left unwritten). The deliveries are not read again: the
-    drain's lock on the endpoint makes it the only writer of its pending deliveries (a
-    manager's retry only takes up failed ones), so each row is as the drain read it.
+    The deliveries are not read again: the drain's lock on the endpoint makes it the only
+    writer of its pending deliveries (a manager's retry only takes up failed ones), so each row
+    is as the drain read it.
     """
     if not tries:
-        return []
+        return
     now = timezone.now()
     attempts, events = [], []
     for done in tries:
@@ -432,7 +439,6 @@ def _write(tries: list[_Try]) -> list[_Try]:
         audit_record_many(events)
         for done in tries:
             _hint(done.delivery)
-    return []
 
 
 def delivery_retry(*, delivery_id: int, actor, request=None) -> Delivery:
