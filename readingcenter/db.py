@@ -66,3 +66,21 @@ def forbid_changes_once(table: str, column: str, value: str, message: str) -> mi
         DROP FUNCTION IF EXISTS {function}();
         """,
     )
+
+
+def insert_sql(objects: list) -> tuple[str, list]:
+    """The INSERT that ``bulk_create`` would run for these unsaved objects of one model, as SQL
+    and parameters, to be made part of a larger statement (a data-modifying WITH clause).
+
+    Django's own compiler builds it, so defaults, ``auto_now_add`` and field conversions (JSON,
+    time zones) are as ``bulk_create`` has them.
+    """
+    from django.db import connection
+    from django.db.models.sql import InsertQuery
+
+    model = type(objects[0])
+    fields = [f for f in model._meta.concrete_fields if f is not model._meta.auto_field]
+    query = InsertQuery(model)
+    query.insert_values(fields, objects)
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    return sql, list(params)

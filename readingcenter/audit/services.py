@@ -32,7 +32,8 @@ def audit_event(
     request=None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """One event, not yet saved: ``audit_record`` saves it, ``audit_record_many`` several."""
+    """One event, not yet saved: ``audit_record`` saves it; a statement of its own may insert it
+    (delivery.services._write)."""
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or target.pk
@@ -64,9 +65,3 @@ def audit_record(**fields: Any) -> AuditEvent:
     event = audit_event(**fields)
     event.save(force_insert=True)
     return event
-
-
-def audit_record_many(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Append events built with ``audit_event``, in one statement, inside the transaction of
-    the writes they describe."""
-    return AuditEvent.objects.bulk_create(events)

@@ -6,9 +6,9 @@
   PostgreSQL advisory lock on the endpoint for the whole drain, so two workers never send to
   one endpoint at once (which is what keeps the order and rules out a double send), and it
   stops at the first retryable failure: a later report never overtakes an earlier one.
-  Outcomes are committed a few at a time (``RECORD_BATCH``, ``RECORD_SECONDS``), always before
-  the drain reads pending deliveries again or lets the lock go, so a worker killed mid-drain
-  resends at most those few, with the same idempotency keys (the hospital drops copies).
+  Each outcome is written right after its send, in one statement (``_write``), so a worker
+  killed mid-drain has at most the one send whose write had not committed to make again, with
+  the same idempotency keys (the hospital drops copies).
 - Retries back off exponentially; after the last one the delivery is ``failed`` and shown
   to managers, who can retry it by hand. A periodic kick re-defers drains that are due, so
   nothing depends on a job or a worker having survived.
@@ -31,7 +31,8 @@ from django.utils.translation import gettext as _
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
-from readingcenter.audit.services import audit_event, audit_record, audit_record_many
+from readingcenter.audit.services import audit_event, audit_record
+from readingcenter.db import insert_sql
 from readingcenter.delivery.models import (
     Channel,
     Delivery,
@@ -157,14 +158,6 @@ class DrainResult:
 
 # Pending deliveries a drain reads at once, and what their documents are built from.
 DRAIN_BATCH = 50
-# Outcomes a drain writes together, at most, and the longest it holds one unwritten. The sends
-# go one at a time, in order, each waiting for the hospital's acknowledgement; writing each
-# outcome in a transaction of its own (attempt, state, audit line, commit) cost the worker more
-# than the send itself. What a crash between a send and its write costs is the same either way,
-# a resend with the same identifiers that the hospital drops as a copy; the batch bounds how
-# many. A failure is written at once, with the successes before it.
-RECORD_BATCH = 20
-RECORD_SECONDS = 0.5
 _DOCUMENT_RELATIONS = (
     "report__study__order",
     "report__hospital",
@@ -220,40 +213,24 @@ def delivery_drain(*, endpoint_id: int, now=None) -> DrainResult:
             )
             if not batch:
                 return result
-            unwritten: list[_Try] = []
-            try:
-                for delivery in batch:
-                    moment = now or timezone.now()
-                    if delivery.next_attempt_at > moment:
-                        # The oldest pending one waits out its backoff: the others wait behind.
-                        result.waiting, result.retry_at = delivery.id, delivery.next_attempt_at
-                        return result
-                    done = _try(delivery, endpoint)
-                    unwritten.append(done)
-                    if done.error is None:
-                        result.delivered.append(delivery.id)
-                        if (
-                            len(unwritten) >= RECORD_BATCH
-                            or time.monotonic() - unwritten[0].clock >= RECORD_SECONDS
-                        ):
-                            written, unwritten = unwritten, []
-                            _write(written)
-                        continue
-                    # A failure is written at once, with those before it.
-                    written, unwritten = unwritten, []
-                    _write(written)
-                    if delivery.state == DeliveryState.FAILED:
-                        result.failed.append(delivery.id)
-                    else:
-                        result.waiting, result.retry_at = delivery.id, delivery.next_attempt_at
-                        return result
-            finally:
-                # Before the next read of pending deliveries and before the lock goes: a sent
-                # one left pending would be sent again, by this drain or the next. Tries are
-                # taken off the list before their write, so a write that failed is not tried
-                # again here with its deliveries' counts already moved on; they stay pending
-                # and are sent again, as after a crash.
-                _write(unwritten)
+            for delivery in batch:
+                moment = now or timezone.now()
+                if delivery.next_attempt_at > moment:
+                    # The oldest pending one waits out its backoff: the others wait behind.
+                    result.waiting, result.retry_at = delivery.id, delivery.next_attempt_at
+                    return result
+                done = _try(delivery, endpoint)
+                # Before the next send: what stands between the hospital's acknowledgement
+                # and the record of it is this one statement, the window in which a killed
+                # worker leaves a sent delivery pending, to be sent again.
+                _write(done)
+                if done.error is None:
+                    result.delivered.append(delivery.id)
+                elif delivery.state == DeliveryState.FAILED:
+                    result.failed.append(delivery.id)
+                else:
+                    result.waiting, result.retry_at = delivery.id, delivery.next_attempt_at
+                    return result
     finally:
         _unlock(endpoint_id)
 
@@ -317,7 +294,6 @@ class _Try:
     delivery: Delivery
     started: object  # datetime
     finished: object
-    clock: float  # time.monotonic() at the start
     seconds: float
     receipt: object = None  # channels.Receipt when sent
     error: object = None  # channels.DeliveryFailed when not
@@ -342,103 +318,86 @@ def _try(delivery: Delivery, endpoint: DeliveryEndpoint) -> _Try:
             retryable=True,
         )
     seconds = time.monotonic() - clock
-    return _Try(delivery, started, timezone.now(), clock, seconds, receipt, error)
+    return _Try(delivery, started, timezone.now(), seconds, receipt, error)
 
 
-def _update_outcomes(deliveries: list[Delivery], now) -> None:
-    """Every written outcome's row in one UPDATE from arrays, one element per delivery.
+def _write(done: _Try) -> None:
+    """Record a send just made in one statement: its attempt, its audit line and its row.
 
-    Django's ``bulk_update`` builds a CASE expression per field and row: 2.5 ms of Python for
-    each delivery, as much as the send.
+    One statement is one round trip to PostgreSQL and atomic without a BEGIN and a COMMIT
+    around it (the inserts ride in its WITH clause); in a transaction of its own, with the
+    row read again and the ORM's saves, the record of a send cost the worker more than the
+    send. The delivery is not read again: the drain's lock on the endpoint makes it the only
+    writer of its pending deliveries (a manager's retry only takes up failed ones), so the row
+    is as the drain read it.
     """
+    delivery, error, receipt = done.delivery, done.error, done.receipt
+    now = timezone.now()
+    delivery.attempts += 1
+    attempt = DeliveryAttempt(
+        delivery=delivery,
+        number=delivery.attempts,
+        started_at=done.started,
+        finished_at=done.finished,
+        succeeded=error is None,
+        retryable=bool(error and error.retryable),
+        error_code=error.code if error else "",
+        message=error.message if error else receipt.summary,
+        detail={"seconds": round(done.seconds, 3)} | ({} if error else dict(receipt.detail)),
+    )
+    if error is None:
+        delivery.state = DeliveryState.DELIVERED
+        delivery.delivered_at = done.finished
+        delivery.receipt = {"summary": receipt.summary, **receipt.detail}
+        delivery.last_error_code = delivery.last_error = ""
+    else:
+        delivery.last_error_code, delivery.last_error = error.code, error.message
+        if error.retryable and delivery.attempts < settings.DELIVERY_MAX_ATTEMPTS:
+            delivery.next_attempt_at = done.finished + timedelta(
+                seconds=backoff_seconds(delivery.attempts)
+            )
+        else:
+            delivery.state = DeliveryState.FAILED
+    delivery.updated_at = now
+    event = audit_event(
+        actor=SYSTEM_DELIVERY,
+        action="delivery.send",
+        target=delivery,
+        hospital=delivery.hospital_id,
+        patient_id=delivery.report.study.patient_id,
+        outcome="success" if error is None else "error",
+        detail={
+            "attempt": delivery.attempts,
+            "state": delivery.state,
+            "code": error.code if error else "",
+            "channel": delivery.channel,
+        },
+    )
+    attempt_sql, attempt_params = insert_sql([attempt])
+    event_sql, event_params = insert_sql([event])
     sql = (
-        "UPDATE delivery_delivery AS d SET attempts = v.attempts, state = v.state, "
-        "delivered_at = v.delivered_at, receipt = v.receipt::jsonb, last_error_code = v.code, "
-        "last_error = v.error, next_attempt_at = v.next_at, updated_at = %s "
-        "FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::timestamptz[], %s::text[], "
-        "%s::text[], %s::text[], %s::timestamptz[]) "
-        "AS v(id, attempts, state, delivered_at, receipt, code, error, next_at) "
-        "WHERE d.id = v.id"
+        # Both inserts are the ORM compiler's, with placeholders: no value is in the text.
+        f"WITH attempt AS ({attempt_sql}), event AS ({event_sql}) "  # noqa: S608
+        "UPDATE delivery_delivery SET attempts = %s, state = %s, delivered_at = %s, "
+        "receipt = %s::jsonb, last_error_code = %s, last_error = %s, next_attempt_at = %s, "
+        "updated_at = %s WHERE id = %s"
     )
     params = [
+        *attempt_params,
+        *event_params,
+        delivery.attempts,
+        delivery.state,
+        delivery.delivered_at,
+        json.dumps(delivery.receipt, cls=DjangoJSONEncoder),
+        delivery.last_error_code,
+        delivery.last_error,
+        delivery.next_attempt_at,
         now,
-        [d.id for d in deliveries],
-        [d.attempts for d in deliveries],
-        [d.state for d in deliveries],
-        [d.delivered_at for d in deliveries],
-        [json.dumps(d.receipt, cls=DjangoJSONEncoder) for d in deliveries],
-        [d.last_error_code for d in deliveries],
-        [d.last_error for d in deliveries],
-        [d.next_attempt_at for d in deliveries],
+        delivery.id,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-
-
-def _write(tries: list[_Try]) -> None:
-    """Record sends already made, in one transaction: attempts, states, audit lines, hints.
-
-    The deliveries are not read again: the drain's lock on the endpoint makes it the only
-    writer of its pending deliveries (a manager's retry only takes up failed ones), so each row
-    is as the drain read it.
-    """
-    if not tries:
-        return
-    now = timezone.now()
-    attempts, events = [], []
-    for done in tries:
-        delivery, error, receipt = done.delivery, done.error, done.receipt
-        delivery.attempts += 1
-        attempts.append(
-            DeliveryAttempt(
-                delivery=delivery,
-                number=delivery.attempts,
-                started_at=done.started,
-                finished_at=done.finished,
-                succeeded=error is None,
-                retryable=bool(error and error.retryable),
-                error_code=error.code if error else "",
-                message=error.message if error else receipt.summary,
-                detail={"seconds": round(done.seconds, 3)}
-                | ({} if error else dict(receipt.detail)),
-            )
-        )
-        if error is None:
-            delivery.state = DeliveryState.DELIVERED
-            delivery.delivered_at = done.finished
-            delivery.receipt = {"summary": receipt.summary, **receipt.detail}
-            delivery.last_error_code = delivery.last_error = ""
-        else:
-            delivery.last_error_code, delivery.last_error = error.code, error.message
-            if error.retryable and delivery.attempts < settings.DELIVERY_MAX_ATTEMPTS:
-                delivery.next_attempt_at = done.finished + timedelta(
-                    seconds=backoff_seconds(delivery.attempts)
-                )
-            else:
-                delivery.state = DeliveryState.FAILED
-        delivery.updated_at = now
-        events.append(
-            audit_event(
-                actor=SYSTEM_DELIVERY,
-                action="delivery.send",
-                target=delivery,
-                hospital=delivery.hospital_id,
-                patient_id=delivery.report.study.patient_id,
-                outcome="success" if error is None else "error",
-                detail={
-                    "attempt": delivery.attempts,
-                    "state": delivery.state,
-                    "code": error.code if error else "",
-                    "channel": delivery.channel,
-                },
-            )
-        )
-    with transaction.atomic():
-        DeliveryAttempt.objects.bulk_create(attempts)
-        _update_outcomes([done.delivery for done in tries], now)
-        audit_record_many(events)
-        for done in tries:
-            _hint(done.delivery)
+    _hint(delivery)
 
 
 def delivery_retry(*, delivery_id: int, actor, request=None) -> Delivery:
