@@ -8,6 +8,7 @@ from __future__ import annotations
 import hl7
 import pytest
 
+from readingcenter.audit.models import AuditEvent
 from readingcenter.delivery import services
 from readingcenter.delivery.models import Delivery, DeliveryAttempt
 from tests.outbox.conftest import drain_all, hl7_endpoint, sign_new_report
@@ -54,3 +55,8 @@ def test_only_the_unwritten_send_is_sent_again(hospital_a, radiologist, engine, 
     assert set(Delivery.objects.values_list("state", flat=True)) == {"delivered"}
     # Each delivery has one attempt on record: the lost write's tries left no trace.
     assert DeliveryAttempt.objects.count() == 7
+    # And one audit line, written in the same statement as the attempt and the row.
+    lines = AuditEvent.objects.filter(action="delivery.send").order_by("id")
+    assert [line.detail["attempt"] for line in lines] == [1] * 7
+    assert {line.detail["channel"] for line in lines} == {"hl7"}
+    assert all(a.detail["seconds"] >= 0 for a in DeliveryAttempt.objects.all())
