@@ -46,6 +46,24 @@ application = ProtocolTypeRouter(
     }
 )
 
+
+def _send_whole_answers() -> None:
+    """Under daphne (Twisted), let one socket write take a whole DICOMweb frame.
+
+    Twisted's TCP connection sends at most ``SEND_LIMIT`` (128 KiB, a guard for Windows) per
+    write and waits for the next turn of the event loop for the rest: a 512 KiB frame took four
+    turns, each with the other connections' work between. Linux takes what its socket buffer
+    holds and says how much, so the cap only costs turns here. Other servers are untouched.
+    """
+    try:
+        from twisted.internet import tcp
+    except ImportError:  # not under daphne
+        return
+    tcp.Connection.SEND_LIMIT = max(tcp.Connection.SEND_LIMIT, 4 * 1024 * 1024)
+
+
+_send_whole_answers()
+
 # Everything imported so far lives as long as the process: move it out of the collector's
 # sight, so that the full collections that large heaps trigger do not walk it on every
 # request (measured on the worklist page: about 8 ms of a 23 ms request, bench/worklist.py).
