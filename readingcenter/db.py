@@ -1,4 +1,5 @@
-"""Database rules the application must not be able to break, written once."""
+"""Database rules the application must not be able to break, written once; and the ORM's own
+SQL for statements it cannot express whole (``insert_sql``)."""
 
 from __future__ import annotations
 
