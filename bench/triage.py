@@ -88,7 +88,8 @@ def profile_whole(label: str, whole, top: int) -> None:
     profiler = cProfile.Profile()
     profiler.runcall(whole)
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    order = os.environ.get("PROFILE_SORT", "cumulative")  # tottime: where the time is spent
+    pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
     say(f"\nprofile of one whole run, {label}:\n{out.getvalue()}")
 
 

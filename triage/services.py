@@ -48,80 +48,120 @@ RETRIAGE_TASK = "triage.retriage_study"
 REQUEUE_AFTER = dt.timedelta(hours=1)
 
 
-def triage_run_record(*, study_id: int, study_version: int, outcome: RunOutcome) -> TriageRun:
-    """Record one model's run on one study version; a retried job gets the run it recorded."""
+def _run_create(study: Study, study_version: int, outcome: RunOutcome) -> tuple[TriageRun, bool]:
+    """(the run, whether it is new): one model's run recorded, evented and audited.
+
+    Inside the caller's transaction, with the study locked.
+    """
     key = {
-        "study_id": study_id,
+        "study_id": study.pk,
         "study_version": study_version,
         "model_name": outcome.model_name,
         "model_version": outcome.model_version,
     }
-    try:
-        with transaction.atomic():
-            study = Study.objects.select_for_update().get(pk=study_id)
-            existing = TriageRun.objects.filter(**key).first()
-            if existing is not None:
-                return existing
-            run = TriageRun.objects.create(
-                **key,
-                weights_sha256=outcome.weights_sha256,
-                thresholds=outcome.thresholds,
-                status=outcome.status,
-                series_instance_uid=outcome.series_instance_uid,
-                sop_instance_uids=outcome.sop_instance_uids,
-                probabilities=outcome.probabilities,
-                flags=outcome.flags,
-                draft_findings=draft_sentences(outcome),
-                runtime_ms=outcome.runtime_ms,
-                reason=outcome.reason,
-                detail=outcome.detail,
-            )
-            # The study no longer awaits this model: a run of it (this version or a newer one
-            # that replaced a paused one) now speaks for it on this version.
-            TriageAwaiting.objects.filter(
-                study_id=study_id,
-                model_name=outcome.model_name,
-                study_version__lte=study_version,
-            ).delete()
-            actor = f"system:triage:{outcome.model_name}"
-            study_event_record(
-                study,
-                StudyEvent.Kind.TRIAGED,
-                model=outcome.model_name,
-                version=outcome.model_version,
-                status=outcome.status,
-                flagged=run.flagged,
-                reason=outcome.reason,
-            )
-            audit_record(
-                actor=actor,
-                action="triage.run",
-                target=run,
-                hospital=study.hospital_id,
-                patient_id=study.patient_id,
-                detail={
-                    "study_version": study_version,
-                    "status": outcome.status,
-                    "reason": outcome.reason,
-                    "flags": outcome.flags,
-                    "model_version": outcome.model_version,
-                    "weights_sha256": outcome.weights_sha256,
-                },
-            )
-            # Only a run on the study as it is now may move its priority: a run on a version
-            # that a late series has since replaced speaks about other images. And only a
-            # succeeded one: low confidence, not applicable and failed never escalate
-            # (run.flagged is empty for them, whatever their scores).
-            if study.version == study_version and run.flagged:
+    existing = TriageRun.objects.filter(**key).first()
+    if existing is not None:
+        return existing, False
+    run = TriageRun.objects.create(
+        **key,
+        weights_sha256=outcome.weights_sha256,
+        thresholds=outcome.thresholds,
+        status=outcome.status,
+        series_instance_uid=outcome.series_instance_uid,
+        sop_instance_uids=outcome.sop_instance_uids,
+        probabilities=outcome.probabilities,
+        flags=outcome.flags,
+        draft_findings=draft_sentences(outcome),
+        runtime_ms=outcome.runtime_ms,
+        reason=outcome.reason,
+        detail=outcome.detail,
+    )
+    # The study no longer awaits this model: a run of it (this version or a newer one that
+    # replaced a paused one) now speaks for it on this version.
+    TriageAwaiting.objects.filter(
+        study_id=study.pk,
+        model_name=outcome.model_name,
+        study_version__lte=study_version,
+    ).delete()
+    study_event_record(
+        study,
+        StudyEvent.Kind.TRIAGED,
+        model=outcome.model_name,
+        version=outcome.model_version,
+        status=outcome.status,
+        flagged=run.flagged,
+        reason=outcome.reason,
+    )
+    audit_record(
+        actor=f"system:triage:{outcome.model_name}",
+        action="triage.run",
+        target=run,
+        hospital=study.hospital_id,
+        patient_id=study.patient_id,
+        detail={
+            "study_version": study_version,
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "flags": outcome.flags,
+            "model_version": outcome.model_version,
+            "weights_sha256": outcome.weights_sha256,
+        },
+    )
+    return run, True
+
+
+def _runs_record(study_id: int, study_version: int, outcomes: list[RunOutcome]) -> list[TriageRun]:
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study_id)
+        created = [_run_create(study, study_version, outcome) for outcome in outcomes]
+        # Only a run on the study as it is now may move its priority: a run on a version that
+        # a late series has since replaced speaks about other images. And only a succeeded
+        # one: low confidence, not applicable and failed never escalate (run.flagged is empty
+        # for them, whatever their scores).
+        flagged = [run for run, new in created if new and run.flagged]
+        if study.version == study_version and flagged:
+            for run in flagged:
                 study_priority_refresh(
-                    study, actor_label=f"AI {outcome.model_name} {outcome.model_version}"
+                    study, actor_label=f"AI {run.model_name} {run.model_version}"
                 )
-                study.save(update_fields=["priority", "priority_reason", "updated_at"])
+            study.save(update_fields=["priority", "priority_reason", "updated_at"])
+        if any(new for _run, new in created):
             study_changed(study)
+    return [run for run, _new in created]
+
+
+def triage_runs_record(
+    *, study_id: int, study_version: int, outcomes: list[RunOutcome]
+) -> list[TriageRun]:
+    """Record every model's run on one study version; a retried job gets the runs it recorded.
+
+    One transaction and one lock of the study for all of them, and the worklist told once: a
+    head CT's run and the chest model's "not applicable" used to pay for all of it twice.
+    """
+    try:
+        return _runs_record(study_id, study_version, outcomes)
     except IntegrityError:
-        # Two workers finished the same run at the same instant: the other one recorded it.
-        return TriageRun.objects.get(**key)
-    return run
+        # Another worker finished one of the same runs at the same instant. Each run is then
+        # recorded on its own, and the one the other worker wrote is returned as it is.
+        if len(outcomes) > 1:
+            return [
+                triage_run_record(study_id=study_id, study_version=study_version, outcome=o)
+                for o in outcomes
+            ]
+        outcome = outcomes[0]
+        return [
+            TriageRun.objects.get(
+                study_id=study_id,
+                study_version=study_version,
+                model_name=outcome.model_name,
+                model_version=outcome.model_version,
+            )
+        ]
+
+
+def triage_run_record(*, study_id: int, study_version: int, outcome: RunOutcome) -> TriageRun:
+    """Record one model's run on one study version; a retried job gets the run it recorded."""
+    return triage_runs_record(study_id=study_id, study_version=study_version, outcomes=[outcome])[0]
 
 
 def _fetch_series(client, orthanc_series_id: str) -> list:
@@ -208,14 +248,8 @@ def triage_study_version(
     rows = list(study.series.filter(is_own=False))
     client = get_client()
     fetched: dict[str, list] = {}
-    return [
-        triage_run_record(
-            study_id=study_id,
-            study_version=version,
-            outcome=_outcome_for(model, study, rows, client, fetched),
-        )
-        for model in models
-    ]
+    outcomes = [_outcome_for(model, study, rows, client, fetched) for model in models]
+    return triage_runs_record(study_id=study_id, study_version=version, outcomes=outcomes)
 
 
 def study_completed_handle(*, study_id: int, version: int) -> None:
