@@ -159,7 +159,8 @@ def report_document(report: Report, *, idempotency_key: str = "") -> ReportDocum
 _pdf_cache: OrderedDict[tuple[int, str], bytes] = OrderedDict()
 _pdf_lock = threading.Lock()
 _pdf_rendering: dict[tuple[int, str], threading.Lock] = {}
-PDF_CACHE_SIZE = 64
+# Two drains' batches (services.DRAIN_BATCH) and what the portal asks for meanwhile.
+PDF_CACHE_SIZE = 160
 
 
 def document_digest(document: ReportDocument) -> str:
@@ -207,6 +208,34 @@ def report_pdf(report: Report, *, document: ReportDocument | None = None) -> byt
         with _pdf_lock:
             del _pdf_rendering[key]
         rendering.release()
+
+
+def report_pdfs_warm(reports: list[Report]) -> None:
+    """Read the stored PDFs of these signed versions in one query, for ``report_pdf`` to find.
+
+    A drain sends a batch of versions one after the other; one query for the batch instead
+    of one per send. Versions with no stored PDF yet are left to ``report_pdf``.
+    """
+    wanted = {}
+    for report in reports:
+        document = report_document(report)  # named by the version's own key, as report_pdf names it
+        key = (report.pk, document_digest(document))
+        with _pdf_lock:
+            if key not in _pdf_cache:
+                wanted[key] = report
+    if not wanted:
+        return
+    rows = RenderedPdf.objects.filter(
+        report_id__in={report_id for report_id, _digest in wanted},
+        document_sha256__in={digest for _report_id, digest in wanted},
+    ).values_list("report_id", "document_sha256", "pdf")
+    with _pdf_lock:
+        for report_id, digest, pdf in rows:
+            if (report_id, digest) in wanted:
+                _pdf_cache[(report_id, digest)] = bytes(pdf)
+                _pdf_cache.move_to_end((report_id, digest))
+        while len(_pdf_cache) > PDF_CACHE_SIZE:
+            _pdf_cache.popitem(last=False)
 
 
 def _version_key(report: Report) -> str:

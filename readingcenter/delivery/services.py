@@ -40,6 +40,7 @@ from readingcenter.delivery.models import (
     DeliveryEndpoint,
     DeliveryState,
 )
+from readingcenter.delivery.selectors import report_pdfs_warm
 from readingcenter.errors import Conflict, DomainError, NotFound
 from readingcenter.studies import hints
 
@@ -213,6 +214,7 @@ def delivery_drain(*, endpoint_id: int, now=None) -> DrainResult:
             )
             if not batch:
                 return result
+            report_pdfs_warm(list({d.report_id: d.report for d in batch}.values()))
             for delivery in batch:
                 moment = now or timezone.now()
                 if delivery.next_attempt_at > moment:

@@ -3,9 +3,10 @@ from __future__ import annotations
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from readingcenter.sla.services import SLA_MANAGERS_GROUP, sla_user_group
+from readingcenter.studies.consumers import HintBundles
 
 
-class SlaHintConsumer(AsyncJsonWebsocketConsumer):
+class SlaHintConsumer(HintBundles, AsyncJsonWebsocketConsumer):
     """``/ws/sla/``: "you were told about case N" (each person's own group) and, for
     managers, every escalation step. A hint only; the page refetches over HTTP."""
 

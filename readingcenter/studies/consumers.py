@@ -20,7 +20,15 @@ def _privileged(user) -> set[int]:
     return privileged_hospital_ids(user)
 
 
-class HintConsumer(AsyncJsonWebsocketConsumer):
+class HintBundles:
+    """Unpacks a bundle of hints (``hints.bundled``) into its hints, each to its handler."""
+
+    async def hints_bundle(self, event):
+        for message in event["messages"]:
+            await self.dispatch(message)
+
+
+class HintConsumer(HintBundles, AsyncJsonWebsocketConsumer):
     """Pushes "N changed" hints; the page refetches over HTTP, which re-checks access.
 
     Managers join the group of everything; a hospital user his hospital's group; a

@@ -8,12 +8,16 @@ batch, and one trip to Redis per study would cost more than the ingest itself.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import queue
 import threading
+import time
 
 from asgiref.sync import async_to_sync
+from channels import DEFAULT_CHANNEL_LAYER
+from django.conf import settings
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -38,23 +42,76 @@ def _study_messages(study_id: int, status: str, hospital_id: int | None):
 Batch = dict[tuple[str, int], list[tuple[str, dict]]]
 
 
+# What a group receives when a batch holds several hints for it: one message that the
+# consumers (HintBundles) unpack into the hints, in order.
+BUNDLE_TYPE = "hints.bundle"
+
+
+def bundled(batch: Batch) -> dict[str, dict]:
+    """The batch as one message per group: the hint itself, or a bundle of them.
+
+    A drain after an outage announces a thousand deliveries, and each ``group_send`` is a
+    trip to Redis and a Lua script: sending them one at a time cost the worker as much CPU as
+    the deliveries themselves. A bundle is also one message in each socket's queue, where a
+    thousand would overflow its capacity and be dropped.
+    """
+    by_group: dict[str, list[dict]] = {}
+    for messages in batch.values():
+        for group, message in messages:
+            by_group.setdefault(group, []).append(message)
+    return {
+        group: messages[0] if len(messages) == 1 else {"type": BUNDLE_TYPE, "messages": messages}
+        for group, messages in by_group.items()
+    }
+
+
+async def _send_all(layer, batch: Batch) -> None:
+    for group, message in bundled(batch).items():
+        await layer.group_send(group, message)
+
+
 def send_batch(batch: Batch) -> None:
+    """Send now, from this thread, through the process's channel layer."""
     from channels.layers import get_channel_layer
 
     if not batch:
         return
-
-    async def send_all(layer):
-        for messages in batch.values():
-            for group, message in messages:
-                await layer.group_send(group, message)
-
     try:
         layer = get_channel_layer()
         if layer is not None:
-            async_to_sync(send_all)(layer)
+            async_to_sync(_send_all)(layer, batch)
     except Exception as exc:  # noqa: BLE001 - Redis down must not fail ingest
         log.warning("could not send %d live hints: %s", len(batch), exc)
+
+
+class _SenderLayer:
+    """The background sender's own channel layer, in its own event loop, for the thread's life.
+
+    async_to_sync ran each batch in a new event loop, and the channel layer opened a Redis
+    connection per loop, so each batch paid for a connection. The layer is the sender's
+    alone because Redis connections belong to the loop that opened them, and made again when
+    the settings name another (tests give each test a prefix of its own).
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.layer, self.config = None, None
+
+    def send(self, batch: Batch) -> None:
+        from channels.layers import channel_layers
+
+        try:
+            config = settings.CHANNEL_LAYERS.get(DEFAULT_CHANNEL_LAYER)
+            if self.layer is None or config != self.config:
+                if self.layer is not None and hasattr(self.layer, "close_pools"):
+                    self.loop.run_until_complete(self.layer.close_pools())
+                self.layer, self.config = None, config
+                if config is not None:
+                    self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+            if self.layer is not None:
+                self.loop.run_until_complete(_send_all(self.layer, batch))
+        except Exception as exc:  # noqa: BLE001 - Redis down must not fail ingest
+            log.warning("could not send %d live hints: %s", len(batch), exc)
 
 
 def send_hints(hints: dict[int, tuple[str, int | None]]) -> None:
@@ -72,16 +129,24 @@ _in_flight = 0
 _idle = threading.Condition()
 
 
+GATHER_SECONDS = 0.05
+
+
 def _send_forever() -> None:
     global _in_flight
+    sender = _SenderLayer()
     while True:
         batch, taken = dict(_outbox.get()), 1
+        # Whatever else comes within GATHER_SECONDS goes in the same trip: a worker draining
+        # a backlog announces a delivery every few milliseconds, and a trip per hint cost it
+        # a third of its CPU. The pages debounce their refetches longer than this anyway.
+        until = time.monotonic() + GATHER_SECONDS
         with contextlib.suppress(queue.Empty):
-            while True:  # whatever else is waiting goes in the same trip
-                batch.update(_outbox.get_nowait())
+            while (left := until - time.monotonic()) > 0:
+                batch.update(_outbox.get(timeout=left))
                 taken += 1
         try:
-            send_batch(batch)
+            sender.send(batch)
         finally:
             with _idle:
                 _in_flight -= taken

@@ -106,3 +106,50 @@ def test_a_committed_change_reaches_a_subscriber_through_the_background_sender(
         return message
 
     assert async_to_sync(scenario)() == {"type": "study", "id": study.id, "status": "complete"}
+
+
+def test_a_burst_of_hints_travels_as_one_bundle_and_arrives_as_each_hint_in_order(
+    manager, hospital_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    # A drain after an outage announces a delivery every few milliseconds: the background
+    # sender gathers them, sends one message per group, and the socket unpacks it.
+    from readingcenter.studies import hints
+
+    sent = []
+    real_send = hints._SenderLayer.send
+
+    def counting_send(self, batch):
+        sent.append(hints.bundled(batch))
+        return real_send(self, batch)
+
+    monkeypatch.setattr(hints._SenderLayer, "send", counting_send)
+    study_ids = list(range(900_001, 900_041))
+
+    async def scenario():
+        communicator, connected = await _connect(manager)
+        assert connected
+
+        def burst():
+            for study_id in study_ids:  # each in a transaction of its own, as a drain writes
+                with django_capture_on_commit_callbacks(execute=True):
+                    hints.on_commit_send(
+                        ("study", study_id),
+                        list(hints._study_messages(study_id, "delivery_delivered", hospital_a.id)),
+                    )
+            assert hints.drain(timeout=10)
+
+        await sync_to_async(burst)()
+        received = []
+        for _ in study_ids:
+            received.append(await communicator.receive_json_from(timeout=5))
+        await communicator.disconnect()
+        return received
+
+    received = async_to_sync(scenario)()
+    assert received == [
+        {"type": "study", "id": study_id, "status": "delivery_delivered"} for study_id in study_ids
+    ]
+    # Far fewer trips than hints: each trip carries one message per group, bundles included.
+    assert len(sent) < len(study_ids) / 4
+    bundles = [m for trip in sent for m in trip.values() if m["type"] == hints.BUNDLE_TYPE]
+    assert bundles, "a burst must travel as bundles"
