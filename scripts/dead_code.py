@@ -69,6 +69,7 @@ CONVENTIONS = [
     "receive",
     "receive_json",
     "*_hint",
+    "hints_bundle",
     # http.server handlers, fpdf2 page hooks.
     "do_GET",
     "do_POST",
