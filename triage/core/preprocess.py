@@ -282,8 +282,9 @@ def _native_frame(ds: Dataset, tsyntax: UID, keyword: str) -> np.ndarray | None:
     """One uncompressed little-endian grey frame read straight from its bytes, or None.
 
     The commonest CT slice (a 512 x 512 16-bit frame) is most of what triage decodes, and
-    pydicom's general decoder spends about half a millisecond of Python on each one before the
-    bytes are touched; 40 slices paid 20 ms for it. This reads the same values pydicom would
+    pydicom's general decoder spends about a tenth of a millisecond of Python on each one
+    before the bytes are touched (40 freshly read slices: 11.8 ms decoded through pydicom,
+    7.6 ms this way, with the checks above). This reads the same values pydicom would
     (tests/triage/test_preprocess.py compares the two): unused high bits are masked for
     unsigned pixels and the sign extended from the high bit for signed ones. Anything else
     (big endian, deflated, several frames or samples, 1- or 32-bit, float pixels) returns None
