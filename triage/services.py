@@ -48,17 +48,22 @@ RETRIAGE_TASK = "triage.retriage_study"
 REQUEUE_AFTER = dt.timedelta(hours=1)
 
 
+def _run_key(study_id: int, study_version: int, outcome: RunOutcome) -> dict:
+    """What makes a run one: a model version on a study version (a unique constraint)."""
+    return {
+        "study_id": study_id,
+        "study_version": study_version,
+        "model_name": outcome.model_name,
+        "model_version": outcome.model_version,
+    }
+
+
 def _run_create(study: Study, study_version: int, outcome: RunOutcome) -> tuple[TriageRun, bool]:
     """(the run, whether it is new): one model's run recorded, evented and audited.
 
     Inside the caller's transaction, with the study locked.
     """
-    key = {
-        "study_id": study.pk,
-        "study_version": study_version,
-        "model_name": outcome.model_name,
-        "model_version": outcome.model_version,
-    }
+    key = _run_key(study.pk, study_version, outcome)
     existing = TriageRun.objects.filter(**key).first()
     if existing is not None:
         return existing, False
@@ -148,15 +153,7 @@ def triage_runs_record(
                 triage_run_record(study_id=study_id, study_version=study_version, outcome=o)
                 for o in outcomes
             ]
-        outcome = outcomes[0]
-        return [
-            TriageRun.objects.get(
-                study_id=study_id,
-                study_version=study_version,
-                model_name=outcome.model_name,
-                model_version=outcome.model_version,
-            )
-        ]
+        return [TriageRun.objects.get(**_run_key(study_id, study_version, outcomes[0]))]
 
 
 def triage_run_record(*, study_id: int, study_version: int, outcome: RunOutcome) -> TriageRun:

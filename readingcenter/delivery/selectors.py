@@ -176,11 +176,7 @@ def report_pdf(report: Report, *, document: ReportDocument | None = None) -> byt
     and, after an outage, all reach the same version at once: the first renders (or reads the
     stored PDF), the others wait for its bytes instead of rendering it again.
     """
-    if document is None:
-        document = report_document(report)
-    else:
-        document = dataclasses.replace(document, idempotency_key=_version_key(report))
-    key = (report.pk, document_digest(document))
+    key, document = _pdf_key(report, document)
     with _pdf_lock:
         if key in _pdf_cache:
             _pdf_cache.move_to_end(key)
@@ -200,9 +196,7 @@ def report_pdf(report: Report, *, document: ReportDocument | None = None) -> byt
     try:
         pdf = _stored_or_rendered(key, document)
         with _pdf_lock:
-            _pdf_cache[key] = pdf
-            while len(_pdf_cache) > PDF_CACHE_SIZE:
-                _pdf_cache.popitem(last=False)
+            _cache_put({key: pdf})
         return pdf
     finally:
         with _pdf_lock:
@@ -216,26 +210,45 @@ def report_pdfs_warm(reports: list[Report]) -> None:
     A drain sends a batch of versions one after the other; one query for the batch instead
     of one per send. Versions with no stored PDF yet are left to ``report_pdf``.
     """
-    wanted = {}
-    for report in reports:
-        document = report_document(report)  # named by the version's own key, as report_pdf names it
-        key = (report.pk, document_digest(document))
-        with _pdf_lock:
-            if key not in _pdf_cache:
-                wanted[key] = report
+    keys = [_pdf_key(report)[0] for report in reports]
+    with _pdf_lock:
+        wanted = {key for key in keys if key not in _pdf_cache}
     if not wanted:
         return
     rows = RenderedPdf.objects.filter(
         report_id__in={report_id for report_id, _digest in wanted},
         document_sha256__in={digest for _report_id, digest in wanted},
     ).values_list("report_id", "document_sha256", "pdf")
+    found = {(report_id, digest): bytes(pdf) for report_id, digest, pdf in rows}
     with _pdf_lock:
-        for report_id, digest, pdf in rows:
-            if (report_id, digest) in wanted:
-                _pdf_cache[(report_id, digest)] = bytes(pdf)
-                _pdf_cache.move_to_end((report_id, digest))
-        while len(_pdf_cache) > PDF_CACHE_SIZE:
-            _pdf_cache.popitem(last=False)
+        _cache_put({key: pdf for key, pdf in found.items() if key in wanted})
+
+
+def _pdf_key(
+    report: Report, document: ReportDocument | None = None
+) -> tuple[tuple[int, str], ReportDocument]:
+    """(the cache and storage key of the version's PDF, the document it is drawn from).
+
+    ``document``: the version's ``report_document`` under any idempotency key; the PDF names
+    the version's own.
+    """
+    if document is None:
+        document = report_document(report)
+    else:
+        document = dataclasses.replace(document, idempotency_key=_version_key(report))
+    return (report.pk, document_digest(document)), document
+
+
+def _cache_put(pdfs: dict[tuple[int, str], bytes]) -> None:
+    """Keep these PDFs as the most recently used, the oldest beyond PDF_CACHE_SIZE dropped.
+
+    The caller holds ``_pdf_lock``.
+    """
+    for key, pdf in pdfs.items():
+        _pdf_cache[key] = pdf
+        _pdf_cache.move_to_end(key)
+    while len(_pdf_cache) > PDF_CACHE_SIZE:
+        _pdf_cache.popitem(last=False)
 
 
 def _version_key(report: Report) -> str:
