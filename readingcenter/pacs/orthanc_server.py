@@ -19,6 +19,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,10 +152,23 @@ class PostgresIndex:
             conn.execute(f'drop database if exists "{self.database}" with (force)')
 
 
+# Ports this process has handed out. The kernel may give the same ephemeral port to two
+# binds in a row once the first socket is closed, so one config's HTTP and DICOM ports
+# could be equal (seen in CI: Orthanc then exits 255 at start).
+_PORTS_GIVEN: set[int] = set()
+_PORTS_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    with _PORTS_LOCK:
+        for _ in range(100):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            if port not in _PORTS_GIVEN:
+                _PORTS_GIVEN.add(port)
+                return port
+    raise OrthancServerError("no free TCP port found after 100 tries; free some ports and retry")
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import RLELossless
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 
+from readingcenter.pacs.orthanc_server import free_port
 from simulator import synthetic as syn
 from simulator.sender import (
     SendError,
@@ -33,12 +33,6 @@ from simulator.sender import (
 WHEN = dt.datetime(2025, 3, 14, 9, 26, 53)
 SHARED_MR = Path(__file__).resolve().parents[2] / ".." / "shared" / "dicom" / "mr-brain-flair"
 needs_dcmtk = pytest.mark.skipif(shutil.which("storescp") is None, reason="dcmtk not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _listening(port: int) -> bool:
