@@ -95,6 +95,11 @@ class HeadCTNet(nn.Module):
         volume = torch.amax(self.slice_features(x), dim=1)
         return self.head(volume)
 
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the pooled features they come from, ``(N, F)`` (novelty checks)."""
+        volume = torch.amax(self.slice_features(x), dim=1)
+        return self.head(volume), volume
+
 
 class ChestXRNet(nn.Module):
     """Chest radiograph ``(N, channels, H, W)`` -> one logit per finding ``(N, n_findings)``."""
@@ -109,6 +114,11 @@ class ChestXRNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
+
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the pooled features they come from, ``(N, F)`` (novelty checks)."""
+        features = self.backbone(x)
+        return self.head(features), features
 
 
 def parameter_count(module: nn.Module) -> int:
@@ -160,12 +170,17 @@ class LesionMap(nn.Module):
         self.out = nn.Conv2d(w2, n_findings, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.map_and_features(x)[0]
+
+    def map_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The patch logits and the deepest level's channels averaged over the image, (B, w4):
+        what the map saw, for telling an image like the training ones from one unlike them."""
         x2 = self.down2(self.down1(self.stem(x)))
         x3 = self.down3(x2)
         x4 = self.down4(x3)
         y = self.up3(torch.cat([nn.functional.interpolate(x4, scale_factor=2.0), x3], 1))
         y = self.up2(torch.cat([nn.functional.interpolate(y, scale_factor=2.0), x2], 1))
-        return self.out(y)
+        return self.out(y), x4.mean(dim=(2, 3))
 
 
 class _MapNet(nn.Module):
@@ -199,13 +214,22 @@ class HeadCTMapNet(_MapNet):
 
     def maps(self, x: torch.Tensor) -> torch.Tensor:
         """(N, S, C, H, W) -> (N, S, n_findings, H/4, W/4) patch logits."""
+        return self._maps_and_features(x)[0]
+
+    def _maps_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n = x.shape[0]
         folded = x.reshape(-1, x.shape[2], x.shape[3], x.shape[4])
-        out = self.lesion_map(folded)
-        return out.reshape(n, -1, out.shape[1], out.shape[2], out.shape[3])
+        out, features = self.lesion_map.map_and_features(folded)
+        maps = out.reshape(n, -1, out.shape[1], out.shape[2], out.shape[3])
+        return maps, features.reshape(n, -1, features.shape[1]).mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.amax(self.maps(x), dim=(1, 3, 4))
+
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the volume's features, its slices' averaged (novelty checks)."""
+        maps, features = self._maps_and_features(x)
+        return torch.amax(maps, dim=(1, 3, 4)), features
 
 
 class ChestXRMapNet(_MapNet):
@@ -222,3 +246,8 @@ class ChestXRMapNet(_MapNet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.amax(self.maps(x), dim=(2, 3))
+
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the image's features (novelty checks)."""
+        maps, features = self.lesion_map.map_and_features(x)
+        return torch.amax(maps, dim=(2, 3)), features

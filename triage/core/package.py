@@ -80,7 +80,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+
+from triage.core.novelty import Novelty, NoveltyError
+from triage.core.novelty import read as read_novelty
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +235,9 @@ class ModelCard:
     # min_studies): the positive rate a reading center should see, not the validation split's
     # 50/50, which says nothing about how often a finding turns up in practice.
     monitoring: Mapping[str, Any] = field(default_factory=dict)
+    # The novelty record (``triage.core.novelty``): its file, sha256 and how it was fitted;
+    # empty for a package without one.
+    novelty: Mapping[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -376,6 +383,7 @@ class _CardParser:
             ),
             weights=self.weights(self.required(data, "weights", "weights")),
             monitoring=self.monitoring(data.get("monitoring", {})),
+            novelty=self.novelty(data.get("novelty", {})),
             raw=copy.deepcopy(data),
         )
 
@@ -508,6 +516,18 @@ class _CardParser:
             self.integer(data["min_studies"], "monitoring.min_studies")
         return copy.deepcopy(data)
 
+    def novelty(self, value: Any) -> dict[str, Any]:
+        data = self.mapping(value, "novelty")
+        if not data:
+            return {}
+        name = self.text(self.required(data, "file", "novelty.file"), "novelty.file")
+        if Path(name).name != name:
+            raise self.fail("novelty.file", f"must be a file name in the package, got {name!r}")
+        sha256 = self.required(data, "sha256", "novelty.sha256")
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+            raise self.fail("novelty.sha256", f"must be 64 hexadecimal digits, got {sha256!r}")
+        return copy.deepcopy(data)
+
     def weights(self, value: Any) -> WeightsSpec:
         data = self.mapping(value, "weights")
         fmt = self.text(self.required(data, "format", "weights.format"), "weights.format")
@@ -609,6 +629,7 @@ class LoadedModel:
     module: torch.nn.Module
     weights_sha256: str
     directory: Path
+    novelty: Novelty | None = None
 
     @property
     def name(self) -> str:
@@ -624,6 +645,13 @@ class LoadedModel:
         The module's logits (N, n_findings) are calibrated as the card says, then put through
         a sigmoid; all under ``torch.inference_mode()``.
         """
+        return self.predict_with_novelty(batch)[0]
+
+    def predict_with_novelty(
+        self, batch: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], np.ndarray | None]:
+        """``predict``'s probabilities, and each study's novelty distance (None without a
+        novelty record), from one forward pass."""
         if not isinstance(batch, torch.Tensor):
             raise TypeError(f"batch must be a torch.Tensor, got {type(batch).__name__}")
         expected = self.card.input.example_shape()
@@ -638,8 +666,13 @@ class LoadedModel:
                 f"{self.card.input.channels} channels, got shape {tuple(batch.shape)}"
             )
         n_findings = len(self.card.findings)
+        distances = None
         with torch.inference_mode():
-            logits = self.module(batch.to(torch.float32))
+            if self.novelty is None:
+                logits = self.module(batch.to(torch.float32))
+            else:
+                logits, features = self.module.logits_and_features(batch.to(torch.float32))
+                distances = self.novelty.distance(features.double().numpy())
             if not isinstance(logits, torch.Tensor) or logits.shape != (batch.shape[0], n_findings):
                 shape = (
                     tuple(logits.shape)
@@ -653,7 +686,8 @@ class LoadedModel:
                     f"({batch.shape[0]}, {n_findings}) were expected",
                 )
             probabilities = torch.sigmoid(calibrate_logits(logits.float(), self.card.calibration))
-        return {code: probabilities[:, i] for i, code in enumerate(self.card.finding_codes)}
+        by_code = {code: probabilities[:, i] for i, code in enumerate(self.card.finding_codes)}
+        return by_code, distances
 
     def summary(self) -> dict[str, Any]:
         """What an admin page shows about a loaded package."""
@@ -721,11 +755,13 @@ def load_package(
     *,
     allowed_prefixes: Sequence[str] = DEFAULT_ALLOWED_PREFIXES,
     smoke_test: bool = True,
+    novelty: bool = True,
 ) -> LoadedModel:
     """Validate and load one package; raises PackageError saying what is wrong.
 
     With ``smoke_test`` the model is run once on zeros shaped as the card's input says, so a
     package whose outputs do not match its findings is refused at load rather than mid-triage.
+    Without ``novelty`` the card's novelty record is left unread (to fit a new one).
     """
     directory = Path(directory)
     card = ModelCard.from_file(directory / CARD_FILENAME)
@@ -771,7 +807,10 @@ def load_package(
             module = torch.export.load(io.BytesIO(data)).module()
 
     _check_calibration_record(directory, card)
-    loaded = LoadedModel(card=card, module=module, weights_sha256=actual, directory=directory)
+    record = _novelty_record(directory, card, module) if novelty else None
+    loaded = LoadedModel(
+        card=card, module=module, weights_sha256=actual, directory=directory, novelty=record
+    )
     if smoke_test:
         with _failing_as(
             directory, f"the model failed on an input of shape {card.input.example_shape()}"
@@ -866,6 +905,35 @@ def _check_calibration_record(directory: Path, card: ModelCard) -> None:
         raise PackageError(directory, f"{name} and model.json disagree on the temperature")
     if record.get("thresholds") != card.thresholds:
         raise PackageError(directory, f"{name} and model.json disagree on the thresholds")
+
+
+def _novelty_record(directory: Path, card: ModelCard, module: torch.nn.Module) -> Novelty | None:
+    """The card's novelty record, pinned like the weights; None for a card without one."""
+    name = card.novelty.get("file")
+    if not name:
+        return None
+    path = directory / str(name)
+    if not path.is_file():
+        raise PackageError(directory, f"novelty record {name} is missing")
+    if not callable(getattr(module, "logits_and_features", None)):
+        raise PackageError(
+            directory,
+            f"the card names a novelty record but {type(module).__name__} has no "
+            "logits_and_features(): the record cannot be used with this network",
+        )
+    with _failing_as(directory, f"cannot read novelty record {name}"):
+        data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != card.novelty.get("sha256"):
+        raise PackageError(
+            directory,
+            f"novelty record {name} has sha256 {actual}, model.json pins "
+            f"{card.novelty.get('sha256')}: refusing to load",
+        )
+    try:
+        return read_novelty(data)
+    except NoveltyError as exc:
+        raise PackageError(directory, f"novelty record {name}: {exc}") from exc
 
 
 # --- writing -------------------------------------------------------------------------------

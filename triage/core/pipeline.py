@@ -31,7 +31,14 @@ from triage.core.preprocess import (
     require_series,
     window,
 )
-from triage.core.quality import InputCheck, head_ct_checks, radiograph_checks, verdict
+from triage.core.quality import (
+    LOW_CONFIDENCE,
+    NOT_APPLICABLE,
+    InputCheck,
+    head_ct_checks,
+    radiograph_checks,
+    verdict,
+)
 
 # The selection rule for each kind of input; modality and body part come from the model card.
 BASE_RULES = {"ct-volume": CT_HEAD, "radiograph": CHEST_RADIOGRAPH}
@@ -99,6 +106,29 @@ def prepare_input(
     return prepared, []
 
 
+def _record_checks(outcome: RunOutcome, checks: list[InputCheck]) -> None:
+    """Every failed check, and the one that decides the run's status under the key the case
+    page reads ("AI not applied: ...")."""
+    outcome.detail["input_checks"] = [c.as_dict() for c in checks]
+    status, _reason = verdict(checks)
+    outcome.detail["input_check"] = next(c for c in checks if c.severity == status).as_dict()
+
+
+def _novelty_checks(outcome: RunOutcome, distance: float, limit: float) -> list[InputCheck]:
+    """The novelty distance, kept with the run; a failed check past the package's limit."""
+    outcome.detail["novelty"] = {"distance": round(distance, 2), "limit": round(limit, 2)}
+    if distance <= limit:
+        return []
+    return [
+        InputCheck(
+            "unfamiliar",
+            LOW_CONFIDENCE,
+            f"unlike the studies this model was validated on (novelty distance {distance:.1f}, "
+            f"limit {limit:.1f}): its score is kept for the record and flags nothing",
+        )
+    ]
+
+
 def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome:
     card = model.card
     started = time.perf_counter()
@@ -115,17 +145,16 @@ def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome
         outcome.sop_instance_uids = list(prepared.sop_instance_uids)
         outcome.detail = {"selection": selected.reason, "notes": list(prepared.notes)[:20],
                           "rejected": [list(r) for r in selected.rejected][:20]}  # fmt: skip
+        if checks and verdict(checks)[0] == NOT_APPLICABLE:
+            _record_checks(outcome, checks)
+            raise NotApplicable(verdict(checks)[1], selected.rejected)
+        probabilities, distances = model.predict_with_novelty(
+            torch.from_numpy(prepared.array)[None]
+        )
+        if distances is not None:
+            checks += _novelty_checks(outcome, float(distances[0]), model.novelty.limit)
         if checks:
-            # Every failed check, and the one that decides the run's status under the key the
-            # case page reads ("AI not applied: ...").
-            outcome.detail["input_checks"] = [c.as_dict() for c in checks]
-            status, reason = verdict(checks)
-            outcome.detail["input_check"] = next(
-                c for c in checks if c.severity == status
-            ).as_dict()
-            if status == "not_applicable":
-                raise NotApplicable(reason, selected.rejected)
-        probabilities = model.predict(torch.from_numpy(prepared.array)[None])
+            _record_checks(outcome, checks)
     except NotApplicable as exc:
         outcome.status, outcome.reason = "not_applicable", exc.reason
         outcome.detail = {**outcome.detail, "rejected": [list(r) for r in exc.rejected][:20]}

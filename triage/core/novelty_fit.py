@@ -1,0 +1,175 @@
+"""Fit a package's novelty record (``triage.core.novelty``) and measure what it withholds.
+
+The record is fitted on studies drawn like the model's own validation data, through the
+hospital's path (series selection, preprocessing) as the worker sees them, and its limit is set
+on a second in-distribution set with seeds of its own. Then every source the card is measured
+on (``triage.core.shifted``) is run through the real pipeline (``run_model``) with the record in
+place, on the same seeds as the card's shifted-family figures, and the card records, per
+source, how many studies and how many true findings the check withheld and what the flags then
+are. The families play no part in fitting or in the limit.
+
+Imports no Django.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from triage.core import novelty
+from triage.core.metrics import sensitivity_specificity
+from triage.core.package import CARD_FILENAME, LoadedModel, load_package
+from triage.core.pipeline import prepare_input, rule_for, run_model
+from triage.core.preprocess import NotApplicable, PreprocessError, require_series
+from triage.core.shifted import shifted_sources
+
+# Marks the novelty record's streams: default_rng([seed, NOVELTY_STREAM, part, i]), apart from
+# training ([seed, split, i]) and validation ([seed, 7, family, i]) streams.
+NOVELTY_STREAM = 11
+FITTING, CALIBRATION = 0, 1
+# The card's shifted-family figures use default_rng([seed, 7, position, i]) (train.score_family).
+VALIDATION_STREAM = 7
+
+Progress = Callable[[str, int, int], None]
+
+
+def _features(model: LoadedModel, series: list[list]) -> np.ndarray | None:
+    """The model's pooled features for one study as the worker prepares it; None if the model
+    would not read it (not applicable, undecodable)."""
+    try:
+        selected = require_series(list(series), rule_for(model))
+        prepared, _checks = prepare_input(model.card.input, selected.datasets)
+    except (NotApplicable, PreprocessError):
+        return None
+    with torch.inference_mode():
+        _logits, features = model.module.logits_and_features(
+            torch.from_numpy(prepared.array)[None].to(torch.float32)
+        )
+    return features[0].double().numpy()
+
+
+def _draw_features(
+    model: LoadedModel, draw, n: int, seed: int, part: int, progress: Progress, label: str
+) -> np.ndarray:
+    rows = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, NOVELTY_STREAM, part, i])
+        row = _features(model, draw(rng, i % 2 == 1))
+        if row is not None:
+            rows.append(row)
+        progress(label, i + 1, n)
+    return np.array(rows)
+
+
+def measure_source(
+    model: LoadedModel, draw, n: int, seed: int, position: int, progress: Progress, label: str
+) -> dict[str, Any]:
+    """Run ``n`` studies of one source through ``run_model``: what the checks withheld, and the
+    flags (sensitivity/specificity) on every study, a withheld one counting as not flagged."""
+    labels, flagged, flagged_before, unfamiliar, distances = [], [], [], [], []
+    finding = model.card.findings[0].code
+    for i in range(n):
+        positive = i % 2 == 0  # as train.score_family draws them
+        rng = np.random.default_rng([seed, VALIDATION_STREAM, position, i])
+        outcome = run_model(model, draw(rng, positive))
+        labels.append(positive)
+        flagged.append(bool(outcome.flags.get(finding)))
+        codes = {c["code"] for c in outcome.detail.get("input_checks", [])}
+        unfamiliar.append("unfamiliar" in codes)
+        # What the run would have flagged with every other check but this one.
+        speaks = outcome.status == "succeeded" or codes == {"unfamiliar"}
+        flagged_before.append(speaks and any(f.flagged for f in outcome.findings[:1]))
+        if "novelty" in outcome.detail:
+            distances.append(outcome.detail["novelty"]["distance"])
+        progress(label, i + 1, n)
+    y, withheld = np.array(labels), np.array(unfamiliar)
+    rates = sensitivity_specificity(y, np.array(flagged, dtype=float), 0.5)
+    before = sensitivity_specificity(y, np.array(flagged_before, dtype=float), 0.5)
+    return {
+        "n": n,
+        "withheld": int(withheld.sum()),
+        "withheld_positives": int((y & withheld).sum()),
+        "withheld_negatives": int((~y & withheld).sum()),
+        "distance_median": round(float(np.median(distances)), 2) if distances else None,
+        "sensitivity": _rounded(rates["sensitivity"]),
+        "specificity": _rounded(rates["specificity"]),
+        "sensitivity_ci95": rates["sensitivity_ci95"],
+        "specificity_ci95": rates["specificity_ci95"],
+        "without_novelty": {
+            "sensitivity": _rounded(before["sensitivity"]),
+            "specificity": _rounded(before["specificity"]),
+        },
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def fit_package(
+    directory: Path,
+    *,
+    source: str = "simulator",
+    n_fitting: int = 300,
+    n_calibration: int = 200,
+    n_family: int = 200,
+    seed: int = 0,
+    progress: Progress = lambda label, current, total: None,
+) -> dict[str, Any]:
+    """Fit ``directory``'s novelty record, write it, pin it in the card, measure every source.
+
+    Returns the card's new ``novelty`` section.
+    """
+    directory = Path(directory)
+    # Fitted without any record in place, whatever the card named before.
+    bare = load_package(directory, smoke_test=False, novelty=False)
+    sources = shifted_sources(bare.card.name)
+    if source not in sources:
+        raise ValueError(f"unknown source {source!r}; this model's sources: {', '.join(sources)}")
+    if not callable(getattr(bare.module, "logits_and_features", None)):
+        raise ValueError(f"{type(bare.module).__name__} has no logits_and_features()")
+    description, draw = sources[source]
+    fitting = _draw_features(bare, draw, n_fitting, seed, FITTING, progress, "fitting")
+    calibration = _draw_features(bare, draw, n_calibration, seed, CALIBRATION, progress,
+                                 "calibration")  # fmt: skip
+    record, measured = novelty.fit(fitting, calibration)
+    path = novelty.write(record, directory)
+    section = {
+        "file": path.name,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "fitted_on": (
+            f"{source}: {description}; fitting default_rng([{seed}, {NOVELTY_STREAM}, "
+            f"{FITTING}, i]), calibration default_rng([{seed}, {NOVELTY_STREAM}, {CALIBRATION}, "
+            "i]), half positive, unlabelled use"
+        ),
+        **measured,
+        "features_from": "the network's pooled features before its output (logits_and_features)",
+        "sources": {},
+    }
+    _write_card_section(directory, section)
+    checked = load_package(directory)
+    for position, (name, (_description, source_draw)) in enumerate(sources.items()):
+        section["sources"][name] = measure_source(
+            checked, source_draw, n_family, seed, position, progress, name
+        )
+    section["sources_drawn"] = (
+        f"{n_family} studies per source, default_rng([{seed}, {VALIDATION_STREAM}, position, i]) "
+        "as the card's shifted-family figures; flags counted on every study, a withheld one as "
+        "not flagged"
+    )
+    _write_card_section(directory, section)
+    load_package(directory)  # the written package loads, record and all
+    return section
+
+
+def _write_card_section(directory: Path, section: dict[str, Any]) -> None:
+    card_path = directory / CARD_FILENAME
+    data = json.loads(card_path.read_text(encoding="utf-8"))
+    data["novelty"] = section
+    card_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
