@@ -109,6 +109,25 @@ def model_card_summary(card: dict) -> dict:
             key=lambda row: row["family"],
         ),
         "monitoring": card.get("monitoring") or {},
+        "novelty": _novelty_summary(card.get("novelty")),
+    }
+
+
+def _novelty_summary(section) -> dict:
+    """The card's novelty record as a manager reads it: the rule, and per validation source
+    how many studies (and true findings) it withheld; empty for a card without one."""
+    if not isinstance(section, dict) or not section.get("file"):
+        return {}
+    sources = section.get("sources") if isinstance(section.get("sources"), dict) else {}
+    return {
+        "rule": section.get("rule", ""),
+        "limit": section.get("limit"),
+        "fitted_on": section.get("fitted_on", ""),
+        "sources": [
+            {"source": name, **figures}
+            for name, figures in sorted(sources.items())
+            if isinstance(figures, dict)
+        ],
     }
 
 

@@ -110,3 +110,27 @@ def test_only_managers_see_it_and_an_unknown_version_is_404(radiologist, manager
     assert _as(manager).get("/ai/models/head-ct-ich/9.9.9/").status_code == 404
     listing = _as(manager).get("/ai/models/").content.decode()
     assert 'href="/ai/models/head-ct-ich/1.0.0/"' in listing
+
+
+def test_the_page_shows_what_the_novelty_record_withholds_per_source(manager, settings):
+    """The chest card's novelty record: its limit and rule, and per validation source how many
+    studies and true findings it withheld (a head card without one says so)."""
+    settings.TRIAGE_MODEL_DIRS = []
+    chest = json.loads((SHIPPED_CARD.parents[1] / "cxr-pneumothorax" / "model.json").read_text())
+    model_version(name="cxr-pneumothorax", version="1.0.0", monitoring=None, **{
+        k: v for k, v in chest.items() if k not in ("name", "version", "monitoring")
+    })  # fmt: skip
+    html = _as(manager).get("/ai/models/cxr-pneumothorax/1.0.0/").content.decode()
+    table = html.split('id="novelty"')[1].split("</table>")[0]
+    for source, figures in chest["novelty"]["sources"].items():
+        row = (
+            f'<tr><td>{source}</td><td class="num">{figures["n"]}</td>'
+            f'<td class="num">{figures["withheld"]}</td>'
+            f'<td class="num">{figures["withheld_positives"]}</td>'
+        )
+        assert row in table
+    assert str(chest["novelty"]["limit"]) in html
+    assert "Largest Mahalanobis distance".lower() in html.lower()
+    model_version(version="1.0.0", monitoring=None)
+    head = _as(manager).get(PAGE).content.decode()
+    assert "has no novelty record" in head

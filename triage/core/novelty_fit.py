@@ -28,11 +28,14 @@ from triage.core.package import CARD_FILENAME, LoadedModel, load_package
 from triage.core.pipeline import prepare_input, rule_for, run_model
 from triage.core.preprocess import NotApplicable, PreprocessError, require_series
 from triage.core.shifted import shifted_sources
+from triage.core.train import RECIPES, make_example, windowed
 
 # Marks the novelty record's streams: default_rng([seed, NOVELTY_STREAM, part, i]), apart from
 # training ([seed, split, i]) and validation ([seed, 7, family, i]) streams.
 NOVELTY_STREAM = 11
 FITTING, CALIBRATION = 0, 1
+# The source that is the recipe's own generator (for a version this code trained).
+TRAINING = "training"
 # The card's shifted-family figures use default_rng([seed, 7, position, i]) (train.score_family).
 VALIDATION_STREAM = 7
 
@@ -54,17 +57,48 @@ def _features(model: LoadedModel, series: list[list]) -> np.ndarray | None:
     return features[0].double().numpy()
 
 
+def _training_features(model: LoadedModel, recipe, rng, positive: bool) -> np.ndarray:
+    """Features of one phantom of the recipe's own generator, prepared as the training code
+    prepares them (``make_example``: the worker's framing and presentation, then ``windowed``)."""
+    example = make_example(recipe, rng, positive=positive)
+    with torch.inference_mode():
+        _logits, features = model.module.logits_and_features(windowed(recipe, example.x)[None])
+    return features[0].double().numpy()
+
+
 def _draw_features(
-    model: LoadedModel, draw, n: int, seed: int, part: int, progress: Progress, label: str
+    model: LoadedModel, source: str, n: int, seed: int, part: int, progress: Progress
 ) -> np.ndarray:
+    label = ("fitting", "calibration")[part]
+    recipe = _recipe_for(model) if source == TRAINING else None
+    draw = None if recipe else shifted_sources(model.card.name)[source][1]
     rows = []
     for i in range(n):
         rng = np.random.default_rng([seed, NOVELTY_STREAM, part, i])
-        row = _features(model, draw(rng, i % 2 == 1))
+        if recipe is not None:
+            row = _training_features(model, recipe, rng, i % 2 == 1)
+        else:
+            row = _features(model, draw(rng, i % 2 == 1))
         if row is not None:
             rows.append(row)
         progress(label, i + 1, n)
     return np.array(rows)
+
+
+def _recipe_for(model: LoadedModel):
+    recipe = RECIPES.get(model.card.name)
+    if recipe is None or recipe.version != model.card.version:
+        raise ValueError(
+            f"{model.card.name} {model.card.version} was not trained by this code's recipe "
+            f"(which makes version {getattr(recipe, 'version', '-')}): fit it on another source"
+        )
+    return recipe
+
+
+def _source_description(model: LoadedModel, source: str) -> str:
+    if source == TRAINING:
+        return f"phantoms of the recipe that trained {model.card.version} (make_example)"
+    return shifted_sources(model.card.name)[source][0]
 
 
 def measure_source(
@@ -130,14 +164,15 @@ def fit_package(
     # Fitted without any record in place, whatever the card named before.
     bare = load_package(directory, smoke_test=False, novelty=False)
     sources = shifted_sources(bare.card.name)
-    if source not in sources:
-        raise ValueError(f"unknown source {source!r}; this model's sources: {', '.join(sources)}")
+    if source != TRAINING and source not in sources:
+        raise ValueError(
+            f"unknown source {source!r}; this model's sources: {TRAINING}, {', '.join(sources)}"
+        )
     if not callable(getattr(bare.module, "logits_and_features", None)):
         raise ValueError(f"{type(bare.module).__name__} has no logits_and_features()")
-    description, draw = sources[source]
-    fitting = _draw_features(bare, draw, n_fitting, seed, FITTING, progress, "fitting")
-    calibration = _draw_features(bare, draw, n_calibration, seed, CALIBRATION, progress,
-                                 "calibration")  # fmt: skip
+    description = _source_description(bare, source)
+    fitting = _draw_features(bare, source, n_fitting, seed, FITTING, progress)
+    calibration = _draw_features(bare, source, n_calibration, seed, CALIBRATION, progress)
     record, measured = novelty.fit(fitting, calibration)
     path = novelty.write(record, directory)
     section = {
