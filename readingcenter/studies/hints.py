@@ -135,19 +135,23 @@ GATHER_SECONDS = 0.05
 def _send_forever() -> None:
     global _in_flight
     sender = _SenderLayer()
+    last_trip = -GATHER_SECONDS
     while True:
         batch, taken = dict(_outbox.get()), 1
-        # Whatever else comes within GATHER_SECONDS goes in the same trip: a worker draining
-        # a backlog announces a delivery every few milliseconds, and a trip per hint cost it
-        # a third of its CPU. The pages debounce their refetches longer than this anyway.
-        until = time.monotonic() + GATHER_SECONDS
+        # A hint after a quiet spell goes at once (a claim reaches the other readers' pages in
+        # milliseconds). In a stream, what comes until GATHER_SECONDS after the last trip
+        # goes in the next one: a worker draining a backlog announces a delivery every few
+        # milliseconds, and a trip per hint cost it a third of its CPU.
+        until = last_trip + GATHER_SECONDS
         with contextlib.suppress(queue.Empty):
-            while (left := until - time.monotonic()) > 0:
-                batch.update(_outbox.get(timeout=left))
+            while True:
+                left = until - time.monotonic()
+                batch.update(_outbox.get(timeout=left) if left > 0 else _outbox.get_nowait())
                 taken += 1
         try:
             sender.send(batch)
         finally:
+            last_trip = time.monotonic()
             with _idle:
                 _in_flight -= taken
                 _idle.notify_all()
