@@ -829,3 +829,19 @@ def test_prepare_ct_volume_refuses_mixed_series_and_non_ct():
         prepare_ct_volume(mr)
     with pytest.raises(PreprocessError, match="no slices"):
         prepare_ct_volume([])
+
+
+def test_a_real_chest_cr_with_its_image_type_written_with_spaces_is_read_and_not_flagged():
+    """GDCM's sample CR (a real chest) writes ImageType "ORIGINAL PRIMARY", spaces for the
+    backslash: it was refused as "not ORIGINAL". It is read now, and the shipped chest model,
+    whose novelty record finds it close enough to its validation data, does not flag it."""
+    from triage.core.package import load_package
+    from triage.core.pipeline import run_model
+
+    ds = pydicom.dcmread(CHEST_CR)
+    assert str(ds.ImageType) == "ORIGINAL PRIMARY"
+    model = load_package(Path(__file__).resolve().parents[2] / "triage/packages/cxr-pneumothorax")
+    outcome = run_model(model, [[ds]])
+    assert outcome.status == "succeeded", outcome.reason
+    assert outcome.detail["novelty"]["distance"] <= outcome.detail["novelty"]["limit"]
+    assert not any(outcome.flags.values())

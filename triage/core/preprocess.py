@@ -623,6 +623,10 @@ def _image_type_problem(ds: Dataset) -> str:
     if value is None or value == "":
         return ""
     values = [str(v).strip().upper() for v in (value if isinstance(value, MultiValue) else [value])]
+    if len(values) == 1 and " " in values[0]:
+        # Written with spaces for backslashes, as some older modalities did (GDCM's sample CR
+        # of a real chest says "ORIGINAL PRIMARY"): the same values, one wrong separator.
+        values = values[0].split()
     shown = "\\".join(values)
     if values[0] != "ORIGINAL":
         return f"ImageType {shown} is not ORIGINAL"
