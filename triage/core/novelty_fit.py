@@ -122,7 +122,7 @@ def measure_source(
         if "novelty" in outcome.detail:
             distances.append(outcome.detail["novelty"]["distance"])
         progress(label, i + 1, n)
-    y, withheld = np.array(labels), np.array(unfamiliar)
+    y, withheld = np.array(labels, dtype=bool), np.array(unfamiliar, dtype=bool)
     rates = sensitivity_specificity(y, np.array(flagged, dtype=float), 0.5)
     before = sensitivity_specificity(y, np.array(flagged_before, dtype=float), 0.5)
     return {
@@ -190,6 +190,8 @@ def fit_package(
     _write_card_section(directory, section)
     checked = load_package(directory)
     for position, (name, (_description, source_draw)) in enumerate(sources.items()):
+        if n_family < 1:
+            break
         section["sources"][name] = measure_source(
             checked, source_draw, n_family, seed, position, progress, name
         )
@@ -208,3 +210,26 @@ def _write_card_section(directory: Path, section: dict[str, Any]) -> None:
     data = json.loads(card_path.read_text(encoding="utf-8"))
     data["novelty"] = section
     card_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _rate(value: float | None) -> str:
+    return "  -  " if value is None else f"{value:.3f}"
+
+
+def novelty_table(section: dict[str, Any]) -> list[str]:
+    """Per source: studies, withheld (positives among them), median distance, the flags with
+    the record and without it."""
+    header = (
+        f"{'source':<12} {'n':>4} {'withheld':>8} {'of them +':>9} {'distance':>8}   "
+        f"{'sens':>5} {'spec':>5}   {'before: sens':>12} {'spec':>5}"
+    )
+    lines = [header, "-" * len(header)]
+    for name, r in section["sources"].items():
+        distance = "-" if r["distance_median"] is None else f"{r['distance_median']:.1f}"
+        lines.append(
+            f"{name:<12} {r['n']:>4} {r['withheld']:>8} {r['withheld_positives']:>9} "
+            f"{distance:>8}   {_rate(r['sensitivity']):>5} {_rate(r['specificity']):>5}   "
+            f"{_rate(r['without_novelty']['sensitivity']):>12} "
+            f"{_rate(r['without_novelty']['specificity']):>5}"
+        )
+    return lines

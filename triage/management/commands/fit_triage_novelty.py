@@ -18,30 +18,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from triage.core.novelty_fit import fit_package
+from triage.core.novelty_fit import fit_package, novelty_table
 from triage.core.package import PackageError
 from triage.management.commands.train_triage_model import progress_bar
-
-
-def _rate(value: float | None) -> str:
-    return "  -  " if value is None else f"{value:.3f}"
-
-
-def novelty_table(section: dict[str, Any]) -> list[str]:
-    header = (
-        f"{'source':<12} {'n':>4} {'withheld':>8} {'of them +':>9} {'distance':>8}   "
-        f"{'sens':>5} {'spec':>5}   {'before: sens':>12} {'spec':>5}"
-    )
-    lines = [header, "-" * len(header)]
-    for name, r in section["sources"].items():
-        distance = "-" if r["distance_median"] is None else f"{r['distance_median']:.1f}"
-        lines.append(
-            f"{name:<12} {r['n']:>4} {r['withheld']:>8} {r['withheld_positives']:>9} "
-            f"{distance:>8}   {_rate(r['sensitivity']):>5} {_rate(r['specificity']):>5}   "
-            f"{_rate(r['without_novelty']['sensitivity']):>12} "
-            f"{_rate(r['without_novelty']['specificity']):>5}"
-        )
-    return lines
 
 
 class Command(BaseCommand):

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from triage.core.novelty_fit import TRAINING, fit_package, novelty_table
 from triage.core.package import PackageError, load_package
 from triage.core.train import RECIPES, ProgressEvent, goal_text, train_model
 
@@ -183,6 +184,13 @@ class Command(BaseCommand):
             "--overwrite", action="store_true", help="replace an existing package of this name"
         )
         parser.add_argument(
+            "--novelty",
+            type=int,
+            default=300,
+            help="studies of the recipe's generator the novelty record is fitted on (two "
+            "thirds as many more set its limit; 0: no record)",
+        )
+        parser.add_argument(
             "--cache",
             type=Path,
             default=None,
@@ -224,6 +232,24 @@ class Command(BaseCommand):
         except (KeyError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
 
+        novelty_lines = []
+        if options["novelty"] > 0:
+            # After the card is written: fitted on the recipe's own phantoms, and every source
+            # the card reports is measured again with the record in place.
+            fitted = fit_package(
+                Path(summary["directory"]),
+                source=TRAINING,
+                n_fitting=options["novelty"],
+                n_calibration=max(1, options["novelty"] * 2 // 3),
+                n_family=recipe.n_family if options["family"] is None else options["family"],
+                seed=options["seed"],
+                progress=self._novelty_progress(printer),
+            )
+            novelty_lines = [
+                "",
+                f"  novelty record: limit {fitted['limit']:.2f} ({fitted['rule']})",
+                *(f"  {line}" for line in novelty_table(fitted)),
+            ]
         try:
             loaded = load_package(summary["directory"])
         except PackageError as exc:
@@ -247,6 +273,24 @@ class Command(BaseCommand):
             *auc_chart(summary),
             "",
             f"  {goal_text(loaded.card.validation['goal'])}",
+            *novelty_lines,
             f"  {loaded.card.label}",
         ]
         self.stdout.write("\n".join(lines))
+
+    def _novelty_progress(self, printer):
+        started = time.monotonic()
+
+        last = {"step": None}
+
+        def progress(label: str, current: int, total: int) -> None:
+            step = (label, 10 * current // max(total, 1))
+            if step == last["step"]:
+                return  # a line per tenth of each part
+            last["step"] = step
+            if printer is not None:
+                printer(ProgressEvent(stage="novelty", message=f"novelty {label:<12} "
+                        f"{progress_bar(current, total)} {current}/{total}",
+                        elapsed=time.monotonic() - started))  # fmt: skip
+
+        return progress
