@@ -887,18 +887,7 @@ def _check_calibration_record(directory: Path, card: ModelCard) -> None:
     name = card.calibration.get("file")
     if not name:
         return
-    path = directory / str(name)
-    if Path(str(name)).name != str(name) or not path.is_file():
-        raise PackageError(directory, f"calibration record {name} is missing")
-    with _failing_as(directory, f"cannot read calibration record {name}"):
-        data = path.read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != card.calibration.get("sha256"):
-        raise PackageError(
-            directory,
-            f"calibration record {name} has sha256 {actual}, model.json pins "
-            f"{card.calibration.get('sha256')}: refusing to load",
-        )
+    data = _pinned_file(directory, "calibration record", str(name), card.calibration.get("sha256"))
     with _failing_as(directory, f"calibration record {name} is not valid JSON"):
         record = json.loads(data)
     if record.get("temperature") != card.calibration.get("temperature"):
@@ -907,28 +896,33 @@ def _check_calibration_record(directory: Path, card: ModelCard) -> None:
         raise PackageError(directory, f"{name} and model.json disagree on the thresholds")
 
 
+def _pinned_file(directory: Path, what: str, name: str, pinned: str | None) -> bytes:
+    """The bytes of a file the card names and pins by sha256, hashed as read."""
+    path = directory / name
+    if Path(name).name != name or not path.is_file():
+        raise PackageError(directory, f"{what} {name} is missing")
+    with _failing_as(directory, f"cannot read {what} {name}"):
+        data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != pinned:
+        raise PackageError(
+            directory,
+            f"{what} {name} has sha256 {actual}, model.json pins {pinned}: refusing to load",
+        )
+    return data
+
+
 def _novelty_record(directory: Path, card: ModelCard, module: torch.nn.Module) -> Novelty | None:
     """The card's novelty record, pinned like the weights; None for a card without one."""
     name = card.novelty.get("file")
     if not name:
         return None
-    path = directory / str(name)
-    if not path.is_file():
-        raise PackageError(directory, f"novelty record {name} is missing")
+    data = _pinned_file(directory, "novelty record", str(name), card.novelty.get("sha256"))
     if not callable(getattr(module, "logits_and_features", None)):
         raise PackageError(
             directory,
             f"the card names a novelty record but {type(module).__name__} has no "
             "logits_and_features(): the record cannot be used with this network",
-        )
-    with _failing_as(directory, f"cannot read novelty record {name}"):
-        data = path.read_bytes()
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != card.novelty.get("sha256"):
-        raise PackageError(
-            directory,
-            f"novelty record {name} has sha256 {actual}, model.json pins "
-            f"{card.novelty.get('sha256')}: refusing to load",
         )
     try:
         return read_novelty(data)
