@@ -78,13 +78,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from triage.core.novelty import Novelty, NoveltyError
 from triage.core.novelty import read as read_novelty
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -652,6 +654,8 @@ class LoadedModel:
     ) -> tuple[dict[str, torch.Tensor], np.ndarray | None]:
         """``predict``'s probabilities, and each study's novelty distance (None without a
         novelty record), from one forward pass."""
+        import torch  # here, not at the top: the web and ingest processes never load it
+
         if not isinstance(batch, torch.Tensor):
             raise TypeError(f"batch must be a torch.Tensor, got {type(batch).__name__}")
         expected = self.card.input.example_shape()
@@ -729,6 +733,8 @@ def _entry_point_allowed(module_name: str, allowed_prefixes: Iterable[str]) -> b
 def _import_entry_point(
     entry_point: str, allowed_prefixes: Sequence[str], directory: Path
 ) -> type[torch.nn.Module]:
+    import torch  # here, not at the top: the web and ingest processes never load it
+
     module_name, _, class_name = entry_point.partition(":")
     if not _entry_point_allowed(module_name, allowed_prefixes):
         raise PackageError(
@@ -763,6 +769,8 @@ def load_package(
     package whose outputs do not match its findings is refused at load rather than mid-triage.
     Without ``novelty`` the card's novelty record is left unread (to fit a new one).
     """
+    import torch  # here, not at the top: the web and ingest processes never load it
+
     directory = Path(directory)
     card = ModelCard.from_file(directory / CARD_FILENAME)
     spec = card.weights
@@ -948,6 +956,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def _export(module: torch.nn.Module, example_input: torch.Tensor, input_spec: InputSpec) -> bytes:
     """torch.export the module in eval mode, batch (and free slice count) dynamic."""
+    import torch  # here, not at the top: the web and ingest processes never load it
+
     dynamic_dims = [0]
     if input_spec.kind == "ct-volume" and input_spec.slices is None:
         dynamic_dims.append(1)
@@ -991,6 +1001,8 @@ def write_package(
     pinned by sha256 in ``calibration``, like the weights; it must repeat the card's temperature
     and thresholds, so the loader can check that the two were made together.
     """
+    import torch  # here, not at the top: the web and ingest processes never load it
+
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     directory = Path(directory)

@@ -11,7 +11,6 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from pydicom.dataset import Dataset
 
 from triage.core.framing import frame_head
@@ -130,6 +129,8 @@ def _novelty_checks(outcome: RunOutcome, distance: float, limit: float) -> list[
 
 
 def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome:
+    import torch  # here, not at the top: the web and ingest processes never load it
+
     card = model.card
     started = time.perf_counter()
     outcome = RunOutcome(
