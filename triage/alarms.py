@@ -105,14 +105,23 @@ def _percent(value: float) -> str:
     return f"{value:.1%}" if value < 0.1 else f"{value:.0%}"
 
 
+def _counts(figures: WindowFigures, kind: str) -> tuple[int, int, float]:
+    """(studies, positives, rate) as the alarm records them. For a withheld alarm: the studies
+    the model was made for, those withheld among them, and their share."""
+    if kind == AlarmKind.WITHHELD:
+        return figures.judged, figures.low_confidence, figures.withheld_share or 0.0
+    return figures.studies, figures.positives, figures.rate or 0.0
+
+
 def _describe(version: ModelVersion, figures: WindowFigures, kind: str, exp: Expectations):
     """The alarm in words, in the active language (the record's: the center's default)."""
+    studies, positives, rate = _counts(figures, kind)
     return _alarm_text(
         version,
         window=figures.window,
-        studies=figures.studies,
-        positives=figures.positives,
-        rate=figures.rate or 0,
+        studies=studies,
+        positives=positives,
+        rate=rate,
         kind=kind,
         exp=exp,
     )
@@ -130,7 +139,24 @@ def _alarm_text(version, *, window, studies, positives, rate, kind, exp: Expecta
         "low": _percent(exp.low),
     }
     hour = window == AlarmWindow.HOUR
-    if kind == AlarmKind.HIGH:
+    if kind == AlarmKind.WITHHELD:
+        values["limit"] = _percent(exp.max_withheld_share)
+        said = (
+            _(
+                "%(version)s withheld %(positives)s of %(studies)s studies (%(rate)s) in the "
+                "last hour as unlike the studies it was validated on; above %(limit)s is an "
+                "alarm. A hospital's images may have changed (a new scanner or detector, other "
+                "settings): the model says nothing on them until it is validated on them."
+            )
+            if hour
+            else _(
+                "%(version)s withheld %(positives)s of %(studies)s studies (%(rate)s) in the "
+                "last 24 hours as unlike the studies it was validated on; above %(limit)s is "
+                "an alarm. A hospital's images may have changed (a new scanner or detector, "
+                "other settings): the model says nothing on them until it is validated on them."
+            )
+        )
+    elif kind == AlarmKind.HIGH:
         said = (
             _(
                 "%(version)s flagged %(positives)s of %(studies)s studies (%(rate)s) in the "
@@ -180,6 +206,7 @@ def _managers() -> list[User]:
 def _claim(version, figures, kind, expected, now, message) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING against the unique (version, window, kind, start):
     of any number of transactions trying, exactly one gets a row back."""
+    studies, positives, rate = _counts(figures, kind)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -192,7 +219,7 @@ def _claim(version, figures, kind, expected, now, message) -> int | None:
             """,  # noqa: S608 - the table name is ours, every value a parameter
             [
                 version.pk, figures.window, kind, window_start(figures.window, now), now,
-                figures.studies, figures.positives, figures.rate, expected.expected_positive_rate,
+                studies, positives, rate, expected.expected_positive_rate,
                 expected.alert_factor, expected.min_studies, expected.defaults_used, message,
             ],
         )  # fmt: skip
@@ -229,8 +256,8 @@ def model_alarm_fire(
                 "model_version": version.model_version,
                 "window": figures.window,
                 "kind": kind,
-                "studies": figures.studies,
-                "positives": figures.positives,
+                "studies": _counts(figures, kind)[0],
+                "positives": _counts(figures, kind)[1],
                 "expected_positive_rate": expected.expected_positive_rate,
                 "alert_factor": expected.alert_factor,
                 "min_studies": expected.min_studies,

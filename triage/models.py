@@ -212,6 +212,9 @@ class AlarmKind(models.TextChoices):
     HIGH = "high", _("Positive rate above its band")
     # Far fewer than expected: a model that may have gone quiet on real findings (a warning).
     LOW = "low", _("Positive rate below its band")
+    # Many of the studies it was made for withheld as unlike its validation data (the novelty
+    # check): a hospital's images have changed, and the model says nothing on them.
+    WITHHELD = "withheld", _("Studies withheld as unlike its validation data")
 
 
 class ModelAlarm(models.Model):

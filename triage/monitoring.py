@@ -88,6 +88,10 @@ class Expectations:
     min_studies: int
     # Which of the three came from the card (the page names the defaulted ones).
     from_card: tuple[str, ...] = ()
+    # The share of the studies it was made for that the novelty check may withhold before the
+    # managers hear of it. In validation it withholds none of the look it was fitted on, so a
+    # quarter is not noise: a hospital's images have changed.
+    max_withheld_share: float = 0.25
 
     @property
     def defaults_used(self) -> bool:
@@ -141,6 +145,24 @@ class WindowFigures:
     def rate(self) -> float | None:
         return self.positives / self.studies if self.studies else None
 
+    @property
+    def judged(self) -> int:
+        """Runs on studies the model was made for: scored, or withheld as low confidence."""
+        return self.studies + self.low_confidence
+
+    @property
+    def withheld_share(self) -> float | None:
+        return self.low_confidence / self.judged if self.judged else None
+
+    def too_many_withheld(self, expected: Expectations) -> bool:
+        """More than ``expected.max_withheld_share`` of enough studies withheld."""
+        share = self.withheld_share
+        return (
+            self.judged >= expected.min_studies
+            and share is not None
+            and share > expected.max_withheld_share
+        )
+
     def out_of_band(self, expected: Expectations) -> str | None:
         """AlarmKind.HIGH or LOW when the rate left its band over enough studies, else None."""
         if self.studies < expected.min_studies or self.rate is None:
@@ -187,6 +209,9 @@ class VersionMonitoring:
     @property
     def out_of_band(self) -> list[tuple[WindowFigures, str]]:
         found = [(w, w.out_of_band(self.expected)) for w in self.windows]
+        found += [
+            (w, AlarmKind.WITHHELD) for w in self.windows if w.too_many_withheld(self.expected)
+        ]
         return [(w, kind) for w, kind in found if kind]
 
     @property
