@@ -109,13 +109,15 @@ def _counts(figures: WindowFigures, kind: str) -> tuple[int, int, float]:
     """(studies, positives, rate) as the alarm records them. For a withheld alarm: the studies
     the model was made for, those withheld among them, and their share."""
     if kind == AlarmKind.WITHHELD:
-        return figures.judged, figures.low_confidence, figures.withheld_share or 0.0
+        return figures.made_for, figures.low_confidence, figures.withheld_share or 0.0
     return figures.studies, figures.positives, figures.rate or 0.0
 
 
-def _describe(version: ModelVersion, figures: WindowFigures, kind: str, exp: Expectations):
+def _describe(
+    version: ModelVersion, figures: WindowFigures, kind: str, exp: Expectations, counts
+) -> str:
     """The alarm in words, in the active language (the record's: the center's default)."""
-    studies, positives, rate = _counts(figures, kind)
+    studies, positives, rate = counts
     return _alarm_text(
         version,
         window=figures.window,
@@ -203,10 +205,10 @@ def _managers() -> list[User]:
     )
 
 
-def _claim(version, figures, kind, expected, now, message) -> int | None:
+def _claim(version, figures, kind, expected, now, message, counts) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING against the unique (version, window, kind, start):
     of any number of transactions trying, exactly one gets a row back."""
-    studies, positives, rate = _counts(figures, kind)
+    studies, positives, rate = counts
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -233,9 +235,10 @@ def model_alarm_fire(
     """Record the alarm and the managers' e-mails, once per (version, window, kind, hour or
     day); None when this window's alarm was already fired."""
     version, expected = monitoring.version, monitoring.expected
-    message = _describe(version, figures, kind, expected)
+    counts = _counts(figures, kind)
+    message = _describe(version, figures, kind, expected, counts)
     with transaction.atomic():
-        alarm_id = _claim(version, figures, kind, expected, now, message)
+        alarm_id = _claim(version, figures, kind, expected, now, message, counts)
         if alarm_id is None:
             return None
         managers = _managers()
@@ -256,8 +259,8 @@ def model_alarm_fire(
                 "model_version": version.model_version,
                 "window": figures.window,
                 "kind": kind,
-                "studies": _counts(figures, kind)[0],
-                "positives": _counts(figures, kind)[1],
+                "studies": counts[0],
+                "positives": counts[1],
                 "expected_positive_rate": expected.expected_positive_rate,
                 "alert_factor": expected.alert_factor,
                 "min_studies": expected.min_studies,

@@ -146,19 +146,19 @@ class WindowFigures:
         return self.positives / self.studies if self.studies else None
 
     @property
-    def judged(self) -> int:
+    def made_for(self) -> int:
         """Runs on studies the model was made for: scored, or withheld as low confidence."""
         return self.studies + self.low_confidence
 
     @property
     def withheld_share(self) -> float | None:
-        return self.low_confidence / self.judged if self.judged else None
+        return self.low_confidence / self.made_for if self.made_for else None
 
     def too_many_withheld(self, expected: Expectations) -> bool:
         """More than ``expected.max_withheld_share`` of enough studies withheld."""
         share = self.withheld_share
         return (
-            self.judged >= expected.min_studies
+            self.made_for >= expected.min_studies
             and share is not None
             and share > expected.max_withheld_share
         )

@@ -42,63 +42,63 @@ VALIDATION_STREAM = 7
 Progress = Callable[[str, int, int], None]
 
 
-def _features(model: LoadedModel, series: list[list]) -> np.ndarray | None:
-    """The model's pooled features for one study as the worker prepares it; None if the model
-    would not read it (not applicable, undecodable)."""
-    try:
-        selected = require_series(list(series), rule_for(model))
-        prepared, _checks = prepare_input(model.card.input, selected.datasets)
-    except (NotApplicable, PreprocessError):
-        return None
+def _pooled(model: LoadedModel, batch: torch.Tensor) -> np.ndarray:
+    """The network's pooled features for a batch of one, as the record is fitted on them."""
     with torch.inference_mode():
-        _logits, features = model.module.logits_and_features(
-            torch.from_numpy(prepared.array)[None].to(torch.float32)
+        _logits, features = model.module.logits_and_features(batch.to(torch.float32))
+    return features[0].double().numpy()
+
+
+def _features_of(model: LoadedModel, source: str) -> tuple[str, Callable]:
+    """(what the source is, ``features(rng, positive)``: one study's features, or None when
+    the model would not read it).
+
+    ``training`` draws the recipe's own phantoms prepared as the training code prepares them
+    (``make_example``: the worker's framing and presentation, then ``windowed``); any other
+    source draws DICOM series (``triage.core.shifted``) and prepares them as the worker does.
+    """
+    if source == TRAINING:
+        recipe = RECIPES.get(model.card.name)
+        if recipe is None or recipe.version != model.card.version:
+            raise ValueError(
+                f"{model.card.name} {model.card.version} was not trained by this code's recipe "
+                f"(which makes version {getattr(recipe, 'version', '-')}): fit it on another "
+                "source"
+            )
+
+        def from_recipe(rng, positive: bool) -> np.ndarray:
+            example = make_example(recipe, rng, positive=positive)
+            return _pooled(model, windowed(recipe, example.x)[None])
+
+        described = f"phantoms of the recipe that trained {model.card.version} (make_example)"
+        return described, from_recipe
+    sources = shifted_sources(model.card.name)
+    if source not in sources:
+        raise ValueError(
+            f"unknown source {source!r}; this model's sources: {TRAINING}, {', '.join(sources)}"
         )
-    return features[0].double().numpy()
+    description, draw = sources[source]
+
+    def from_series(rng, positive: bool) -> np.ndarray | None:
+        try:
+            selected = require_series(list(draw(rng, positive)), rule_for(model))
+            prepared, _checks = prepare_input(model.card.input, selected.datasets)
+        except (NotApplicable, PreprocessError):
+            return None
+        return _pooled(model, torch.from_numpy(prepared.array)[None])
+
+    return description, from_series
 
 
-def _training_features(model: LoadedModel, recipe, rng, positive: bool) -> np.ndarray:
-    """Features of one phantom of the recipe's own generator, prepared as the training code
-    prepares them (``make_example``: the worker's framing and presentation, then ``windowed``)."""
-    example = make_example(recipe, rng, positive=positive)
-    with torch.inference_mode():
-        _logits, features = model.module.logits_and_features(windowed(recipe, example.x)[None])
-    return features[0].double().numpy()
-
-
-def _draw_features(
-    model: LoadedModel, source: str, n: int, seed: int, part: int, progress: Progress
-) -> np.ndarray:
+def _draw_features(features, n: int, seed: int, part: int, progress: Progress) -> np.ndarray:
     label = ("fitting", "calibration")[part]
-    recipe = _recipe_for(model) if source == TRAINING else None
-    draw = None if recipe else shifted_sources(model.card.name)[source][1]
     rows = []
     for i in range(n):
-        rng = np.random.default_rng([seed, NOVELTY_STREAM, part, i])
-        if recipe is not None:
-            row = _training_features(model, recipe, rng, i % 2 == 1)
-        else:
-            row = _features(model, draw(rng, i % 2 == 1))
+        row = features(np.random.default_rng([seed, NOVELTY_STREAM, part, i]), i % 2 == 1)
         if row is not None:
             rows.append(row)
         progress(label, i + 1, n)
     return np.array(rows)
-
-
-def _recipe_for(model: LoadedModel):
-    recipe = RECIPES.get(model.card.name)
-    if recipe is None or recipe.version != model.card.version:
-        raise ValueError(
-            f"{model.card.name} {model.card.version} was not trained by this code's recipe "
-            f"(which makes version {getattr(recipe, 'version', '-')}): fit it on another source"
-        )
-    return recipe
-
-
-def _source_description(model: LoadedModel, source: str) -> str:
-    if source == TRAINING:
-        return f"phantoms of the recipe that trained {model.card.version} (make_example)"
-    return shifted_sources(model.card.name)[source][0]
 
 
 def measure_source(
@@ -118,7 +118,8 @@ def measure_source(
         unfamiliar.append("unfamiliar" in codes)
         # What the run would have flagged with every other check but this one.
         speaks = outcome.status == "succeeded" or codes == {"unfamiliar"}
-        flagged_before.append(speaks and any(f.flagged for f in outcome.findings[:1]))
+        scored = next((f.flagged for f in outcome.findings if f.code == finding), False)
+        flagged_before.append(speaks and scored)
         if "novelty" in outcome.detail:
             distances.append(outcome.detail["novelty"]["distance"])
         progress(label, i + 1, n)
@@ -163,16 +164,11 @@ def fit_package(
     directory = Path(directory)
     # Fitted without any record in place, whatever the card named before.
     bare = load_package(directory, smoke_test=False, novelty=False)
-    sources = shifted_sources(bare.card.name)
-    if source != TRAINING and source not in sources:
-        raise ValueError(
-            f"unknown source {source!r}; this model's sources: {TRAINING}, {', '.join(sources)}"
-        )
     if not callable(getattr(bare.module, "logits_and_features", None)):
         raise ValueError(f"{type(bare.module).__name__} has no logits_and_features()")
-    description = _source_description(bare, source)
-    fitting = _draw_features(bare, source, n_fitting, seed, FITTING, progress)
-    calibration = _draw_features(bare, source, n_calibration, seed, CALIBRATION, progress)
+    description, features = _features_of(bare, source)
+    fitting = _draw_features(features, n_fitting, seed, FITTING, progress)
+    calibration = _draw_features(features, n_calibration, seed, CALIBRATION, progress)
     record, measured = novelty.fit(fitting, calibration)
     path = novelty.write(record, directory)
     section = {
@@ -189,7 +185,9 @@ def fit_package(
     }
     _write_card_section(directory, section)
     checked = load_package(directory)
-    for position, (name, (_description, source_draw)) in enumerate(sources.items()):
+    for position, (name, (_description, source_draw)) in enumerate(
+        shifted_sources(bare.card.name).items()
+    ):
         if n_family < 1:
             break
         section["sources"][name] = measure_source(

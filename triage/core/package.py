@@ -525,10 +525,14 @@ class _CardParser:
         name = self.text(self.required(data, "file", "novelty.file"), "novelty.file")
         if Path(name).name != name:
             raise self.fail("novelty.file", f"must be a file name in the package, got {name!r}")
-        sha256 = self.required(data, "sha256", "novelty.sha256")
-        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
-            raise self.fail("novelty.sha256", f"must be 64 hexadecimal digits, got {sha256!r}")
-        return copy.deepcopy(data)
+        sha256 = self.sha256(self.required(data, "sha256", "novelty.sha256"), "novelty.sha256")
+        return {**copy.deepcopy(data), "sha256": sha256}
+
+    def sha256(self, value: Any, where: str) -> str:
+        """A pin: 64 hexadecimal digits, compared in lower case."""
+        if not isinstance(value, str) or not _SHA256.fullmatch(value):
+            raise self.fail(where, f"must be 64 hexadecimal digits, got {value!r}")
+        return value.lower()
 
     def weights(self, value: Any) -> WeightsSpec:
         data = self.mapping(value, "weights")
@@ -542,9 +546,7 @@ class _CardParser:
             )
         sha256 = data.get("sha256") or None
         if sha256 is not None:
-            if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
-                raise self.fail("weights.sha256", f"must be 64 hexadecimal digits, got {sha256!r}")
-            sha256 = sha256.lower()
+            sha256 = self.sha256(sha256, "weights.sha256")
         entry_point = None
         if fmt == "state_dict" or data.get("entry_point") is not None:
             entry_point = self.text(

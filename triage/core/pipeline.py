@@ -105,12 +105,15 @@ def prepare_input(
     return prepared, []
 
 
-def _record_checks(outcome: RunOutcome, checks: list[InputCheck]) -> None:
+def _record_checks(outcome: RunOutcome, checks: list[InputCheck]) -> tuple[str, str]:
     """Every failed check, and the one that decides the run's status under the key the case
-    page reads ("AI not applied: ...")."""
+    page reads ("AI not applied: ..."); returns the (status, reason) they give the run."""
+    if not checks:
+        return "succeeded", ""
     outcome.detail["input_checks"] = [c.as_dict() for c in checks]
-    status, _reason = verdict(checks)
+    status, reason = verdict(checks)
     outcome.detail["input_check"] = next(c for c in checks if c.severity == status).as_dict()
+    return status, reason
 
 
 def _novelty_checks(outcome: RunOutcome, distance: float, limit: float) -> list[InputCheck]:
@@ -146,16 +149,16 @@ def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome
         outcome.sop_instance_uids = list(prepared.sop_instance_uids)
         outcome.detail = {"selection": selected.reason, "notes": list(prepared.notes)[:20],
                           "rejected": [list(r) for r in selected.rejected][:20]}  # fmt: skip
-        if checks and verdict(checks)[0] == NOT_APPLICABLE:
-            _record_checks(outcome, checks)
-            raise NotApplicable(verdict(checks)[1], selected.rejected)
+        decided = _record_checks(outcome, checks)
+        if decided[0] == NOT_APPLICABLE:
+            raise NotApplicable(decided[1], selected.rejected)
         probabilities, distances = model.predict_with_novelty(
             torch.from_numpy(prepared.array)[None]
         )
         if distances is not None:
-            checks += _novelty_checks(outcome, float(distances[0]), model.novelty.limit)
-        if checks:
-            _record_checks(outcome, checks)
+            unfamiliar = _novelty_checks(outcome, float(distances[0]), model.novelty.limit)
+            if unfamiliar:
+                decided = _record_checks(outcome, [*checks, *unfamiliar])
     except NotApplicable as exc:
         outcome.status, outcome.reason = "not_applicable", exc.reason
         outcome.detail = {**outcome.detail, "rejected": [list(r) for r in exc.rejected][:20]}
@@ -168,7 +171,7 @@ def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome
     else:
         # Checks that failed without making the model inapplicable: the scores are kept for the
         # record, and the run flags nothing (RunOutcome.flags).
-        outcome.status, outcome.reason = verdict(checks) if checks else ("succeeded", "")
+        outcome.status, outcome.reason = decided
         outcome.findings = [
             FindingResult(f.code, f.display, float(probabilities[f.code][0]), f.threshold)
             for f in card.findings

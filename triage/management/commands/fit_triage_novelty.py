@@ -11,7 +11,6 @@ fitted.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from triage.core.novelty_fit import fit_package, novelty_table
 from triage.core.package import PackageError
-from triage.management.commands.train_triage_model import progress_bar
+from triage.management.commands.train_triage_model import ProgressPrinter, novelty_progress
 
 
 class Command(BaseCommand):
@@ -50,23 +49,6 @@ class Command(BaseCommand):
         )
         if not (directory / "model.json").is_file():
             raise CommandError(f"no model package at {directory}: name one with --package")
-        started = time.monotonic()
-        tty = self.stderr.isatty()
-        last = {"label": None, "tenth": -1}
-
-        def progress(label: str, current: int, total: int) -> None:
-            tenth = 10 * current // max(total, 1)
-            if not tty and label == last["label"] and tenth == last["tenth"]:
-                return
-            last.update(label=label, tenth=tenth)
-            text = (
-                f"{label:<12} {progress_bar(current, total)} {current}/{total}  "
-                f"{time.monotonic() - started:.0f}s"
-            )
-            self.stderr.write(("\r" + text) if tty else text, ending="\n" if not tty or
-                              current == total else "")  # fmt: skip
-            self.stderr.flush()
-
         try:
             section = fit_package(
                 directory,
@@ -75,7 +57,7 @@ class Command(BaseCommand):
                 n_calibration=options["calibration"],
                 n_family=options["family"],
                 seed=options["seed"],
-                progress=progress,
+                progress=novelty_progress(ProgressPrinter(self.stderr)),
             )
         except (PackageError, ValueError) as exc:
             raise CommandError(f"{exc}; nothing was changed in the card") from exc

@@ -71,10 +71,12 @@ class ProgressPrinter:
 
     def __call__(self, event: ProgressEvent) -> None:
         clock = _clock(event.elapsed)
-        if event.stage == "data":
+        if event.stage in ("data", "novelty"):
+            # Drawing a split, or a part of fitting the novelty record: a bar per part.
             split = event.split.replace("_", "-")
             bar = progress_bar(event.current, event.total)
-            text = f"drawing {split:<11} {bar} {event.current}/{event.total}  {clock}"
+            verb = "drawing" if event.stage == "data" else "novelty"
+            text = f"{verb} {split:<11} {bar} {event.current}/{event.total}  {clock}"
             if event.current == 1:
                 self.next_share = 0.1
             share = event.current / max(event.total, 1)
@@ -91,6 +93,18 @@ class ProgressPrinter:
             self._line(f"training {share:>3}% done, loss {event.loss:.4f}  {clock}")
         else:
             self._line(f"{event.message}  {clock}" if event.message else f"{event.stage}  {clock}")
+
+
+def novelty_progress(printer: ProgressPrinter | None):
+    """``fit_package``'s progress (part, current, total) drawn by ``printer`` as a bar."""
+    started = time.monotonic()
+
+    def progress(label: str, current: int, total: int) -> None:
+        if printer is not None:
+            printer(ProgressEvent(stage="novelty", split=label, current=current, total=total,
+                                  elapsed=time.monotonic() - started))  # fmt: skip
+
+    return progress
 
 
 def progress_bar(current: int, total: int, width: int = 24) -> str:
@@ -243,7 +257,7 @@ class Command(BaseCommand):
                 n_calibration=max(1, options["novelty"] * 2 // 3),
                 n_family=recipe.n_family if options["family"] is None else options["family"],
                 seed=options["seed"],
-                progress=self._novelty_progress(printer),
+                progress=novelty_progress(printer),
             )
             novelty_lines = [
                 "",
@@ -277,20 +291,3 @@ class Command(BaseCommand):
             f"  {loaded.card.label}",
         ]
         self.stdout.write("\n".join(lines))
-
-    def _novelty_progress(self, printer):
-        started = time.monotonic()
-
-        last = {"step": None}
-
-        def progress(label: str, current: int, total: int) -> None:
-            step = (label, 10 * current // max(total, 1))
-            if step == last["step"]:
-                return  # a line per tenth of each part
-            last["step"] = step
-            if printer is not None:
-                printer(ProgressEvent(stage="novelty", message=f"novelty {label:<12} "
-                        f"{progress_bar(current, total)} {current}/{total}",
-                        elapsed=time.monotonic() - started))  # fmt: skip
-
-        return progress
