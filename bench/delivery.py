@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     bar_chart,
+    cpu_seconds,
     prepare_database,
     process_environment,
     stop_processes,
@@ -98,11 +99,6 @@ def pct(values: list[float], q: float) -> float:
     k = (len(ordered) - 1) * q
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the hospital's side ----------------------------------------------------------------------

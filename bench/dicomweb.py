@@ -40,6 +40,7 @@ import requests  # noqa: E402
 
 from bench.common import (  # noqa: E402
     bar_chart,
+    cpu_seconds,
     prepare_database,
     process_environment,
     stop_processes,
@@ -115,12 +116,6 @@ def retrieve_all(endpoint: Endpoint, paths: list[str], concurrency: int) -> dict
         "mb_s": total / seconds / 1e6,
         "p50_ms": 1000 * statistics.median(latencies),
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_proxy(

@@ -41,6 +41,7 @@ from pydicom.uid import generate_uid  # noqa: E402
 
 from bench.common import (  # noqa: E402
     bar_chart,
+    cpu_seconds,
     prepare_database,
     process_environment,
     stop_processes,
@@ -279,12 +280,6 @@ def report(
         "ours_p95": ours,
         "follower_ms": follower_ms,
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def report_follower_cpu(pid: int, studies: int, at_start: float) -> float:

@@ -30,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 from bench.common import bar_chart, prepare_database, stop_processes  # noqa: E402
 from bench.worklist import (  # noqa: E402
     CLAIM_SQL,
-    free_tcp_port,
     pct,
     populate,
     reader_token,
     wait_for_port,
 )
+from readingcenter.pacs.orthanc_server import free_port  # noqa: E402
 
 DB_NAME = "readingcenter_bench_web_nodes"
 
@@ -45,9 +45,9 @@ def start_front(nodes: int, env: dict, work: Path):
     from readingcenter.demo.cluster import ClusterPorts, front_config, haproxy_binary
 
     ports = ClusterPorts(
-        front_http=free_tcp_port(),
-        front_dicom=free_tcp_port(),
-        web=tuple(free_tcp_port() for _ in range(nodes)),
+        front_http=free_port(),
+        front_dicom=free_port(),
+        web=tuple(free_port() for _ in range(nodes)),
         orthanc_http=(),
         orthanc_dicom=(),
     )

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import bar_chart, prepare_database  # noqa: E402
+from readingcenter.pacs.orthanc_server import free_port  # noqa: E402
 
 DB_NAME = "readingcenter_bench_worklist"
 # What the page shows, the same rows and columns (the study, hospital and reader joined), in
@@ -554,7 +555,7 @@ def bench_hint_latency(readers, env: dict, count: int) -> list[float]:
     from readingcenter.worklist import services
     from readingcenter.worklist.models import Case
 
-    port = free_tcp_port()
+    port = free_port()
     daphne = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/daphne"),
@@ -613,12 +614,6 @@ def bench_hint_latency(readers, env: dict, count: int) -> list[float]:
     finally:
         daphne.terminate()
         daphne.wait(10)
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:
