@@ -274,6 +274,52 @@ def test_an_existing_package_is_not_overwritten_without_asking(tmp_path):
     train_model("cxr-pneumothorax", out_dir=tmp_path, overwrite=True, **run)
 
 
+def test_fine_tuning_starts_from_a_package_and_says_so(tmp_path):
+    run = {"bootstrap": 20, "workers": 1}
+    parent = train_model("cxr-pneumothorax", out_dir=tmp_path / "a", overrides=TINY, **run)
+    parent_dir = Path(parent["directory"])
+    child = train_model(
+        "cxr-pneumothorax", out_dir=tmp_path / "b", init=parent_dir,
+        overrides={**TINY, "steps": 1, "lr": 1e-9, "version": "2.0.1"}, **run,
+    )  # fmt: skip
+    card = load_package(Path(child["directory"])).card
+    assert card.version == "2.0.1"
+    assert card.raw["training"]["initialised_from"] == {
+        "name": "cxr-pneumothorax",
+        "version": RECIPES["cxr-pneumothorax"].version,
+        "weights_sha256": parent["weights_sha256"],
+    }
+    command = card.raw["training"]["command"]
+    assert f"--init {parent_dir}" in command and "--model-version 2.0.1" in command
+    assert "--lr 1e-09" in command and "--steps 1" in command
+    # One step at a vanishing rate leaves the parent's weights all but unchanged; a run from
+    # scratch with the same seed does not start there.
+    parent_state = load_package(parent_dir).module.state_dict()
+    child_state = load_package(Path(child["directory"])).module.state_dict()
+    scratch = train_model(
+        "cxr-pneumothorax", out_dir=tmp_path / "c",
+        overrides={**TINY, "steps": 1, "lr": 1e-9, "version": "2.0.1"}, **run,
+    )  # fmt: skip
+    scratch_state = load_package(Path(scratch["directory"])).module.state_dict()
+    key = next(k for k, v in parent_state.items() if v.dtype.is_floating_point and v.numel() > 8)
+    assert torch.allclose(child_state[key], parent_state[key], atol=1e-6)
+    assert not torch.allclose(scratch_state[key], parent_state[key], atol=1e-6)
+
+
+def test_fine_tuning_refuses_another_model_or_the_same_version(tmp_path):
+    run = {"bootstrap": 20, "workers": 1}
+    parent = Path(
+        train_model("cxr-pneumothorax", out_dir=tmp_path, overrides=TINY, **run)["directory"]
+    )
+    with pytest.raises(ValueError, match="version of its own"):
+        train_model("cxr-pneumothorax", out_dir=tmp_path / "b", init=parent, overrides=TINY, **run)
+    with pytest.raises(ValueError, match="not head-ct-ich"):
+        train_model(
+            "head-ct-ich", out_dir=tmp_path / "c", init=parent,
+            overrides={**TINY_CT, "version": "9.0.0"}, **run,
+        )  # fmt: skip
+
+
 def test_unknown_recipe():
     with pytest.raises(KeyError, match="head-ct-ich, cxr-pneumothorax"):
         train_model("mr-lesion", out_dir="/nonexistent")

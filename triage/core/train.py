@@ -60,8 +60,13 @@ from triage.core.metrics import (
     sigmoid,
 )
 from triage.core.nets import ChestXRMapNet, HeadCTMapNet, parameter_count
-from triage.core.package import CARD_FILENAME, InputSpec, Window, write_package
-from triage.core.phantoms.chest_xr import chest_xr_phantom, detector
+from triage.core.package import CARD_FILENAME, InputSpec, Window, load_package, write_package
+from triage.core.phantoms.chest_xr import (
+    DEMO_LOOK_SHARE,
+    chest_xr_phantom,
+    demo_look_phantom,
+    detector,
+)
 from triage.core.phantoms.head_ct import head_ct_phantom
 from triage.core.pipeline import BASE_RULES, prepare_input
 from triage.core.preprocess import (
@@ -243,8 +248,11 @@ def make_example(recipe: Recipe, rng: np.random.Generator, *, positive: bool) ->
             phantom.mask, frame.box, size=recipe.size, slices=recipe.slices, fill=0.0
         )
         return Example(frame.hu.astype(np.float16), _pool_patches(share), positive, phantom.info)
-    phantom = chest_xr_phantom(rng, positive=positive)
-    written = detector(rng, phantom.density, phantom.info["levels"])
+    if rng.uniform() < DEMO_LOOK_SHARE:
+        phantom = demo_look_phantom(rng, positive=positive)
+    else:
+        phantom = chest_xr_phantom(rng, positive=positive)
+    written = detector(rng, phantom.density, phantom.info.get("levels"))
     presented, _ = present(
         written.stored.astype(np.float32), voi=written.window, monochrome1=written.monochrome1
     )
@@ -304,7 +312,8 @@ def generate(
 
 # The code that draws and prepares an example: a cached split is valid while none of it changed.
 _DRAWING_CODE = ("phantoms/head_ct.py", "phantoms/chest_xr.py", "phantoms/fields.py",
-                 "framing.py", "resample.py", "preprocess.py")  # fmt: skip
+                 "framing.py", "resample.py", "preprocess.py",
+                 "../../simulator/synthetic.py")  # fmt: skip
 
 
 def _cache_key(recipe: Recipe, split: str, n: int, seed: int) -> str:
@@ -615,9 +624,42 @@ def recipe_with(name: str, overrides: dict[str, Any]) -> Recipe:
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
     if recipe.n_calibration < 4 or recipe.n_held_out < 4 or recipe.n_family < 0:
         raise ValueError("calibration and held-out need at least 4 examples (both classes)")
+    if not (isinstance(recipe.lr, float | int) and recipe.lr > 0):
+        raise ValueError(f"lr must be a positive number, got {recipe.lr!r}")
     if recipe.volumes_per_step < 2:
         raise ValueError("volumes_per_step must be at least 2 (a positive and a negative)")
     return recipe
+
+
+def _initial_weights(package: Path, recipe: Recipe) -> tuple[dict, dict[str, Any]]:
+    """A shipped package's weights to fine-tune, checked as the worker checks them (the card,
+    its sha256 pin, the entry point), and what the new card records of where it started."""
+    loaded = load_package(package)
+    if loaded.name != recipe.name:
+        raise ValueError(f"--init {package} holds {loaded.name}, not {recipe.name}")
+    if loaded.version == recipe.version:
+        raise ValueError(
+            f"--init {package} is {loaded.name} {loaded.version} itself: give the fine-tuned "
+            "model a version of its own (--model-version)"
+        )
+    origin = {
+        "name": loaded.name,
+        "version": loaded.version,
+        "weights_sha256": loaded.card.weights.sha256,
+    }
+    return loaded.module.state_dict(), origin
+
+
+def _command(recipe: Recipe, seed: int, overrides: dict[str, Any], init: Path | None) -> str:
+    """The command line that reproduces this run, options beyond the recipe's defaults included."""
+    flags = {"n_train": "--train", "steps": "--steps", "n_calibration": "--calibration",
+             "n_held_out": "--held-out", "n_family": "--family", "lr": "--lr",
+             "version": "--model-version"}  # fmt: skip
+    parts = [f"python manage.py train_triage_model {recipe.name} --seed {seed}"]
+    parts += [f"{flags[k]} {v}" for k, v in overrides.items() if v is not None and k in flags]
+    if init is not None:
+        parts.append(f"--init {init}")
+    return " ".join(parts)
 
 
 def train_model(
@@ -633,15 +675,19 @@ def train_model(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     cache: Path | None = None,
+    init: Path | None = None,
 ) -> dict[str, Any]:
     """Train recipe ``name``, validate it and write its package to ``out_dir/<name>/``.
 
-    ``overrides`` replaces recipe fields (n_train, steps, ...). The same seed and arguments give
-    the same weights on the same machine and torch build. Returns a summary.
+    ``overrides`` replaces recipe fields (n_train, steps, lr, version, ...). ``init``, a package
+    of the same model, fine-tunes its weights instead of starting from random ones. The same
+    seed and arguments give the same weights on the same machine and torch build. Returns a
+    summary.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     recipe = recipe_with(name, overrides or {})
+    start_from = _initial_weights(init, recipe) if init is not None else None
     directory = Path(out_dir) / recipe.name
     if (directory / CARD_FILENAME).exists() and not overwrite:
         # Checked first: minutes of training should not end in write_package refusing.
@@ -664,6 +710,8 @@ def train_model(
         data_seconds = time.perf_counter() - started
         torch.manual_seed(seed)
         model = recipe.net(n_findings=1, in_channels=recipe.in_channels)
+        if start_from is not None:
+            model.load_state_dict(start_from[0])
         train_started = time.perf_counter()
         history = fit(model, recipe, train, rng=np.random.default_rng([seed, 0]), report=report)
         train_seconds = time.perf_counter() - train_started
@@ -743,7 +791,8 @@ def train_model(
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
         "weights_state_sha256": state_sha256(model),
-        "command": f"python manage.py train_triage_model {recipe.name} --seed {seed}",
+        "initialised_from": start_from[1] if start_from is not None else None,
+        "command": _command(recipe, seed, overrides or {}, init),
     }
     card = model_card(
         recipe, seed=seed, train=train, calibration=calibration_report, held_out=held,
@@ -889,7 +938,11 @@ def _training_data(recipe: Recipe, seed: int, train: Split) -> dict[str, Any]:
     generator = (
         "triage.core.phantoms.head_ct.head_ct_phantom"
         if recipe.kind == "ct-volume"
-        else "triage.core.phantoms.chest_xr.chest_xr_phantom (+ detector)"
+        else (
+            "triage.core.phantoms.chest_xr.chest_xr_phantom, and in "
+            f"{DEMO_LOOK_SHARE:.0%} demo_look_phantom (the demo simulator's own look at "
+            "Appearance()), each through detector"
+        )
     )
     return {
         "source": f"synthetic phantoms drawn by {generator}; no patient data",

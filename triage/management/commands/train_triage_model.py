@@ -183,6 +183,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--train", type=int, default=None, help="training examples")
         parser.add_argument("--steps", type=int, default=None, help="optimiser steps")
+        parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
+        parser.add_argument(
+            "--model-version",
+            default=None,
+            help="version of the model written (default: the recipe's)",
+        )
+        parser.add_argument(
+            "--init",
+            type=Path,
+            default=None,
+            help="a package of the same model whose weights are fine-tuned instead of new ones",
+        )
         parser.add_argument(
             "--calibration", type=int, default=None, help="calibration split examples"
         )
@@ -222,10 +234,13 @@ class Command(BaseCommand):
             "n_calibration": options["calibration"],
             "n_held_out": options["held_out"],
             "n_family": options["family"],
+            "lr": options["lr"],
+            "version": options["model_version"],
         }
         recipe = RECIPES[name]
         self.stderr.write(
-            f"training {name} {recipe.version} (seed {options['seed']}) -> {out / name}",
+            f"training {name} {options['model_version'] or recipe.version} "
+            f"(seed {options['seed']}) -> {out / name}",
             style_func=_plain,
         )
         printer = ProgressPrinter(self.stderr) if options["verbosity"] >= 1 else None
@@ -240,6 +255,7 @@ class Command(BaseCommand):
                 overwrite=options["overwrite"],
                 progress=printer,
                 cache=options["cache"],
+                init=options["init"],
             )
         except FileExistsError as exc:
             raise CommandError(f"{exc}; use --overwrite to replace it") from exc
