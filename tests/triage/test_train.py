@@ -320,6 +320,15 @@ def test_fine_tuning_refuses_another_model_or_the_same_version(tmp_path):
         )  # fmt: skip
 
 
+def test_the_command_says_what_is_wrong_with_the_package_to_fine_tune(tmp_path):
+    with pytest.raises(CommandError, match=r"--init: .*no model.json"):
+        call_command(
+            "train_triage_model", "cxr-pneumothorax", "--init", str(tmp_path / "none"),
+            "--model-version", "2.0.1", "--out", str(tmp_path),
+            stdout=io.StringIO(), stderr=io.StringIO(),
+        )  # fmt: skip
+
+
 def test_unknown_recipe():
     with pytest.raises(KeyError, match="head-ct-ich, cxr-pneumothorax"):
         train_model("mr-lesion", out_dir="/nonexistent")

@@ -651,7 +651,7 @@ def _initial_weights(package: Path, recipe: Recipe) -> tuple[dict, dict[str, Any
 
 
 def _command(recipe: Recipe, seed: int, overrides: dict[str, Any], init: Path | None) -> str:
-    """The command line that reproduces this run, options beyond the recipe's defaults included."""
+    """The command line that reproduces this run, with every command-line option it was given."""
     flags = {"n_train": "--train", "steps": "--steps", "n_calibration": "--calibration",
              "n_held_out": "--held-out", "n_family": "--family", "lr": "--lr",
              "version": "--model-version"}  # fmt: skip

@@ -261,6 +261,8 @@ class Command(BaseCommand):
             raise CommandError(f"{exc}; use --overwrite to replace it") from exc
         except (KeyError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        except PackageError as exc:
+            raise CommandError(f"--init: {exc}") from exc
 
         novelty_lines = []
         if options["novelty"] > 0:
