@@ -650,13 +650,21 @@ def _initial_weights(package: Path, recipe: Recipe) -> tuple[dict, dict[str, Any
     return loaded.module.state_dict(), origin
 
 
+# The recipe fields ``train_triage_model`` sets from its command line, and the option for each:
+# the command reads its overrides through this table and the card writes them back through it.
+OPTION_FOR_FIELD = {"n_train": "--train", "steps": "--steps", "n_calibration": "--calibration",
+                    "n_held_out": "--held-out", "n_family": "--family", "lr": "--lr",
+                    "version": "--model-version"}  # fmt: skip
+
+
 def _command(recipe: Recipe, seed: int, overrides: dict[str, Any], init: Path | None) -> str:
     """The command line that reproduces this run, with every command-line option it was given."""
-    flags = {"n_train": "--train", "steps": "--steps", "n_calibration": "--calibration",
-             "n_held_out": "--held-out", "n_family": "--family", "lr": "--lr",
-             "version": "--model-version"}  # fmt: skip
     parts = [f"python manage.py train_triage_model {recipe.name} --seed {seed}"]
-    parts += [f"{flags[k]} {v}" for k, v in overrides.items() if v is not None and k in flags]
+    parts += [
+        f"{OPTION_FOR_FIELD[k]} {v}"
+        for k, v in overrides.items()
+        if v is not None and k in OPTION_FOR_FIELD
+    ]
     if init is not None:
         parts.append(f"--init {init}")
     return " ".join(parts)

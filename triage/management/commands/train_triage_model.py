@@ -20,7 +20,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from triage.core.novelty_fit import TRAINING, fit_package, novelty_table
 from triage.core.package import PackageError, load_package
-from triage.core.train import RECIPES, ProgressEvent, goal_text, train_model
+from triage.core.train import (
+    OPTION_FOR_FIELD,
+    RECIPES,
+    ProgressEvent,
+    goal_text,
+    train_model,
+)
 
 BAR_WIDTH = 40
 
@@ -229,13 +235,8 @@ class Command(BaseCommand):
             raise CommandError(f"unknown model {name!r}; known models: {', '.join(RECIPES)}")
         out = options["out"] or Path(settings.BASE_DIR) / "triage" / "packages"
         overrides = {
-            "n_train": options["train"],
-            "steps": options["steps"],
-            "n_calibration": options["calibration"],
-            "n_held_out": options["held_out"],
-            "n_family": options["family"],
-            "lr": options["lr"],
-            "version": options["model_version"],
+            field: options[option.removeprefix("--").replace("-", "_")]
+            for field, option in OPTION_FOR_FIELD.items()
         }
         recipe = RECIPES[name]
         self.stderr.write(
