@@ -300,6 +300,9 @@ ORTHANC_INDEX_URL = env("ORTHANC_INDEX_URL") or orthanc_index_url(DATABASES["def
 INGEST_POLL_INTERVAL = env_float("INGEST_POLL_INTERVAL", 0.1)
 INGEST_BATCH_SIZE = env_int("INGEST_BATCH_SIZE", 200)
 INGEST_SWEEP_INTERVAL = env_float("INGEST_SWEEP_INTERVAL", 30.0)
+# A follower behind the change log completes the studies Orthanc calls stable ahead of its
+# cursor (readingcenter/studies/ingest.py, "Completing ahead"); off, it applies strictly in order.
+INGEST_COMPLETE_AHEAD = env_bool("INGEST_COMPLETE_AHEAD", True)
 # How long after completing a study the sweep still checks it for files another Orthanc node
 # added after the completion (a node of a cluster that died before its StableStudy).
 INGEST_RECHECK_WINDOW = env_float("INGEST_RECHECK_WINDOW", 600.0)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from readingcenter import hooks
@@ -349,6 +350,7 @@ def follow_once(
     batch_size = batch_size or settings.INGEST_BATCH_SIZE
     cursor = _cursor(name)
     if cursor.resync_needed:
+        _AHEAD.pop(name, None)
         return resync(client=client, name=name)
     page = client.changes(since=cursor.last_seq, limit=batch_size)
     if page.last < cursor.last_seq:
@@ -359,6 +361,7 @@ def follow_once(
             cursor.last_seq,
         )
         IngestCursor.objects.filter(pk=cursor.pk).update(resync_needed=True)
+        _AHEAD.pop(name, None)
         return resync(client=client, name=name)
     if not page.changes:
         return FollowResult(0, cursor.last_seq, done=True)
@@ -373,13 +376,32 @@ def follow_once(
     # as well (a lost completion is found again by the next sweep).
     with connection.cursor() as sql:
         sql.execute("SET synchronous_commit TO off")
+    try:
+        return _follow_page(client, name, cursor, page, batch_size)
+    except DatabaseError:
+        # PostgreSQL may have lost our last commits (they do not wait for the WAL): what this
+        # process remembers having completed ahead may not be there any more.
+        _AHEAD.pop(name, None)
+        raise
+
+
+def _follow_page(client, name: str, cursor: IngestCursor, page, batch_size: int) -> FollowResult:
     position = cursor.last_seq
     applied = 0
+    ahead = _ahead_of(name, cursor.last_seq)
     for change in page.changes:
+        if change["Seq"] in ahead.applied:
+            ahead.applied.discard(change["Seq"])  # completed ahead: the cursor moves past it
+            continue
         # Checked as we go, not up front: the NewSeries before it may just have created the
         # study a NewStudy names, and then the NewStudy needs nothing.
         if not _needs_work(change):
             continue
+        if settings.INGEST_COMPLETE_AHEAD:
+            _complete_ahead(client, ahead, page, after=position, batch_size=batch_size)
+            if change["Seq"] in ahead.applied:
+                ahead.applied.discard(change["Seq"])
+                continue
         if not _commit_step(cursor.pk, position, change["Seq"], change, client):
             return FollowResult(applied, position, done=False, skipped=True)
         position, applied = change["Seq"], applied + 1
@@ -390,6 +412,84 @@ def follow_once(
             return FollowResult(applied, position, done=False, skipped=True)
         position = end
     return FollowResult(len(page.changes), position, done=page.done)
+
+
+# -- completing ahead of the cursor -------------------------------------------------------------
+# The cursor applies changes strictly in order, and during a burst it falls behind: a study
+# that Orthanc has called stable then waits for every earlier study's arrival to be recorded
+# first (seconds, at four hospitals sending at once on two cores). Its completion needs none of
+# them: a StableStudy re-reads the whole study from Orthanc and records what the earlier
+# changes would have (its series, its arrival), and those changes, reached later, find their
+# work done and cost one lookup. So before each change the cursor applies, the follower reads
+# the change log past its page and completes the studies stable there, each in its own
+# transaction; the cursor then moves past those StableStudy changes. It only runs when there
+# is work to do (a caught-up follower has nothing past its page), and it never changes what
+# ends in the database, only when: every handler is idempotent, a completion applied twice
+# (another follower, or this one restarted and its memory of what it applied lost) finds the
+# study complete and adds nothing, and one that fails here is left to the cursor, which
+# applies it in its turn and records the failure as it always has.
+
+
+@dataclass
+class _Ahead:
+    """What this process has done past its cursor (last seen at ``cursor_seq``): how far it
+    has read the change log, the StableStudy changes it has applied there, and when it last
+    looked."""
+
+    cursor_seq: int = 0
+    read_to: int = 0
+    applied: set[int] = field(default_factory=set)
+    left: set[int] = field(default_factory=set)  # failed here: the cursor's to apply
+    looked_at: float = 0.0
+
+
+_AHEAD: dict[str, _Ahead] = {}
+# The change log read past the page at most this often, and this much at a time.
+AHEAD_INTERVAL = 0.05
+AHEAD_PAGES = 10
+
+
+def _ahead_of(name: str, cursor_seq: int) -> _Ahead:
+    ahead = _AHEAD.setdefault(name, _Ahead())
+    if cursor_seq < ahead.cursor_seq:
+        # The cursor went back (reset by hand, or another database): start again.
+        ahead = _AHEAD[name] = _Ahead()
+    ahead.cursor_seq = cursor_seq
+    ahead.applied = {seq for seq in ahead.applied if seq > cursor_seq}
+    ahead.left = {seq for seq in ahead.left if seq > cursor_seq}
+    return ahead
+
+
+def _complete_ahead(client, ahead: _Ahead, page, *, after: int, batch_size: int) -> None:
+    """Complete the studies Orthanc calls stable past ``after`` (the cursor's position)."""
+    now = time.monotonic()
+    if now - ahead.looked_at < AHEAD_INTERVAL:
+        return
+    ahead.looked_at = now
+    # The rest of this page, then the log beyond it from where the last look stopped.
+    changes = [c for c in page.changes if c["Seq"] > after]
+    since = max(ahead.read_to, page.changes[-1]["Seq"])
+    if not page.done:
+        for _ in range(AHEAD_PAGES):
+            more = client.changes(since=since, limit=batch_size)
+            changes += more.changes
+            if more.changes:
+                since = more.changes[-1]["Seq"]
+            if more.done or not more.changes:
+                break
+    ahead.read_to = since
+    for change in changes:
+        seq = change["Seq"]
+        if change["ChangeType"] != "StableStudy" or seq in ahead.applied or seq in ahead.left:
+            continue
+        try:
+            with transaction.atomic():
+                study_sync(change["ID"], client=client, seq=seq, stable=True)
+        except Exception as exc:  # noqa: BLE001 - see above: the cursor applies it and records why
+            log.info("StableStudy %s left to the cursor: %s", seq, exc)
+            ahead.left.add(seq)
+            continue
+        ahead.applied.add(seq)
 
 
 def _needs_work(change: dict) -> bool:

@@ -28,7 +28,7 @@ def _database_url() -> str:
     return f"postgresql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def _follower() -> subprocess.Popen:
+def _follower(ahead: bool) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -37,6 +37,7 @@ def _follower() -> subprocess.Popen:
         "ORTHANC_PASSWORD": settings.ORTHANC_PASSWORD,
         "ORTHANC_STABLE_AGE": str(settings.ORTHANC_STABLE_AGE),
         "INGEST_POLL_INTERVAL": "0.1",
+        "INGEST_COMPLETE_AHEAD": "1" if ahead else "0",
     }
     return subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "follow_orthanc"],
@@ -60,8 +61,9 @@ def _wait_for_a_blocked_backend(conn, timeout=20.0) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("ahead", [False, True], ids=["in-order", "completing-ahead"])
 def test_a_follower_killed_mid_batch_and_restarted_records_each_change_once(
-    orthanc, hospital_a, tmp_path
+    orthanc, hospital_a, tmp_path, ahead
 ):
     port = orthanc.config.dicom_port
     uid_a, first = new_study(FLAIR[:4], tmp_path / "a")
@@ -88,7 +90,7 @@ def test_a_follower_killed_mid_batch_and_restarted_records_each_change_once(
     # in the middle of its batch. That is where we kill it, with SIGKILL (no cleanup at all).
     with psycopg.connect(_database_url(), autocommit=False) as blocker:
         blocker.execute("select id from studies_study where id = %s for update", (study_a.id,))
-        follower = _follower()
+        follower = _follower(ahead)
         try:
             with psycopg.connect(_database_url(), autocommit=True) as watcher:
                 _wait_for_a_blocked_backend(watcher)
@@ -99,15 +101,20 @@ def test_a_follower_killed_mid_batch_and_restarted_records_each_change_once(
                 follower.kill()
         blocker.rollback()
 
-    # What committed before the kill is there once; the change in flight (A's late series)
-    # left no trace, and the cursor stopped before it.
-    assert Study.objects.filter(study_instance_uid=uid_b).count() == 1
+    # What committed before the kill is there once; the change in flight (A's late series, or
+    # A's completion when the follower completes stable studies ahead of its cursor) left no
+    # trace. In order, the cursor had moved past B; ahead, B may have completed (if its
+    # StableStudy came before A's) with the cursor still where it was.
     study_a.refresh_from_db()
     assert (study_a.series_count, study_a.version) == (1, 1)
     assert not study_a.events.filter(kind="reopened").exists()
-    assert cursor_before < IngestCursor.objects.get().last_seq
+    if ahead:
+        assert Study.objects.filter(study_instance_uid=uid_b).count() <= 1
+    else:
+        assert Study.objects.filter(study_instance_uid=uid_b).count() == 1
+        assert cursor_before < IngestCursor.objects.get().last_seq
 
-    restarted = _follower()
+    restarted = _follower(ahead)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
