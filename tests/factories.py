@@ -20,6 +20,8 @@ def make_study(hospital, *, status=StudyStatus.COMPLETE, accession_number=None, 
         patient_name=fields.pop("patient_name", f"Test^Patient{n}"),
         patient_id=fields.pop("patient_id", f"PID{n}"),
         modalities=fields.pop("modalities", ["CT"]),
+        # Completing a study makes its first version (triage runs on versions, from 1).
+        version=fields.pop("version", 1 if status == StudyStatus.COMPLETE else 0),
         **fields,
     )
 

@@ -14,26 +14,36 @@ def triage_runs_succeeded(study) -> QuerySet[TriageRun]:
     not-applicable run has no findings: the worklist's AI score, the report's AI draft and the
     AI priority signal all read only these. Callers order or narrow the columns as they need.
     """
+    if not study.version:
+        return TriageRun.objects.none()  # never complete, so never triaged: no query
     return TriageRun.objects.filter(
         study_id=study.pk, study_version=study.version, status=RunStatus.SUCCEEDED
     )
 
 
-def triage_runs_withheld(study) -> QuerySet[TriageRun]:
-    """The runs on the study as it is now whose model was made for it but did not speak.
+# The runs on the study as it is now whose model was made for it but did not speak: low
+# confidence (the images fall outside what the model was validated on) and not applicable by
+# an input check (a localizer, a contrast study for a non-contrast model). The radiologist is
+# told "AI not applied" and why, so that the AI's silence is never read as a negative. A
+# not-applicable run without an input check (a CT model on a radiograph) is left out: it is
+# true of every study of another kind and says nothing worth showing.
+_WITHHELD = Q(status=RunStatus.LOW_CONFIDENCE) | Q(
+    status=RunStatus.NOT_APPLICABLE, detail__has_key=INPUT_CHECK_KEY
+)
 
-    Low confidence (the images fall outside what the model was validated on) and not
-    applicable by an input check (a localizer, a contrast study for a non-contrast model):
-    the radiologist is told "AI not applied" and why, so that the AI's silence is never read
-    as a negative. A not-applicable run without an input check (a CT model on a radiograph)
-    is left out: it is true of every study of another kind and says nothing worth showing.
-    """
-    return TriageRun.objects.filter(
-        Q(status=RunStatus.LOW_CONFIDENCE)
-        | Q(status=RunStatus.NOT_APPLICABLE, detail__has_key=INPUT_CHECK_KEY),
-        study_id=study.pk,
-        study_version=study.version,
-    )
+
+def triage_runs_succeeded_and_withheld(study) -> tuple[list[TriageRun], list[TriageRun]]:
+    """The succeeded runs on the study as it is now, and the withheld ones (above), each by
+    model name, in one query: the worklist reads both whenever a study's case follows it, in
+    the ingest and triage transactions."""
+    if not study.version:
+        return [], []
+    runs = TriageRun.objects.filter(
+        Q(status=RunStatus.SUCCEEDED) | _WITHHELD, study_id=study.pk, study_version=study.version
+    ).order_by("model_name", "id")
+    runs = list(runs.only("model_name", "status", "reason", "probabilities", "flags"))
+    succeeded = [run for run in runs if run.status == RunStatus.SUCCEEDED]
+    return succeeded, [run for run in runs if run.status != RunStatus.SUCCEEDED]
 
 
 # -- a model card, as the model page shows it ----------------------------------------------

@@ -85,19 +85,17 @@ AI_NOTE_LENGTH = 500
 def _ai_summary(study: Study) -> tuple[float, bool, str]:
     """The AI's score and flag for the worklist order, from succeeded runs only (a
     low-confidence score orders nothing), and why a model made for the study kept silent."""
-    from triage.selectors import triage_runs_succeeded, triage_runs_withheld
+    from triage.selectors import triage_runs_succeeded_and_withheld
 
-    runs = triage_runs_succeeded(study).only("status", "probabilities", "flags")
+    runs, withheld = triage_runs_succeeded_and_withheld(study)
     score, flagged = 0.0, False
     for run in runs:
         for value in (run.probabilities or {}).values():
             if isinstance(value, int | float):
                 score = max(score, float(value))
         flagged = flagged or bool(run.flagged)
-    withheld = triage_runs_withheld(study).order_by("model_name", "id")
     note = "; ".join(
-        f"{run.model_name}: {run.reason or run.get_status_display().lower()}"
-        for run in withheld.only("model_name", "status", "reason")
+        f"{run.model_name}: {run.reason or run.get_status_display().lower()}" for run in withheld
     )
     return score, flagged, note[:AI_NOTE_LENGTH]
 
