@@ -131,7 +131,7 @@ def orthanc_factory(tmp_path, settings):
     from readingcenter.studies import ingest
 
     # What a follower in this process read past its cursor belongs to an earlier test's log.
-    ingest._AHEAD.clear()
+    ingest._ahead_state().clear()
     started: list[OrthancProcess] = []
 
     def start(

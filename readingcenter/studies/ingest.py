@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -121,6 +122,11 @@ def study_sync(
     # guards it); called on its own (sweep, resync) it is its own transaction.
     with transaction.atomic(savepoint=False):
         study = Study.objects.select_for_update().filter(orthanc_id=orthanc_id).first()
+        if stable and seq is not None and study is not None and study.completed_change_seq == seq:
+            # This very StableStudy completed the study already (another follower, or this
+            # one ahead of its cursor or before a restart): anything newer has changes of its
+            # own after it.
+            return study
         known = {s.orthanc_id: s for s in study.series.all()} if study else {}
         unknown = [s for s in orthanc_series if s["ID"] not in known]
         # Reading series headers over HTTP while holding the study lock is deliberate: the
@@ -350,7 +356,7 @@ def follow_once(
     batch_size = batch_size or settings.INGEST_BATCH_SIZE
     cursor = _cursor(name)
     if cursor.resync_needed:
-        _AHEAD.pop(name, None)
+        _ahead_state().pop(name, None)
         return resync(client=client, name=name)
     page = client.changes(since=cursor.last_seq, limit=batch_size)
     if page.last < cursor.last_seq:
@@ -361,7 +367,7 @@ def follow_once(
             cursor.last_seq,
         )
         IngestCursor.objects.filter(pk=cursor.pk).update(resync_needed=True)
-        _AHEAD.pop(name, None)
+        _ahead_state().pop(name, None)
         return resync(client=client, name=name)
     if not page.changes:
         return FollowResult(0, cursor.last_seq, done=True)
@@ -381,7 +387,7 @@ def follow_once(
     except DatabaseError:
         # PostgreSQL may have lost our last commits (they do not wait for the WAL): what this
         # process remembers having completed ahead may not be there any more.
-        _AHEAD.pop(name, None)
+        _ahead_state().pop(name, None)
         raise
 
 
@@ -424,15 +430,16 @@ def _follow_page(client, name: str, cursor: IngestCursor, page, batch_size: int)
 # the change log past its page and completes the studies stable there, each in its own
 # transaction; the cursor then moves past those StableStudy changes. It only runs when there
 # is work to do (a caught-up follower has nothing past its page), and it never changes what
-# ends in the database, only when: every handler is idempotent, a completion applied twice
-# (another follower, or this one restarted and its memory of what it applied lost) finds the
-# study complete and adds nothing, and one that fails here is left to the cursor, which
-# applies it in its turn and records the failure as it always has.
+# ends in the database, only when: every handler is idempotent, a StableStudy met twice
+# (another follower, or this one restarted and its memory of what it applied lost) finds that
+# it completed the study itself (Study.completed_change_seq) and writes nothing, and one that
+# fails here is left to the cursor, which applies it in its turn and records the failure as it
+# always has.
 
 
 @dataclass
 class _Ahead:
-    """What this process has done past its cursor (last seen at ``cursor_seq``): how far it
+    """What this follower has done past its cursor (last seen at ``cursor_seq``): how far it
     has read the change log, the StableStudy changes it has applied there, and when it last
     looked."""
 
@@ -443,17 +450,27 @@ class _Ahead:
     looked_at: float = 0.0
 
 
-_AHEAD: dict[str, _Ahead] = {}
+# Per thread (a follower is one; the tests race several in one process), per cursor name.
+_local = threading.local()
+
+
+def _ahead_state() -> dict[str, _Ahead]:
+    if not hasattr(_local, "ahead"):
+        _local.ahead = {}
+    return _local.ahead
+
+
 # The change log read past the page at most this often, and this much at a time.
 AHEAD_INTERVAL = 0.05
 AHEAD_PAGES = 10
 
 
 def _ahead_of(name: str, cursor_seq: int) -> _Ahead:
-    ahead = _AHEAD.setdefault(name, _Ahead())
+    state = _ahead_state()
+    ahead = state.setdefault(name, _Ahead())
     if cursor_seq < ahead.cursor_seq:
         # The cursor went back (reset by hand, or another database): start again.
-        ahead = _AHEAD[name] = _Ahead()
+        ahead = state[name] = _Ahead()
     ahead.cursor_seq = cursor_seq
     ahead.applied = {seq for seq in ahead.applied if seq > cursor_seq}
     ahead.left = {seq for seq in ahead.left if seq > cursor_seq}

@@ -174,6 +174,10 @@ class Study(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     last_instance_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The Orthanc change (StableStudy's Seq) that made the current version, when one did: the
+    # same change met again (a second follower, a follower restarted, one that completed it
+    # ahead of its cursor) then has nothing to do and does nothing.
+    completed_change_seq = models.BigIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -119,6 +119,7 @@ def study_mark_complete(study: Study, *, seq: int | None, reason: str) -> None:
     """Receiving -> complete (or a complete study that got more data): a new version to triage."""
     study.status = StudyStatus.COMPLETE
     study.completed_at = timezone.now()
+    study.completed_change_seq = seq
     study.version += 1
     study_event_record(
         study, StudyEvent.Kind.COMPLETED, seq=seq, version=study.version, reason=reason

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from readingcenter.audit.models import AuditEvent
@@ -86,8 +88,14 @@ def test_a_follower_that_forgets_what_it_completed_ahead_applies_it_again_harmle
     """A restarted follower (or another node's) reaches the StableStudy changes again."""
     uids = _send_two_studies(orthanc, tmp_path)
     follow_once(batch_size=3)
-    ingest._AHEAD.clear()  # the process that completed them ahead is gone
-    follow_until_idle()
+    ingest._ahead_state().clear()  # the process that completed them ahead is gone
+    with CaptureQueriesContext(connection) as replay:
+        follow_until_idle()
+    # Each StableStudy, met again, finds that it completed the study itself and writes nothing.
+    written = [
+        q["sql"] for q in replay.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))
+    ]
+    assert all("pacs_ingestcursor" in sql for sql in written), written
     assert _what_ended_in_the_database(uids) == [
         ("complete", 1, 1, 4, 1, 1, 1),
         ("complete", 1, 1, 3, 1, 1, 1),
@@ -126,7 +134,7 @@ def test_a_study_that_fails_ahead_is_left_to_the_cursor_which_records_why(
     monkeypatch.setattr(ingest, "study_sync", study_sync)
     follow_once(batch_size=3)
     assert Study.objects.filter(status="complete").count() == 1  # the other one, ahead
-    assert ingest._AHEAD["default"].left == {stable[first_orthanc_id]}
+    assert ingest._ahead_state()["default"].left == {stable[first_orthanc_id]}
     follow_until_idle()
     failed = AuditEvent.objects.filter(action="ingest.change_failed")
     assert [e.target_id for e in failed] == [str(stable[first_orthanc_id])]
