@@ -483,7 +483,16 @@ def _complete_ahead(client, ahead: _Ahead, page, *, after: int, batch_size: int)
     if now - ahead.looked_at < AHEAD_INTERVAL:
         return
     ahead.looked_at = now
-    # The rest of this page, then the log beyond it from where the last look stopped.
+    for change in _read_ahead(client, ahead, page, after=after, batch_size=batch_size):
+        seq = change["Seq"]
+        if change["ChangeType"] != "StableStudy" or seq in ahead.applied or seq in ahead.left:
+            continue
+        if not _apply_ahead(client, ahead, change):
+            return
+
+
+def _read_ahead(client, ahead: _Ahead, page, *, after: int, batch_size: int) -> list[dict]:
+    """The rest of this page, then the log beyond it from where the last look stopped."""
     changes = [c for c in page.changes if c["Seq"] > after]
     since = max(ahead.read_to, page.changes[-1]["Seq"])
     if not page.done:
@@ -495,18 +504,29 @@ def _complete_ahead(client, ahead: _Ahead, page, *, after: int, batch_size: int)
             if more.done or not more.changes:
                 break
     ahead.read_to = since
-    for change in changes:
-        seq = change["Seq"]
-        if change["ChangeType"] != "StableStudy" or seq in ahead.applied or seq in ahead.left:
-            continue
-        try:
-            with transaction.atomic():
-                study_sync(change["ID"], client=client, seq=seq, stable=True)
-        except Exception as exc:  # noqa: BLE001 - see above: the cursor applies it and records why
-            log.info("StableStudy %s left to the cursor: %s", seq, exc)
-            ahead.left.add(seq)
-            continue
+    return changes
+
+
+def _apply_ahead(client, ahead: _Ahead, change: dict) -> bool:
+    """Apply one StableStudy ahead of the cursor; False when looking further is pointless."""
+    seq = change["Seq"]
+    try:
+        with transaction.atomic():
+            study_sync(change["ID"], client=client, seq=seq, stable=True)
+    except OrthancError as exc:
+        if exc.status is None or exc.status >= 500:
+            # Orthanc unreachable or failing: the rest would wait for it too. The cursor meets
+            # the same error next and backs off; the next look tries again.
+            log.info("looking ahead stopped at StableStudy %s: %s", seq, exc)
+            return False
+        log.info("StableStudy %s left to the cursor: %s", seq, exc)
+        ahead.left.add(seq)
+    except Exception as exc:  # noqa: BLE001 - see above: the cursor applies it and records why
+        log.info("StableStudy %s left to the cursor: %s", seq, exc)
+        ahead.left.add(seq)
+    else:
         ahead.applied.add(seq)
+    return True
 
 
 def _needs_work(change: dict) -> bool:

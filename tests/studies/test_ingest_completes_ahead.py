@@ -15,7 +15,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from readingcenter.audit.models import AuditEvent
 from readingcenter.pacs.models import IngestCursor
-from readingcenter.pacs.orthanc import get_client
+from readingcenter.pacs.orthanc import OrthancError, get_client
 from readingcenter.studies import ingest
 from readingcenter.studies.ingest import follow_once, follow_until_idle
 from readingcenter.studies.models import Series, Study
@@ -141,3 +141,36 @@ def test_a_study_that_fails_ahead_is_left_to_the_cursor_which_records_why(
     assert Study.objects.get(orthanc_id=first_orthanc_id).status == "receiving"
     assert Study.objects.exclude(orthanc_id=first_orthanc_id).get().status == "complete"
     assert Study.objects.filter(study_instance_uid__in=uids).count() == 2
+
+
+def test_orthanc_failing_while_looking_ahead_stops_the_look_and_loses_nothing(
+    orthanc, hospital_a, tmp_path, monkeypatch
+):
+    """Unreachable (or answering 5xx) for the look ahead: it stops at once instead of trying
+    every stable study in turn, marks none of them as the cursor's, and the next look (or the
+    cursor) completes them once Orthanc answers again."""
+    uids = _send_two_studies(orthanc, tmp_path)
+    real = ingest.study_sync
+    calls = []
+
+    def study_sync(orthanc_id, **kwargs):
+        if kwargs.get("stable") and not calls:
+            calls.append(orthanc_id)
+            raise OrthancError("Orthanc at http://127.0.0.1:1 is unreachable")
+        return real(orthanc_id, **kwargs)
+
+    monkeypatch.setattr(ingest, "study_sync", study_sync)
+    monkeypatch.setattr(ingest, "AHEAD_INTERVAL", 3600.0)  # one look in this call
+    follow_once(batch_size=3)
+    ahead = ingest._ahead_state()["default"]
+    assert len(calls) == 1  # the look stopped at the first failure
+    assert not ahead.applied and not ahead.left
+    assert not Study.objects.filter(status="complete").exists()
+
+    monkeypatch.setattr(ingest, "AHEAD_INTERVAL", 0.0)
+    follow_until_idle()
+    assert _what_ended_in_the_database(uids) == [
+        ("complete", 1, 1, 4, 1, 1, 1),
+        ("complete", 1, 1, 3, 1, 1, 1),
+    ]
+    assert not AuditEvent.objects.filter(action="ingest.change_failed").exists()
