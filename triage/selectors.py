@@ -7,6 +7,14 @@ from django.db.models import Q, QuerySet
 from triage.models import INPUT_CHECK_KEY, RunStatus, TriageAwaiting, TriageRun
 
 
+def _runs_now(study) -> QuerySet[TriageRun]:
+    """The runs on the study's current version; none, and no query, before its first
+    completion (triage runs on completed versions, from 1)."""
+    if not study.version:
+        return TriageRun.objects.none()
+    return TriageRun.objects.filter(study_id=study.pk, study_version=study.version)
+
+
 def triage_runs_succeeded(study) -> QuerySet[TriageRun]:
     """The succeeded runs on the study as it is now (its current version), one per model version.
 
@@ -14,11 +22,7 @@ def triage_runs_succeeded(study) -> QuerySet[TriageRun]:
     not-applicable run has no findings: the worklist's AI score, the report's AI draft and the
     AI priority signal all read only these. Callers order or narrow the columns as they need.
     """
-    if not study.version:
-        return TriageRun.objects.none()  # never complete, so never triaged: no query
-    return TriageRun.objects.filter(
-        study_id=study.pk, study_version=study.version, status=RunStatus.SUCCEEDED
-    )
+    return _runs_now(study).filter(status=RunStatus.SUCCEEDED)
 
 
 # The runs on the study as it is now whose model was made for it but did not speak: low
@@ -36,12 +40,12 @@ def triage_runs_succeeded_and_withheld(study) -> tuple[list[TriageRun], list[Tri
     """The succeeded runs on the study as it is now, and the withheld ones (above), each by
     model name, in one query: the worklist reads both whenever a study's case follows it, in
     the ingest and triage transactions."""
-    if not study.version:
-        return [], []
-    runs = TriageRun.objects.filter(
-        Q(status=RunStatus.SUCCEEDED) | _WITHHELD, study_id=study.pk, study_version=study.version
-    ).order_by("model_name", "id")
-    runs = list(runs.only("model_name", "status", "reason", "probabilities", "flags"))
+    runs = _runs_now(study).filter(Q(status=RunStatus.SUCCEEDED) | _WITHHELD)
+    runs = list(
+        runs.order_by("model_name", "id").only(
+            "model_name", "status", "reason", "probabilities", "flags"
+        )
+    )
     succeeded = [run for run in runs if run.status == RunStatus.SUCCEEDED]
     return succeeded, [run for run in runs if run.status != RunStatus.SUCCEEDED]
 

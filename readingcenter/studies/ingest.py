@@ -396,18 +396,15 @@ def _follow_page(client, name: str, cursor: IngestCursor, page, batch_size: int)
     applied = 0
     ahead = _ahead_of(name, cursor.last_seq)
     for change in page.changes:
-        if change["Seq"] in ahead.applied:
-            ahead.applied.discard(change["Seq"])  # completed ahead: the cursor moves past it
-            continue
         # Checked as we go, not up front: the NewSeries before it may just have created the
         # study a NewStudy names, and then the NewStudy needs nothing.
         if not _needs_work(change):
             continue
         if settings.INGEST_COMPLETE_AHEAD:
             _complete_ahead(client, ahead, page, after=position, batch_size=batch_size)
-            if change["Seq"] in ahead.applied:
-                ahead.applied.discard(change["Seq"])
-                continue
+        if change["Seq"] in ahead.applied:
+            ahead.applied.discard(change["Seq"])  # completed ahead: the cursor moves past it
+            continue
         if not _commit_step(cursor.pk, position, change["Seq"], change, client):
             return FollowResult(applied, position, done=False, skipped=True)
         position, applied = change["Seq"], applied + 1
