@@ -400,8 +400,13 @@ def _follow_page(client, name: str, cursor: IngestCursor, page, batch_size: int)
         # study a NewStudy names, and then the NewStudy needs nothing.
         if not _needs_work(change):
             continue
-        if settings.INGEST_COMPLETE_AHEAD:
-            _complete_ahead(client, ahead, page, after=position, batch_size=batch_size)
+        completed = settings.INGEST_COMPLETE_AHEAD and _complete_ahead(
+            client, ahead, page, after=position, batch_size=batch_size
+        )
+        if completed and change["Seq"] not in ahead.applied and not _needs_work(change):
+            # A study completed just now may be this change's: its series is recorded, so
+            # the NewSeries would fetch it from Orthanc again for nothing.
+            continue
         if change["Seq"] in ahead.applied:
             ahead.applied.discard(change["Seq"])  # completed ahead: the cursor moves past it
             continue
@@ -444,7 +449,9 @@ class _Ahead:
     read_to: int = 0
     applied: set[int] = field(default_factory=set)
     left: set[int] = field(default_factory=set)  # failed here: the cursor's to apply
-    looked_at: float = 0.0
+    # Never yet: time.monotonic() counts from boot, so a 0 would hold the first look back on a
+    # machine up for less than AHEAD_INTERVAL (or a test's longer one).
+    looked_at: float = float("-inf")
 
 
 # Per thread (a follower is one; the tests race several in one process), per cursor name.
@@ -474,18 +481,23 @@ def _ahead_of(name: str, cursor_seq: int) -> _Ahead:
     return ahead
 
 
-def _complete_ahead(client, ahead: _Ahead, page, *, after: int, batch_size: int) -> None:
-    """Complete the studies Orthanc calls stable past ``after`` (the cursor's position)."""
+def _complete_ahead(client, ahead: _Ahead, page, *, after: int, batch_size: int) -> int:
+    """Complete the studies Orthanc calls stable past ``after`` (the cursor's position);
+    returns how many it completed."""
     now = time.monotonic()
     if now - ahead.looked_at < AHEAD_INTERVAL:
-        return
+        return 0
     ahead.looked_at = now
+    completed = 0
     for change in _read_ahead(client, ahead, page, after=after, batch_size=batch_size):
         seq = change["Seq"]
         if change["ChangeType"] != "StableStudy" or seq in ahead.applied or seq in ahead.left:
             continue
-        if not _apply_ahead(client, ahead, change):
-            return
+        applied = _apply_ahead(client, ahead, change)
+        completed += seq in ahead.applied
+        if not applied:
+            break
+    return completed
 
 
 def _read_ahead(client, ahead: _Ahead, page, *, after: int, batch_size: int) -> list[dict]:

@@ -15,7 +15,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from readingcenter.audit.models import AuditEvent
 from readingcenter.pacs.models import IngestCursor
-from readingcenter.pacs.orthanc import OrthancError, get_client
+from readingcenter.pacs.orthanc import OrthancClient, OrthancError, get_client
 from readingcenter.studies import ingest
 from readingcenter.studies.ingest import follow_once, follow_until_idle
 from readingcenter.studies.models import Series, Study
@@ -80,6 +80,29 @@ def test_a_follower_behind_completes_the_stable_studies_before_its_cursor_reache
     ]
     assert Series.objects.count() == 2
     assert not AuditEvent.objects.filter(action="ingest.change_failed").exists()
+
+
+def test_an_arrival_whose_study_was_just_completed_ahead_is_not_fetched_again(
+    orthanc, hospital_a, tmp_path, monkeypatch
+):
+    """The look ahead runs when the cursor meets a change with work to do; when that change
+    is the NewSeries of a study the look has just completed, its series is recorded already,
+    and fetching it from Orthanc again would change nothing."""
+    uids = _send_two_studies(orthanc, tmp_path)
+    fetched = []
+    real = OrthancClient.series
+
+    def series(self, orthanc_id):
+        fetched.append(orthanc_id)
+        return real(self, orthanc_id)
+
+    monkeypatch.setattr(OrthancClient, "series", series)
+    follow_until_idle()
+    assert fetched == []
+    assert _what_ended_in_the_database(uids) == [
+        ("complete", 1, 1, 4, 1, 1, 1),
+        ("complete", 1, 1, 3, 1, 1, 1),
+    ]
 
 
 def test_a_follower_that_forgets_what_it_completed_ahead_applies_it_again_harmlessly(
