@@ -27,7 +27,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self._stop)
         poll = settings.INGEST_POLL_INTERVAL
         backoff = poll
-        last_sweep = 0.0
+        last_sweep = float("-inf")  # sweep at start, however recently the machine booted
         # Connect to the Channels layer now rather than when the first study arrives.
         from channels.layers import get_channel_layer
 
