@@ -20,11 +20,9 @@ def privileged_hospital_ids(user, *, day=None) -> set[int]:
     if not user.is_radiologist:
         return set()
     day = day or today_utc()
-    return set(
-        Privilege.objects.filter(Privilege.valid_on_q(day), radiologist=user).values_list(
-            "hospital_id", flat=True
-        )
-    )
+    # No order: the model's own (by hospital name) would join the hospitals for nothing.
+    privileges = Privilege.objects.filter(Privilege.valid_on_q(day), radiologist=user)
+    return set(privileges.order_by().values_list("hospital_id", flat=True))
 
 
 def privileged_hospitals_q(user, *, field: str = "hospital_id", day=None) -> Q:
