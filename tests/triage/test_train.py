@@ -42,6 +42,7 @@ from triage.core.preprocess import WINDOWS, window
 from triage.core.shifted import shifted_sources
 from triage.core.train import (
     RECIPES,
+    _crops,
     goal_check,
     goal_text,
     input_spec,
@@ -378,6 +379,27 @@ def test_ct_training_input_is_what_the_pipeline_makes_of_the_same_images():
     assert trained_on.shape == prepared.array.shape == (24, 3, 64, 64)
     # Only float16 storage and the integer rounding of stored HU differ.
     assert np.abs(trained_on - prepared.array).max() < 0.02
+
+
+def test_chest_training_crops_follow_the_map_grid_and_are_labelled_by_what_they_hold():
+    recipe = RECIPES["cxr-pneumothorax"]
+    assert (recipe.size, recipe.crop) == (256, 128)  # the worker reads the whole 256 film
+    n, cells, crop_cells = 16, recipe.size // 4, recipe.crop // 4
+    # Each pixel holds the number of its map cell, so a crop tells where it was cut.
+    rows, cols = np.indices((recipe.size, recipe.size)) // 4
+    x = np.broadcast_to((rows * cells + cols).astype(np.float32), (n, 1, *rows.shape))
+    t = np.zeros((n, cells, cells), np.uint8)
+    t[::2, 5:9, 50:58] = 255  # the positives' pneumothorax, high on one side
+    crops, targets, labels = _crops(recipe, x, t, np.random.default_rng(3))
+    assert crops.shape == (n, 1, recipe.crop, recipe.crop)
+    assert targets.shape == (n, crop_cells, crop_cells)
+    for i in range(n):
+        oy, ox = divmod(int(crops[i, 0, 0, 0]), cells)
+        assert np.array_equal(crops[i, 0], x[i, 0, oy * 4 : oy * 4 + 128, ox * 4 : ox * 4 + 128])
+        assert np.array_equal(targets[i], t[i, oy : oy + crop_cells, ox : ox + crop_cells])
+    # Labelled by what the crop holds: the normals never, most positives' crops over the lesion.
+    assert np.array_equal(labels, (targets.reshape(n, -1).max(axis=1) > 25).astype(np.float32))
+    assert labels[1::2].sum() == 0 and labels[::2].sum() >= 5
 
 
 def test_framing_makes_a_head_the_same_whatever_the_matrix_and_position():

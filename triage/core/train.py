@@ -121,6 +121,10 @@ class Recipe:
     body_parts: tuple[str, ...]
     intended_use: str
     monitoring: dict[str, Any] = field(default_factory=dict)
+    # Radiographs: train on crops of this size from the size x size film (the map network is
+    # fully convolutional and reads the whole film in the worker); None, or a crop as large as
+    # the film: the whole film. A crop of 128 from a 256 film costs what a 128 film did.
+    crop: int | None = None
 
 
 RECIPES: dict[str, Recipe] = {
@@ -167,7 +171,8 @@ RECIPES: dict[str, Recipe] = {
         snomed="36118008",
         net=ChestXRMapNet,
         in_channels=1,
-        size=128,
+        size=256,
+        crop=128,
         slices=None,
         windows=(),
         n_train=3200,
@@ -411,9 +416,32 @@ def _batch(recipe: Recipe, data: Split, rng) -> tuple[torch.Tensor, torch.Tensor
         x, t = np.stack(xs), np.stack(ts)
         # A positive volume's slabs without bleed say nothing of the volume: label the slabs.
         labels = (t.max(axis=(1, 2, 3)) > 25).astype(np.float32)
+    elif recipe.crop and recipe.crop < x.shape[-1]:
+        x, t, labels = _crops(recipe, x, t, rng)
     x, t = _augment(recipe, x, t, rng)
     targets = torch.from_numpy(np.clip(t.astype(np.float32) / 255.0 * 2.0, 0.0, 1.0))
     return windowed(recipe, x), targets, torch.from_numpy(labels)
+
+
+def _crops(recipe: Recipe, x: np.ndarray, t: np.ndarray, rng):
+    """A crop of each film, on the map's grid: over a positive's pneumothorax three times in
+    four; labelled by what it holds (a crop beside the pneumothorax is a normal one)."""
+    size, crop = x.shape[-1], recipe.crop
+    cells = crop // MAP_STRIDE
+    xs, ts = [], []
+    for i in range(len(x)):
+        hot = np.argwhere(t[i] > 25)
+        if len(hot) and rng.uniform() < 0.75:
+            cy, cx = hot[rng.integers(len(hot))][-2:]
+            oy = int(np.clip(cy - rng.integers(cells), 0, (size - crop) // MAP_STRIDE))
+            ox = int(np.clip(cx - rng.integers(cells), 0, (size - crop) // MAP_STRIDE))
+        else:
+            oy, ox = (int(rng.integers((size - crop) // MAP_STRIDE + 1)) for _ in range(2))
+        y0, x0 = oy * MAP_STRIDE, ox * MAP_STRIDE
+        xs.append(x[i][..., y0 : y0 + crop, x0 : x0 + crop])
+        ts.append(t[i][..., oy : oy + cells, ox : ox + cells])
+    x, t = np.stack(xs), np.stack(ts)
+    return x, t, (t.reshape(len(t), -1).max(axis=1) > 25).astype(np.float32)
 
 
 def _losses(recipe, model, inputs, targets, labels) -> torch.Tensor:
