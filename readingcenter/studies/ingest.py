@@ -403,9 +403,10 @@ def _follow_page(client, name: str, cursor: IngestCursor, page, batch_size: int)
         completed = settings.INGEST_COMPLETE_AHEAD and _complete_ahead(
             client, ahead, page, after=position, batch_size=batch_size
         )
-        if completed and change["Seq"] not in ahead.applied and not _needs_work(change):
+        if completed and not _needs_work(change):
             # A study completed just now may be this change's: its series is recorded, so
-            # the NewSeries would fetch it from Orthanc again for nothing.
+            # the NewSeries would fetch it from Orthanc again for nothing. (A StableStudy
+            # always needs work here, and one completed ahead is passed just below.)
             continue
         if change["Seq"] in ahead.applied:
             ahead.applied.discard(change["Seq"])  # completed ahead: the cursor moves past it

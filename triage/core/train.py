@@ -428,15 +428,16 @@ def _crops(recipe: Recipe, x: np.ndarray, t: np.ndarray, rng):
     four; labelled by what it holds (a crop beside the pneumothorax is a normal one)."""
     size, crop = x.shape[-1], recipe.crop
     cells = crop // MAP_STRIDE
+    last = (size - crop) // MAP_STRIDE  # the furthest a crop may start, in map cells
     xs, ts = [], []
     for i in range(len(x)):
         hot = np.argwhere(t[i] > 25)
         if len(hot) and rng.uniform() < 0.75:
             cy, cx = hot[rng.integers(len(hot))][-2:]
-            oy = int(np.clip(cy - rng.integers(cells), 0, (size - crop) // MAP_STRIDE))
-            ox = int(np.clip(cx - rng.integers(cells), 0, (size - crop) // MAP_STRIDE))
+            oy = int(np.clip(cy - rng.integers(cells), 0, last))
+            ox = int(np.clip(cx - rng.integers(cells), 0, last))
         else:
-            oy, ox = (int(rng.integers((size - crop) // MAP_STRIDE + 1)) for _ in range(2))
+            oy, ox = (int(rng.integers(last + 1)) for _ in range(2))
         y0, x0 = oy * MAP_STRIDE, ox * MAP_STRIDE
         xs.append(x[i][..., y0 : y0 + crop, x0 : x0 + crop])
         ts.append(t[i][..., oy : oy + cells, ox : ox + cells])
