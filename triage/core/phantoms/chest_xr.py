@@ -282,8 +282,12 @@ def _chest(rng: np.random.Generator, *, positive: bool) -> ChestPhantom | None:
         shaded = zip(chest.lungs, chest.depths, strict=True)
         lung_sum = np.clip(sum(lung * depth**profile for lung, depth in shaded), 0, 1)
     lung_density = -lung_depth * lung_sum
+    # Half the films, normal or not, have no lung markings at all (as cartoons draw them): a
+    # pneumothorax's want of markings is then no cue by itself, only with the space's own
+    # darkness and edge. With one film in five unmarked, the model read every unmarked lung as
+    # collapsed (README, chest try 15).
     detail = rng.uniform()
-    markings = _markings(rng, chest, n, rng.uniform(0.02, 0.3) if detail > 0.2 else 0.0)
+    markings = _markings(rng, chest, n, rng.uniform(0.02, 0.3) if detail > 0.5 else 0.0)
     mask = np.zeros((n, n), bool)
     line = np.zeros((n, n), np.float32)
     if positive:
