@@ -1,9 +1,10 @@
 """PA chest radiograph phantoms for training the pneumothorax model, randomised wide. Numpy only.
 
 The model is judged on radiographs drawn by other hands, so every phantom draws its own chest:
-torso and lung shapes, size and position, heart and mediastinum, diaphragm, ribs (or none),
-clavicles, scapular edges, breast shadows, lung markings (from none, as a cartoon draws them,
-to dense branching vessels), skin folds and chest tubes (lines that are not a pleural edge),
+torso and lung shapes (the lungs' edges anywhere from a soft ramp to a hard line), size and
+position, heart and mediastinum, diaphragm, ribs (or none), clavicles, scapular edges, breast
+shadows, lung markings (none in half the films, as a cartoon draws them; else from faint to
+dense branching vessels), skin folds and chest tubes (lines that are not a pleural edge),
 collimation, an L/R marker; and its own detector (an exposure curve, noise, blur, a matrix).
 
 A positive adds a pneumothorax on one side: an apical cap, a lateral rim or a large one with
@@ -86,6 +87,10 @@ def _anatomy(rng, n: int) -> tuple[_Chest, dict]:
     neck = _soft(_superellipse(x, y, 0.0, -0.95, rng.uniform(0.16, 0.24), 0.3), 0.1)
     body = np.maximum(body, neck)
     lungs, depths, params, hila = [], [], [], []
+    # How sharply a lung meets the chest wall: a soft ramp (thick tissue, a blurred film) or a
+    # hard edge (a thin patient, edge enhancement, a cartoon). A pneumothorax's space is drawn
+    # hard-edged; if normal lungs never were, a hard edge alone would read as one.
+    edge = log_uniform(rng, 0.01, 0.15)
     spread = rng.uniform(0.3, 0.42)
     top = rng.uniform(-0.78, -0.6)
     bottom = rng.uniform(0.35, 0.62)
@@ -98,7 +103,7 @@ def _anatomy(rng, n: int) -> tuple[_Chest, dict]:
         # Lungs are narrow at the apex, wide at the base: shear the shape by height.
         widen = 1.0 + 0.35 * np.clip((y - cy) / ay, -1, 1)
         shape = _superellipse(x, y, cx + side * 0.05 * (y - cy), cy, ax * widen, ay, 2.2)
-        lungs.append(_soft(shape, 0.12))
+        lungs.append(_soft(shape, edge))
         depths.append(np.clip(1.0 - shape, 0.0, 1.0))
         params.append((cx, cy, ax, ay))
         hila.append((cx - side * ax * 0.55, cy - 0.1 * ay))
