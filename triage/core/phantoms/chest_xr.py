@@ -289,7 +289,7 @@ def _chest(rng: np.random.Generator, *, positive: bool) -> ChestPhantom | None:
     lung_density = -lung_depth * lung_sum
     # Half the films, normal or not, have no lung markings at all (as cartoons draw them): a
     # pneumothorax's want of markings is then no cue by itself, only with the space's own
-    # darkness and edge. With one film in five unmarked, the model read every unmarked lung as
+    # darkness and edge. With one film in five unmarked, the model read most unmarked lungs as
     # collapsed (README, chest try 15).
     detail = rng.uniform()
     markings = _markings(rng, chest, n, rng.uniform(0.02, 0.3) if detail > 0.5 else 0.0)
