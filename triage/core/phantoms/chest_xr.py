@@ -4,8 +4,9 @@ The model is judged on radiographs drawn by other hands, so every phantom draws 
 torso and lung shapes (the lungs' edges anywhere from a soft ramp to a hard line), size and
 position, heart and mediastinum, diaphragm, ribs (or none), clavicles, scapular edges, breast
 shadows, lung markings (none in half the films, as a cartoon draws them; else from faint to
-dense branching vessels), skin folds and chest tubes (lines that are not a pleural edge),
-collimation, an L/R marker; and its own detector (an exposure curve, noise, blur, a matrix).
+dense branching vessels), lungs darker toward the bases, on one side or in patches, skin
+folds and chest tubes (lines that are not a pleural edge), collimation, an L/R marker; and its
+own detector (an exposure curve, noise, blur, a matrix).
 
 A positive adds a pneumothorax on one side: an apical cap, a lateral rim or a large one with
 the lung collapsed toward the hilum, from a centimetre to most of the hemithorax. Inside it
@@ -131,6 +132,23 @@ def _markings(rng, chest: _Chest, n: int, strength: float) -> np.ndarray:
             fade = fade * np.clip(depth / rim - 0.5, 0.0, 1.0)
         out += lung * lines * fade
     return out * strength
+
+
+def _lucency(rng, chest: _Chest, n: int) -> np.ndarray | float:
+    """How dark each part of the lungs is, as a factor of the film's lung level (about 1).
+
+    Real lungs are not evenly lucent: an erect film's bases hold more lung than its apices, one
+    side reads darker after a rotation, a mastectomy or a hyperinflated lobe, and lucency
+    wanders across a lung. If only a pneumothorax ever made part of a lung darker than the
+    rest, any darker region would read as one; the finding is a region darker, clear of
+    markings and bounded by the pleura's edge.
+    """
+    if rng.uniform() < 0.3:
+        return 1.0
+    base = rng.uniform(-0.2, 0.6) * chest.y  # y runs down: positive = bases darker
+    side = np.where(chest.x < 0.0, 1.0, -1.0) * rng.uniform(-0.3, 0.3)
+    patches = smooth_field(rng, (n, n), (n / 6.0, n / 6.0)) * rng.uniform(0.0, 0.25)
+    return np.clip(1.0 + base + side + patches, 0.5, 1.6).astype(np.float32)
 
 
 def _ribs(rng, chest: _Chest, n: int) -> np.ndarray:
@@ -286,7 +304,7 @@ def _chest(rng: np.random.Generator, *, positive: bool) -> ChestPhantom | None:
     if profile > 0:
         shaded = zip(chest.lungs, chest.depths, strict=True)
         lung_sum = np.clip(sum(lung * depth**profile for lung, depth in shaded), 0, 1)
-    lung_density = -lung_depth * lung_sum
+    lung_density = -lung_depth * lung_sum * _lucency(rng, chest, n)
     # Half the films, normal or not, have no lung markings at all (as cartoons draw them): a
     # pneumothorax's want of markings is then no cue by itself, only with the space's own
     # darkness and edge. With one film in five unmarked, the model read most unmarked lungs as
