@@ -137,17 +137,20 @@ def _markings(rng, chest: _Chest, n: int, strength: float) -> np.ndarray:
 def _lucency(rng, chest: _Chest, n: int) -> np.ndarray | float:
     """How dark each part of the lungs is, as a factor of the film's lung level (about 1).
 
-    Real lungs are not evenly lucent: an erect film's bases hold more lung than its apices, one
-    side reads darker after a rotation, a mastectomy or a hyperinflated lobe, and lucency
-    wanders across a lung. On a projected film the outer lung is often the darkest of all,
-    under the thin lateral chest wall, and clear of vessels: the very look of a lateral
-    pneumothorax, in most normal films. If only a pneumothorax ever made part of a lung darker
-    than the rest, any darker region would read as one; the finding is a region darker, clear
-    of markings and bounded by the pleura's edge.
+    Real lungs are not evenly lucent: an erect film's bases hold more lung than its apices (and
+    an apex under thin soft tissue reads darker than one under thick), one side reads darker
+    after a rotation, a mastectomy or a hyperinflated lobe, and lucency wanders across a lung.
+    On a projected film the outer lung is often the darkest of all, under the thin lateral
+    chest wall, and clear of vessels: the very look of a lateral pneumothorax, in most normal
+    films. If only a pneumothorax ever made part of a lung darker than the rest, any darker
+    region would read as one; the finding is a region darker, clear of markings and bounded by
+    the pleura's edge.
     """
     if rng.uniform() < 0.3:
         return 1.0
-    base = rng.uniform(-0.2, 0.6) * chest.y  # y runs down: positive = bases darker
+    # Either way along the lung (y runs down: positive = bases darker). Bases darker only (try
+    # 20) left the apex of a lung drawn evenly dark looking collapsed.
+    base = rng.uniform(-0.4, 0.4) * chest.y
     left = chest.x < 0.0
     side = np.where(left, 1.0, -1.0) * rng.uniform(-0.3, 0.3)
     # Toward the lateral wall: 0 at each lung's middle, 1 at its outer edge (beyond it, the
