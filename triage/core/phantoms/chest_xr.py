@@ -4,9 +4,9 @@ The model is judged on radiographs drawn by other hands, so every phantom draws 
 torso and lung shapes (the lungs' edges anywhere from a soft ramp to a hard line), size and
 position, heart and mediastinum, diaphragm, ribs (or none), clavicles, scapular edges, breast
 shadows, lung markings (none in half the films, as a cartoon draws them; else from faint to
-dense branching vessels), lungs darker toward the bases, the lateral walls, on one side or in
-patches, skin folds and chest tubes (lines that are not a pleural edge), collimation, an L/R
-marker; and its own detector (an exposure curve, noise, blur, a matrix).
+dense branching vessels), lungs darker toward the bases, on one side or in patches, skin
+folds and chest tubes (lines that are not a pleural edge), collimation, an L/R marker; and its
+own detector (an exposure curve, noise, blur, a matrix).
 
 A positive adds a pneumothorax on one side: an apical cap, a lateral rim or a large one with
 the lung collapsed toward the hilum, from a centimetre to most of the hemithorax. Inside it
@@ -137,29 +137,18 @@ def _markings(rng, chest: _Chest, n: int, strength: float) -> np.ndarray:
 def _lucency(rng, chest: _Chest, n: int) -> np.ndarray | float:
     """How dark each part of the lungs is, as a factor of the film's lung level (about 1).
 
-    Real lungs are not evenly lucent: an erect film's bases hold more lung than its apices (and
-    an apex under thin soft tissue reads darker than one under thick), one side reads darker
-    after a rotation, a mastectomy or a hyperinflated lobe, and lucency wanders across a lung.
-    On a projected film the outer lung is often the darkest of all, under the thin lateral
-    chest wall, and clear of vessels: the very look of a lateral pneumothorax, in most normal
-    films. If only a pneumothorax ever made part of a lung darker than the rest, any darker
-    region would read as one; the finding is a region darker, clear of markings and bounded by
-    the pleura's edge.
+    Real lungs are not evenly lucent: an erect film's bases hold more lung than its apices, one
+    side reads darker after a rotation, a mastectomy or a hyperinflated lobe, and lucency
+    wanders across a lung. If only a pneumothorax ever made part of a lung darker than the
+    rest, any darker region would read as one; the finding is a region darker, clear of
+    markings and bounded by the pleura's edge.
     """
     if rng.uniform() < 0.3:
         return 1.0
-    # Either way along the lung (y runs down: positive = bases darker). Bases darker only (try
-    # 20) left the apex of a lung drawn evenly dark looking collapsed.
-    base = rng.uniform(-0.4, 0.4) * chest.y
-    left = chest.x < 0.0
-    side = np.where(left, 1.0, -1.0) * rng.uniform(-0.3, 0.3)
-    # Toward the lateral wall: 0 at each lung's middle, 1 at its outer edge (beyond it, the
-    # lung mask is 0 anyway).
-    (lcx, _, lax, _), (rcx, _, rax, _) = chest.lung_params
-    outward = np.where(left, (lcx - chest.x) / lax, (chest.x - rcx) / rax)
-    lateral = rng.uniform(-0.2, 0.6) * np.clip(outward, -1.0, 1.2)
+    base = rng.uniform(-0.2, 0.6) * chest.y  # y runs down: positive = bases darker
+    side = np.where(chest.x < 0.0, 1.0, -1.0) * rng.uniform(-0.3, 0.3)
     patches = smooth_field(rng, (n, n), (n / 6.0, n / 6.0)) * rng.uniform(0.0, 0.25)
-    return np.clip(1.0 + base + side + lateral + patches, 0.5, 1.8).astype(np.float32)
+    return np.clip(1.0 + base + side + patches, 0.5, 1.6).astype(np.float32)
 
 
 def _ribs(rng, chest: _Chest, n: int) -> np.ndarray:
