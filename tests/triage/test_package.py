@@ -12,7 +12,13 @@ import pytest
 import torch
 
 from triage.core import package as package_module
-from triage.core.nets import ChestXRNet, HeadCTNet, parameter_count
+from triage.core.nets import (
+    ChestXRMapEnsemble,
+    ChestXRMapNet,
+    ChestXRNet,
+    HeadCTNet,
+    parameter_count,
+)
 from triage.core.package import (
     CARD_FILENAME,
     LoadedModel,
@@ -568,6 +574,39 @@ def test_the_nets_are_small_and_output_one_logit_per_finding():
         assert head(torch.randn(2, 5, 3, 64, 64)).shape == (2, 3)
         assert head(torch.randn(1, 1, 3, 48, 48)).shape == (1, 3)
         assert chest(torch.randn(4, 1, 64, 64)).shape == (4, 2)
+
+
+def test_an_ensemble_averages_its_members_logits_and_keeps_their_features_apart():
+    nets = []
+    for seed in (1, 2, 3):
+        torch.manual_seed(seed)
+        nets.append(ChestXRMapNet().eval())
+    ensemble = ChestXRMapEnsemble.of(nets)
+    assert ensemble.init_kwargs["members"] == 3 and not ensemble.training
+    x = torch.randn(2, 1, 64, 64)
+    with torch.inference_mode():
+        members = [net(x) for net in nets]
+        assert torch.allclose(ensemble(x), (members[0] + members[1] + members[2]) / 3, atol=1e-6)
+        logits, features = ensemble.logits_and_features(x)
+        assert torch.allclose(logits, ensemble(x))
+        # 64 channels per member, side by side in member order.
+        assert features.shape == (2, 3 * 64)
+        assert torch.allclose(features[:, 64:128], nets[1].logits_and_features(x)[1])
+    # The weights were copied in: changing a member afterwards leaves the ensemble as it was.
+    with torch.no_grad():
+        next(nets[0].parameters()).add_(1.0)
+    assert not torch.equal(next(nets[0].parameters()), next(ensemble.members[0].parameters()))
+
+
+def test_an_ensemble_package_loads_as_the_worker_loads_it(tmp_path):
+    ensemble = ChestXRMapEnsemble(members=2).eval()
+    write_package(tmp_path / "chest", card=chest_xr_card(), module=ensemble)
+    loaded = load_package(tmp_path / "chest")
+    assert isinstance(loaded.module, ChestXRMapEnsemble)
+    assert loaded.card.weights.init_kwargs["members"] == 2
+    x = torch.randn(1, *loaded.card.input.example_shape()[1:])
+    with torch.inference_mode():
+        assert torch.equal(loaded.module(x), ensemble(x))
 
 
 def test_the_nets_initialise_deterministically_under_a_seed():

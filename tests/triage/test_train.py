@@ -29,6 +29,7 @@ from triage.core.metrics import (
     sigmoid,
     wilson_interval,
 )
+from triage.core.nets import ChestXRMapEnsemble, ChestXRMapNet
 from triage.core.package import (
     CALIBRATION_FILENAME,
     CARD_FILENAME,
@@ -305,6 +306,37 @@ def test_fine_tuning_starts_from_a_package_and_says_so(tmp_path):
     key = next(k for k, v in parent_state.items() if v.dtype.is_floating_point and v.numel() > 8)
     assert torch.allclose(child_state[key], parent_state[key], atol=1e-6)
     assert not torch.allclose(scratch_state[key], parent_state[key], atol=1e-6)
+
+
+def test_the_chest_is_several_seeds_averaged_and_the_first_is_the_single_run(tmp_path):
+    """An ensemble's member 0 is exactly the network a one-member run of the same seed trains
+    (same phantoms, same initial weights, same batches), the others start from seeds of their
+    own, and the card says how it was made."""
+    run = {"bootstrap": 20, "workers": 1, "seed": 4}
+    single = train_model(
+        "cxr-pneumothorax", out_dir=tmp_path / "one", overrides={**TINY, "members": 1}, **run
+    )
+    double = train_model(
+        "cxr-pneumothorax", out_dir=tmp_path / "two", overrides={**TINY, "members": 2}, **run
+    )
+    alone = load_package(Path(single["directory"])).module
+    pair = load_package(Path(double["directory"]))
+    assert isinstance(alone, ChestXRMapNet) and isinstance(pair.module, ChestXRMapEnsemble)
+    first, second = (m.state_dict() for m in pair.module.members)
+    assert all(torch.equal(first[k], v) for k, v in alone.state_dict().items())
+    assert not all(torch.equal(second[k], v) for k, v in alone.state_dict().items())
+    training = pair.card.raw["training"]
+    assert training["members"] == 2 and training["member_seeds"][0] == 4
+    assert len(set(training["member_seeds"])) == 2
+    assert "--members 2" in training["command"]
+    assert len(training["loss_per_tenth"]) == 2 * len(single["loss_per_tenth"])
+
+
+def test_only_a_recipe_with_an_ensemble_network_takes_members(tmp_path):
+    with pytest.raises(ValueError, match="members must be 1"):
+        train_model("head-ct-ich", out_dir=tmp_path, overrides={**TINY_CT, "members": 2})
+    with pytest.raises(ValueError, match="members must be a positive integer"):
+        train_model("cxr-pneumothorax", out_dir=tmp_path, overrides={**TINY, "members": 0})
 
 
 def test_fine_tuning_refuses_another_model_or_the_same_version(tmp_path):

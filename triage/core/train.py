@@ -10,7 +10,8 @@ learns):
   per slab (``HeadCTMapNet``); the study's score is its strongest patch.
 * ``cxr-pneumothorax``: pneumothorax on a frontal chest radiograph, presented as any DICOM is
   (header VOI or percentiles, MONOCHROME1 inverted), resized, and mapped the same way
-  (``ChestXRMapNet``).
+  (``ChestXRMapNet``) by three networks trained from three seeds, their scores averaged
+  (``ChestXRMapEnsemble``).
 
 Both learn from the lesion masks the phantoms come with (a patch is bleed or not) as well as
 from the study's label, which is what lets a few thousand phantoms teach where to look.
@@ -59,7 +60,7 @@ from triage.core.metrics import (
     sensitivity_specificity,
     sigmoid,
 )
-from triage.core.nets import ChestXRMapNet, HeadCTMapNet, parameter_count
+from triage.core.nets import ChestXRMapEnsemble, ChestXRMapNet, HeadCTMapNet, parameter_count
 from triage.core.package import CARD_FILENAME, InputSpec, Window, load_package, write_package
 from triage.core.phantoms.chest_xr import (
     DEMO_LOOK_SHARE,
@@ -125,6 +126,9 @@ class Recipe:
     # fully convolutional and reads the whole film in the worker); None, or a crop as large as
     # the film: the whole film. A crop of 128 from a 256 film costs what a 128 film did.
     crop: int | None = None
+    # Networks trained alike from seeds of their own and averaged (``ChestXRMapEnsemble``):
+    # member 0 is the run a single network of this seed would be, the others add seeds.
+    members: int = 1
 
 
 RECIPES: dict[str, Recipe] = {
@@ -180,6 +184,7 @@ RECIPES: dict[str, Recipe] = {
         n_held_out=300,
         n_family=200,
         steps=6000,
+        members=3,
         volumes_per_step=24,
         slices_per_volume=1,
         lr=2e-3,
@@ -481,8 +486,13 @@ def _deterministic(seed: int, threads: int) -> Iterator[None]:
         torch.set_num_threads(previous_threads)
 
 
-def fit(model: nn.Module, recipe: Recipe, data: Split, *, rng, report) -> list[float]:
-    """AdamW with a one-cycle schedule; the mean loss of every tenth of the steps."""
+def fit(
+    model: nn.Module, recipe: Recipe, data: Split, *, rng, report, member: int = 0
+) -> list[float]:
+    """AdamW with a one-cycle schedule; the mean loss of every tenth of the steps.
+
+    ``member`` (of ``recipe.members``) only places this fit's steps in the progress reported.
+    """
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay
     )
@@ -492,6 +502,7 @@ def fit(model: nn.Module, recipe: Recipe, data: Split, *, rng, report) -> list[f
     history: list[float] = []
     total, count = 0.0, 0
     chunk = max(1, recipe.steps // 10)
+    done, total_steps = member * recipe.steps, recipe.members * recipe.steps
     model.train()
     for step in range(1, recipe.steps + 1):
         inputs, targets, labels = _batch(recipe, data, rng)
@@ -502,10 +513,12 @@ def fit(model: nn.Module, recipe: Recipe, data: Split, *, rng, report) -> list[f
         schedule.step()
         total += float(loss.detach())
         count += 1
-        report("batch", epoch=1, epochs=1, current=step, total=recipe.steps, loss=total / count)
+        report(
+            "batch", epoch=1, epochs=1, current=done + step, total=total_steps, loss=total / count
+        )
         if step % chunk == 0 or step == recipe.steps:
             history.append(total / count)
-            report("epoch", epoch=step, epochs=recipe.steps, loss=total / count)
+            report("epoch", epoch=done + step, epochs=total_steps, loss=total / count)
             total, count = 0.0, 0
     model.eval()
     return history
@@ -647,7 +660,8 @@ def recipe_with(name: str, overrides: dict[str, Any]) -> Recipe:
     if name not in RECIPES:
         raise KeyError(f"unknown recipe {name!r}: known are {', '.join(RECIPES)}")
     recipe = replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
-    for key in ("n_train", "n_calibration", "n_held_out", "steps", "volumes_per_step", "size"):
+    for key in ("n_train", "n_calibration", "n_held_out", "steps", "volumes_per_step", "size",
+                "members"):  # fmt: skip
         value = getattr(recipe, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{key} must be a positive integer, got {value!r}")
@@ -657,7 +671,43 @@ def recipe_with(name: str, overrides: dict[str, Any]) -> Recipe:
         raise ValueError(f"lr must be a positive number, got {recipe.lr!r}")
     if recipe.volumes_per_step < 2:
         raise ValueError("volumes_per_step must be at least 2 (a positive and a negative)")
+    if recipe.members > 1 and recipe.net not in ENSEMBLES:
+        raise ValueError(f"{recipe.name} has no ensemble network: members must be 1")
     return recipe
+
+
+# The network that averages several of a recipe's networks, for recipes with members > 1.
+ENSEMBLES: dict[type[nn.Module], type[nn.Module]] = {ChestXRMapNet: ChestXRMapEnsemble}
+
+
+def member_seed(seed: int, member: int) -> int:
+    """Member 0 starts from the run's own seed (so one member is the single-network run); the
+    others from seeds derived from (seed, member), apart from any run's own seed."""
+    if member == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, 0, member]).generate_state(1)[0])
+
+
+def _trained(recipe: Recipe, data: Split, seed: int, start: dict | None, report):
+    """(the trained network, the mean loss per tenth of the steps, member after member).
+
+    Every member sees the same phantoms; its seed sets its initial weights and the order of
+    batches, crops and augmentations. ``start`` (a package's state_dict) replaces the initial
+    weights."""
+    nets = []
+    for member in range(recipe.members):
+        torch.manual_seed(member_seed(seed, member))
+        nets.append(recipe.net(n_findings=1, in_channels=recipe.in_channels))
+    model = nets[0] if recipe.members == 1 else ENSEMBLES[recipe.net].of(nets)
+    if start is not None:
+        model.load_state_dict(start)
+    trained = [model] if recipe.members == 1 else list(model.members)
+    history = []
+    for member, net in enumerate(trained):
+        rng = np.random.default_rng([member_seed(seed, member), 0])
+        history += fit(net, recipe, data, rng=rng, report=report, member=member)
+    model.eval()
+    return model, history
 
 
 def _initial_weights(package: Path, recipe: Recipe) -> tuple[dict, dict[str, Any]]:
@@ -683,7 +733,7 @@ def _initial_weights(package: Path, recipe: Recipe) -> tuple[dict, dict[str, Any
 # the command reads its overrides through this table and the card writes them back through it.
 OPTION_FOR_FIELD = {"n_train": "--train", "steps": "--steps", "n_calibration": "--calibration",
                     "n_held_out": "--held-out", "n_family": "--family", "lr": "--lr",
-                    "version": "--model-version"}  # fmt: skip
+                    "members": "--members", "version": "--model-version"}  # fmt: skip
 
 
 def _command(recipe: Recipe, seed: int, overrides: dict[str, Any], init: Path | None) -> str:
@@ -745,12 +795,10 @@ def train_model(
             split("held_out", recipe.n_held_out),
         )
         data_seconds = time.perf_counter() - started
-        torch.manual_seed(seed)
-        model = recipe.net(n_findings=1, in_channels=recipe.in_channels)
-        if start_from is not None:
-            model.load_state_dict(start_from[0])
         train_started = time.perf_counter()
-        history = fit(model, recipe, train, rng=np.random.default_rng([seed, 0]), report=report)
+        model, history = _trained(
+            recipe, train, seed, start_from[0] if start_from is not None else None, report
+        )
         train_seconds = time.perf_counter() - train_started
         report("evaluate", message="scoring the calibration and held-out splits")
         cal_logits = logits(model, recipe, calibration.x)
@@ -806,6 +854,8 @@ def train_model(
     training = {
         "seed": seed,
         "steps": recipe.steps,
+        "members": recipe.members,
+        "member_seeds": [member_seed(seed, m) for m in range(recipe.members)],
         "volumes_per_step": recipe.volumes_per_step,
         "slices_per_volume": recipe.slices_per_volume if recipe.kind == "ct-volume" else None,
         "optimizer": "AdamW",

@@ -191,6 +191,12 @@ class Command(BaseCommand):
         parser.add_argument("--steps", type=int, default=None, help="optimiser steps")
         parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
         parser.add_argument(
+            "--members",
+            type=int,
+            default=None,
+            help="networks trained from seeds of their own and averaged (default: the recipe's)",
+        )
+        parser.add_argument(
             "--model-version",
             default=None,
             help="version of the model written (default: the recipe's)",
