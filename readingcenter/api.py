@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from readingcenter.audit.models import Outcome
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_read_record, audit_record
 from readingcenter.errors import DomainError
 
 
@@ -59,7 +59,7 @@ class AuditedReadMixin:
         detail = {"query": self.request.query_params.dict()} if many is not None else {}
         if many is not None:
             detail["results"] = many
-        audit_record(
+        audit_read_record(
             actor=self.request.user,
             action=f"{self.audit_name}.{'list' if many is not None else 'read'}",
             target=target,

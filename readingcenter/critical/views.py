@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from readingcenter.accounts.moments import moment_text
 from readingcenter.audit.models import Outcome
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_read_record, audit_record
 from readingcenter.critical import selectors, services
 from readingcenter.critical.models import AckVia, State
 from readingcenter.errors import DomainError
@@ -45,7 +45,7 @@ def critical_results_page(request):
     _require_someone_who_sees_them(request.user)
     filters = {k: request.GET[k] for k in selectors.FILTERS if request.GET.get(k)}
     results = list(selectors.critical_results_list(user=request.user, filters=filters)[:200])
-    audit_record(
+    audit_read_record(
         actor=request.user,
         action="critical_result.list",
         target_type="critical.criticalresult",
@@ -71,9 +71,9 @@ def critical_results_page(request):
 def critical_result_page(request, pk: int):
     _require_someone_who_sees_them(request.user)
     result = _result_or_404(request, pk)
-    audit_record(actor=request.user, action="critical_result.read", target=result,
-                 hospital=result.hospital_id, patient_id=result.study.patient_id,
-                 request=request)  # fmt: skip
+    audit_read_record(actor=request.user, action="critical_result.read", target=result,
+                      hospital=result.hospital_id, patient_id=result.study.patient_id,
+                      request=request)  # fmt: skip
     return render(
         request,
         "critical/detail.html",

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from readingcenter.api import IsManager
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_read_record
 from readingcenter.ops import selectors
 from readingcenter.ops.links import ai_model_links, dashboard_links
 
@@ -25,7 +25,7 @@ class DashboardApi(APIView):
     def get(self, request):
         data = dashboard_links(selectors.dashboard())
         data["ai_models"] = ai_model_links(selectors.ai_models())
-        audit_record(
+        audit_read_record(
             actor=request.user,
             action="ops.dashboard.read",
             target_type="ops.dashboard",

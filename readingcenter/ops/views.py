@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from readingcenter.accounts.models import User
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_read_record
 from readingcenter.ops import selectors
 from readingcenter.ops.links import ai_model_links, dashboard_links
 
@@ -36,7 +36,7 @@ def dashboard_page(request):
     # data. Its refetches (every hint, every poll) are the same look continuing; a line for
     # each would bury the trail under thousands of identical lines a day per open tab.
     if not partial:
-        audit_record(
+        audit_read_record(
             actor=request.user,
             action="ops.dashboard.read",
             target_type="ops.dashboard",
@@ -60,7 +60,7 @@ def cases_page(request):
     page = Paginator(selectors.ops_cases(filters=filters, now=now), 50).get_page(
         request.GET.get("page")
     )
-    audit_record(
+    audit_read_record(
         actor=request.user,
         action="case.list",
         target_type="worklist.case",
@@ -98,7 +98,7 @@ def reads_page(request):
             since = timezone.make_aware(since)
         reports = selectors.reads_since(reader_id=int(reader_id), since=since)
     page = Paginator(reports, 50).get_page(request.GET.get("page"))
-    audit_record(
+    audit_read_record(
         actor=request.user,
         action="report.list",
         target_type="reports.report",
@@ -124,7 +124,7 @@ def deliveries_page(request):
     """Failed deliveries, each with its last error and a retry button."""
     _require_manager(request.user)
     page = Paginator(selectors.failed_deliveries(), 50).get_page(request.GET.get("page"))
-    audit_record(
+    audit_read_record(
         actor=request.user,
         action="delivery.list",
         target_type="delivery.delivery",

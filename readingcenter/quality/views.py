@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_read_record
 from readingcenter.errors import DomainError
 from readingcenter.quality import selectors, services
 from readingcenter.quality.models import PeerReview
@@ -30,8 +30,8 @@ def peer_review_page(request):
         if user.is_manager
         else {}
     )
-    audit_record(actor=user, action="peer_review.list", target_type="quality.peerreview",
-                 request=request, detail={"results": len(reviews)})  # fmt: skip
+    audit_read_record(actor=user, action="peer_review.list", target_type="quality.peerreview",
+                      request=request, detail={"results": len(reviews)})  # fmt: skip
     return render(request, "quality/peer_review.html", {
         "to_take": [r for r in reviews if not r.score and r.first_reader_id != user.pk],
         "done": [r for r in reviews if r.score],

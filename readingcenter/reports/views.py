@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from readingcenter import hooks
 from readingcenter.audit.models import Outcome
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_read_record, audit_record
 from readingcenter.errors import DomainError, NotFound
 from readingcenter.reports import critical_rules, selectors, services
 from readingcenter.reports.models import SECTIONS, CriticalCategory
@@ -177,7 +177,7 @@ def report_addendum_page(request, pk: int):
 def report_detail_page(request, pk: int):
     """One signed version, as the hospital reads it: status, text, signature, what was sent."""
     report = report_or_404(request, pk)
-    audit_record(
+    audit_read_record(
         actor=request.user,
         action="report.read",
         target=report,

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from readingcenter import hooks
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_read_record, audit_record
 from readingcenter.errors import DomainError
 from readingcenter.hospitals.models import Hospital
 from readingcenter.hospitals.selectors import hospital_by_code, hospital_list
@@ -73,7 +73,7 @@ def _board_context(request):
         more = urlencode({**filters, "status": status})
         tables.append({"title": title, "key": key, "page": page, "rows": page.object_list,
                        "all_url": f"{reverse('study-board')}?{more}"})  # fmt: skip
-    audit_record(
+    audit_read_record(
         actor=user,
         action="study.list",
         target_type="study",
@@ -117,7 +117,7 @@ def study_detail(request, pk: int):
             request=request,
         )
         raise Http404(_("No such study.")) from None
-    audit_record(
+    audit_read_record(
         actor=request.user,
         action="study.read",
         target=study,

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from readingcenter import hooks
 from readingcenter.accounts.models import Role, Subspecialty, User
 from readingcenter.audit.models import Outcome
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_read_record, audit_record
 from readingcenter.errors import DomainError
 from readingcenter.hospitals.selectors import hospital_list
 from readingcenter.priors.selectors import prior_lookup_for
@@ -56,7 +56,7 @@ def _worklist_context(request) -> dict:
     filters = {k: request.GET[k] for k in FILTER_KEYS if request.GET.get(k)}
     cases = selectors.worklist(user=request.user, filters=filters)
     page = Paginator(cases, 50).get_page(request.GET.get("page"))
-    audit_record(
+    audit_read_record(
         actor=request.user,
         action="case.list",
         target_type="worklist.case",
@@ -109,8 +109,9 @@ def case_page(request, pk: int):
     _require_reader_or_manager(request.user)
     case = _case_or_404(request, pk)
     study = case.study
-    audit_record(actor=request.user, action="case.read", target=case, hospital=case.hospital_id,
-                 patient_id=study.patient_id, request=request)  # fmt: skip
+    audit_read_record(actor=request.user, action="case.read", target=case,
+                      hospital=case.hospital_id, patient_id=study.patient_id,
+                      request=request)  # fmt: skip
     services.case_touch(case_id=case.pk, user=request.user)
     runs = [r for r in study.triage_runs.all() if r.study_version == study.version]
     mine = case.claimed_by_id == request.user.id
@@ -161,7 +162,7 @@ def case_viewer(request, pk: int):
     """Open the case's study in OHIF (full window). Audited here, and again by the proxy."""
     _require_reader_or_manager(request.user)
     case = _case_or_404(request, pk)
-    audit_record(
+    audit_read_record(
         actor=request.user,
         action="case.open_viewer",
         target=case,
@@ -255,7 +256,7 @@ def assignments_page(request):
     """Managers: who reads what now, who is on duty, and why each case went where it went."""
     if not request.user.is_manager:
         raise PermissionDenied
-    audit_record(
+    audit_read_record(
         actor=request.user,
         action="case.list",
         target_type="worklist.case",

@@ -1,0 +1,72 @@
+"""A read's audit row commits without waiting for the disk flush; nothing else does.
+
+The flush (fdatasync) costs about 4 ms on the development machine, more than the rest of a
+worklist page's SQL, and a read's row needs only to reach the write-ahead log in order
+(``audit_read_record``). These tests hold the edges: the row is committed and seen by another
+connection, the relaxed commit is for that one transaction (the connection the next write gets
+is durable again), and inside a write's transaction the row joins it and changes nothing of
+how it commits. Transactional tests: the commit itself is what is tested.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from readingcenter.audit.models import AuditEvent
+from readingcenter.audit.services import audit_read_record
+from tests.conftest import api_as
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def _seen_by_another_connection(event_id: int) -> bool:
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+        dbname=settings["NAME"], password=settings["PASSWORD"] or None,
+    ) as other:  # fmt: skip
+        row = other.execute("SELECT 1 FROM audit_auditevent WHERE id = %s", [event_id])
+        return row.fetchone() is not None
+
+
+def test_a_read_commits_its_row_with_a_relaxed_flush_for_that_transaction_only(manager):
+    assert _synchronous_commit() == "on"
+    with CaptureQueriesContext(connection) as queries:
+        event = audit_read_record(actor=manager, action="case.list", target_type="case")
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert "SET LOCAL synchronous_commit TO OFF" in sql
+    assert any(s.startswith('INSERT INTO "audit_auditevent"') for s in sql)
+    assert _seen_by_another_connection(event.pk), "committed, not left in an open transaction"
+    # SET LOCAL ended with the transaction: what the connection does next commits durably.
+    assert not connection.in_atomic_block
+    assert _synchronous_commit() == "on"
+
+
+def test_inside_a_writes_transaction_the_read_row_joins_it_and_changes_nothing(manager):
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as queries:
+            event = audit_read_record(actor=manager, action="case.read", target_type="case")
+        assert not any("synchronous_commit" in q["sql"] for q in queries.captured_queries)
+        assert _synchronous_commit() == "on"
+        assert not _seen_by_another_connection(event.pk), "commits with the transaction"
+        transaction.set_rollback(True)
+    assert not AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_a_worklist_page_leaves_its_row_through_the_relaxed_commit(radiologist):
+    with CaptureQueriesContext(connection) as queries:
+        response = api_as(radiologist).get("/api/v1/worklist/")
+    assert response.status_code == 200
+    assert "SET LOCAL synchronous_commit TO OFF" in [q["sql"] for q in queries.captured_queries]
+    event = AuditEvent.objects.get(action="case.list", actor=radiologist)
+    assert event.detail["results"] == 0
+    assert _seen_by_another_connection(event.pk)
