@@ -6,7 +6,10 @@ as real DICOM series and sent through the worker's own preparation (``prepare_in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pydicom
 import pytest
 import torch
 from pydicom.dataset import Dataset
@@ -15,7 +18,7 @@ from tests.triage.series import hu_series
 from triage.core.outcome import FindingResult, RunOutcome
 from triage.core.package import InputSpec, Window
 from triage.core.pipeline import prepare_input
-from triage.core.preprocess import WINDOWS
+from triage.core.preprocess import WINDOWS, prepare_radiograph
 from triage.core.quality import (
     LOW_CONFIDENCE,
     NOT_APPLICABLE,
@@ -33,6 +36,9 @@ HEAD = InputSpec(
     extra={"framing": "head"},
 )
 SPACING = (5.0, 0.9, 0.9)
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "dicom"
 
 
 def cartoon_head(
@@ -143,6 +149,18 @@ def test_a_radiograph_without_lucent_lungs_is_low_confidence():
         _radiograph(), np.linspace(0.6, 0.9, 512 * 512, dtype=np.float32).reshape(1, 512, 512)
     )
     assert codes(checks) == ["no_lung_fields"]
+
+
+def test_lungs_are_found_under_a_vendors_window_that_leaves_them_grey():
+    """GDCM's real chest CR, presented through its header window, has lungs at about 0.4:
+    lucent next to its mediastinum and spine, though not on a fixed scale."""
+    ds = pydicom.dcmread(SHARED / "cr-chest" / "gdcm-CR-MONO1-10-chest.dcm")
+    presented = prepare_radiograph(ds, size=256).array
+    assert float(np.median(presented[..., 100:160, 40:90])) > 0.35  # a right lung, grey
+    assert "no_lung_fields" not in codes(radiograph_checks(ds, presented))
+    # The same film without its lungs (every pixel raised to the mediastinum's level) has none.
+    flat = np.maximum(presented, np.float32(np.percentile(presented, 90)))
+    assert codes(radiograph_checks(ds, flat)) == ["no_lung_fields"]
 
 
 def test_a_tiny_radiograph_is_low_confidence_whatever_the_model_input_size():
