@@ -338,6 +338,18 @@ def test_only_a_recipe_with_an_ensemble_network_takes_members(tmp_path):
         train_model("cxr-pneumothorax", out_dir=tmp_path, overrides={**TINY, "members": 0})
 
 
+def test_fine_tuning_refuses_a_package_with_another_number_of_members(tmp_path):
+    run = {"bootstrap": 20, "workers": 1}
+    parent = train_model(
+        "cxr-pneumothorax", out_dir=tmp_path / "a", overrides={**TINY, "members": 1}, **run
+    )
+    with pytest.raises(ValueError, match="pass --members as the package was trained"):
+        train_model(
+            "cxr-pneumothorax", out_dir=tmp_path / "b", init=Path(parent["directory"]),
+            overrides={**TINY, "members": 2, "version": "2.0.1"}, **run,
+        )  # fmt: skip
+
+
 def test_fine_tuning_refuses_another_model_or_the_same_version(tmp_path):
     run = {"bootstrap": 20, "workers": 1}
     parent = Path(

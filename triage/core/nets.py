@@ -259,9 +259,10 @@ class ChestXRMapEnsemble(nn.Module):
 
     One network trained on generated films learns the finding together with some of the
     generator's habits, and which habits depends on its seed: on films drawn by another hand
-    each seed is wrong on different normals. Their average keeps what they agree on, the
-    finding (README, issue 12: seeds averaged ranked the detector family's films better than
-    any one of them).
+    each seed is wrong on different normals. Their average keeps what they agree on and takes
+    the luck of one seed out of what ships. (README, issue 12: the shipped three meet the goal
+    on two families drawn by another hand; on the third they rank no better than their best
+    member.)
     """
 
     def __init__(

@@ -700,7 +700,13 @@ def _trained(recipe: Recipe, data: Split, seed: int, start: dict | None, report)
         nets.append(recipe.net(n_findings=1, in_channels=recipe.in_channels))
     model = nets[0] if recipe.members == 1 else ENSEMBLES[recipe.net].of(nets)
     if start is not None:
-        model.load_state_dict(start)
+        try:
+            model.load_state_dict(start)
+        except RuntimeError as exc:
+            raise ValueError(
+                f"the --init package's weights do not fit this recipe's network ({recipe.members} "
+                "member(s)): pass --members as the package was trained"
+            ) from exc
     trained = [model] if recipe.members == 1 else list(model.members)
     history = []
     for member, net in enumerate(trained):
