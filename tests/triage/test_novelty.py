@@ -119,12 +119,20 @@ def chest():
     return load_package(CHEST)
 
 
-def hand_drawn_chest(seed: int, pneumothorax: bool = False) -> list[Dataset]:
+def hand_drawn_chest(
+    seed: int,
+    pneumothorax: bool = False,
+    *,
+    side: str = "right",
+    monochrome1: bool = False,
+    n: int = 512,
+) -> list[Dataset]:
     """A frontal chest DX written for this test from a plain description (no generator of the
     project's): soft tissue filling the film, two lungs, a mediastinum and spine, noise; with
-    the right lung's apex and side clear and darker for a pneumothorax."""
+    the lung's apex and side clear and darker for a pneumothorax (the patient's right lung,
+    on the image's left, unless ``side`` says "left"); stored MONOCHROME2 unless
+    ``monochrome1``."""
     rng = np.random.default_rng(seed)
-    n = 512
     y, x = np.mgrid[0:n, 0:n].astype(np.float32) / n
     density = np.full((n, n), 0.55, np.float32)  # soft tissue: the body fills the film
     for cx in (0.3, 0.7):
@@ -132,10 +140,13 @@ def hand_drawn_chest(seed: int, pneumothorax: bool = False) -> list[Dataset]:
         density[lung] = 0.25 + 0.04 * np.sin(40 * y[lung]) * np.cos(33 * x[lung])
     density[np.abs(x - 0.5) < 0.06] = 0.8  # mediastinum and spine
     if pneumothorax:
-        edge = ((x - 0.3) / 0.17) ** 2 + ((y - 0.5) / 0.3) ** 2
+        cx = 0.3 if side == "right" else 0.7
+        edge = ((x - cx) / 0.17) ** 2 + ((y - 0.5) / 0.3) ** 2
         density[(edge > 0.55) & (edge < 1) & (y < 0.55)] = 0.1
     density += rng.normal(0, 0.02, density.shape).astype(np.float32)
     stored = np.clip(density * 4095, 0, 4095).astype(np.uint16)
+    if monochrome1:
+        stored = 4095 - stored
     ds = Dataset()
     ds.SOPClassUID, ds.SOPInstanceUID = DigitalXRayImageStorageForPresentation, generate_uid()
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
@@ -143,7 +154,8 @@ def hand_drawn_chest(seed: int, pneumothorax: bool = False) -> list[Dataset]:
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     ds.PatientID = "HANDDRAWN"
     ds.Rows = ds.Columns = n
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME1" if monochrome1 else "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
     ds.WindowCenter, ds.WindowWidth = 2048, 4096
     ds.PixelData = stored.tobytes()
@@ -181,6 +193,18 @@ def test_a_chest_drawn_by_hand_for_this_test_is_read_and_flagged_only_with_a_pne
     assert outcome.status == "succeeded", outcome.reason
     assert outcome.detail["novelty"]["distance"] <= outcome.detail["novelty"]["limit"]
     assert outcome.flags == {"pneumothorax": pneumothorax}
+
+
+@pytest.mark.parametrize(
+    "drawn", [{"side": "left"}, {"monochrome1": True}, {"n": 1024}], ids=["left", "mono1", "1024"]
+)
+def test_the_hand_drawn_chest_is_read_alike_on_either_side_inverted_or_larger(chest, drawn):
+    for seed in (1, 2):
+        normal = run_model(chest, [hand_drawn_chest(seed, False, **drawn)])
+        collapsed = run_model(chest, [hand_drawn_chest(seed, True, **drawn)])
+        assert normal.status == collapsed.status == "succeeded"
+        assert normal.flags == {"pneumothorax": False}
+        assert collapsed.flags == {"pneumothorax": True}
 
 
 def test_chests_of_another_hands_families_are_read_not_withheld(chest):
