@@ -11,7 +11,12 @@ from __future__ import annotations
 import re
 import zlib
 
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+# A stream's data is taken by its /Length, never by looking for "endstream": fpdf2 writes
+# "stream\n", the bytes, "\nendstream", and compressed bytes end in a carriage return one
+# time in 256, which a pattern allowing "\r\n" before endstream took as the line ending: the
+# data lost its last byte, failed to inflate, and the page read as no text at all.
+_STREAM_START = re.compile(rb">>\s*stream\r?\n")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(?!\s+\d+\s+R)")
 _BFCHAR = re.compile(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>")
 _SHOW = re.compile(rb"/([A-Za-z0-9]+)\s+[0-9.]+\s+Tf|\(((?:\\.|[^\\)])*)\)\s*Tj", re.S)
 _OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.S)
@@ -20,8 +25,17 @@ _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 
 def _streams(pdf: bytes) -> list[bytes]:
     out = []
-    for match in _STREAM.finditer(pdf):
-        raw = match.group(1)
+    position = 0
+    while (start := _STREAM_START.search(pdf, position)) is not None:
+        dictionary = pdf[pdf.rfind(b" obj", 0, start.start()) : start.end()]
+        length = _LENGTH.search(dictionary)
+        if length is not None:
+            end = start.end() + int(length.group(1))
+        else:  # no direct /Length: up to the keyword, as a reader falls back to doing
+            end = pdf.find(b"\nendstream", start.end())
+            end = len(pdf) if end < 0 else end
+        raw = pdf[start.end() : end]
+        position = end
         try:
             out.append(zlib.decompress(raw))
         except zlib.error:
