@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection, transaction
+
 from readingcenter.audit.models import AuditEvent, Outcome
 
 
@@ -73,15 +75,13 @@ def audit_read_record(**fields: Any) -> AuditEvent:
     Its commit does not wait for the disk flush (``synchronous_commit`` off, for this one
     transaction): the flush is an fdatasync, 0.1-0.2 ms on an idle disk but up to 4 ms while
     other writes go on, more than the rest of a worklist page's SQL (README, "The worklist and
-    the viewer"). The row still goes to the write-ahead log in
-    order, is flushed by PostgreSQL's WAL writer within 3 x ``wal_writer_delay`` (0.6 s by
-    default) and by the next write that commits, whichever comes first; only a crash of the
-    database server inside that window could lose it. Writes, and the events of writes,
-    always commit durably (``audit_record`` inside the write's own transaction). Inside a
-    transaction already open, the event joins it and commits as that transaction does.
+    the viewer"). The row still goes to the write-ahead log in order, is flushed by
+    PostgreSQL's WAL writer within 3 x ``wal_writer_delay`` (0.6 s by default) and by the next
+    write that commits, whichever comes first; only a crash of the database server inside
+    that window could lose it. Writes, and the events of writes, always commit durably
+    (``audit_record`` inside the write's own transaction). Inside a transaction already open,
+    the event joins it and commits as that transaction does.
     """
-    from django.db import connection, transaction
-
     if connection.in_atomic_block:
         return audit_record(**fields)
     with transaction.atomic():

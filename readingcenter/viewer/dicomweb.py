@@ -39,7 +39,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from readingcenter.accounts.authentication import ApiTokenAuthentication
 from readingcenter.accounts.models import Scope
 from readingcenter.audit.models import AuditEvent, Outcome
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_read_record, audit_record
 from readingcenter.errors import DomainError, NotFound
 from readingcenter.pacs.orthanc import OrthancError, get_client
 from readingcenter.pacs.streams import read_in_thread
@@ -214,7 +214,7 @@ def filter_search(request, *, user, route: Route, body: bytes) -> bytes:
     if opened:
         audit_opened(request, user=user, study_instance_uids=opened)
     else:
-        audit_record(
+        audit_read_record(
             actor=user,
             action=SEARCH_ACTION,
             target_type="study",
