@@ -85,3 +85,15 @@ def insert_sql(objects: list) -> tuple[str, list]:
     query.insert_values(fields, objects)
     [(sql, params)] = query.get_compiler(connection=connection).as_sql()
     return sql, list(params)
+
+
+def update_sql(queryset, values: dict) -> tuple[str, list]:
+    """The UPDATE that ``queryset.update(**values)`` would run, as SQL and parameters, to carry
+    a data-modifying WITH clause (an audit row written by the same statement)."""
+    from django.db import connections
+    from django.db.models.sql import UpdateQuery
+
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(connection=connections[queryset.db]).as_sql()
+    return sql, list(params)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from django.db.models import OuterRef
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,6 +20,10 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 
 from readingcenter.accounts.models import ApiToken, Scope
+from readingcenter.accounts.selectors import (
+    privileged_hospital_ids_of,
+    remember_privileged_hospital_ids,
+)
 from readingcenter.accounts.services import api_token_hash
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -62,10 +67,19 @@ def scope_for(method: str, path: str) -> str:
 
 def token_for_key(key: str) -> ApiToken:
     """The live token with this key; AuthenticationFailed saying why not."""
-    token = ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(key)).first()
+    now = timezone.now()
+    day = now.date()  # today_utc
+    token = (
+        # The radiologist's profile too (what he reads): "next case" filters by it.
+        ApiToken.objects.select_related("user", "user__radiologist_profile")
+        .annotate(hospital_ids=privileged_hospital_ids_of(OuterRef("user_id"), day=day))
+        .filter(key_hash=api_token_hash(key))
+        .first()
+    )
     if token is None or not token.user.is_active:
         raise exceptions.AuthenticationFailed(_("Invalid token."), code="token_invalid")
-    now = timezone.now()
+    # Read with the token: a radiologist's worklist and "next case" need them on every call.
+    remember_privileged_hospital_ids(token.user, token.hospital_ids, day=day)
     if token.revoked_at is not None:
         raise exceptions.AuthenticationFailed(
             _(

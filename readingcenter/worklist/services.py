@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,7 +21,8 @@ from readingcenter import hooks
 from readingcenter.accounts.models import Role, User
 from readingcenter.accounts.moments import moment_text
 from readingcenter.accounts.selectors import privileged_hospital_ids, privileged_hospitals_q
-from readingcenter.audit.services import audit_record
+from readingcenter.audit.services import audit_event, audit_record
+from readingcenter.db import insert_sql, update_sql
 from readingcenter.errors import Conflict, DomainError, NotFound
 from readingcenter.studies import hints
 from readingcenter.studies.models import OrderStatus, Priority, Study
@@ -332,12 +333,13 @@ def case_next(*, user, after: int | None = None, request=None) -> Case | None:
     if own is not None:
         return own
     now = timezone.now()
+    # Built before the transaction: the reader's profile is read here, not under the lock.
+    unread = _readable_unread(user, hospitals)
     with transaction.atomic():
         # The row with what the answer shows (its study and hospital), locked alone: the
         # claim below is then the only other statement, and the case is not read again.
         case = (
-            _readable_unread(user, hospitals)
-            .select_related("study", "hospital")
+            unread.select_related("study", "hospital")
             .only(*CASE_COLUMNS, *STUDY_COLUMNS, *HOSPITAL_COLUMNS)
             .order_by(*WORKLIST_ORDER)
             .select_for_update(skip_locked=True, of=("self",))
@@ -346,11 +348,10 @@ def case_next(*, user, after: int | None = None, request=None) -> Case | None:
         if case is None:
             return None
         fields = _claimed_fields(user, now)
-        Case.objects.filter(pk=case.pk, state=CaseState.UNREAD).update(**fields)
         for name, value in fields.items():
             setattr(case, name, value)
         case.state = CaseState.CLAIMED.value  # as read back: a plain string
-        audit_record(
+        event = audit_event(
             actor=user,
             action="case.claim",
             target=case,
@@ -359,6 +360,17 @@ def case_next(*, user, after: int | None = None, request=None) -> Case | None:
             request=request,
             detail={"via": "next"},
         )
+        # The claim and its audit row in one statement: one round trip fewer while the row
+        # is locked, which is what twenty readers pressing at once queue on.
+        event_sql, event_params = insert_sql([event])
+        claim_sql, claim_params = update_sql(
+            Case.objects.filter(pk=case.pk, state=CaseState.UNREAD), fields
+        )
+        with connection.cursor() as cursor:
+            # Both are the ORM compiler's, with placeholders: no value is in the text.
+            cursor.execute(
+                f"WITH event AS ({event_sql}) {claim_sql}", [*event_params, *claim_params]
+            )
         announce_case(case, "claimed")
     return case
 

@@ -1,0 +1,106 @@
+"""A radiologist's two busiest calls, counted in statements sent to PostgreSQL.
+
+Each statement is a round trip, and on a busy database server a round trip is a wait: the
+worklist page is three (the token with the reader's hospitals and profile, the page, its audit
+row), "next case" claims in a transaction as short as the bare SQL's (BEGIN, the locked pick,
+the claim with its audit row, COMMIT). What the counts buy must not cost what the calls mean:
+the hospitals read with the token are those of the moment of the call, and the claim's audit
+row is written whole. Transactional tests: outside a test's transaction, as a server runs.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from readingcenter.accounts.models import Privilege, RadiologistProfile
+from readingcenter.audit.models import AuditEvent
+from readingcenter.worklist.models import Case, CaseState
+from tests.conftest import api_as
+from tests.factories import make_case
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _statements(call) -> tuple[object, list[str]]:
+    with CaptureQueriesContext(connection) as queries:
+        response = call()
+    return response, [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_worklist_page_is_three_statements_with_the_hospitals_read_with_the_token(
+    radiologist, hospital_a, hospital_b
+):
+    make_case(hospital_a)
+    make_case(hospital_b)
+    client = api_as(radiologist)
+    client.get("/api/v1/worklist/")  # the token's first use writes its "last used" (once a minute)
+    response, sql = _statements(lambda: client.get("/api/v1/worklist/"))
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 2
+    assert len(sql) == 3, sql
+    token, page, audit = sql
+    assert '"accounts_apitoken"' in token and '"accounts_privilege"' in token
+    assert '"worklist_case"' in page
+    assert audit.startswith("SET LOCAL synchronous_commit TO OFF; INSERT INTO")
+
+
+def test_a_privilege_revoked_between_two_calls_counts_at_the_next_call(
+    radiologist, hospital_a, hospital_b
+):
+    alpha, beta = make_case(hospital_a), make_case(hospital_b)
+    client = api_as(radiologist)
+    first = {row["id"] for row in client.get("/api/v1/worklist/").json()["results"]}
+    assert first == {alpha.pk, beta.pk}
+    Privilege.objects.filter(radiologist=radiologist, hospital=hospital_a).update(
+        revoked_at=timezone.now()
+    )
+    second = {row["id"] for row in client.get("/api/v1/worklist/").json()["results"]}
+    assert second == {beta.pk}, "Alpha's case shown after the privilege was revoked"
+    # And "next case" never hands him Alpha's case either.
+    response = client.post("/api/v1/worklist/next/")
+    assert response.status_code == 200
+    assert response.json()["id"] == beta.pk
+
+
+def test_a_hospitals_token_reads_no_privileges_and_is_still_served(hospital_user_a, hospital_a):
+    make_case(hospital_a)
+    response = api_as(hospital_user_a).get("/api/v1/studies/")
+    assert response.status_code == 200
+    assert response.json()["results"], "the hospital's own study"
+
+
+def test_next_case_claims_in_one_statement_with_its_audit_row(radiologist, hospital_a):
+    case = make_case(hospital_a)
+    client = api_as(radiologist)
+    client.get("/api/v1/worklist/")  # the token's first use writes its "last used" (once a minute)
+    response, sql = _statements(lambda: client.post("/api/v1/worklist/next/"))
+    assert response.status_code == 200
+    assert response.json()["id"] == case.pk
+    begin = sql.index("BEGIN")
+    locked, claim, commit = sql[begin + 1 :]
+    assert "FOR UPDATE" in locked and "SKIP LOCKED" in locked
+    assert claim.startswith('WITH event AS (INSERT INTO "audit_auditevent"')
+    assert 'UPDATE "worklist_case"' in claim
+    assert commit == "COMMIT"
+    case.refresh_from_db()
+    assert (case.state, case.claimed_by_id) == (CaseState.CLAIMED, radiologist.pk)
+    assert case.claimed_at is not None and case.last_activity_at == case.claimed_at
+    event = AuditEvent.objects.get(action="case.claim", target_id=str(case.pk))
+    assert (event.actor_id, event.actor_label) == (radiologist.pk, radiologist.username)
+    assert event.hospital_id == hospital_a.pk
+    assert event.patient_id == case.study.patient_id
+    assert event.detail == {"via": "next"}
+
+
+def test_next_case_reads_what_the_reader_reads_with_the_token(radiologist, hospital_a):
+    """The profile comes with the token; a CT-only reader is not handed an MR."""
+    RadiologistProfile.objects.create(user=radiologist, modalities=["CT"])
+    mr = make_case(hospital_a, modalities=["MR"])
+    ct = make_case(hospital_a, modalities=["CT"])
+    response = api_as(radiologist).post("/api/v1/worklist/next/")
+    assert response.status_code == 200
+    assert response.json()["id"] == ct.pk
+    assert Case.objects.get(pk=mr.pk).state == CaseState.UNREAD
