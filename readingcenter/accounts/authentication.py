@@ -78,8 +78,7 @@ def token_for_key(key: str) -> ApiToken:
     )
     if token is None or not token.user.is_active:
         raise exceptions.AuthenticationFailed(_("Invalid token."), code="token_invalid")
-    # Read with the token: a radiologist's worklist and "next case" need them on every call.
-    remember_privileged_hospital_ids(token.user, token.hospital_ids, day=day)
+    token.hospital_ids_day = day  # the day ``hospital_ids`` were read for
     if token.revoked_at is not None:
         raise exceptions.AuthenticationFailed(
             _(
@@ -119,6 +118,9 @@ class ApiTokenAuthentication(BaseAuthentication):
                 _("Invalid token."), code="token_invalid"
             ) from exc
         token = token_for_key(key)
+        # Read with the token, kept for this request only (the user object is this request's;
+        # a WebSocket, which lives for hours, reads them afresh: ws_auth does not keep them).
+        remember_privileged_hospital_ids(token.user, token.hospital_ids, day=token.hospital_ids_day)
         if token.user.language:
             # A hospital system's messages in its user's language; Accept-Language otherwise.
             translation.activate(token.user.language)

@@ -15,7 +15,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from readingcenter.accounts.authentication import token_for_key
 from readingcenter.accounts.models import Privilege, RadiologistProfile
+from readingcenter.accounts.selectors import privileged_hospital_ids
+from readingcenter.accounts.services import api_token_create
 from readingcenter.audit.models import AuditEvent
 from readingcenter.worklist.models import Case, CaseState
 from tests.conftest import api_as
@@ -104,3 +107,15 @@ def test_next_case_reads_what_the_reader_reads_with_the_token(radiologist, hospi
     assert response.status_code == 200
     assert response.json()["id"] == ct.pk
     assert Case.objects.get(pk=mr.pk).state == CaseState.UNREAD
+
+
+def test_a_token_read_for_a_websocket_keeps_no_hospitals(radiologist, hospital_a, hospital_b):
+    """ws_auth reads the token once for a socket that lives for hours and re-reads the
+    reader's privileges every 30 s: the hospitals read with the token must not stand in."""
+    _, key = api_token_create(radiologist, name="ws", scopes=["reading"], days=1, actor="system")
+    user = token_for_key(key).user
+    assert privileged_hospital_ids(user) == {hospital_a.pk, hospital_b.pk}
+    Privilege.objects.filter(radiologist=radiologist, hospital=hospital_a).update(
+        revoked_at=timezone.now()
+    )
+    assert privileged_hospital_ids(user) == {hospital_b.pk}
