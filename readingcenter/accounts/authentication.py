@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from django.db.models import OuterRef
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,10 +19,6 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 
 from readingcenter.accounts.models import ApiToken, Scope
-from readingcenter.accounts.selectors import (
-    privileged_hospital_ids_of,
-    remember_privileged_hospital_ids,
-)
 from readingcenter.accounts.services import api_token_hash
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -67,18 +62,10 @@ def scope_for(method: str, path: str) -> str:
 
 def token_for_key(key: str) -> ApiToken:
     """The live token with this key; AuthenticationFailed saying why not."""
-    now = timezone.now()
-    day = now.date()  # today_utc
-    token = (
-        # The radiologist's profile too (what he reads): "next case" filters by it.
-        ApiToken.objects.select_related("user", "user__radiologist_profile")
-        .annotate(hospital_ids=privileged_hospital_ids_of(OuterRef("user_id"), day=day))
-        .filter(key_hash=api_token_hash(key))
-        .first()
-    )
+    token = ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(key)).first()
     if token is None or not token.user.is_active:
         raise exceptions.AuthenticationFailed(_("Invalid token."), code="token_invalid")
-    token.hospital_ids_day = day  # the day ``hospital_ids`` were read for
+    now = timezone.now()
     if token.revoked_at is not None:
         raise exceptions.AuthenticationFailed(
             _(
@@ -118,9 +105,6 @@ class ApiTokenAuthentication(BaseAuthentication):
                 _("Invalid token."), code="token_invalid"
             ) from exc
         token = token_for_key(key)
-        # Read with the token, kept for this request only (the user object is this request's;
-        # a WebSocket, which lives for hours, reads them afresh: ws_auth does not keep them).
-        remember_privileged_hospital_ids(token.user, token.hospital_ids, day=token.hospital_ids_day)
         if token.user.language:
             # A hospital system's messages in its user's language; Accept-Language otherwise.
             translation.activate(token.user.language)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -21,29 +20,9 @@ def privileged_hospital_ids(user, *, day=None) -> set[int]:
     if not user.is_radiologist:
         return set()
     day = day or today_utc()
-    known = getattr(user, "_privileged_hospital_ids", None)
-    if known is not None and known[0] == day:
-        return set(known[1])
-    return set(_privileges_on(day).filter(radiologist=user).values_list("hospital_id", flat=True))
-
-
-def _privileges_on(day):
     # No order: the model's own (by hospital name) would join the hospitals for nothing.
-    return Privilege.objects.filter(Privilege.valid_on_q(day)).order_by()
-
-
-def privileged_hospital_ids_of(user_ref, *, day) -> ArraySubquery:
-    """``privileged_hospital_ids`` as an expression on a row that names the user (``user_ref``,
-    an OuterRef): the API token's lookup reads them with the token, in the same query, and
-    hands them on with ``remember_privileged_hospital_ids``. One round trip fewer on every
-    radiologist's call that needs them (a worklist page, "next case")."""
-    return ArraySubquery(_privileges_on(day).filter(radiologist_id=user_ref).values("hospital_id"))
-
-
-def remember_privileged_hospital_ids(user, hospital_ids, *, day) -> None:
-    """Keep the hospitals read with this user (this request's user object only) for
-    ``privileged_hospital_ids`` on the same day."""
-    user._privileged_hospital_ids = (day, frozenset(hospital_ids))
+    privileges = Privilege.objects.filter(Privilege.valid_on_q(day), radiologist=user)
+    return set(privileges.order_by().values_list("hospital_id", flat=True))
 
 
 def privileged_hospitals_q(user, *, field: str = "hospital_id", day=None) -> Q:

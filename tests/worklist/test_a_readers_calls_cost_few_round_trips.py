@@ -1,11 +1,12 @@
 """A radiologist's two busiest calls, counted in statements sent to PostgreSQL.
 
 Each statement is a round trip, and on a busy database server a round trip is a wait: the
-worklist page is three (the token with the reader's hospitals and profile, the page, its audit
-row), "next case" claims in a transaction as short as the bare SQL's (BEGIN, the locked pick,
-the claim with its audit row, COMMIT). What the counts buy must not cost what the calls mean:
-the hospitals read with the token are those of the moment of the call, and the claim's audit
-row is written whole. Transactional tests: outside a test's transaction, as a server runs.
+worklist page is four (the token, the reader's hospitals, the page, its audit row in one
+round trip of its own), and "next case" claims in a transaction as short as the bare SQL's
+(BEGIN, the locked pick, the claim with its audit row in one statement, COMMIT). What the
+counts buy must not cost what the calls mean: the claim's audit row is written whole, and the
+hospitals are those of the moment of each call. Transactional tests: outside a test's
+transaction, as a server runs.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _statements(call) -> tuple[object, list[str]]:
     return response, [q["sql"] for q in queries.captured_queries]
 
 
-def test_a_worklist_page_is_three_statements_with_the_hospitals_read_with_the_token(
+def test_a_worklist_page_is_four_statements_its_audit_row_one_of_them(
     radiologist, hospital_a, hospital_b
 ):
     make_case(hospital_a)
@@ -43,9 +44,9 @@ def test_a_worklist_page_is_three_statements_with_the_hospitals_read_with_the_to
     response, sql = _statements(lambda: client.get("/api/v1/worklist/"))
     assert response.status_code == 200
     assert len(response.json()["results"]) == 2
-    assert len(sql) == 3, sql
-    token, page, audit = sql
-    assert '"accounts_apitoken"' in token and '"accounts_privilege"' in token
+    assert len(sql) == 4, sql
+    token, hospitals, page, audit = sql
+    assert '"accounts_apitoken"' in token and '"accounts_privilege"' in hospitals
     assert '"worklist_case"' in page
     assert audit.startswith("SET LOCAL synchronous_commit TO OFF; INSERT INTO")
 
@@ -98,8 +99,8 @@ def test_next_case_claims_in_one_statement_with_its_audit_row(radiologist, hospi
     assert event.detail == {"via": "next"}
 
 
-def test_next_case_reads_what_the_reader_reads_with_the_token(radiologist, hospital_a):
-    """The profile comes with the token; a CT-only reader is not handed an MR."""
+def test_next_case_reads_what_the_reader_reads_before_the_lock(radiologist, hospital_a):
+    """The profile, read before the lock; a CT-only reader is not handed an MR."""
     RadiologistProfile.objects.create(user=radiologist, modalities=["CT"])
     mr = make_case(hospital_a, modalities=["MR"])
     ct = make_case(hospital_a, modalities=["CT"])
@@ -111,7 +112,7 @@ def test_next_case_reads_what_the_reader_reads_with_the_token(radiologist, hospi
 
 def test_a_token_read_for_a_websocket_keeps_no_hospitals(radiologist, hospital_a, hospital_b):
     """ws_auth reads the token once for a socket that lives for hours and re-reads the
-    reader's privileges every 30 s: the hospitals read with the token must not stand in."""
+    reader's privileges every 30 s: nothing read with the token may stand in for them."""
     _, key = api_token_create(radiologist, name="ws", scopes=["reading"], days=1, actor="system")
     user = token_for_key(key).user
     assert privileged_hospital_ids(user) == {hospital_a.pk, hospital_b.pk}

@@ -113,10 +113,10 @@ def test_a_page_costs_the_same_queries_at_any_depth(thirteen_cases, radiologist)
         body = api.get("/api/v1/worklist/").json()
     with CaptureQueriesContext(connection) as deeper:
         api.get(api.get(body["next"]).json()["next"])
-    # The token with the reader's hospitals, the page's one query, the audit line: no count,
-    # no query per row.
-    assert len(first.captured_queries) == 3
-    assert len(deeper.captured_queries) == 2 * 3
+    # The token, the reader's hospitals, the page's one query, the audit line: no count, no
+    # query per row.
+    assert len(first.captured_queries) == 4
+    assert len(deeper.captured_queries) == 2 * 4
 
 
 def test_the_worklist_page_reads_its_rows_in_one_query(hospital_a, radiologist):
