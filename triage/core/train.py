@@ -134,7 +134,7 @@ class Recipe:
 RECIPES: dict[str, Recipe] = {
     "head-ct-ich": Recipe(
         name="head-ct-ich",
-        version="2.0.0",
+        version="2.1.0",
         kind="ct-volume",
         finding_code="ich",
         finding_display="intracranial hemorrhage",
@@ -144,7 +144,10 @@ RECIPES: dict[str, Recipe] = {
         size=64,
         slices=24,
         windows=("brain", "subdural", "bone"),
-        n_train=2400,
+        # 2.1.0: twice 2.0.0's 2400 phantoms, the rest alike (at the operating point it is
+        # better on the held-out split, sensitivity 0.93 and specificity 0.85 against 0.91
+        # and 0.75, for the same AUC; README, "AI triage").
+        n_train=4800,
         n_calibration=300,
         n_held_out=300,
         n_family=200,
