@@ -361,7 +361,7 @@ def case_next(*, user, after: int | None = None, request=None) -> Case | None:
             detail={"via": "next"},
         )
         # The claim and its audit row in one statement: one round trip fewer while the row
-        # is locked, which is what twenty readers pressing at once queue on.
+        # is locked (the transaction is then the bare SQL's: pick, update).
         event_sql, event_params = insert_sql([event])
         claim_sql, claim_params = update_sql(
             Case.objects.filter(pk=case.pk, state=CaseState.UNREAD), fields
