@@ -83,6 +83,28 @@ def test_the_server_skips_the_flush_for_reads_and_keeps_it_for_writes(manager):
     assert writes >= 50, f"{writes} WAL flushes for 50 writes: a write's commit did not wait"
 
 
+def test_with_server_side_binding_the_row_goes_in_an_explicit_transaction_as_relaxed(
+    manager, monkeypatch
+):
+    """DATABASE_URL may ask for ``?server_side_binding=true``: a prepared statement holds one
+    command, so the setting and the insert go in a transaction of their own, still without
+    waiting for the flush. (The cursors here still bind on the client: what is checked is the
+    path audit_read_record takes for that setting, and how it commits.)"""
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "server_side_binding", True)
+    with CaptureQueriesContext(connection) as queries:
+        event = audit_read_record(actor=manager, action="case.list", target_type="case")
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sql[0] == "BEGIN" and sql[1] == "SET LOCAL synchronous_commit TO OFF"
+    assert sql[2].startswith('INSERT INTO "audit_auditevent"') and sql[-1] == "COMMIT"
+    assert _seen_by_another_connection(event.pk)
+    assert _synchronous_commit() == "on"
+    before = _wal_syncs()
+    for _ in range(50):
+        audit_read_record(actor=manager, action="case.list", target_type="case")
+    reads = _wal_syncs() - before
+    assert reads < 25, f"{reads} WAL flushes for 50 served reads: their commits waited"
+
+
 def test_inside_a_writes_transaction_the_read_row_joins_it_and_changes_nothing(manager):
     with transaction.atomic():
         with CaptureQueriesContext(connection) as queries:

@@ -69,13 +69,6 @@ def test_a_privilege_revoked_between_two_calls_counts_at_the_next_call(
     assert response.json()["id"] == beta.pk
 
 
-def test_a_hospitals_token_reads_no_privileges_and_is_still_served(hospital_user_a, hospital_a):
-    make_case(hospital_a)
-    response = api_as(hospital_user_a).get("/api/v1/studies/")
-    assert response.status_code == 200
-    assert response.json()["results"], "the hospital's own study"
-
-
 def test_next_case_claims_in_one_statement_with_its_audit_row(radiologist, hospital_a):
     case = make_case(hospital_a)
     client = api_as(radiologist)
