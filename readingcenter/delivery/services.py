@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +30,7 @@ from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
 from readingcenter.audit.services import audit_event, audit_record
-from readingcenter.db import insert_sql
+from readingcenter.db import insert_sql, update_sql
 from readingcenter.delivery.models import (
     Channel,
     Delivery,
@@ -377,26 +375,22 @@ def _write(done: _Try) -> None:
     )
     attempt_sql, attempt_params = insert_sql([attempt])
     event_sql, event_params = insert_sql([event])
-    sql = (
-        # Both inserts are the ORM compiler's, with placeholders: no value is in the text.
-        f"WITH attempt AS ({attempt_sql}), event AS ({event_sql}) "  # noqa: S608
-        "UPDATE delivery_delivery SET attempts = %s, state = %s, delivered_at = %s, "
-        "receipt = %s::jsonb, last_error_code = %s, last_error = %s, next_attempt_at = %s, "
-        "updated_at = %s WHERE id = %s"
+    update_sql_text, update_params = update_sql(
+        Delivery.objects.filter(pk=delivery.id),
+        {
+            "attempts": delivery.attempts,
+            "state": delivery.state,
+            "delivered_at": delivery.delivered_at,
+            "receipt": delivery.receipt,
+            "last_error_code": delivery.last_error_code,
+            "last_error": delivery.last_error,
+            "next_attempt_at": delivery.next_attempt_at,
+            "updated_at": now,
+        },
     )
-    params = [
-        *attempt_params,
-        *event_params,
-        delivery.attempts,
-        delivery.state,
-        delivery.delivered_at,
-        json.dumps(delivery.receipt, cls=DjangoJSONEncoder),
-        delivery.last_error_code,
-        delivery.last_error,
-        delivery.next_attempt_at,
-        now,
-        delivery.id,
-    ]
+    # All three statements are the ORM compiler's, with placeholders: no value is in the text.
+    sql = f"WITH attempt AS ({attempt_sql}), event AS ({event_sql}) {update_sql_text}"
+    params = [*attempt_params, *event_params, *update_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
     _hint(delivery)
