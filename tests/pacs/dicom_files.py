@@ -48,8 +48,19 @@ def new_study(
     return study_instance_uid, written
 
 
-def c_store(files: list[Path], *, port: int, calling_aet: str, called_aet: str = "READINGCENTER"):
-    """Send files over a real DICOM association, as a hospital's PACS would."""
+def c_store(
+    files: list[Path],
+    *,
+    port: int,
+    calling_aet: str,
+    called_aet: str = "READINGCENTER",
+    required: bool = False,
+):
+    """Send files over a real DICOM association, as a hospital's PACS would.
+
+    ``required``: propose the files' own SOP classes and transfer syntaxes (storescu -R), for
+    storage classes outside storescu's default list (Enhanced CT and its kin).
+    """
     # An empty list is a checkout without the shared DICOM files beside it, which storescu
     # would only report as "Missing parameter dcmfile-in".
     assert files, f"no DICOM files to send: the shared files are expected in {SHARED}"
@@ -57,6 +68,7 @@ def c_store(files: list[Path], *, port: int, calling_aet: str, called_aet: str =
     result = subprocess.run(
         [
             "storescu",
+            *(["-R"] if required else []),
             "-aet",
             calling_aet,
             "-aec",

@@ -34,6 +34,7 @@ from pydicom.uid import (
 
 from simulator.synthetic import SCANNERS, head_ct_volume, make_study
 from triage.core.preprocess import (
+    CHEST_RADIOGRAPH,
     CT_HEAD,
     WINDOWS,
     NotApplicable,
@@ -716,6 +717,18 @@ def test_a_sagittal_reformat_is_rejected_by_an_axial_rule():
     assert rejected == [(sagittal[0].SeriesInstanceUID, "sagittal orientation, rule needs axial")]
 
 
+def test_a_series_without_orientation_is_axial_only_if_its_image_type_says_so():
+    says_axial = _headers(20, series_number=3)
+    says_nothing = _headers(20, image_type=("ORIGINAL", "PRIMARY"), series_number=4)
+    for ds in (*says_axial, *says_nothing):
+        del ds.ImageOrientationPatient
+    selected, rejected = select_series([says_axial, says_nothing], CT_HEAD)
+    assert selected is not None and selected.series_instance_uid == says_axial[0].SeriesInstanceUID
+    assert rejected == [
+        (says_nothing[0].SeriesInstanceUID, "no ImageOrientationPatient to confirm axial")
+    ]
+
+
 def test_a_gantry_tilted_head_ct_still_counts_as_axial():
     tilt = np.deg2rad(20.0)
     tilted = _headers(24, orientation=(1, 0, 0, 0, np.cos(tilt), np.sin(tilt)))
@@ -755,6 +768,36 @@ def test_body_part_comes_from_the_descriptions_when_body_part_examined_is_missin
         selected, rejected = select_series([series], CT_HEAD)
         assert (selected is not None) is qualifies, rejected
     assert select_series([lower_case], CT_HEAD)[0] is not None
+
+
+@pytest.mark.parametrize(
+    ("description", "qualifies"),
+    [
+        ("뇌 CT 조영전", True),  # Seoul: brain CT, before contrast
+        ("두부CT", True),
+        ("头颅CT平扫", True),  # Guangzhou: head CT, plain scan
+        ("顱腦CT", True),  # traditional characters
+        ("頭部単純CT", True),  # Japanese
+        ("CT CRANIAL ROUTINE", True),
+        ("복부 CT", False),  # abdomen
+        ("腹部CT平扫", False),
+        ("CT HEADREST TEST", False),  # an English word only as a whole word
+    ],
+)
+def test_a_description_in_korean_or_chinese_names_the_head(description, qualifies):
+    series = _headers(20, body_part=None, study_description=description)
+    selected, rejected = select_series([series], CT_HEAD)
+    assert (selected is not None) is qualifies, rejected
+
+
+@pytest.mark.parametrize(
+    ("description", "qualifies"),
+    [("흉부 정면", True), ("胸部正位", True), ("CHEST PA", True), ("장폐쇄 복부", False)],
+)
+def test_a_description_in_korean_or_chinese_names_the_chest(description, qualifies):
+    series = _headers(1, modality="DX", body_part=None, series_description=description)
+    selected, rejected = select_series([series], CHEST_RADIOGRAPH)
+    assert (selected is not None) is qualifies, rejected
 
 
 def test_an_mr_study_is_not_applicable_to_the_ct_head_rule():

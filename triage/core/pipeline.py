@@ -79,7 +79,8 @@ def _prepare_head(datasets: list[Dataset], spec: InputSpec) -> tuple[PreparedInp
         notes.append(f"HU shifted by {frame.hu_shift:+.1f} to bring the brain to the reference")
     prepared = PreparedInput(
         array=array.astype(np.float32, copy=False),
-        sop_instance_uids=[str(ds.get("SOPInstanceUID", "")) for ds in slices],
+        # An enhanced instance's frames share its UID: each instance is named once.
+        sop_instance_uids=list(dict.fromkeys(str(ds.get("SOPInstanceUID", "")) for ds in slices)),
         series_instance_uid=str(slices[0].get("SeriesInstanceUID", "")),
         notes=notes,
         spacing_mm=spacing,

@@ -2,6 +2,8 @@
 
 The steps, in the order the pipeline runs them:
 
+0. ``frames_as_slices`` (inside ``select_series``): an enhanced (multi-frame) instance read as
+   the single-frame slices its frames stand for, so that every step below sees slices.
 1. ``select_series``: which series of a study the model may look at (a CT head model must not
    be fed a scout, a sagittal reformat or an MR), with the reason every other series was passed
    over, so a run can record why it chose what it chose.
@@ -28,10 +30,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_modality_lut, get_decoder
 from pydicom.pixels import pixel_array as _decode_pixels
+from pydicom.tag import Tag
 from pydicom.uid import (
     JPEG2000,
     UID,
@@ -55,11 +60,13 @@ __all__ = [
     "CHEST_RADIOGRAPH",
     "CT_HEAD",
     "WINDOWS",
+    "EnhancedFrame",
     "NotApplicable",
     "PreparedInput",
     "PreprocessError",
     "SelectedSeries",
     "SeriesRule",
+    "frames_as_slices",
     "pixel_array",
     "prepare_ct_volume",
     "prepare_radiograph",
@@ -246,6 +253,8 @@ def pixel_array(ds: Dataset) -> np.ndarray:
     here", not on a traceback. JPEG Extended 12-bit is attempted, not refused: libjpeg decodes
     some 12-bit streams and rejects others.
     """
+    if isinstance(ds, EnhancedFrame):
+        return ds.source.frame(ds.index)
     keyword = next((k for k in _PIXEL_KEYWORDS if k in ds), None)
     if keyword is None or ds[keyword].value is None:
         raise PreprocessError("no pixel data")
@@ -512,9 +521,11 @@ def sort_slices(datasets: Iterable[Dataset], *, notes: list[str] | None = None) 
     """
     notes = notes if notes is not None else []
     received = list(datasets)
-    unique: dict[str, Dataset] = {}
+    unique: dict[tuple[str, int], Dataset] = {}
     for ds in received:
-        unique.setdefault(str(ds.get("SOPInstanceUID", id(ds))), ds)
+        # An enhanced instance's frames share its UID and differ by frame.
+        frame = ds.index if isinstance(ds, EnhancedFrame) else -1
+        unique.setdefault((str(ds.get("SOPInstanceUID", id(ds))), frame), ds)
     items = list(unique.values())
     if len(items) < len(received):
         notes.append(f"{len(received) - len(items)} instance(s) received more than once, kept once")
@@ -551,6 +562,99 @@ def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
         if values is not None and np.all(values > 0):
             return float(values[0]), float(values[1])
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# Enhanced (multi-frame) images
+
+
+# Top-level elements a frame does not inherit: the pixels are the frame's own, and the
+# functional groups are unpacked into it.
+_NOT_INHERITED = frozenset(Tag(keyword) for keyword in (
+    "PixelData", "FloatPixelData", "DoubleFloatPixelData", "NumberOfFrames",
+    "PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence",
+    "ExtendedOffsetTable", "ExtendedOffsetTableLengths",
+))  # fmt: skip
+_IMAGE_TYPE = Tag("ImageType")
+
+
+class _FrameSource:
+    """One multi-frame instance, decoded once for all its frames and only when asked."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+        self._frames: np.ndarray | None = None
+
+    def frame(self, index: int) -> np.ndarray:
+        if self._frames is None:
+            pixels = pixel_array(self.ds)
+            self._frames = pixels if pixels.ndim == 3 else pixels[None]
+        return self._frames[index]
+
+
+class EnhancedFrame(Dataset):
+    """One frame of an enhanced image, as the single-frame slice it stands for.
+
+    Enhanced CT (and MR) scanners write a whole series as one instance: the frames share the
+    top-level header, and what a single-frame slice carries at the top (ImagePositionPatient,
+    ImageOrientationPatient, PixelSpacing, SliceThickness, the rescale, the frame type) lives
+    in functional groups, shared or per frame. Unpacked here, every later step (selection,
+    sorting, decoding, HU, framing, input checks) reads the frames as it reads slices.
+
+    The frames of an instance share its elements rather than copy them (a 300-frame instance
+    would otherwise cost a second of copying): setting a keyword on a frame replaces the
+    element in that frame alone, and nothing here changes an element in place.
+    """
+
+    def __init__(self, elements: dict, source: _FrameSource, index: int) -> None:
+        super().__init__(elements)
+        self.source = source
+        self.index = index
+
+    def __setattr__(self, name: str, value) -> None:
+        tag = tag_for_keyword(name)
+        if tag is not None and tag in self._dict:
+            del self[tag]  # a shared element is replaced, never changed for every frame
+        super().__setattr__(name, value)
+
+
+def _macro_elements(groups: Dataset | None) -> dict:
+    """A functional groups item's macros (each a one-item sequence) as top-level elements."""
+    elements: dict = {}
+    for element in groups or ():
+        if element.VR != "SQ" or not element.value:
+            continue
+        for inner in element.value[0]:
+            if inner.keyword == "FrameType":
+                # CT/MR Image Frame Type: the frame's ImageType (ORIGINAL, PRIMARY, LOCALIZER).
+                elements[_IMAGE_TYPE] = DataElement(_IMAGE_TYPE, "CS", inner.value)
+            else:
+                elements[inner.tag] = inner
+    return elements
+
+
+def frames_as_slices(datasets: Sequence[Dataset]) -> list[Dataset]:
+    """The series with every enhanced multi-frame instance replaced by its frames, in order.
+
+    Single-frame instances pass through untouched; so does a multi-frame instance without
+    functional groups (an old-style cine or nuclear medicine object), which the steps after
+    refuse with their own reason. No pixel is decoded here: a frame's pixels are decoded with
+    its instance's, the first time one of them is read.
+    """
+    out: list[Dataset] = []
+    for ds in datasets:
+        per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+        if not per_frame:
+            out.append(ds)
+            continue
+        source = _FrameSource(ds)
+        shared = {tag: value for tag, value in ds._dict.items() if tag not in _NOT_INHERITED}
+        shared.update(_macro_elements((ds.get("SharedFunctionalGroupsSequence") or [None])[0]))
+        for index, groups in enumerate(per_frame):
+            frame = EnhancedFrame({**shared, **_macro_elements(groups)}, source, index)
+            frame.file_meta = getattr(ds, "file_meta", None) or Dataset()
+            out.append(frame)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -617,16 +721,24 @@ class SelectedSeries:
 _NOT_PRIMARY_TOKENS = {"LOCALIZER", "SCOUT", "TOPOGRAM"}
 
 
-def _image_type_problem(ds: Dataset) -> str:
-    """Why an instance is not an original primary acquisition ("" when it is, or unknown)."""
+def _image_type_values(ds: Dataset) -> list[str]:
+    """ImageType's values, upper case ([] when absent)."""
     value = ds.get("ImageType")
     if value is None or value == "":
-        return ""
+        return []
     values = [str(v).strip().upper() for v in (value if isinstance(value, MultiValue) else [value])]
     if len(values) == 1 and " " in values[0]:
         # Written with spaces for backslashes, as some older modalities did (GDCM's sample CR
         # of a real chest says "ORIGINAL PRIMARY"): the same values, one wrong separator.
         values = values[0].split()
+    return values
+
+
+def _image_type_problem(ds: Dataset) -> str:
+    """Why an instance is not an original primary acquisition ("" when it is, or unknown)."""
+    values = _image_type_values(ds)
+    if not values:
+        return ""
     shown = "\\".join(values)
     if values[0] != "ORIGINAL":
         return f"ImageType {shown} is not ORIGINAL"
@@ -641,6 +753,31 @@ def _words(text: str) -> set[str]:
     return {w for w in re.split(r"[^A-Z0-9]+", text.upper()) if w}
 
 
+# What a description calls a body part, for the studies whose BodyPartExamined is empty (many
+# sites leave it so): English words, and the Korean, Chinese and Japanese a description is
+# written in ("뇌 CT 조영전", "头颅CT平扫", "胸部正位"), matched inside the text since those
+# languages put no space between words. Words that also mean something else are left out
+# (폐 alone is in 장폐쇄, bowel obstruction).
+_HEAD_WORDS = ("HEAD", "BRAIN", "SKULL", "CRANIAL", "CRANIUM", "CEREBRAL",
+               "뇌", "두부", "머리", "두개", "头", "颅", "脑", "頭", "顱", "腦", "脳")  # fmt: skip
+_CHEST_WORDS = ("CHEST", "THORAX", "THORACIC", "LUNG", "LUNGS",
+                "흉부", "가슴", "胸", "肺")  # fmt: skip
+_DESCRIBED_AS = {
+    **dict.fromkeys(("HEAD", "BRAIN", "SKULL"), _HEAD_WORDS),
+    **dict.fromkeys(("CHEST", "THORAX", "LUNG"), _CHEST_WORDS),
+}
+
+
+def _described(text: str, body_parts: Iterable[str]) -> bool:
+    """Whether a description names one of the body parts, in any language we read."""
+    words, upper = _words(text), text.upper()
+    for part in body_parts:
+        for word in _DESCRIBED_AS.get(part, (part,)):
+            if (word in words) if word.isascii() else (word in upper):
+                return True
+    return False
+
+
 def _body_part_problem(ds: Dataset, rule: SeriesRule) -> str:
     if not rule.body_parts:
         return ""
@@ -649,8 +786,8 @@ def _body_part_problem(ds: Dataset, rule: SeriesRule) -> str:
     if body_part:
         return "" if body_part in rule.body_parts else f"body part {body_part} is not {wanted}"
     # Many sites leave BodyPartExamined empty; the descriptions still say what was scanned.
-    described = _words(_text(ds, "StudyDescription")) | _words(_text(ds, "SeriesDescription"))
-    if described & rule.body_parts:
+    text = f"{_text(ds, 'StudyDescription')} {_text(ds, 'SeriesDescription')}"
+    if _described(text, rule.body_parts):
         return ""
     return f"no BodyPartExamined and no {wanted} in the study or series description"
 
@@ -711,6 +848,10 @@ def _orientation_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
         return ""
     normals = [_normal(ds) for ds in usable]
     if any(n is None for n in normals):
+        # A header without the geometry (invalid for CT, yet sent) may still name its plane
+        # in ImageType (ORIGINAL\PRIMARY\AXIAL): taken at its word, as a reader would.
+        if all(rule.orientation.upper() in _image_type_values(ds) for ds in usable):
+            return ""
         return f"no ImageOrientationPatient to confirm {rule.orientation}"
     if any(abs(float(np.dot(normals[0], n))) < 0.99 for n in normals):
         return "instances have different orientations"
@@ -750,7 +891,10 @@ def select_series(
             rejected.append(("", "empty series"))
             continue
         uid = _text(datasets[0], "SeriesInstanceUID")
-        usable, problems, notes = _evaluate(datasets, rule)
+        slices = frames_as_slices(datasets)
+        usable, problems, notes = _evaluate(slices, rule)
+        if len(slices) != len(datasets):
+            notes.append(f"{len(datasets)} enhanced instance(s) read as {len(slices)} frames")
         if problems:
             rejected.append((uid, "; ".join(problems)))
             continue
@@ -871,7 +1015,7 @@ def prepare_ct_volume(
     scale = max(int(slices[0].Rows), int(slices[0].Columns)) / size
     return PreparedInput(
         array=out,
-        sop_instance_uids=[_text(ds, "SOPInstanceUID") for ds in slices],
+        sop_instance_uids=list(dict.fromkeys(_text(ds, "SOPInstanceUID") for ds in slices)),
         series_instance_uid=_text(slices[0], "SeriesInstanceUID"),
         notes=notes,
         spacing_mm=(spacing[0], *(None if p is None else p * scale for p in spacing[1:])),
@@ -884,8 +1028,10 @@ def hounsfield_series(
     """One CT series decoded to HU, clipped to what CT stores, slices in anatomical order.
 
     Returns (HU (slices, rows, cols), the sorted slices, notes, (slice, row, column) spacing in
-    mm of the source, None where the header does not say).
+    mm of the source, None where the header does not say). An enhanced instance counts as its
+    frames (``frames_as_slices``; the slices ``select_series`` chose already are).
     """
+    datasets = frames_as_slices(datasets)
     _single_ct_series(datasets)
     notes: list[str] = []
     slices = sort_slices(datasets, notes=notes)
@@ -894,8 +1040,52 @@ def hounsfield_series(
     pixel = _pixel_spacing(slices[0])
     if pixel is None:
         notes.append("no usable PixelSpacing: in-plane spacing unknown")
-    spacing = (_slice_spacing(slices, notes), *(pixel or (None, None)))
-    return hu, slices, notes, spacing
+    slice_mm = _slice_spacing(slices, notes)
+    hu, transposed, reversed_ = _axial_display(hu, slices[0], notes)
+    if reversed_:
+        slices = slices[::-1]
+    if transposed and pixel is not None:
+        pixel = (pixel[1], pixel[0])
+    return hu, slices, notes, (slice_mm, *(pixel or (None, None)))
+
+
+def _axial_display(hu: np.ndarray, ds: Dataset, notes: list[str]) -> tuple[np.ndarray, bool, bool]:
+    """An axial volume as axial images are displayed and as the models were trained: columns
+    toward the patient's left, rows toward the back, slices from the feet up.
+
+    Scanners store the same head in other ways: feet first (left and right swapped on the
+    image), prone (upside down), or with rows and columns exchanged; ImageOrientationPatient
+    says which, and the pixels are flipped or transposed to match (no resampling, so a head
+    stored the usual way is untouched). Returns (volume, transposed, slices reversed); a
+    volume that is not axial, or has no orientation, comes back as it was.
+    """
+    iop = _floats(ds, "ImageOrientationPatient", 6)
+    if iop is None:
+        return hu, False, False
+    row, column = iop[:3], iop[3:]
+    along_row, along_column = int(np.argmax(np.abs(row))), int(np.argmax(np.abs(column)))
+    if {along_row, along_column} != {0, 1}:
+        return hu, False, False
+    changes = []
+    transposed = along_row == 1
+    if transposed:
+        hu, row, column = hu.transpose(0, 2, 1), column, row
+        changes.append("rows and columns exchanged")
+    if row[0] < 0:
+        hu = hu[:, :, ::-1]
+        changes.append("left and right swapped")
+    if column[1] < 0:
+        hu = hu[:, ::-1, :]
+        changes.append("front and back swapped")
+    # Slices were sorted along the normal, row x column: downward for some of these.
+    reversed_ = float(np.cross(iop[:3], iop[3:])[2]) < 0
+    if reversed_:
+        hu = hu[::-1]
+        changes.append("slice order reversed")
+    if not changes:
+        return hu, False, False
+    notes.append(f"stored other than the standard axial display: {', '.join(changes)}")
+    return np.ascontiguousarray(hu), transposed, reversed_
 
 
 def _single_ct_series(datasets: Sequence[Dataset]) -> str:
@@ -910,7 +1100,10 @@ def _single_ct_series(datasets: Sequence[Dataset]) -> str:
         raise PreprocessError(f"not CT (Modality {'/'.join(sorted(modalities))}): no HU")
     for ds in datasets:
         if (_number(ds, "NumberOfFrames", 1) or 1) > 1:
-            raise PreprocessError("multi-frame (enhanced) CT is not supported")
+            raise PreprocessError(
+                "a multi-frame CT without per-frame positions (functional groups): its frames "
+                "cannot be placed in a volume"
+            )
     return series_uids.pop()
 
 
@@ -931,6 +1124,40 @@ def _hounsfield_volume(slices: Sequence[Dataset]) -> np.ndarray:
     return hu
 
 
+def _radiograph_display(
+    image: np.ndarray, ds: Dataset, notes: list[str]
+) -> tuple[np.ndarray, bool]:
+    """A frontal radiograph as it is displayed and as the chest model was trained: the
+    patient's right on the viewer's left, head up (PatientOrientation L\\F).
+
+    A film stored mirrored (R\\F: the heart on the image's left), upside down (L\\H) or on
+    its side (F\\L) says so in PatientOrientation, and is flipped or transposed to match; a
+    film without it, or with other directions (a lateral's A or P), is left as it came.
+    Returns (image, transposed).
+    """
+    value = ds.get("PatientOrientation")
+    values = [str(v).strip().upper() for v in value] if isinstance(value, MultiValue) else []
+    if len(values) != 2 or not all(values):
+        return image, False
+    across, down = values[0][0], values[1][0]
+    if {across, down} not in ({"L", "F"}, {"L", "H"}, {"R", "F"}, {"R", "H"}):
+        return image, False
+    changes = []
+    transposed = across in "HF"
+    if transposed:
+        image, across, down = image.T, down, across
+        changes.append("rows and columns exchanged")
+    if across == "R":
+        image = image[:, ::-1]
+        changes.append("left and right swapped")
+    if down == "H":
+        image = image[::-1, :]
+        changes.append("upside down")
+    if changes:
+        notes.append(f"PatientOrientation {'/'.join(values)}: {', '.join(changes)}")
+    return np.ascontiguousarray(image), transposed
+
+
 def prepare_radiograph(ds: Dataset, *, size: int = 256) -> PreparedInput:
     """One projection radiograph as float32 (1, size, size) in [0, 1], bright = dense.
 
@@ -944,8 +1171,11 @@ def prepare_radiograph(ds: Dataset, *, size: int = 256) -> PreparedInput:
             f"a single grey-scale frame is needed, decoded shape is {pixels.shape}"
         )
     presented, notes = _present(ds, pixels)
+    presented, transposed = _radiograph_display(presented, ds, notes)
     array = resize(presented, size, pad_value=0.0)[None]
     row_mm, col_mm = _out_spacing(ds, size, notes)
+    if transposed:
+        row_mm, col_mm = col_mm, row_mm
     return PreparedInput(
         array=array,
         sop_instance_uids=[_text(ds, "SOPInstanceUID")],

@@ -1,0 +1,137 @@
+"""A study stored another way round reads as the usual one.
+
+The models were trained on images as they are displayed: axial CT with columns toward the
+patient's left and rows toward the back, chest films with the patient's right on the viewer's
+left and the head up. Scanners and detectors write the same patient other ways round (a head
+feet first or prone, rows and columns exchanged; a film mirrored, upside down or on its side)
+and say so in ImageOrientationPatient or PatientOrientation; the pixels are brought to the
+display orientation before the model sees them, so the model says the same of the same
+patient, however the pixels were stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings as django_settings
+
+from triage.core.package import load_package
+from triage.core.pipeline import run_model
+from triage.core.preprocess import hounsfield_series
+from triage.core.shifted import shifted_sources
+
+SHIPPED = Path(django_settings.BASE_DIR) / "triage" / "packages"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_package(SHIPPED / "head-ct-ich")
+
+
+def _smoke_study(name: str, *, positive: bool) -> list:
+    """A simulator study of the shipped card's smoke set that the model reads as the card
+    says: the first positive it flagged, or the first negative it did not."""
+    card = json.loads((SHIPPED / name / "model.json").read_text())
+    case = next(c for c in card["smoke"]["cases"] if c["positive"] == positive == c["flagged"])
+    _, draw = shifted_sources(name)["simulator"]
+    rng = np.random.default_rng([card["training"]["seed"], 7, 0, case["index"]])
+    return draw(rng, positive)[0]
+
+
+def _smoke_head(*, bleed: bool) -> list:
+    return _smoke_study("head-ct-ich", positive=bleed)
+
+
+def stored(slices: list, way: str) -> list:
+    """The same head, its pixels and geometry written another way round (LPS, mm)."""
+    out = []
+    for ds in slices:
+        assert [float(v) for v in ds.ImageOrientationPatient] == [1, 0, 0, 0, 1, 0]
+        pixels = ds.pixel_array
+        rows, cols = pixels.shape
+        row_mm, col_mm = (float(v) for v in ds.PixelSpacing)
+        x, y, z = (float(v) for v in ds.ImagePositionPatient)
+        copied = copy.deepcopy(ds)
+        if way == "feet first":  # the image's columns run toward the patient's right
+            pixels, orientation = pixels[:, ::-1], [-1, 0, 0, 0, 1, 0]
+            position = [x + (cols - 1) * col_mm, y, z]
+        elif way == "prone":  # upside down: toward the right and toward the front
+            pixels, orientation = pixels[::-1, ::-1], [-1, 0, 0, 0, -1, 0]
+            position = [x + (cols - 1) * col_mm, y + (rows - 1) * row_mm, z]
+        else:  # "transposed": columns step toward the back, rows toward the left
+            pixels, orientation = pixels.T, [0, 1, 0, 1, 0, 0]
+            position = [x, y, z]
+            copied.PixelSpacing = [col_mm, row_mm]
+        copied.PixelData = np.ascontiguousarray(pixels).tobytes()
+        copied.ImageOrientationPatient = orientation
+        copied.ImagePositionPatient = position
+        out.append(copied)
+    return out
+
+
+@pytest.mark.parametrize("way", ["feet first", "prone", "transposed"])
+def test_the_volume_is_brought_to_the_display_orientation(way):
+    usual = _smoke_head(bleed=True)
+    hu, slices, _, spacing = hounsfield_series(usual)
+    other_hu, other_slices, notes, other_spacing = hounsfield_series(stored(usual, way))
+    np.testing.assert_array_equal(other_hu, hu)
+    assert other_spacing == pytest.approx(spacing)
+    # The slices are listed in the volume's order: from the feet up, as the usual ones.
+    assert [float(s.ImagePositionPatient[2]) for s in other_slices] == [
+        float(s.ImagePositionPatient[2]) for s in slices
+    ]
+    assert any(note.startswith("stored other than the standard axial display") for note in notes)
+    assert not any("standard axial display" in note for note in hounsfield_series(usual)[2])
+
+
+@pytest.mark.parametrize("bleed", [True, False])
+@pytest.mark.parametrize("way", ["feet first", "prone", "transposed"])
+def test_the_model_says_the_same_of_the_head_however_it_was_stored(model, way, bleed):
+    usual = _smoke_head(bleed=bleed)
+    as_usual, other = run_model(model, [usual]), run_model(model, [stored(usual, way)])
+    assert other.status == as_usual.status == "succeeded", other.reason
+    assert other.flags == as_usual.flags == {"ich": bleed}
+    assert other.findings[0].probability == pytest.approx(
+        as_usual.findings[0].probability, abs=1e-6
+    )
+
+
+def film(ds, way: str):
+    """The same chest film, its pixels and PatientOrientation written another way round."""
+    assert [str(v) for v in ds.PatientOrientation] == ["L", "F"]
+    copied = copy.deepcopy(ds)
+    pixels = ds.pixel_array
+    if way == "mirrored":
+        pixels, orientation = pixels[:, ::-1], ["R", "F"]
+    elif way == "upside down":
+        pixels, orientation = pixels[::-1, :], ["L", "H"]
+    else:  # "on its side": rows and columns exchanged
+        pixels, orientation = pixels.T, ["F", "L"]
+        copied.Rows, copied.Columns = ds.Columns, ds.Rows
+    copied.PixelData = np.ascontiguousarray(pixels).tobytes()
+    copied.PatientOrientation = orientation
+    return copied
+
+
+@pytest.fixture(scope="module")
+def chest_model():
+    return load_package(SHIPPED / "cxr-pneumothorax")
+
+
+@pytest.mark.parametrize("positive", [True, False])
+@pytest.mark.parametrize("way", ["mirrored", "upside down", "on its side"])
+def test_the_chest_model_says_the_same_of_a_film_however_it_was_stored(chest_model, way, positive):
+    usual = _smoke_study("cxr-pneumothorax", positive=positive)
+    assert len(usual) == 1
+    as_usual = run_model(chest_model, [usual])
+    other = run_model(chest_model, [[film(usual[0], way)]])
+    assert other.status == as_usual.status == "succeeded", other.reason
+    assert other.flags == as_usual.flags == {"pneumothorax": positive}
+    assert other.findings[0].probability == pytest.approx(
+        as_usual.findings[0].probability, abs=1e-6
+    )
+    assert any(note.startswith("PatientOrientation") for note in other.detail["notes"])
