@@ -729,6 +729,53 @@ def test_a_series_without_orientation_is_axial_only_if_its_image_type_says_so():
     ]
 
 
+@pytest.mark.parametrize(
+    ("marks", "why"),
+    [
+        ({"ConvolutionKernel": "BONEPLUS"}, "kernel BONEPLUS"),  # GE
+        ({"ConvolutionKernel": "H70h"}, "kernel H70h"),  # Siemens: 60 and above are sharp
+        ({"ConvolutionKernel": ["Hr64", "3"]}, "kernel Hr64 3"),
+        ({"SeriesDescription": "HEAD 1mm BONE"}, "series 'HEAD 1mm BONE'"),
+        ({"SeriesDescription": "头颅 骨窗 1mm"}, "series '头颅 骨窗 1mm'"),
+        ({"WindowCenter": [600, 500], "WindowWidth": [2800, 2000]}, "window centre 600"),
+    ],
+)
+def test_a_soft_tissue_series_is_read_before_a_thinner_bone_one(marks, why):
+    # The bone series is thinner, so it has more slices, and comes first by SeriesNumber: by
+    # those alone it would win.
+    bone = _headers(40, thickness=1.25, series_number=2)
+    soft = _headers(24, thickness=5.0, series_number=3)
+    for ds in bone:
+        for keyword, value in marks.items():
+            setattr(ds, keyword, value)
+    for ds in soft:
+        ds.ConvolutionKernel, ds.WindowCenter, ds.WindowWidth = "H30s", 40, 80
+    selected, rejected = select_series([bone, soft], CT_HEAD)
+    assert selected.series_instance_uid == soft[0].SeriesInstanceUID
+    bone_uid, soft_uid = bone[0].SeriesInstanceUID, soft[0].SeriesInstanceUID
+    assert rejected == [
+        (bone_uid, f"qualified, but a bone reconstruction ({why}) and {soft_uid} is not")
+    ]
+    assert selected.notes == []
+
+
+def test_a_bone_reconstruction_is_read_when_it_is_the_only_one_and_the_run_says_so():
+    bone = _headers(40, thickness=1.25)
+    for ds in bone:
+        ds.ConvolutionKernel = "BONE"
+    selected, rejected = select_series([bone], CT_HEAD)
+    assert selected is not None and rejected == []
+    assert selected.notes == ["read a bone reconstruction (kernel BONE): no other qualified"]
+
+
+def test_soft_kernels_and_brain_windows_are_not_bone():
+    for kernel in ("STANDARD", "SOFT", "H30s", "J40s", "Hr38", "FC21", "UB", "B31f"):
+        series = _headers(20)
+        for ds in series:
+            ds.ConvolutionKernel, ds.WindowCenter, ds.WindowWidth = kernel, [40, 35], [80, 100]
+        assert select_series([series], CT_HEAD)[0].notes == [], kernel
+
+
 def test_a_gantry_tilted_head_ct_still_counts_as_axial():
     tilt = np.deg2rad(20.0)
     tilted = _headers(24, orientation=(1, 0, 0, 0, np.cos(tilt), np.sin(tilt)))

@@ -871,6 +871,44 @@ def _thickness_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
     return ""
 
 
+# A CT reconstructed for bone (a sharp kernel, a bone window) is noisy where the brain is:
+# a head CT usually comes with one beside the soft-tissue series, often thinner and so with
+# more slices, and the models read soft tissue. GE names its sharp kernels (BONE, BONEPLUS,
+# EDGE, LUNG); Siemens numbers them (H70h, Hr64, J70h, Br64: 60 and above are sharp).
+_SHARP_KERNEL_WORDS = ("BONE", "EDGE", "LUNG", "SHARP")
+_NUMBERED_KERNEL = re.compile(r"^[A-Z][a-z]?(\d{2})[a-z]?$")
+_BONE_DESCRIPTION_CJK = ("骨", "뼈")
+
+
+def _bone_reconstruction(ds: Dataset) -> str:
+    """Why a CT series looks reconstructed for bone ("" when it does not, or is not CT)."""
+    if _text(ds, "Modality").upper() != "CT":
+        return ""
+    value = ds.get("ConvolutionKernel")
+    kernel = (
+        " ".join(map(str, value))
+        if isinstance(value, MultiValue)
+        else _text(ds, "ConvolutionKernel")
+    )
+    numbered = _NUMBERED_KERNEL.match(kernel.split()[0]) if kernel.strip() else None
+    if any(word in kernel.upper() for word in _SHARP_KERNEL_WORDS) or (
+        numbered and int(numbered.group(1)) >= 60
+    ):
+        return f"kernel {kernel.strip()}"
+    description = _text(ds, "SeriesDescription")
+    if _words(description) & {"BONE", "BONES"} or any(
+        word in description for word in _BONE_DESCRIPTION_CJK
+    ):
+        return f"series {description!r}"
+    try:
+        center = _number(ds, "WindowCenter")
+    except PreprocessError:
+        center = None
+    if center is not None and center >= 200:
+        return f"window centre {center:g}"
+    return ""
+
+
 def select_series(
     series: Sequence[Sequence[Dataset]], rule: SeriesRule
 ) -> tuple[SelectedSeries | None, list[tuple[str, str]]]:
@@ -881,8 +919,9 @@ def select_series(
     series qualifies when its modality and body part match, its instances are ORIGINAL\\PRIMARY
     and not localizers (individual localizer instances inside a series are dropped), its slice
     normal is in the rule's plane, its SliceThickness is in range and enough instances remain.
-    Among several: the most instances, then the thinnest slices, then the lowest SeriesNumber,
-    so the choice is deterministic and the densest sampling of the anatomy wins.
+    Among several: a soft-tissue reconstruction before a bone one (``_bone_reconstruction``),
+    then the most instances, the thinnest slices, the lowest SeriesNumber, so the choice is
+    deterministic and the densest sampling of the anatomy in the kernel the models read wins.
     """
     rejected: list[tuple[str, str]] = []
     candidates: list[tuple[tuple, str, list[Dataset], float | None, list[str]]] = []
@@ -903,20 +942,19 @@ def select_series(
             number = _number(datasets[0], "SeriesNumber", math.inf)
         except PreprocessError:
             number = math.inf
-        key = (-len(usable), thickness if thickness is not None else math.inf, number, uid)
-        candidates.append((key, uid, usable, thickness, notes))
+        bone = _bone_reconstruction(usable[0])
+        key = (
+            bool(bone), -len(usable), thickness if thickness is not None else math.inf, number, uid
+        )  # fmt: skip
+        candidates.append((key, uid, usable, thickness, notes, bone))
     if not candidates:
         return None, rejected
     candidates.sort(key=lambda c: c[0])
-    (best_key, best_uid, best_datasets, best_thickness, best_notes), *others = candidates
-    for key, uid, _, _, _ in others:
-        if key[0] != best_key[0]:
-            why = f"qualified, but {best_uid} has more instances ({-key[0]} < {-best_key[0]})"
-        elif key[1] != best_key[1]:
-            why = f"qualified, but {best_uid} has thinner slices"
-        else:
-            why = f"qualified, but {best_uid} comes first by SeriesNumber"
-        rejected.append((uid, why))
+    (best_key, best_uid, best_datasets, best_thickness, best_notes, best_bone), *others = candidates
+    for key, uid, _, _, _, bone in others:
+        rejected.append((uid, _passed_over(key, bone, best_key, best_uid)))
+    if best_bone:
+        best_notes = [*best_notes, f"read a bone reconstruction ({best_bone}): no other qualified"]
     thickness = f", {_fmt(best_thickness)} mm" if best_thickness is not None else ""
     reason = (
         f"{rule.name}: {_text(best_datasets[0], 'Modality')} {rule.orientation}, "
@@ -924,6 +962,17 @@ def select_series(
     )
     selected = SelectedSeries(best_uid, best_datasets, reason, rejected, best_notes)
     return selected, rejected
+
+
+def _passed_over(key: tuple, bone: str, best_key: tuple, best_uid: str) -> str:
+    """Why a series that qualified was not the one chosen (keys as ``select_series`` sorts)."""
+    if key[0] != best_key[0]:
+        return f"qualified, but a bone reconstruction ({bone}) and {best_uid} is not"
+    if key[1] != best_key[1]:
+        return f"qualified, but {best_uid} has more instances ({-key[1]} < {-best_key[1]})"
+    if key[2] != best_key[2]:
+        return f"qualified, but {best_uid} has thinner slices"
+    return f"qualified, but {best_uid} comes first by SeriesNumber"
 
 
 def require_series(series: Sequence[Sequence[Dataset]], rule: SeriesRule) -> SelectedSeries:
