@@ -648,6 +648,8 @@ def frames_as_slices(datasets: Sequence[Dataset]) -> list[Dataset]:
             out.append(ds)
             continue
         source = _FrameSource(ds)
+        # The instance's elements as read (pydicom keeps them raw until used): the frames
+        # share them, and each converts only what it is asked for.
         shared = {tag: value for tag, value in ds._dict.items() if tag not in _NOT_INHERITED}
         shared.update(_macro_elements((ds.get("SharedFunctionalGroupsSequence") or [None])[0]))
         for index, groups in enumerate(per_frame):
