@@ -700,6 +700,31 @@ def test_a_scout_and_a_derived_series_are_rejected_with_their_reasons():
     assert selected.rejected == rejected
 
 
+def test_derived_axial_slices_are_read_when_no_original_series_qualifies():
+    reformat = _headers(30, image_type=("DERIVED", "SECONDARY", "AXIAL"), series_number=3)
+    mip = _headers(30, image_type=("DERIVED", "SECONDARY", "AXIAL", "MIP"), series_number=4)
+    minip = _headers(30, image_type=("DERIVED", "SECONDARY", "AXIAL"), series_description="MinIP")
+    selected, rejected = select_series([mip, reformat, minip], CT_HEAD)
+    assert selected.series_instance_uid == reformat[0].SeriesInstanceUID
+    assert selected.notes == [
+        "read derived images (DERIVED\\SECONDARY\\AXIAL): no original qualified"
+    ]
+    reasons = dict(rejected)
+    assert "is not ORIGINAL" in reasons[mip[0].SeriesInstanceUID]
+    assert "is not ORIGINAL" in reasons[minip[0].SeriesInstanceUID]
+    # An original series, even with fewer slices, comes first.
+    original = _headers(20, series_number=9)
+    selected, rejected = select_series([reformat, original], CT_HEAD)
+    assert selected.series_instance_uid == original[0].SeriesInstanceUID and selected.notes == []
+    assert rejected == [
+        (
+            reformat[0].SeriesInstanceUID,
+            f"qualified, but ImageType DERIVED\\SECONDARY\\AXIAL is not ORIGINAL and "
+            f"{original[0].SeriesInstanceUID} is",
+        )
+    ]
+
+
 def test_a_localizer_image_inside_an_axial_series_is_dropped_not_the_series():
     series = _headers(20)
     series[0].ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]

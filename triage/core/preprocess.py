@@ -751,6 +751,22 @@ def _image_type_problem(ds: Dataset) -> str:
     return ""
 
 
+# Derived images that are not slices of the anatomy as acquired: projections and renderings
+# (MIP, MinIP, volume rendering, shaded surfaces), subtractions, perfusion maps, screen saves.
+_NOT_A_SLICE = {"MIP", "MINIP", "MAXIP", "MNIP", "VRT", "VR", "VOLUME", "SSD", "3D", "PROJECTION",
+                "SUBTRACTION", "SUB", "DSA", "PERFUSION", "CBF", "CBV", "MTT", "TTP", "TMAX",
+                "SCREEN", "SCREENSAVE", "DOSE", "COLOR", "FUSION"}  # fmt: skip
+
+
+def _derived_reconstruction(ds: Dataset) -> str:
+    """ImageType, shown, when the instance is a derived slice of the anatomy ("" otherwise)."""
+    values = _image_type_values(ds)
+    if not values or values[0] != "DERIVED" or _NOT_PRIMARY_TOKENS.intersection(values):
+        return ""
+    words = set(values) | _words(_text(ds, "SeriesDescription"))
+    return "" if words & _NOT_A_SLICE else "\\".join(values)
+
+
 def _words(text: str) -> set[str]:
     return {w for w in re.split(r"[^A-Z0-9]+", text.upper()) if w}
 
@@ -823,6 +839,10 @@ def _evaluate(
     if rule.require_original_primary:
         verdicts = [(ds, _image_type_problem(ds)) for ds in datasets]
         usable = [ds for ds, problem in verdicts if not problem]
+        if not usable:
+            # Derived slices (a reformat, a thick-slab average) are read when nothing
+            # original qualifies (``select_series`` ranks them after), projections never.
+            usable = [ds for ds in datasets if _derived_reconstruction(ds)]
         if not usable:
             return [], [verdicts[0][1]], []
         if len(usable) < len(datasets):
@@ -921,9 +941,11 @@ def select_series(
     series qualifies when its modality and body part match, its instances are ORIGINAL\\PRIMARY
     and not localizers (individual localizer instances inside a series are dropped), its slice
     normal is in the rule's plane, its SliceThickness is in range and enough instances remain.
-    Among several: a soft-tissue reconstruction before a bone one (``_bone_reconstruction``),
-    then the most instances, the thinnest slices, the lowest SeriesNumber, so the choice is
-    deterministic and the densest sampling of the anatomy in the kernel the models read wins.
+    A series of derived slices (a reformat, a thick-slab average; never a projection such as a
+    MIP) qualifies too, after every original one. Among several: a soft-tissue reconstruction
+    before a bone one (``_bone_reconstruction``), original before derived, then the most
+    instances, the thinnest slices, the lowest SeriesNumber, so the choice is deterministic and
+    the densest sampling of the anatomy in the kernel the models read wins.
     """
     rejected: list[tuple[str, str]] = []
     candidates: list[tuple[tuple, str, list[Dataset], float | None, list[str]]] = []
@@ -944,19 +966,28 @@ def select_series(
             number = _number(datasets[0], "SeriesNumber", math.inf)
         except PreprocessError:
             number = math.inf
-        bone = _bone_reconstruction(usable[0])
+        # Second choices, each with why: a bone reconstruction, derived slices.
+        second = (_bone_reconstruction(usable[0]), _derived_reconstruction(usable[0]))
         key = (
-            bool(bone), -len(usable), thickness if thickness is not None else math.inf, number, uid
+            bool(second[0]), bool(second[1]), -len(usable),
+            thickness if thickness is not None else math.inf, number, uid,
         )  # fmt: skip
-        candidates.append((key, uid, usable, thickness, notes, bone))
+        candidates.append((key, uid, usable, thickness, notes, second))
     if not candidates:
         return None, rejected
     candidates.sort(key=lambda c: c[0])
-    (best_key, best_uid, best_datasets, best_thickness, best_notes, best_bone), *others = candidates
-    for key, uid, _, _, _, bone in others:
-        rejected.append((uid, _passed_over(key, bone, best_key, best_uid)))
-    if best_bone:
-        best_notes = [*best_notes, f"read a bone reconstruction ({best_bone}): no other qualified"]
+    (best_key, best_uid, best_datasets, best_thickness, best_notes, best_second), *others = (
+        candidates
+    )
+    for key, uid, _, _, _, second in others:
+        rejected.append((uid, _passed_over(key, second, best_key, best_uid)))
+    if best_second[0]:
+        best_notes = [
+            *best_notes,
+            f"read a bone reconstruction ({best_second[0]}): no other qualified",
+        ]
+    if best_second[1]:
+        best_notes = [*best_notes, f"read derived images ({best_second[1]}): no original qualified"]
     thickness = f", {_fmt(best_thickness)} mm" if best_thickness is not None else ""
     reason = (
         f"{rule.name}: {_text(best_datasets[0], 'Modality')} {rule.orientation}, "
@@ -966,13 +997,15 @@ def select_series(
     return selected, rejected
 
 
-def _passed_over(key: tuple, bone: str, best_key: tuple, best_uid: str) -> str:
+def _passed_over(key: tuple, second: tuple[str, str], best_key: tuple, best_uid: str) -> str:
     """Why a series that qualified was not the one chosen (keys as ``select_series`` sorts)."""
     if key[0] != best_key[0]:
-        return f"qualified, but a bone reconstruction ({bone}) and {best_uid} is not"
+        return f"qualified, but a bone reconstruction ({second[0]}) and {best_uid} is not"
     if key[1] != best_key[1]:
-        return f"qualified, but {best_uid} has more instances ({-key[1]} < {-best_key[1]})"
+        return f"qualified, but ImageType {second[1]} is not ORIGINAL and {best_uid} is"
     if key[2] != best_key[2]:
+        return f"qualified, but {best_uid} has more instances ({-key[2]} < {-best_key[2]})"
+    if key[3] != best_key[3]:
         return f"qualified, but {best_uid} has thinner slices"
     return f"qualified, but {best_uid} comes first by SeriesNumber"
 
