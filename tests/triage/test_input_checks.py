@@ -139,6 +139,30 @@ def test_a_lateral_chest_film_is_not_for_a_frontal_model():
     assert verdict(checks)[0] == NOT_APPLICABLE
 
 
+@pytest.mark.parametrize(
+    ("description", "lateral"),
+    [("CHEST LAT", True), ("Chest Lateral", True), ("흉부 측면", True), ("胸部侧位", True),
+     ("CHEST PA", False), ("흉부 정면", False), ("PLATE 2", False)],
+)  # fmt: skip
+def test_a_film_without_view_position_is_a_lateral_if_its_description_says_so(description, lateral):
+    image = np.random.default_rng(0).uniform(0, 1, (1, 512, 512)).astype(np.float32)
+    ds = _radiograph("", matrix=512)
+    ds.SeriesDescription = description
+    checks = radiograph_checks(ds, image)
+    assert ("view" in codes(checks)) is lateral
+    if lateral:
+        assert verdict(checks)[0] == NOT_APPLICABLE and "lateral film" in verdict(checks)[1]
+
+
+def test_a_film_without_view_position_is_a_lateral_if_its_view_code_says_so():
+    image = np.random.default_rng(0).uniform(0, 1, (1, 512, 512)).astype(np.float32)
+    ds = _radiograph("", matrix=512)
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "R-10236", "SRT", "left lateral"
+    ds.ViewCodeSequence = [code]
+    assert "view" in codes(radiograph_checks(ds, image))
+
+
 def test_a_blank_radiograph_is_not_read():
     checks = radiograph_checks(_radiograph(), np.zeros((1, 512, 512), np.float32))
     assert codes(checks) == ["blank"]

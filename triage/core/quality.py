@@ -190,6 +190,25 @@ def head_ct_checks(
     return checks
 
 
+# A film without ViewPosition may still say it is a lateral: in its view code (DICOM's
+# "lateral", "left lateral"...) or its series description, in the languages hospitals write.
+_LATERAL_WORDS = {"LAT", "LATERAL", "LL", "RL", "LLAT", "RLAT"}
+_LATERAL_CJK = ("측면", "侧位", "側位")
+
+
+def _lateral_by_description(ds: Dataset) -> str:
+    """What says the film is a lateral ("" when nothing does)."""
+    codes = ds.get("ViewCodeSequence") or []
+    meaning = str(codes[0].get("CodeMeaning", "")) if len(codes) else ""
+    if "lateral" in meaning.lower():
+        return f"view code ({meaning})"
+    description = _text(ds, "SeriesDescription")
+    words = set(re.split(r"[^A-Z0-9]+", description.upper()))
+    if words & _LATERAL_WORDS or any(word in description for word in _LATERAL_CJK):
+        return f"series description ({description})"
+    return ""
+
+
 def radiograph_checks(
     ds: Dataset,
     presented: np.ndarray,
@@ -205,6 +224,14 @@ def radiograph_checks(
                 "view",
                 NOT_APPLICABLE,
                 f"ViewPosition {view}: the model reads frontal (PA/AP) chest radiographs",
+            )
+        )
+    elif not view and (said := _lateral_by_description(ds)):
+        checks.append(
+            InputCheck(
+                "view",
+                NOT_APPLICABLE,
+                f"a lateral film by its {said}: the model reads frontal (PA/AP) chest radiographs",
             )
         )
     # The detector's matrix, not the model's input size.
