@@ -86,6 +86,27 @@ def test_a_contrast_study_is_not_for_a_non_contrast_model(header):
     assert verdict(checks)[0] == NOT_APPLICABLE
 
 
+@pytest.mark.parametrize(
+    ("description", "contrast"),
+    [
+        ("뇌 CT 조영증강", True),  # Seoul: brain CT, contrast-enhanced
+        ("Brain CT 조영후", True),  # after contrast
+        ("뇌혈관조영 CT", True),  # CT angiography
+        ("头颅CT增强", True),  # Guangzhou: head CT, enhanced
+        ("颅脑CTA血管成像", True),
+        ("頭部造影CT", True),  # Japanese: contrast head CT
+        ("뇌 CT 조영전", False),  # before contrast
+        ("뇌 CT 비조영", False),  # without contrast
+        ("头颅CT平扫", False),  # plain scan
+        ("頭部単純CT", False),
+    ],
+)
+def test_a_contrast_study_is_recognised_in_korean_chinese_and_japanese(description, contrast):
+    ds = Dataset()
+    ds.StudyDescription = description
+    assert bool(contrast_problem(ds)) is contrast
+
+
 def test_a_non_contrast_description_is_not_mistaken_for_contrast():
     ds = Dataset()
     ds.SeriesDescription = "CT HEAD WITHOUT CONTRAST"

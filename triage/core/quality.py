@@ -64,6 +64,22 @@ DARK_SHARE_OF_DENSEST = 0.5
 
 _CONTRAST_WORDS = re.compile(r"\b(CTA|ANGIO\w*|C\+|W\s*CONTRAST|WITH\s+CONTRAST|POST\s*CONTRAST)\b")
 _NON_CONTRAST_WORDS = re.compile(r"\b(NON[-\s]?CONTRAST|WITHOUT\s+CONTRAST|W/?O|C-|PLAIN)\b")
+# The same in the Korean, Chinese and Japanese descriptions hospitals write: 조영 (contrast;
+# 조영증강, 조영후, 혈관조영), 增强/増強 (enhanced), 造影 (contrast study), 血管成像 (angiography);
+# and what says it is not: 비조영 and 조영전 (without, before contrast), 단순 and 平扫/平掃/単純
+# (plain scan), 非增强 (non-enhanced).
+_CONTRAST_CJK = ("조영", "增强", "増強", "增強", "造影", "血管成像")
+_NON_CONTRAST_CJK = (
+    "비조영",
+    "조영전",
+    "조영 전",
+    "단순",
+    "平扫",
+    "平掃",
+    "単純",
+    "非增强",
+    "非造影",
+)
 
 
 def _text(ds: Dataset, keyword: str) -> str:
@@ -81,9 +97,13 @@ def contrast_problem(ds: Dataset) -> str:
     if agent and agent not in ("NONE", "NO", "N/A", "0"):
         return f"ContrastBolusAgent is {agent!r}"
     for keyword in ("SeriesDescription", "StudyDescription", "ProtocolName"):
-        words = _text(ds, keyword).upper()
+        text = _text(ds, keyword)
+        words = text.upper()
         if _CONTRAST_WORDS.search(words) and not _NON_CONTRAST_WORDS.search(words):
-            return f"{keyword} {_text(ds, keyword)!r} describes a contrast study"
+            return f"{keyword} {text!r} describes a contrast study"
+        contrast = any(term in text for term in _CONTRAST_CJK)
+        if contrast and not any(term in text for term in _NON_CONTRAST_CJK):
+            return f"{keyword} {text!r} describes a contrast study"
     return ""
 
 
