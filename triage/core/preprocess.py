@@ -2,8 +2,9 @@
 
 The steps, in the order the pipeline runs them:
 
-0. ``frames_as_slices`` (inside ``select_series``): an enhanced (multi-frame) instance read as
-   the single-frame slices its frames stand for, so that every step below sees slices.
+0. ``frames_as_slices`` (inside ``select_series``, for a series of the rule's modality): an
+   enhanced (multi-frame) instance read as the single-frame slices its frames stand for, so
+   that every step below sees slices.
 1. ``select_series``: which series of a study the model may look at (a CT head model must not
    be fed a scout, a sagittal reformat or an MR), with the reason every other series was passed
    over, so a run can record why it chose what it chose.
@@ -67,6 +68,7 @@ __all__ = [
     "SelectedSeries",
     "SeriesRule",
     "frames_as_slices",
+    "mentions",
     "pixel_array",
     "prepare_ct_volume",
     "prepare_radiograph",
@@ -771,11 +773,18 @@ def _words(text: str) -> set[str]:
     return {w for w in re.split(r"[^A-Z0-9]+", text.upper()) if w}
 
 
+def mentions(text: str, terms: Iterable[str]) -> bool:
+    """Whether a description names one of ``terms``: an English term as a whole word, any
+    case; a Korean, Chinese or Japanese one anywhere in the text, since those languages put
+    no space between words ("头颅CT平扫")."""
+    words = _words(text)
+    return any((term.upper() in words) if term.isascii() else (term in text) for term in terms)
+
+
 # What a description calls a body part, for the studies whose BodyPartExamined is empty (many
 # sites leave it so): English words, and the Korean, Chinese and Japanese a description is
-# written in ("뇌 CT 조영전", "头颅CT平扫", "胸部正位"), matched inside the text since those
-# languages put no space between words. Words that also mean something else are left out
-# (폐 alone is in 장폐쇄, bowel obstruction).
+# written in ("뇌 CT 조영전", "头颅CT平扫", "胸部正位"). Words that also mean something else are
+# left out (폐 alone is in 장폐쇄, bowel obstruction).
 _HEAD_WORDS = ("HEAD", "BRAIN", "SKULL", "CRANIAL", "CRANIUM", "CEREBRAL",
                "뇌", "두부", "머리", "두개", "头", "颅", "脑", "頭", "顱", "腦", "脳")  # fmt: skip
 _CHEST_WORDS = ("CHEST", "THORAX", "THORACIC", "LUNG", "LUNGS",
@@ -788,12 +797,7 @@ _DESCRIBED_AS = {
 
 def _described(text: str, body_parts: Iterable[str]) -> bool:
     """Whether a description names one of the body parts, in any language we read."""
-    words, upper = _words(text), text.upper()
-    for part in body_parts:
-        for word in _DESCRIBED_AS.get(part, (part,)):
-            if (word in words) if word.isascii() else (word in upper):
-                return True
-    return False
+    return any(mentions(text, _DESCRIBED_AS.get(part, (part,))) for part in body_parts)
 
 
 def _body_part_problem(ds: Dataset, rule: SeriesRule) -> str:
@@ -835,6 +839,11 @@ def _evaluate(
             [],
         )
     notes: list[str] = []
+    # Only a series of the rule's modality is worth unpacking (a frame costs about 1 ms).
+    slices = frames_as_slices(datasets)
+    if len(slices) != len(datasets):
+        notes.append(f"{len(datasets)} enhanced instance(s) read as {len(slices)} frames")
+    datasets = slices
     usable = list(datasets)
     if rule.require_original_primary:
         verdicts = [(ds, _image_type_problem(ds)) for ds in datasets]
@@ -899,7 +908,7 @@ def _thickness_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
 # EDGE, LUNG); Siemens numbers them (H70h, Hr64, J70h, Br64: 60 and above are sharp).
 _SHARP_KERNEL_WORDS = ("BONE", "EDGE", "LUNG", "SHARP")
 _NUMBERED_KERNEL = re.compile(r"^[A-Z][a-z]?(\d{2})[a-z]?$")
-_BONE_DESCRIPTION_CJK = ("骨", "뼈")
+_BONE_DESCRIPTION = ("BONE", "BONES", "骨", "뼈")
 
 
 def _bone_reconstruction(ds: Dataset) -> str:
@@ -918,9 +927,7 @@ def _bone_reconstruction(ds: Dataset) -> str:
     ):
         return f"kernel {kernel.strip()}"
     description = _text(ds, "SeriesDescription")
-    if _words(description) & {"BONE", "BONES"} or any(
-        word in description for word in _BONE_DESCRIPTION_CJK
-    ):
+    if mentions(description, _BONE_DESCRIPTION):
         return f"series {description!r}"
     try:
         center = _number(ds, "WindowCenter")
@@ -954,10 +961,7 @@ def select_series(
             rejected.append(("", "empty series"))
             continue
         uid = _text(datasets[0], "SeriesInstanceUID")
-        slices = frames_as_slices(datasets)
-        usable, problems, notes = _evaluate(slices, rule)
-        if len(slices) != len(datasets):
-            notes.append(f"{len(datasets)} enhanced instance(s) read as {len(slices)} frames")
+        usable, problems, notes = _evaluate(datasets, rule)
         if problems:
             rejected.append((uid, "; ".join(problems)))
             continue

@@ -29,6 +29,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from triage.core.framing import MAX_HU_SHIFT, REFERENCE_HU, HeadFrame
+from triage.core.preprocess import mentions
 
 NOT_APPLICABLE = "not_applicable"
 LOW_CONFIDENCE = "low_confidence"
@@ -101,8 +102,7 @@ def contrast_problem(ds: Dataset) -> str:
         words = text.upper()
         if _CONTRAST_WORDS.search(words) and not _NON_CONTRAST_WORDS.search(words):
             return f"{keyword} {text!r} describes a contrast study"
-        contrast = any(term in text for term in _CONTRAST_CJK)
-        if contrast and not any(term in text for term in _NON_CONTRAST_CJK):
+        if mentions(text, _CONTRAST_CJK) and not mentions(text, _NON_CONTRAST_CJK):
             return f"{keyword} {text!r} describes a contrast study"
     return ""
 
@@ -212,8 +212,7 @@ def head_ct_checks(
 
 # A film without ViewPosition may still say it is a lateral: in its view code (DICOM's
 # "lateral", "left lateral"...) or its series description, in the languages hospitals write.
-_LATERAL_WORDS = {"LAT", "LATERAL", "LL", "RL", "LLAT", "RLAT"}
-_LATERAL_CJK = ("측면", "侧位", "側位")
+_LATERAL = ("LAT", "LATERAL", "LL", "RL", "LLAT", "RLAT", "측면", "侧位", "側位")
 
 
 def _lateral_by_description(ds: Dataset) -> str:
@@ -223,8 +222,7 @@ def _lateral_by_description(ds: Dataset) -> str:
     if "lateral" in meaning.lower():
         return f"view code ({meaning})"
     description = _text(ds, "SeriesDescription")
-    words = set(re.split(r"[^A-Z0-9]+", description.upper()))
-    if words & _LATERAL_WORDS or any(word in description for word in _LATERAL_CJK):
+    if mentions(description, _LATERAL):
         return f"series description ({description})"
     return ""
 
