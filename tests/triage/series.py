@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from triage.core.shifted import shifted_sources
+
+SHIPPED = Path(__file__).resolve().parents[2] / "triage" / "packages"
 
 
 def hu_series(
@@ -37,3 +44,14 @@ def hu_series(
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
         datasets.append(ds)
     return datasets
+
+
+def smoke_study(name: str, *, positive: bool) -> list[Dataset]:
+    """A study the shipped model is known to read as its card says: the card's smoke set names
+    simulator studies and what the model said of them; this is the first positive it flagged,
+    or the first negative it did not (the study's first series)."""
+    card = json.loads((SHIPPED / name / "model.json").read_text())
+    case = next(c for c in card["smoke"]["cases"] if c["positive"] == positive == c["flagged"])
+    _, draw = shifted_sources(name)["simulator"]
+    rng = np.random.default_rng([card["training"]["seed"], 7, 0, case["index"]])
+    return draw(rng, positive)[0]

@@ -12,19 +12,14 @@ patient, however the pixels were stored.
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from django.conf import settings as django_settings
 
+from tests.triage.series import SHIPPED, smoke_study
 from triage.core.package import load_package
 from triage.core.pipeline import run_model
 from triage.core.preprocess import hounsfield_series
-from triage.core.shifted import shifted_sources
-
-SHIPPED = Path(django_settings.BASE_DIR) / "triage" / "packages"
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +27,8 @@ def model():
     return load_package(SHIPPED / "head-ct-ich")
 
 
-def _smoke_study(name: str, *, positive: bool) -> list:
-    """A simulator study of the shipped card's smoke set that the model reads as the card
-    says: the first positive it flagged, or the first negative it did not."""
-    card = json.loads((SHIPPED / name / "model.json").read_text())
-    case = next(c for c in card["smoke"]["cases"] if c["positive"] == positive == c["flagged"])
-    _, draw = shifted_sources(name)["simulator"]
-    rng = np.random.default_rng([card["training"]["seed"], 7, 0, case["index"]])
-    return draw(rng, positive)[0]
-
-
 def _smoke_head(*, bleed: bool) -> list:
-    return _smoke_study("head-ct-ich", positive=bleed)
+    return smoke_study("head-ct-ich", positive=bleed)
 
 
 def stored(slices: list, way: str) -> list:
@@ -125,7 +110,7 @@ def chest_model():
 @pytest.mark.parametrize("positive", [True, False])
 @pytest.mark.parametrize("way", ["mirrored", "upside down", "on its side"])
 def test_the_chest_model_says_the_same_of_a_film_however_it_was_stored(chest_model, way, positive):
-    usual = _smoke_study("cxr-pneumothorax", positive=positive)
+    usual = smoke_study("cxr-pneumothorax", positive=positive)
     assert len(usual) == 1
     as_usual = run_model(chest_model, [usual])
     other = run_model(chest_model, [[film(usual[0], way)]])

@@ -12,13 +12,10 @@ of the slices.
 from __future__ import annotations
 
 import io
-import json
-from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
-from django.conf import settings as django_settings
 from highdicom.legacy import LegacyConvertedEnhancedCTImage
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -27,6 +24,7 @@ from pydicom.uid import generate_uid
 from readingcenter.studies.models import Study
 from tests.conftest import api_as
 from tests.pacs.dicom_files import c_store, follow_until
+from tests.triage.series import SHIPPED, smoke_study
 from triage.core.package import load_package
 from triage.core.pipeline import run_model
 from triage.core.preprocess import (
@@ -36,10 +34,7 @@ from triage.core.preprocess import (
     hounsfield_series,
     require_series,
 )
-from triage.core.shifted import shifted_sources
 from triage.services import study_completed_handle
-
-SHIPPED = Path(django_settings.BASE_DIR) / "triage" / "packages"
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +43,7 @@ def model():
 
 
 def _smoke_head(*, bleed: bool) -> list[Dataset]:
-    """A simulator head CT from the shipped card's smoke set that the model reads as the card
-    says: the first with a bleed it flagged, or the first without one it did not."""
-    card = json.loads((SHIPPED / "head-ct-ich" / "model.json").read_text())
-    case = next(c for c in card["smoke"]["cases"] if c["positive"] == bleed == c["flagged"])
-    _, draw = shifted_sources("head-ct-ich")["simulator"]
-    return draw(np.random.default_rng([card["training"]["seed"], 7, 0, case["index"]]), bleed)[0]
+    return smoke_study("head-ct-ich", positive=bleed)
 
 
 def _as_received(ds: Dataset) -> Dataset:

@@ -3,17 +3,15 @@ the study API flagged and escalated; a head without one does not."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.conf import settings as django_settings
 
 from readingcenter.studies.models import Study
 from tests.conftest import api_as
 from tests.pacs.dicom_files import c_store, follow_until
-from triage.core.shifted import shifted_sources
+from tests.triage.series import smoke_study
 from triage.services import study_completed_handle
 
 SHIPPED = Path(django_settings.BASE_DIR) / "triage" / "packages"
@@ -44,14 +42,7 @@ def _send_and_triage(datasets, orthanc, tmp_path) -> Study:
 
 
 def _head_ct(*, bleed: bool) -> list:
-    """A head CT the shipped model is known to read as its card says: the card's smoke set
-    names simulator studies and what the model said of them; this is the first with a bleed
-    it flagged, or the first without one it did not."""
-    card = json.loads((SHIPPED / "head-ct-ich" / "model.json").read_text())
-    cases = card["smoke"]["cases"]
-    case = next(c for c in cases if c["positive"] == bleed and c["flagged"] == bleed)
-    _, draw = shifted_sources("head-ct-ich")["simulator"]
-    return draw(np.random.default_rng([card["training"]["seed"], 7, 0, case["index"]]), bleed)[0]
+    return smoke_study("head-ct-ich", positive=bleed)
 
 
 def test_a_head_ct_with_a_bleed_sent_by_c_store_reaches_the_api_flagged_and_escalated(
