@@ -833,33 +833,72 @@ def test_the_series_with_most_instances_then_thinnest_slices_is_chosen():
 @pytest.mark.filterwarnings("ignore:Invalid value for VR CS")  # lower case, as sites send
 def test_body_part_comes_from_the_descriptions_when_body_part_examined_is_missing():
     described = _headers(20, body_part=None, study_description="CT HEAD WO CONTRAST")
-    undescribed = _headers(20, body_part=None, series_description="ROUTINE 5mm")
     abdomen = _headers(20, body_part="abdomen", series_description="HEAD")
+    described_abdomen = _headers(20, body_part=None, study_description="CT ABDOMEN PELVIS")
+    sinus = _headers(20, body_part=None, study_description="CT SINUS")
     lower_case = _headers(20, body_part="brain", series_number=9)
-    for series, qualifies in ((described, True), (undescribed, False), (abdomen, False)):
+    selected, rejected = select_series([described], CT_HEAD)
+    assert selected is not None and not selected.body_part_from_images, rejected
+    # A header that names another body part says what was scanned: not read, whatever the
+    # images show (a sinus CT shows a skull too).
+    for series in (abdomen, described_abdomen, sinus):
         selected, rejected = select_series([series], CT_HEAD)
-        assert (selected is not None) is qualifies, rejected
+        assert selected is None, rejected
     assert select_series([lower_case], CT_HEAD)[0] is not None
 
 
+def test_a_header_that_names_no_body_part_leaves_it_to_the_images():
+    undescribed = _headers(20, body_part=None, series_description="ROUTINE 5mm")
+    selected, rejected = select_series([undescribed], CT_HEAD)
+    assert selected is not None and selected.body_part_from_images, rejected
+    assert selected.notes == [
+        "the header names no body part (BodyPartExamined, descriptions, protocol): "
+        "the images must show BRAIN/HEAD/SKULL"
+    ]
+    # Beside a series whose header says HEAD, it is passed over, and says why.
+    labelled = _headers(12, body_part="HEAD", series_number=3)
+    selected, rejected = select_series([undescribed, labelled], CT_HEAD)
+    assert selected.series_instance_uid == labelled[0].SeriesInstanceUID
+    assert not selected.body_part_from_images and selected.notes == []
+    assert rejected == [
+        (
+            undescribed[0].SeriesInstanceUID,
+            f"qualified, but its header names no body part and "
+            f"{labelled[0].SeriesInstanceUID}'s does",
+        )
+    ]
+    # A chest film says what it is or is not read: no image check stands in for the header.
+    film = _headers(1, modality="DX", body_part=None, series_description="PA")
+    selected, rejected = select_series([film], CHEST_RADIOGRAPH)
+    assert selected is None and "no BodyPartExamined" in rejected[0][1]
+
+
 @pytest.mark.parametrize(
-    ("description", "qualifies"),
+    ("description", "read_as"),
     [
-        ("뇌 CT 조영전", True),  # Seoul: brain CT, before contrast
-        ("두부CT", True),
-        ("头颅CT平扫", True),  # Guangzhou: head CT, plain scan
-        ("顱腦CT", True),  # traditional characters
-        ("頭部単純CT", True),  # Japanese
-        ("CT CRANIAL ROUTINE", True),
-        ("복부 CT", False),  # abdomen
-        ("腹部CT平扫", False),
-        ("CT HEADREST TEST", False),  # an English word only as a whole word
+        ("뇌 CT 조영전", "header"),  # Seoul: brain CT, before contrast
+        ("두부CT", "header"),
+        ("头颅CT平扫", "header"),  # Guangzhou: head CT, plain scan
+        ("顱腦CT", "header"),  # traditional characters
+        ("頭部単純CT", "header"),  # Japanese
+        ("CT CRANIAL ROUTINE", "header"),
+        ("복부 CT", None),  # abdomen
+        ("腹部CT平扫", None),
+        ("CT C-SPINE", None),
+        ("鼻窦CT", None),  # sinuses: a skull, not a brain
+        # An English word only as a whole word: "HEADREST" names no body part, so the
+        # images decide.
+        ("CT HEADREST TEST", "images"),
     ],
 )
-def test_a_description_in_korean_or_chinese_names_the_head(description, qualifies):
+def test_a_description_in_korean_or_chinese_names_the_head(description, read_as):
     series = _headers(20, body_part=None, study_description=description)
     selected, rejected = select_series([series], CT_HEAD)
-    assert (selected is not None) is qualifies, rejected
+    if read_as is None:
+        assert selected is None, description
+    else:
+        assert selected is not None, rejected
+        assert selected.body_part_from_images is (read_as == "images")
 
 
 @pytest.mark.parametrize(

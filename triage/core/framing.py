@@ -239,6 +239,125 @@ def _measures(framed: np.ndarray, source: np.ndarray, box: tuple) -> dict[str, f
     }
 
 
+# What a skull is made of for ``cranial_share``: denser than any soft tissue or blood, less
+# dense than the thinnest temporal squama still reads on a 5 mm slice.
+SKULL_HU = 250.0
+# A slice is cranial when bone closes around at least this share of the head's cross-section
+# and at least ``MIN_BRAIN_SHARE`` of what it closes around reads 0-80 HU (brain, CSF, blood).
+MIN_ENCLOSED_SHARE = 0.4
+MIN_BRAIN_SHARE = 0.5
+# Where the head runs off the image (off centre, or a field of view drawn tight), the image's
+# edge may be at most this share of the outline of what its skull closes around, and of the
+# head's own outline: a body filled the image when the edge is all of it.
+MAX_EDGE_SHARE = 0.35
+MAX_CUT_SHARE = 0.9
+CRANIAL_SAMPLES = 12
+
+
+def _grown(mask: np.ndarray) -> np.ndarray:
+    """``mask`` and its 4-neighbours."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out
+
+
+def _enclosed(bone: np.ndarray, head: np.ndarray, unimaged: np.ndarray) -> np.ndarray:
+    """The cells no 4-connected path of non-bone cells joins to the outside: what a closed ring
+    of bone surrounds (a ring joined only at corners still closes, as it does on the image).
+
+    Where the head runs out of what was imaged (a head off centre: its back beyond the matrix
+    or the reconstruction circle), what lies beyond is unknown: the unimaged cells beside the
+    head close the ring there, and ``_cranial_slice`` limits how much of a ring they may be.
+    ``unimaged`` covers the grid and a ring of one cell around it.
+    """
+    closed = np.pad(bone, 1) | (unimaged & _grown(np.pad(head, 1)))
+    # One more ring, open: the outside is one part, whose root is the first run (row 0).
+    open_ = np.pad(~closed, 1, constant_values=True)
+    rows, starts, stops = _runs(open_)
+    parts = np.asarray(_run_parts(rows, starts, stops, open_.shape[0]))
+    # Every run not of the outside is enclosed: painted as +1 at its start and -1 at its
+    # stop, summed along the row.
+    inner = parts != 0
+    marks = np.zeros((open_.shape[0], open_.shape[1] + 1), np.int32)
+    np.add.at(marks, (rows[inner], starts[inner]), 1)
+    np.add.at(marks, (rows[inner], stops[inner]), -1)
+    return (np.cumsum(marks, axis=1)[:, :-1] > 0)[2:-2, 2:-2]
+
+
+def _unimaged(shape: tuple[int, int], f: int, origin: tuple[int, int], matrix: tuple[int, int]):
+    """Which cells of a grid (and a ring of one cell around it) lie outside the image: beyond
+    the matrix, or outside the reconstruction circle inscribed in it, where scanners write
+    padding. ``origin``: the grid's first pixel in the matrix; cells are ``f`` pixels."""
+    y = origin[0] + (np.arange(-1, shape[0] + 1) + 0.5) * f
+    x = origin[1] + (np.arange(-1, shape[1] + 1) + 0.5) * f
+    h, w = matrix
+    radius = min(h, w) / 2.0
+    outside = (y[:, None] - h / 2.0) ** 2 + (x[None, :] - w / 2.0) ** 2 > radius**2
+    beyond = np.ones(outside.shape, bool)
+    beyond[1:-1, 1:-1] = False
+    return outside | beyond
+
+
+def _rim(mask: np.ndarray, near_edge: np.ndarray) -> float:
+    """The share of ``mask``'s outline (its cells with a 4-neighbour outside it) that lies
+    beside the image's edge."""
+    rim = mask & _grown(~np.pad(mask, 1))[1:-1, 1:-1]
+    return float((rim & near_edge).sum()) / max(int(rim.sum()), 1)
+
+
+def _cranial_slice(hu_slice: np.ndarray, origin: tuple[int, int], matrix: tuple[int, int]) -> bool:
+    """Whether bone closes around most of this slice's head, and brain fills what it closes.
+
+    ``hu_slice`` is cropped from a ``matrix``-sized slice at ``origin`` (row, column)."""
+    h, w = hu_slice.shape
+    f = max(1, -(-max(h, w) // LABEL_GRID))
+    # Cells past the crop's last row or column take its edge pixels, not air: a head cut by
+    # the edge stays cut at the grid's edge.
+    padded = np.pad(hu_slice, ((0, -(-h // f) * f - h), (0, -(-w // f) * f - w)), mode="edge")
+    cells = padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f)
+    # A cell is bone when any of its pixels is: a thin skull stays closed on the coarse grid.
+    bone = (cells > SKULL_HU).any(axis=(1, 3))
+    head = (cells > HEAD_THRESHOLD_HU).mean(axis=(1, 3)) > 0.5
+    unimaged = _unimaged(bone.shape, f, origin, matrix)
+    enclosed = _enclosed(bone, head, unimaged)
+    n_enclosed = int(enclosed.sum())
+    if not head.any() or n_enclosed < MIN_ENCLOSED_SHARE * int(head.sum()):
+        return False
+    # A head is imaged with air around most of it, and its skull, not the image's edge, closes
+    # around the brain; a body filling a small field of view is cut by the edge all round.
+    near_edge = _grown(unimaged)[1:-1, 1:-1]
+    if _rim(head, near_edge) > MAX_CUT_SHARE or _rim(enclosed, near_edge) > MAX_EDGE_SHARE:
+        return False
+    brain = ((cells >= 0.0) & (cells <= 80.0)).mean(axis=(1, 3))
+    return float(brain[enclosed].mean()) >= MIN_BRAIN_SHARE
+
+
+def cranial_share(hu: np.ndarray, box: tuple[int, int, int, int, int, int]) -> float:
+    """The share of the head's slices on which a skull closes around brain (0 to 1).
+
+    For a CT whose header does not say what was scanned: a head shows bone closed around
+    brain-dense tissue on most of its slices, and nothing else does. A neck's vertebra closes
+    around its spinal canal, but that is a sliver of the neck; ribs leave gaps; a pelvis closes
+    around bowel and fat, a small part of the hips' cross-section. Up to ``CRANIAL_SAMPLES``
+    slices spread evenly through the head's run are looked at, cropped to the head's box.
+    """
+    z0, z1, r0, r1, c0, c1 = box
+    if z1 <= z0:
+        return 0.0
+    _, h, w = hu.shape
+    rows = slice(max(r0, 0), min(r1, h))
+    cols = slice(max(c0, 0), min(c1, w))
+    picks = sorted(set(np.linspace(z0, z1 - 1, min(CRANIAL_SAMPLES, z1 - z0)).round().astype(int)))
+    cranial = [
+        _cranial_slice(np.asarray(hu[z, rows, cols], np.float32), (rows.start, cols.start), (h, w))
+        for z in picks
+    ]
+    return sum(cranial) / len(cranial)
+
+
 def _parenchyma_shift(framed: np.ndarray) -> tuple[float, float | None]:
     """(shift applied, median of the parenchyma-range voxels or None when there are none)."""
     lo, hi = PARENCHYMA_RANGE_HU

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from pydicom.dataset import Dataset
 
-from triage.core.framing import frame_head
+from triage.core.framing import cranial_share, frame_head
 from triage.core.outcome import FindingResult, RunOutcome
 from triage.core.package import InputSpec, LoadedModel
 from triage.core.preprocess import (
@@ -36,6 +36,7 @@ from triage.core.quality import (
     InputCheck,
     head_ct_checks,
     radiograph_checks,
+    unseen_body_part,
     verdict,
 )
 
@@ -54,6 +55,7 @@ def rule_for(model: LoadedModel) -> SeriesRule:
         slice_thickness_mm=base.slice_thickness_mm,
         min_instances=base.min_instances,
         require_original_primary=base.require_original_primary,
+        body_part_from_images=base.body_part_from_images,
     )
 
 
@@ -69,10 +71,20 @@ def _window_names(spec: InputSpec) -> list[str]:
     return names
 
 
-def _prepare_head(datasets: list[Dataset], spec: InputSpec) -> tuple[PreparedInput, list]:
+def _prepare_head(
+    datasets: list[Dataset], spec: InputSpec, body_part_from_images: bool
+) -> tuple[PreparedInput, list]:
     """A head CT framed around the head (``input.framing == "head"``) and its input checks."""
     hu, slices, notes, spacing = hounsfield_series(datasets)
     frame = frame_head(hu, size=spec.size, slices=spec.slices or len(slices))
+    if body_part_from_images:
+        # Measured only when the header left it to the images: a head labelled so is read as
+        # one. Not a head is a plain "not applicable" (no input check, so no badge on the
+        # worklist), as a header naming the abdomen would have made it.
+        cranial = cranial_share(hu, frame.box) if frame.found else 0.0
+        if why := unseen_body_part(cranial):
+            raise NotApplicable(why)
+        notes.append(f"read as a head: bone closes around brain on {cranial:.0%} of its slices")
     names = _window_names(spec)
     array = np.stack([window(frame.hu, *WINDOWS[n]) for n in names], axis=1)
     if frame.hu_shift:
@@ -90,15 +102,20 @@ def _prepare_head(datasets: list[Dataset], spec: InputSpec) -> tuple[PreparedInp
 
 
 def prepare_input(
-    spec: InputSpec, datasets: list[Dataset]
+    spec: InputSpec, datasets: list[Dataset], *, body_part_from_images: bool = False
 ) -> tuple[PreparedInput, list[InputCheck]]:
     """The model's input from the selected series, and every input check that failed.
 
-    Packages from before framing (no ``input.framing``) get the plain resize and no checks.
+    ``body_part_from_images``: the series' header names no body part (``SelectedSeries``), so
+    the images must show it; only a head CT's framing can tell, every other input is then
+    not applicable (``NotApplicable``). Packages from before framing (no ``input.framing``)
+    get the plain resize and no other checks.
     """
+    if spec.kind == "ct-volume" and spec.extra.get("framing") == "head":
+        return _prepare_head(datasets, spec, body_part_from_images)
+    if body_part_from_images:
+        raise NotApplicable(unseen_body_part(None))
     if spec.kind == "ct-volume":
-        if spec.extra.get("framing") == "head":
-            return _prepare_head(datasets, spec)
         return prepare_ct_volume(datasets, size=spec.size, windows=_window_names(spec)), []
     prepared = prepare_radiograph(datasets[0], size=spec.size)
     if spec.extra.get("checks") == "radiograph":
@@ -146,10 +163,15 @@ def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome
     try:
         selected = require_series(list(series), rule_for(model))
         outcome.series_instance_uid = selected.series_instance_uid
-        prepared, checks = prepare_input(card.input, selected.datasets)
-        outcome.sop_instance_uids = list(prepared.sop_instance_uids)
-        outcome.detail = {"selection": selected.reason, "notes": list(prepared.notes)[:20],
+        # What choosing the series noted (a bone reconstruction or derived images read, frames
+        # unpacked, localizers dropped), then what preparing it did.
+        outcome.detail = {"selection": selected.reason, "notes": list(selected.notes)[:20],
                           "rejected": [list(r) for r in selected.rejected][:20]}  # fmt: skip
+        prepared, checks = prepare_input(
+            card.input, selected.datasets, body_part_from_images=selected.body_part_from_images
+        )
+        outcome.sop_instance_uids = list(prepared.sop_instance_uids)
+        outcome.detail["notes"] = [*selected.notes, *prepared.notes][:20]
         decided = _record_checks(outcome, checks)
         if decided[0] == NOT_APPLICABLE:
             raise NotApplicable(decided[1], selected.rejected)
@@ -162,7 +184,9 @@ def run_model(model: LoadedModel, series: Sequence[list[Dataset]]) -> RunOutcome
                 decided = _record_checks(outcome, [*checks, *unfamiliar])
     except NotApplicable as exc:
         outcome.status, outcome.reason = "not_applicable", exc.reason
-        outcome.detail = {**outcome.detail, "rejected": [list(r) for r in exc.rejected][:20]}
+        # From selection, every series' reason; from the images (no head), the selection's.
+        rejected = [list(r) for r in exc.rejected] or outcome.detail.get("rejected", [])
+        outcome.detail = {**outcome.detail, "rejected": rejected[:20]}
     except PreprocessError as exc:
         outcome.status, outcome.reason = "failed", exc.reason
     except (RuntimeError, ValueError) as exc:

@@ -672,6 +672,9 @@ class SeriesRule:
     ``orientation`` is "any", "axial", "coronal" or "sagittal": the patient axis the slice
     normal is closest to (so a gantry-tilted head CT is still axial).
     ``slice_thickness_mm`` is an inclusive (min, max); a series without SliceThickness passes.
+    ``body_part_from_images``: a series whose header names no body part at all (no
+    BodyPartExamined, no body part in its descriptions) still qualifies, after every series
+    whose header names the rule's; the images must then show it (``prepare_input`` is told).
     """
 
     name: str
@@ -681,6 +684,7 @@ class SeriesRule:
     slice_thickness_mm: tuple[float, float] | None = None
     min_instances: int = 1
     require_original_primary: bool = True
+    body_part_from_images: bool = False
 
     def __post_init__(self):
         if self.orientation not in ("any", *_PLANES):
@@ -701,6 +705,9 @@ CT_HEAD = SeriesRule(
     # thicker is a scout-like summary no head CT model should read.
     slice_thickness_mm=(0.5, 10.0),
     min_instances=10,
+    # A skull closed around brain is unmistakable in the pixels (``framing.cranial_share``);
+    # a studied phantom or a bare modality often writes no body part at all.
+    body_part_from_images=True,
 )
 CHEST_RADIOGRAPH = SeriesRule(
     name="chest-radiograph",
@@ -720,6 +727,8 @@ class SelectedSeries:
     reason: str
     rejected: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The header names no body part: the images must show the rule's (SeriesRule).
+    body_part_from_images: bool = False
 
 
 _NOT_PRIMARY_TOKENS = {"LOCALIZER", "SCOUT", "TOPOGRAM"}
@@ -793,6 +802,23 @@ _DESCRIBED_AS = {
     **dict.fromkeys(("HEAD", "BRAIN", "SKULL"), _HEAD_WORDS),
     **dict.fromkeys(("CHEST", "THORAX", "LUNG"), _CHEST_WORDS),
 }
+# Every other body part a description may name (BodyPartExamined's defined terms and what
+# descriptions say instead, in the same languages). A header naming one of these says what
+# was scanned, and it is not for a head or chest model; the parts of the head that are not
+# the brain (sinuses, orbits, face, temporal bones, teeth) are among them.
+_OTHER_BODY_PART_WORDS = (
+    "ABDOMEN", "ABD", "ABDO", "PELVIS", "PELVIC", "SPINE", "CSPINE", "TSPINE", "LSPINE",
+    "CERVICAL", "THORACOLUMBAR", "LUMBAR", "SACRUM", "COCCYX", "NECK", "SINUS", "SINUSES",
+    "ORBIT", "ORBITS", "FACE", "FACIAL", "MAXILLOFACIAL", "TEMPORAL", "IAC", "MANDIBLE",
+    "DENTAL", "TMJ", "SHOULDER", "HUMERUS", "ELBOW", "FOREARM", "WRIST", "HAND", "FINGER",
+    "HIP", "FEMUR", "KNEE", "LEG", "TIBIA", "ANKLE", "FOOT", "EXTREMITY", "CARDIAC", "HEART",
+    "CORONARY", "LIVER", "KIDNEY", "RENAL", "BLADDER", "PROSTATE", "BREAST", "WHOLEBODY",
+    "복부", "골반", "척추", "경추", "요추", "흉추", "목", "부비동", "안와", "얼굴", "안면", "어깨",
+    "무릎", "손", "발", "심장", "간", "신장", "유방",
+    "腹", "盆腔", "骨盆", "脊", "颈", "頸", "腰", "鼻窦", "副鼻腔", "眼眶", "面", "肩", "膝",
+    "手", "足", "心脏", "心臓", "肝", "肾", "腎", "乳",
+)  # fmt: skip
+_ANY_BODY_PART_WORDS = (*_HEAD_WORDS, *_CHEST_WORDS, *_OTHER_BODY_PART_WORDS)
 
 
 def _described(text: str, body_parts: Iterable[str]) -> bool:
@@ -800,18 +826,24 @@ def _described(text: str, body_parts: Iterable[str]) -> bool:
     return any(mentions(text, _DESCRIBED_AS.get(part, (part,))) for part in body_parts)
 
 
-def _body_part_problem(ds: Dataset, rule: SeriesRule) -> str:
+def _body_part_problem(ds: Dataset, rule: SeriesRule) -> tuple[str, bool]:
+    """(why the header's body part is not the rule's, "" when it is; whether the header names
+    no body part at all and the rule lets the images decide)."""
     if not rule.body_parts:
-        return ""
+        return "", False
     body_part = _text(ds, "BodyPartExamined").upper()
     wanted = "/".join(sorted(rule.body_parts))
     if body_part:
-        return "" if body_part in rule.body_parts else f"body part {body_part} is not {wanted}"
+        if body_part in rule.body_parts:
+            return "", False
+        return f"body part {body_part} is not {wanted}", False
     # Many sites leave BodyPartExamined empty; the descriptions still say what was scanned.
-    text = f"{_text(ds, 'StudyDescription')} {_text(ds, 'SeriesDescription')}"
+    text = " ".join(_text(ds, k) for k in ("StudyDescription", "SeriesDescription", "ProtocolName"))
     if _described(text, rule.body_parts):
-        return ""
-    return f"no BodyPartExamined and no {wanted} in the study or series description"
+        return "", False
+    if rule.body_part_from_images and not mentions(text, _ANY_BODY_PART_WORDS):
+        return "", True
+    return f"no BodyPartExamined and no {wanted} in the study or series description", False
 
 
 def _thickness(datasets: Sequence[Dataset]) -> float | None:
@@ -828,8 +860,9 @@ def _thickness(datasets: Sequence[Dataset]) -> float | None:
 
 def _evaluate(
     datasets: Sequence[Dataset], rule: SeriesRule
-) -> tuple[list[Dataset], list[str], list[str]]:
-    """(usable instances, problems that reject the series, notes) for one series."""
+) -> tuple[list[Dataset], list[str], list[str], bool]:
+    """(usable instances, problems that reject the series, notes, whether the images must
+    show the body part) for one series."""
     first = datasets[0]
     modality = _text(first, "Modality").upper()
     if modality not in rule.modalities:
@@ -837,6 +870,7 @@ def _evaluate(
             [],
             [f"modality {modality or 'missing'} is not {'/'.join(sorted(rule.modalities))}"],
             [],
+            False,
         )
     notes: list[str] = []
     # Only a series of the rule's modality is worth unpacking (a frame costs about 1 ms).
@@ -853,16 +887,17 @@ def _evaluate(
             # original qualifies (``select_series`` ranks them after), projections never.
             usable = [ds for ds in datasets if _derived_reconstruction(ds)]
         if not usable:
-            return [], [verdicts[0][1]], []
+            return [], [verdicts[0][1]], [], False
         if len(usable) < len(datasets):
             # A localizer inside an axial series (some scanners do this) is dropped, not fatal.
             notes.append(
                 f"dropped {len(datasets) - len(usable)} non-original/localizer instance(s)"
             )
+    body_part, from_images = _body_part_problem(first, rule)
     problems = [
         problem
         for problem in (
-            _body_part_problem(first, rule),
+            body_part,
             _orientation_problem(usable, rule),
             _thickness_problem(usable, rule),
         )
@@ -870,7 +905,7 @@ def _evaluate(
     ]
     if len(usable) < rule.min_instances:
         problems.append(f"{len(usable)} instance(s), rule needs at least {rule.min_instances}")
-    return usable, problems, notes
+    return usable, problems, notes, from_images
 
 
 def _orientation_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
@@ -949,10 +984,13 @@ def select_series(
     and not localizers (individual localizer instances inside a series are dropped), its slice
     normal is in the rule's plane, its SliceThickness is in range and enough instances remain.
     A series of derived slices (a reformat, a thick-slab average; never a projection such as a
-    MIP) qualifies too, after every original one. Among several: a soft-tissue reconstruction
-    before a bone one (``_bone_reconstruction``), original before derived, then the most
-    instances, the thinnest slices, the lowest SeriesNumber, so the choice is deterministic and
-    the densest sampling of the anatomy in the kernel the models read wins.
+    MIP) qualifies too, after every original one; so does a series whose header names no body
+    part at all, when the rule lets the images decide, after every series whose header names
+    the rule's. Among several: a header that names the body part before one that does not,
+    a soft-tissue reconstruction before a bone one (``_bone_reconstruction``), original before
+    derived, then the most instances, the thinnest slices, the lowest SeriesNumber, so the
+    choice is deterministic and the densest sampling of the anatomy in the kernel the models
+    read wins.
     """
     rejected: list[tuple[str, str]] = []
     candidates: list[tuple[tuple, str, list[Dataset], float | None, list[str]]] = []
@@ -961,7 +999,7 @@ def select_series(
             rejected.append(("", "empty series"))
             continue
         uid = _text(datasets[0], "SeriesInstanceUID")
-        usable, problems, notes = _evaluate(datasets, rule)
+        usable, problems, notes, from_images = _evaluate(datasets, rule)
         if problems:
             rejected.append((uid, "; ".join(problems)))
             continue
@@ -973,7 +1011,7 @@ def select_series(
         # Second choices, each with why: a bone reconstruction, derived slices.
         second = (_bone_reconstruction(usable[0]), _derived_reconstruction(usable[0]))
         key = (
-            bool(second[0]), bool(second[1]), -len(usable),
+            from_images, bool(second[0]), bool(second[1]), -len(usable),
             thickness if thickness is not None else math.inf, number, uid,
         )  # fmt: skip
         candidates.append((key, uid, usable, thickness, notes, second))
@@ -992,24 +1030,35 @@ def select_series(
         ]
     if best_second[1]:
         best_notes = [*best_notes, f"read derived images ({best_second[1]}): no original qualified"]
+    from_images = best_key[0]
+    if from_images:
+        best_notes = [
+            *best_notes,
+            "the header names no body part (BodyPartExamined, descriptions, protocol): "
+            f"the images must show {'/'.join(sorted(rule.body_parts))}",
+        ]
     thickness = f", {_fmt(best_thickness)} mm" if best_thickness is not None else ""
     reason = (
         f"{rule.name}: {_text(best_datasets[0], 'Modality')} {rule.orientation}, "
         f"{len(best_datasets)} instance(s){thickness}"
     )
-    selected = SelectedSeries(best_uid, best_datasets, reason, rejected, best_notes)
+    selected = SelectedSeries(
+        best_uid, best_datasets, reason, rejected, best_notes, body_part_from_images=from_images
+    )
     return selected, rejected
 
 
 def _passed_over(key: tuple, second: tuple[str, str], best_key: tuple, best_uid: str) -> str:
     """Why a series that qualified was not the one chosen (keys as ``select_series`` sorts)."""
     if key[0] != best_key[0]:
-        return f"qualified, but a bone reconstruction ({second[0]}) and {best_uid} is not"
+        return f"qualified, but its header names no body part and {best_uid}'s does"
     if key[1] != best_key[1]:
-        return f"qualified, but ImageType {second[1]} is not ORIGINAL and {best_uid} is"
+        return f"qualified, but a bone reconstruction ({second[0]}) and {best_uid} is not"
     if key[2] != best_key[2]:
-        return f"qualified, but {best_uid} has more instances ({-key[2]} < {-best_key[2]})"
+        return f"qualified, but ImageType {second[1]} is not ORIGINAL and {best_uid} is"
     if key[3] != best_key[3]:
+        return f"qualified, but {best_uid} has more instances ({-key[3]} < {-best_key[3]})"
+    if key[4] != best_key[4]:
         return f"qualified, but {best_uid} has thinner slices"
     return f"qualified, but {best_uid} comes first by SeriesNumber"
 

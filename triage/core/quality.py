@@ -176,6 +176,31 @@ def _hu_checks(frame: HeadFrame, validated: Mapping[str, Any]) -> list[InputChec
     return []
 
 
+# A CT whose header names no body part is read as a head when bone closes around brain on at
+# least this share of its slices (``framing.cranial_share``). Heads drawn by three hands and
+# a scanner's (skull base, holders, tilt) show it on half or more; a neck, chest, abdomen or
+# pelvis on none or a few.
+MIN_CRANIAL_SHARE = 0.3
+
+
+def unseen_body_part(cranial: float | None) -> str:
+    """Why a series whose header names no body part is not read ("" when its images show a
+    head). ``cranial``: ``framing.cranial_share`` of a head CT, None for any other input,
+    whose body part no image check can tell."""
+    if cranial is None:
+        return (
+            "the header names no body part (BodyPartExamined, descriptions, protocol) and this "
+            "model cannot tell it from the images: set BodyPartExamined at the modality or router"
+        )
+    if cranial >= MIN_CRANIAL_SHARE:
+        return ""
+    return (
+        f"the header names no body part and the images show no head: bone closes around "
+        f"brain on {cranial:.0%} of the slices (a head shows it on at least "
+        f"{MIN_CRANIAL_SHARE:.0%}); set BodyPartExamined if this is a head CT"
+    )
+
+
 def head_ct_checks(
     first: Dataset,
     frame: HeadFrame,
