@@ -23,12 +23,16 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
+from readingcenter.studies.models import Study
+from tests.conftest import api_as
+from tests.pacs.dicom_files import c_store, follow_until
 from tests.triage.series import SHIPPED, hu_series, smoke_study
 from triage.core.framing import cranial_share, frame_head
 from triage.core.package import load_package
 from triage.core.pipeline import run_model
 from triage.core.preprocess import hounsfield_series
 from triage.core.quality import MIN_CRANIAL_SHARE
+from triage.services import study_completed_handle
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "dicom"
 SAYS_WHAT = ("BodyPartExamined", "StudyDescription", "SeriesDescription", "ProtocolName")
@@ -175,3 +179,24 @@ def test_a_labelled_body_ct_is_refused_by_its_header_before_any_pixel(model):
     )
     assert outcome.status == "not_applicable"
     assert "body part CHEST is not BRAIN/HEAD/SKULL" in outcome.reason
+
+
+def test_an_unlabelled_head_with_a_bleed_sent_by_c_store_is_flagged_and_escalated(
+    orthanc, hospital_a, manager, settings, tmp_path
+):
+    settings.TRIAGE_MODEL_DIRS = [str(SHIPPED)]
+    head = unlabelled(smoke_study("head-ct-ich", positive=True))
+    files = []
+    for index, ds in enumerate(head):
+        files.append(tmp_path / f"{index:04d}.dcm")
+        ds.save_as(files[-1], enforce_file_format=True)
+    c_store(files, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT", required=True)
+    study = follow_until(lambda: Study.objects.filter(
+        study_instance_uid=str(head[0].StudyInstanceUID), status="complete").first())  # fmt: skip
+    study_completed_handle(study_id=study.id, version=study.version)
+
+    data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
+    ich = next(run for run in data["ai"]["runs"] if run["model"] == "head-ct-ich")
+    assert ich["status"] == "succeeded", ich["reason"]
+    assert ich["flags"] == {"ich": True}, ich["probabilities"]
+    assert data["priority"] == "stat"
