@@ -35,8 +35,10 @@ from triage.core.quality import (
     NOT_APPLICABLE,
     InputCheck,
     head_ct_checks,
+    lung_fields,
     radiograph_checks,
     unseen_body_part,
+    unseen_chest,
     verdict,
 )
 
@@ -107,17 +109,23 @@ def prepare_input(
     """The model's input from the selected series, and every input check that failed.
 
     ``body_part_from_images``: the series' header names no body part (``SelectedSeries``), so
-    the images must show it; only a head CT's framing can tell, every other input is then
-    not applicable (``NotApplicable``). Packages from before framing (no ``input.framing``)
+    the images must show it (a head CT's skull, a chest film's lung fields); any other input
+    is then not applicable (``NotApplicable``). Packages from before framing (no ``input.framing``)
     get the plain resize and no other checks.
     """
     if spec.kind == "ct-volume" and spec.extra.get("framing") == "head":
         return _prepare_head(datasets, spec, body_part_from_images)
-    if body_part_from_images:
-        raise NotApplicable(unseen_body_part(None))
     if spec.kind == "ct-volume":
+        if body_part_from_images:
+            raise NotApplicable(unseen_body_part(None))
         return prepare_ct_volume(datasets, size=spec.size, windows=_window_names(spec)), []
     prepared = prepare_radiograph(datasets[0], size=spec.size)
+    if body_part_from_images:
+        # As for a head: not a chest is plainly not for this model, so no input check.
+        if why := unseen_chest(prepared.array):
+            raise NotApplicable(why)
+        left, right, _ = lung_fields(prepared.array)
+        prepared.notes.append(f"read as a chest: lung fields cover {left + right:.0%} of the film")
     if spec.extra.get("checks") == "radiograph":
         return prepared, radiograph_checks(datasets[0], prepared.array, spec.extra.get("validated"))
     return prepared, []

@@ -715,6 +715,8 @@ CHEST_RADIOGRAPH = SeriesRule(
     body_parts=frozenset({"CHEST", "THORAX", "LUNG"}),
     orientation="any",
     min_instances=1,
+    # Lung fields on both sides are plain on a frontal film (``quality.lung_fields``).
+    body_part_from_images=True,
 )
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from triage.core.framing import MAX_HU_SHIFT, REFERENCE_HU, HeadFrame
+from triage.core.framing import MAX_HU_SHIFT, REFERENCE_HU, HeadFrame, label_parts
 from triage.core.preprocess import mentions
 
 NOT_APPLICABLE = "not_applicable"
@@ -198,6 +198,54 @@ def unseen_body_part(cranial: float | None) -> str:
         f"the header names no body part and the images show no head: bone closes around "
         f"brain on {cranial:.0%} of the slices (a head shows it on at least "
         f"{MIN_CRANIAL_SHARE:.0%}); set BodyPartExamined if this is a head CT"
+    )
+
+
+# A film whose header names no body part is read as a frontal chest when it shows lung
+# fields: lucent parts (as ``radiograph_checks`` counts lucent) that the body encloses, unlike
+# the air around the patient, which reaches the film's edge; one of them large, lucent on both
+# sides of the film, and enough of it. Parts under 1 % of the film (gas in a bowel loop, an
+# orbit) do not count.
+MIN_LUNG_PART = 0.01
+MIN_LARGEST_LUNG = 0.04
+MIN_LUNG_SIDE = 0.015
+MIN_LUNG_FIELDS = 0.06
+
+
+def lung_fields(presented: np.ndarray) -> tuple[float, float, float]:
+    """(share of the film, left half; right half; largest part) that is enclosed lucency.
+
+    ``presented`` is the film in [0, 1], bright = dense (``prepare_radiograph``)."""
+    image = np.asarray(presented, np.float32).reshape(presented.shape[-2:])
+    h, w = image.shape
+    lucent = image < DARK_SHARE_OF_DENSEST * np.percentile(image, 99)
+    labels = label_parts(lucent)
+    sizes = np.bincount(labels.ravel())
+    # Not enclosed: what reaches the film's edge (the air around the patient, the padding).
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    sizes[0] = 0
+    sizes[edge] = 0
+    sizes[sizes < MIN_LUNG_PART * h * w] = 0
+    fields = sizes[labels] > 0
+    area = float(h * w)
+    left, right = fields[:, : w // 2].sum() / area, fields[:, w // 2 :].sum() / area
+    return float(left), float(right), float(sizes.max(initial=0)) / area
+
+
+def unseen_chest(presented: np.ndarray) -> str:
+    """Why a film whose header names no body part is not read as a chest ("" when its image
+    shows lung fields)."""
+    left, right, largest = lung_fields(presented)
+    if (
+        left + right >= MIN_LUNG_FIELDS
+        and min(left, right) >= MIN_LUNG_SIDE
+        and largest >= MIN_LARGEST_LUNG
+    ):
+        return ""
+    return (
+        f"the header names no body part and the film shows no lung fields: lucent parts the "
+        f"body encloses cover {left:.0%} of the film left of its centre and {right:.0%} right "
+        f"of it, the largest {largest:.0%}; set BodyPartExamined if this is a chest film"
     )
 
 
