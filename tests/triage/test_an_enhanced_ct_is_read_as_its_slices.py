@@ -11,6 +11,7 @@ of the slices.
 
 from __future__ import annotations
 
+import copy
 import io
 
 import numpy as np
@@ -125,12 +126,40 @@ def test_frames_carry_their_own_position_rescale_and_type():
     assert spacing[1:] == classic_spacing[1:]
 
 
-def test_a_multiframe_ct_without_functional_groups_is_refused_with_the_reason():
-    ds = _smoke_head(bleed=False)[0]
-    ds.NumberOfFrames = 2
-    ds.PixelData = ds.PixelData * 2
+def one_file_volume(slices: list[Dataset]) -> Dataset:
+    """The slices as one plain multi-frame CT instance without functional groups, as a volume
+    converter or a home-made sender writes a whole volume: the first slice's header, every
+    slice's pixels in order from the feet up, and SpacingBetweenSlices."""
+    ordered = sorted(slices, key=lambda ds: float(ds.ImagePositionPatient[2]))
+    ds = copy.deepcopy(ordered[0])
+    ds.SeriesInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid()
+    ds.NumberOfFrames = len(ordered)
+    ds.PixelData = b"".join(s.PixelData for s in ordered)
+    steps = np.diff([float(s.ImagePositionPatient[2]) for s in ordered])
+    ds.SpacingBetweenSlices = round(float(np.median(steps)), 4)
+    return _as_received(ds)
+
+
+@pytest.mark.parametrize("bleed", [True, False])
+def test_a_volume_in_one_plain_multiframe_file_is_read_as_its_slices(model, bleed):
+    slices = _smoke_head(bleed=bleed)
+    volume = one_file_volume(slices)
+    assert "PerFrameFunctionalGroupsSequence" not in volume
+    classic, as_one = run_model(model, [slices]), run_model(model, [[volume]])
+    assert classic.status == as_one.status == "succeeded", as_one.reason
+    assert as_one.flags == classic.flags == {"ich": bleed}
+    for before, after in zip(classic.findings, as_one.findings, strict=True):
+        assert after.probability == pytest.approx(before.probability, abs=1e-6)
+    assert any(
+        n.startswith("frames without per-frame positions stacked") for n in as_one.detail["notes"]
+    )
+
+
+def test_a_multiframe_ct_that_does_not_say_where_its_frames_lie_is_refused_with_the_reason():
+    volume = one_file_volume(_smoke_head(bleed=False))
+    del volume.ImagePositionPatient
     with pytest.raises(PreprocessError, match="without per-frame positions"):
-        hounsfield_series([ds])
+        hounsfield_series([volume])
 
 
 @pytest.fixture

@@ -3,10 +3,12 @@ the study API flagged and escalated; a head without one does not."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+from pydicom.uid import generate_uid
 
 from readingcenter.studies.models import Study
 from tests.conftest import api_as
@@ -70,3 +72,25 @@ def test_a_head_without_a_bleed_is_not_flagged_and_stays_routine(
     assert data["ai"]["draft_findings"] == []
     # Every other model says why it did not run; none of it reads as a negative.
     assert all(run["status"] in {"succeeded", "not_applicable"} for run in data["ai"]["runs"])
+
+
+def test_a_head_ct_with_and_without_contrast_is_read_on_its_plain_series(
+    orthanc, hospital_a, manager, shipped_models, tmp_path
+):
+    # The same study sent with a contrast-enhanced series beside the plain one, numbered first
+    # and with more slices; the model reads non-contrast CT, so it reads the plain series and
+    # finds the bleed, instead of calling the whole study "not applicable".
+    plain = _head_ct(bleed=True)
+    enhanced_uid = generate_uid()
+    enhanced = []
+    for ds in plain + plain[:8]:
+        copied = copy.deepcopy(ds)
+        copied.SeriesInstanceUID, copied.SOPInstanceUID = enhanced_uid, generate_uid()
+        copied.SeriesNumber, copied.ContrastBolusAgent = 1, "OMNIPAQUE 350"
+        enhanced.append(copied)
+    study = _send_and_triage(enhanced + plain, orthanc, tmp_path)
+    data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
+    ich = next(run for run in data["ai"]["runs"] if run["model"] == "head-ct-ich")
+    assert ich["status"] == "succeeded", ich["reason"]
+    assert ich["flags"] == {"ich": True}, ich["probabilities"]
+    assert data["priority"] == "stat"

@@ -99,6 +99,11 @@ def test_a_contrast_study_is_not_for_a_non_contrast_model(header):
         ("뇌 CT 비조영", False),  # without contrast
         ("头颅CT平扫", False),  # plain scan
         ("頭部単純CT", False),
+        # English words that end in a sign, at the end of the description.
+        ("HEAD C+", True),
+        ("AX 5mm C+", True),
+        ("HEAD C-", False),
+        ("CT HEAD C+C-", False),  # with and without: the series decides
     ],
 )
 def test_a_contrast_study_is_recognised_in_korean_chinese_and_japanese(description, contrast):

@@ -784,6 +784,31 @@ def test_a_soft_tissue_series_is_read_before_a_thinner_bone_one(marks, why):
     assert selected.notes == []
 
 
+@pytest.mark.parametrize(
+    ("marks", "why"),
+    [
+        ({"ContrastBolusAgent": "OMNIPAQUE 300"}, "ContrastBolusAgent is 'OMNIPAQUE 300'"),
+        ({"SeriesDescription": "AX 5mm C+"}, "SeriesDescription 'AX 5mm C+' describes"),
+        ({"SeriesDescription": "뇌 조영증강 5mm"}, "SeriesDescription '뇌 조영증강 5mm' describes"),
+    ],
+)
+def test_a_study_with_and_without_contrast_reads_the_series_without(marks, why):
+    # A head CT "with and without contrast": the enhanced series is thinner and numbered first,
+    # so by slices and number alone it would win, and the whole run would be "not applicable"
+    # though the plain series beside it is what the model reads.
+    enhanced = _headers(48, thickness=2.5, series_number=2, study_description="CT HEAD W/WO")
+    plain = _headers(24, thickness=5.0, series_number=3, study_description="CT HEAD W/WO")
+    for ds in enhanced:
+        for keyword, value in marks.items():
+            setattr(ds, keyword, value)
+    selected, rejected = select_series([enhanced, plain], CT_HEAD)
+    assert selected.series_instance_uid == plain[0].SeriesInstanceUID
+    assert len(rejected) == 1 and rejected[0][0] == enhanced[0].SeriesInstanceUID
+    assert rejected[0][1].startswith(f"qualified, but contrast-enhanced ({why}")
+    # Alone, it is still chosen, and the input checks refuse it (test_input_checks).
+    assert select_series([enhanced], CT_HEAD)[0] is not None
+
+
 def test_a_bone_reconstruction_is_read_when_it_is_the_only_one_and_the_run_says_so():
     bone = _headers(40, thickness=1.25)
     for ds in bone:

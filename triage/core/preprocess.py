@@ -608,10 +608,14 @@ class EnhancedFrame(Dataset):
     element in that frame alone, and nothing here changes an element in place.
     """
 
-    def __init__(self, elements: dict, source: _FrameSource, index: int) -> None:
+    def __init__(
+        self, elements: dict, source: _FrameSource, index: int, *, stacked: bool = False
+    ) -> None:
         super().__init__(elements)
         self.source = source
         self.index = index
+        # Placed by ``_stacked_frames`` (no functional groups), not by the scanner.
+        self.stacked = stacked
 
     def __setattr__(self, name: str, value) -> None:
         tag = tag_for_keyword(name)
@@ -635,19 +639,52 @@ def _macro_elements(groups: Dataset | None) -> dict:
     return elements
 
 
+def _stacked_frames(ds: Dataset) -> list[Dataset]:
+    """A multi-frame CT without functional groups as its frames, each placed along the slice
+    normal from the instance's ImagePositionPatient every SpacingBetweenSlices (else
+    SliceThickness) mm; [] when it is not one or does not say enough to place them.
+
+    Not a standard CT object, but what a volume converter or a home-made sender writes for a
+    whole volume in one file: its frames are taken at their order, as a reader scrolling them
+    would take them, and the run says so.
+    """
+    frames = int(_number(ds, "NumberOfFrames", 1) or 1)
+    if frames < 2 or _text(ds, "Modality").upper() != "CT":
+        return []
+    iop, ipp = _floats(ds, "ImageOrientationPatient", 6), _floats(ds, "ImagePositionPatient", 3)
+    try:
+        step = _number(ds, "SpacingBetweenSlices") or _number(ds, "SliceThickness")
+    except PreprocessError:
+        step = None
+    if iop is None or ipp is None or not step or step <= 0:
+        return []
+    normal = np.cross(iop[:3], iop[3:])
+    source = _FrameSource(ds)
+    shared = {tag: value for tag, value in ds._dict.items() if tag not in _NOT_INHERITED}
+    out: list[Dataset] = []
+    for index in range(frames):
+        position = [round(float(v), 4) for v in ipp + index * float(step) * normal]
+        element = DataElement(Tag("ImagePositionPatient"), "DS", position)
+        frame = EnhancedFrame({**shared, element.tag: element}, source, index, stacked=True)
+        frame.file_meta = getattr(ds, "file_meta", None) or Dataset()
+        out.append(frame)
+    return out
+
+
 def frames_as_slices(datasets: Sequence[Dataset]) -> list[Dataset]:
     """The series with every enhanced multi-frame instance replaced by its frames, in order.
 
-    Single-frame instances pass through untouched; so does a multi-frame instance without
-    functional groups (an old-style cine or nuclear medicine object), which the steps after
-    refuse with their own reason. No pixel is decoded here: a frame's pixels are decoded with
-    its instance's, the first time one of them is read.
+    Single-frame instances pass through untouched. A multi-frame CT without functional groups
+    is stacked along its slice normal when its header says how (``_stacked_frames``); any
+    other (an old-style cine or nuclear medicine object) passes through, and the steps after
+    refuse it with their own reason. No pixel is decoded here: a frame's pixels are decoded
+    with its instance's, the first time one of them is read.
     """
     out: list[Dataset] = []
     for ds in datasets:
         per_frame = ds.get("PerFrameFunctionalGroupsSequence")
         if not per_frame:
-            out.append(ds)
+            out.extend(_stacked_frames(ds) or [ds])
             continue
         source = _FrameSource(ds)
         # The instance's elements as read (pydicom keeps them raw until used): the frames
@@ -879,6 +916,11 @@ def _evaluate(
     slices = frames_as_slices(datasets)
     if len(slices) != len(datasets):
         notes.append(f"{len(datasets)} enhanced instance(s) read as {len(slices)} frames")
+    if any(getattr(s, "stacked", False) for s in slices):
+        notes.append(
+            "frames without per-frame positions stacked in their stored order along the slice "
+            "normal, SpacingBetweenSlices (or SliceThickness) apart"
+        )
     datasets = slices
     usable = list(datasets)
     if rule.require_original_primary:
@@ -939,6 +981,51 @@ def _thickness_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
     return ""
 
 
+# A contrast-enhanced acquisition, by what its header says (the head model reads non-contrast CT;
+# ``quality.head_ct_checks`` refuses one, ``select_series`` ranks one after the others).
+# Whole words; not \b at the ends, which a word ending in "+" or "-" ("HEAD C+") never meets.
+_CONTRAST_WORDS = re.compile(
+    r"(?<![A-Z0-9])(CTA|ANGIO\w*|C\+|W\s*CONTRAST|WITH\s+CONTRAST|POST\s*CONTRAST)(?![A-Z0-9])"
+)
+_NON_CONTRAST_WORDS = re.compile(
+    r"(?<![A-Z0-9])(NON[-\s]?CONTRAST|WITHOUT\s+CONTRAST|W/?O|C-|PLAIN)(?![A-Z0-9])"
+)
+# The same in the Korean, Chinese and Japanese descriptions hospitals write: 조영 (contrast;
+# 조영증강, 조영후, 혈관조영), 增强/増強 (enhanced), 造影 (contrast study), 血管成像 (angiography);
+# and what says it is not: 비조영 and 조영전 (without, before contrast), 단순 and 平扫/平掃/単純
+# (plain scan), 非增强 (non-enhanced).
+_CONTRAST_CJK = ("조영", "增强", "増強", "增強", "造影", "血管成像")
+_NON_CONTRAST_CJK = (
+    "비조영",
+    "조영전",
+    "조영 전",
+    "단순",
+    "平扫",
+    "平掃",
+    "単純",
+    "非增强",
+    "非造影",
+)
+
+
+def contrast_problem(
+    ds: Dataset, keywords: Sequence[str] = ("SeriesDescription", "StudyDescription", "ProtocolName")
+) -> str:
+    """Why this looks like a contrast-enhanced acquisition ("" when nothing says so): its
+    ContrastBolusAgent, or one of the descriptions ``keywords`` names."""
+    agent = _text(ds, "ContrastBolusAgent").upper()
+    if agent and agent not in ("NONE", "NO", "N/A", "0"):
+        return f"ContrastBolusAgent is {agent!r}"
+    for keyword in keywords:
+        text = _text(ds, keyword)
+        words = text.upper()
+        if _CONTRAST_WORDS.search(words) and not _NON_CONTRAST_WORDS.search(words):
+            return f"{keyword} {text!r} describes a contrast study"
+        if mentions(text, _CONTRAST_CJK) and not mentions(text, _NON_CONTRAST_CJK):
+            return f"{keyword} {text!r} describes a contrast study"
+    return ""
+
+
 # A CT reconstructed for bone (a sharp kernel, a bone window) is noisy where the brain is:
 # a head CT usually comes with one beside the soft-tissue series, often thinner and so with
 # more slices, and the models read soft tissue. GE names its sharp kernels (BONE, BONEPLUS,
@@ -989,6 +1076,7 @@ def select_series(
     MIP) qualifies too, after every original one; so does a series whose header names no body
     part at all, when the rule lets the images decide, after every series whose header names
     the rule's. Among several: a header that names the body part before one that does not,
+    a series without contrast before one with (by its ContrastBolusAgent or description),
     a soft-tissue reconstruction before a bone one (``_bone_reconstruction``), original before
     derived, then the most instances, the thinnest slices, the lowest SeriesNumber, so the
     choice is deterministic and the densest sampling of the anatomy in the kernel the models
@@ -1010,10 +1098,17 @@ def select_series(
             number = _number(datasets[0], "SeriesNumber", math.inf)
         except PreprocessError:
             number = math.inf
-        # Second choices, each with why: a bone reconstruction, derived slices.
-        second = (_bone_reconstruction(usable[0]), _derived_reconstruction(usable[0]))
+        # Second choices, each with why: a contrast series (a study with and without contrast
+        # has both, and the models read the one without), a bone reconstruction, derived
+        # slices. Contrast by the series' own header: the study's description is the same for
+        # every series of it.
+        second = (
+            contrast_problem(usable[0], ("SeriesDescription",)),
+            _bone_reconstruction(usable[0]),
+            _derived_reconstruction(usable[0]),
+        )
         key = (
-            from_images, bool(second[0]), bool(second[1]), -len(usable),
+            from_images, bool(second[0]), bool(second[1]), bool(second[2]), -len(usable),
             thickness if thickness is not None else math.inf, number, uid,
         )  # fmt: skip
         candidates.append((key, uid, usable, thickness, notes, second))
@@ -1025,13 +1120,13 @@ def select_series(
     )
     for key, uid, _, _, _, second in others:
         rejected.append((uid, _passed_over(key, second, best_key, best_uid)))
-    if best_second[0]:
+    if best_second[1]:
         best_notes = [
             *best_notes,
-            f"read a bone reconstruction ({best_second[0]}): no other qualified",
+            f"read a bone reconstruction ({best_second[1]}): no other qualified",
         ]
-    if best_second[1]:
-        best_notes = [*best_notes, f"read derived images ({best_second[1]}): no original qualified"]
+    if best_second[2]:
+        best_notes = [*best_notes, f"read derived images ({best_second[2]}): no original qualified"]
     from_images = best_key[0]
     if from_images:
         best_notes = [
@@ -1050,17 +1145,19 @@ def select_series(
     return selected, rejected
 
 
-def _passed_over(key: tuple, second: tuple[str, str], best_key: tuple, best_uid: str) -> str:
+def _passed_over(key: tuple, second: tuple[str, ...], best_key: tuple, best_uid: str) -> str:
     """Why a series that qualified was not the one chosen (keys as ``select_series`` sorts)."""
     if key[0] != best_key[0]:
         return f"qualified, but its header names no body part and {best_uid}'s does"
     if key[1] != best_key[1]:
-        return f"qualified, but a bone reconstruction ({second[0]}) and {best_uid} is not"
+        return f"qualified, but contrast-enhanced ({second[0]}) and {best_uid} is not"
     if key[2] != best_key[2]:
-        return f"qualified, but ImageType {second[1]} is not ORIGINAL and {best_uid} is"
+        return f"qualified, but a bone reconstruction ({second[1]}) and {best_uid} is not"
     if key[3] != best_key[3]:
-        return f"qualified, but {best_uid} has more instances ({-key[3]} < {-best_key[3]})"
+        return f"qualified, but ImageType {second[2]} is not ORIGINAL and {best_uid} is"
     if key[4] != best_key[4]:
+        return f"qualified, but {best_uid} has more instances ({-key[4]} < {-best_key[4]})"
+    if key[5] != best_key[5]:
         return f"qualified, but {best_uid} has thinner slices"
     return f"qualified, but {best_uid} comes first by SeriesNumber"
 
@@ -1240,8 +1337,9 @@ def _single_ct_series(datasets: Sequence[Dataset]) -> str:
     for ds in datasets:
         if (_number(ds, "NumberOfFrames", 1) or 1) > 1:
             raise PreprocessError(
-                "a multi-frame CT without per-frame positions (functional groups): its frames "
-                "cannot be placed in a volume"
+                "a multi-frame CT without per-frame positions (functional groups) nor an "
+                "ImagePositionPatient, ImageOrientationPatient and slice spacing to stack its "
+                "frames by: they cannot be placed in a volume"
             )
     return series_uids.pop()
 

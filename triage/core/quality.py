@@ -20,7 +20,6 @@ written into the model card (``train.evaluate_gate``).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from triage.core.framing import MAX_HU_SHIFT, REFERENCE_HU, HeadFrame, label_parts
-from triage.core.preprocess import mentions
+from triage.core.preprocess import contrast_problem, mentions
 
 NOT_APPLICABLE = "not_applicable"
 LOW_CONFIDENCE = "low_confidence"
@@ -63,25 +62,6 @@ RADIOGRAPH_RANGE: dict[str, Any] = {
 # What counts as lucent in a chest radiograph: darker than this share of its densest parts.
 DARK_SHARE_OF_DENSEST = 0.5
 
-_CONTRAST_WORDS = re.compile(r"\b(CTA|ANGIO\w*|C\+|W\s*CONTRAST|WITH\s+CONTRAST|POST\s*CONTRAST)\b")
-_NON_CONTRAST_WORDS = re.compile(r"\b(NON[-\s]?CONTRAST|WITHOUT\s+CONTRAST|W/?O|C-|PLAIN)\b")
-# The same in the Korean, Chinese and Japanese descriptions hospitals write: 조영 (contrast;
-# 조영증강, 조영후, 혈관조영), 增强/増強 (enhanced), 造影 (contrast study), 血管成像 (angiography);
-# and what says it is not: 비조영 and 조영전 (without, before contrast), 단순 and 平扫/平掃/単純
-# (plain scan), 非增强 (non-enhanced).
-_CONTRAST_CJK = ("조영", "增强", "増強", "增強", "造影", "血管成像")
-_NON_CONTRAST_CJK = (
-    "비조영",
-    "조영전",
-    "조영 전",
-    "단순",
-    "平扫",
-    "平掃",
-    "単純",
-    "非增强",
-    "非造影",
-)
-
 
 def _text(ds: Dataset, keyword: str) -> str:
     value = ds.get(keyword)
@@ -90,21 +70,6 @@ def _text(ds: Dataset, keyword: str) -> str:
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         value = value[0] if len(value) else ""
     return str(value).strip()
-
-
-def contrast_problem(ds: Dataset) -> str:
-    """Why this looks like a contrast-enhanced acquisition ("" when nothing says so)."""
-    agent = _text(ds, "ContrastBolusAgent").upper()
-    if agent and agent not in ("NONE", "NO", "N/A", "0"):
-        return f"ContrastBolusAgent is {agent!r}"
-    for keyword in ("SeriesDescription", "StudyDescription", "ProtocolName"):
-        text = _text(ds, keyword)
-        words = text.upper()
-        if _CONTRAST_WORDS.search(words) and not _NON_CONTRAST_WORDS.search(words):
-            return f"{keyword} {text!r} describes a contrast study"
-        if mentions(text, _CONTRAST_CJK) and not mentions(text, _NON_CONTRAST_CJK):
-            return f"{keyword} {text!r} describes a contrast study"
-    return ""
 
 
 def _fmt(x: float) -> str:
