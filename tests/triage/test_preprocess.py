@@ -1024,3 +1024,48 @@ def test_a_real_chest_cr_with_its_image_type_written_with_spaces_is_read_and_not
     assert outcome.status == "succeeded", outcome.reason
     assert outcome.detail["novelty"]["distance"] <= outcome.detail["novelty"]["limit"]
     assert not any(outcome.flags.values())
+
+
+def _film_as_picture(ds: Dataset, *, colour: bool) -> tuple[Dataset, Dataset]:
+    """A film saved as an 8-bit picture and wrapped in DICOM by hand: (as grey, as RGB)."""
+    values = pixel_array(ds).astype(np.float32)
+    if str(ds.PhotometricInterpretation) == "MONOCHROME1":
+        values = values.max() - values
+    grey = np.round(255 * (values - values.min()) / np.ptp(values)).astype(np.uint8)
+    pictures = []
+    for samples in (1, 3):
+        picture = copy.deepcopy(ds)
+        for keyword in ("WindowCenter", "WindowWidth", "VOILUTFunction", "RescaleSlope",
+                        "RescaleIntercept", "RescaleType"):  # fmt: skip
+            if keyword in picture:
+                delattr(picture, keyword)
+        picture.BitsAllocated, picture.BitsStored, picture.HighBit = 8, 8, 7
+        picture.PixelRepresentation = 0
+        if samples == 1:
+            picture.SamplesPerPixel, picture.PhotometricInterpretation = 1, "MONOCHROME2"
+            picture.PixelData = grey.tobytes()
+        else:
+            rgb = np.repeat(grey[..., None], 3, axis=-1)
+            if colour:  # a red annotation over the left lung
+                rgb[100:140, 60:200] = (255, 0, 0)
+            picture.SamplesPerPixel, picture.PhotometricInterpretation = 3, "RGB"
+            picture.PlanarConfiguration = 0
+            picture.PixelData = rgb.tobytes()
+        picture.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        pictures.append(picture)
+    return pictures[0], pictures[1]
+
+
+def test_a_film_saved_as_a_grey_rgb_picture_reads_as_the_same_film_in_grey():
+    film = make_study("chest-xr", rng=np.random.default_rng(5), finding=True).datasets[0]
+    grey, rgb = _film_as_picture(film, colour=False)
+    as_grey, as_rgb = prepare_radiograph(grey), prepare_radiograph(rgb)
+    np.testing.assert_allclose(as_rgb.array, as_grey.array, atol=1e-6)
+    assert "an RGB image whose channels are grey: read as grey" in as_rgb.notes
+
+
+def test_a_colour_picture_is_refused_with_the_reason():
+    film = make_study("chest-xr", rng=np.random.default_rng(5), finding=True).datasets[0]
+    _, coloured = _film_as_picture(film, colour=True)
+    with pytest.raises(PreprocessError, match="a colour image"):
+        prepare_radiograph(coloured)

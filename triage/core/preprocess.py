@@ -402,12 +402,16 @@ def _robust_range(values: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _present(ds: Dataset, pixels: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _present(
+    ds: Dataset, pixels: np.ndarray, *, from_colour: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    """``present`` with the header's modality LUT, VOI and photometric interpretation; grey
+    made from an RGB picture (``from_colour``) has no modality LUT to apply."""
     center = _number(ds, "WindowCenter")
     width = _number(ds, "WindowWidth")
     voi = (center, width) if center is not None and width is not None and width > 0 else None
     return present(
-        to_hounsfield(ds, pixels),
+        pixels.astype(np.float32) if from_colour else to_hounsfield(ds, pixels),
         voi=voi,
         voi_function=_text(ds, "VOILUTFunction").upper() or "LINEAR",
         monochrome1=_text(ds, "PhotometricInterpretation").upper() == "MONOCHROME1",
@@ -1395,6 +1399,26 @@ def _radiograph_display(
     return np.ascontiguousarray(image), transposed
 
 
+# A film saved as a picture and wrapped in DICOM (a screenshot, a PNG converted by hand) comes
+# as RGB with three equal channels; a colour overlay or an annotated photo does not.
+_GREY_TOLERANCE = 0.02
+
+
+def _grey_from_colour(pixels: np.ndarray, notes: list[str]) -> np.ndarray:
+    """An RGB film whose channels agree, as grey (their mean); PreprocessError when they do
+    not: the models read grey-scale radiographs, never a colour picture."""
+    channels = pixels.astype(np.float32)
+    span = float(channels.max() - channels.min()) or 1.0
+    apart = float(np.abs(channels - channels.mean(axis=-1, keepdims=True)).max()) / span
+    if apart > _GREY_TOLERANCE:
+        raise PreprocessError(
+            f"a colour image (its red, green and blue differ by up to {apart:.0%} of its "
+            "range): the model reads grey-scale radiographs"
+        )
+    notes.append("an RGB image whose channels are grey: read as grey")
+    return channels.mean(axis=-1)
+
+
 def prepare_radiograph(ds: Dataset, *, size: int = 256) -> PreparedInput:
     """One projection radiograph as float32 (1, size, size) in [0, 1], bright = dense.
 
@@ -1403,11 +1427,16 @@ def prepare_radiograph(ds: Dataset, *, size: int = 256) -> PreparedInput:
     black after inversion, not white. It is one 2-D image, so the order costs milliseconds.
     """
     pixels = pixel_array(ds)
+    notes: list[str] = []
+    colour = pixels.ndim == 3 and pixels.shape[-1] == 3 and _number(ds, "SamplesPerPixel") == 3
+    if colour:
+        pixels = _grey_from_colour(pixels, notes)
     if pixels.ndim != 2:
         raise PreprocessError(
             f"a single grey-scale frame is needed, decoded shape is {pixels.shape}"
         )
-    presented, notes = _present(ds, pixels)
+    presented, presentation_notes = _present(ds, pixels, from_colour=colour)
+    notes += presentation_notes
     presented, transposed = _radiograph_display(presented, ds, notes)
     array = resize(presented, size, pad_value=0.0)[None]
     row_mm, col_mm = _out_spacing(ds, size, notes)
