@@ -289,17 +289,9 @@ def _enclosed(bone: np.ndarray, head: np.ndarray, unimaged: np.ndarray) -> np.nd
     ``unimaged`` covers the grid and a ring of one cell around it.
     """
     closed = np.pad(bone, 1) | (unimaged & _grown(np.pad(head, 1)))
-    # One more ring, open: the outside is one part, whose root is the first run (row 0).
-    open_ = np.pad(~closed, 1, constant_values=True)
-    rows, starts, stops = _runs(open_)
-    parts = np.asarray(_run_parts(rows, starts, stops, open_.shape[0]))
-    # Every run not of the outside is enclosed: painted as +1 at its start and -1 at its
-    # stop, summed along the row.
-    inner = parts != 0
-    marks = np.zeros((open_.shape[0], open_.shape[1] + 1), np.int32)
-    np.add.at(marks, (rows[inner], starts[inner]), 1)
-    np.add.at(marks, (rows[inner], stops[inner]), -1)
-    return (np.cumsum(marks, axis=1)[:, :-1] > 0)[2:-2, 2:-2]
+    # One more ring, open: the outside is one part, the one at the corner.
+    labels = label_parts(np.pad(~closed, 1, constant_values=True))
+    return ((labels > 0) & (labels != labels[0, 0]))[2:-2, 2:-2]
 
 
 def _unimaged(shape: tuple[int, int], f: int, origin: tuple[int, int], matrix: tuple[int, int]):

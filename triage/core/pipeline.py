@@ -33,12 +33,13 @@ from triage.core.preprocess import (
 from triage.core.quality import (
     LOW_CONFIDENCE,
     NOT_APPLICABLE,
+    UNSEEN_BODY_PART,
     InputCheck,
     head_ct_checks,
     lung_fields,
     radiograph_checks,
-    unseen_body_part,
     unseen_chest,
+    unseen_head,
     verdict,
 )
 
@@ -84,7 +85,7 @@ def _prepare_head(
         # one. Not a head is a plain "not applicable" (no input check, so no badge on the
         # worklist), as a header naming the abdomen would have made it.
         cranial = cranial_share(hu, frame.box) if frame.found else 0.0
-        if why := unseen_body_part(cranial):
+        if why := unseen_head(cranial):
             raise NotApplicable(why)
         notes.append(f"read as a head: bone closes around brain on {cranial:.0%} of its slices")
     names = _window_names(spec)
@@ -110,22 +111,24 @@ def prepare_input(
 
     ``body_part_from_images``: the series' header names no body part (``SelectedSeries``), so
     the images must show it (a head CT's skull, a chest film's lung fields); any other input
-    is then not applicable (``NotApplicable``). Packages from before framing (no ``input.framing``)
-    get the plain resize and no other checks.
+    is then not applicable (``NotApplicable``). Packages from before framing (no
+    ``input.framing``) get the plain resize and no other checks.
     """
     if spec.kind == "ct-volume" and spec.extra.get("framing") == "head":
         return _prepare_head(datasets, spec, body_part_from_images)
     if spec.kind == "ct-volume":
         if body_part_from_images:
-            raise NotApplicable(unseen_body_part(None))
+            raise NotApplicable(UNSEEN_BODY_PART)
         return prepare_ct_volume(datasets, size=spec.size, windows=_window_names(spec)), []
     prepared = prepare_radiograph(datasets[0], size=spec.size)
     if body_part_from_images:
         # As for a head: not a chest is plainly not for this model, so no input check.
-        if why := unseen_chest(prepared.array):
+        fields = lung_fields(prepared.array)
+        if why := unseen_chest(fields):
             raise NotApplicable(why)
-        left, right, _ = lung_fields(prepared.array)
-        prepared.notes.append(f"read as a chest: lung fields cover {left + right:.0%} of the film")
+        prepared.notes.append(
+            f"read as a chest: lung fields cover {sum(fields[:2]):.0%} of the film"
+        )
     if spec.extra.get("checks") == "radiograph":
         return prepared, radiograph_checks(datasets[0], prepared.array, spec.extra.get("validated"))
     return prepared, []

@@ -148,15 +148,17 @@ def _hu_checks(frame: HeadFrame, validated: Mapping[str, Any]) -> list[InputChec
 MIN_CRANIAL_SHARE = 0.3
 
 
-def unseen_body_part(cranial: float | None) -> str:
-    """Why a series whose header names no body part is not read ("" when its images show a
-    head). ``cranial``: ``framing.cranial_share`` of a head CT, None for any other input,
-    whose body part no image check can tell."""
-    if cranial is None:
-        return (
-            "the header names no body part (BodyPartExamined, descriptions, protocol) and this "
-            "model cannot tell it from the images: set BodyPartExamined at the modality or router"
-        )
+# What a run says of an input whose header names no body part and whose model has no image
+# check that could tell it (any but a framed head CT or a chest film).
+UNSEEN_BODY_PART = (
+    "the header names no body part (BodyPartExamined, descriptions, protocol) and this model "
+    "cannot tell it from the images: set BodyPartExamined at the modality or router"
+)
+
+
+def unseen_head(cranial: float) -> str:
+    """Why a CT whose header names no body part is not read as a head ("" when its images
+    show one); ``cranial`` is its ``framing.cranial_share``."""
     if cranial >= MIN_CRANIAL_SHARE:
         return ""
     return (
@@ -178,9 +180,9 @@ MIN_LUNG_FIELDS = 0.06
 
 
 def lung_fields(presented: np.ndarray) -> tuple[float, float, float]:
-    """(share of the film, left half; right half; largest part) that is enclosed lucency.
-
-    ``presented`` is the film in [0, 1], bright = dense (``prepare_radiograph``)."""
+    """The film's enclosed lucency: (its share of the film left of the centre, right of it,
+    the largest part's). ``presented`` is the film in [0, 1], bright = dense
+    (``prepare_radiograph``)."""
     image = np.asarray(presented, np.float32).reshape(presented.shape[-2:])
     h, w = image.shape
     lucent = image < DARK_SHARE_OF_DENSEST * np.percentile(image, 99)
@@ -197,10 +199,10 @@ def lung_fields(presented: np.ndarray) -> tuple[float, float, float]:
     return float(left), float(right), float(sizes.max(initial=0)) / area
 
 
-def unseen_chest(presented: np.ndarray) -> str:
-    """Why a film whose header names no body part is not read as a chest ("" when its image
-    shows lung fields)."""
-    left, right, largest = lung_fields(presented)
+def unseen_chest(fields: tuple[float, float, float]) -> str:
+    """Why a film whose header names no body part is not read as a chest ("" when it shows
+    lung fields); ``fields`` is its ``lung_fields``."""
+    left, right, largest = fields
     if (
         left + right >= MIN_LUNG_FIELDS
         and min(left, right) >= MIN_LUNG_SIDE
