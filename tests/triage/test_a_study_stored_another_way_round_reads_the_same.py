@@ -15,6 +15,7 @@ import copy
 
 import numpy as np
 import pytest
+from pydicom.uid import generate_uid
 
 from tests.triage.series import SHIPPED, smoke_study
 from triage.core.package import load_package
@@ -120,3 +121,24 @@ def test_the_chest_model_says_the_same_of_a_film_however_it_was_stored(chest_mod
         as_usual.findings[0].probability, abs=1e-6
     )
     assert any(note.startswith("PatientOrientation") for note in other.detail["notes"])
+
+
+@pytest.mark.parametrize("bleed", [True, False])
+def test_a_head_whose_every_slice_is_a_series_of_its_own_reads_as_one_series(model, bleed):
+    # A sender (a converter, a script, a PACS exporting slice by slice) that gives every slice
+    # a SeriesInstanceUID of its own: forty series of one image, none of which a model reads.
+    usual = _smoke_head(bleed=bleed)
+    split = []
+    for ds in usual:
+        copied = copy.deepcopy(ds)
+        copied.SeriesInstanceUID = generate_uid()
+        split.append([copied])
+    as_usual, as_split = run_model(model, [usual]), run_model(model, split)
+    assert as_usual.status == as_split.status == "succeeded", as_split.reason
+    assert as_split.flags == as_usual.flags == {"ich": bleed}
+    for before, after in zip(as_usual.findings, as_split.findings, strict=True):
+        assert after.probability == pytest.approx(before.probability, abs=1e-6)
+    assert any("single-image series" in n for n in as_split.detail["notes"])
+    assert len(as_split.sop_instance_uids) == len(usual)
+    # The slices themselves are untouched: each keeps its own series.
+    assert len({str(s[0].SeriesInstanceUID) for s in split}) == len(usual)

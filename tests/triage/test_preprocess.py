@@ -841,17 +841,30 @@ def test_thick_slices_are_rejected_and_missing_thickness_is_accepted():
     assert rejected == [(thick[0].SeriesInstanceUID, "slice thickness 12 mm outside 0.5-10 mm")]
 
 
-def test_the_series_with_most_instances_then_thinnest_slices_is_chosen():
-    five_mm = _headers(30, thickness=5.0, series_number=2)
-    thin = _headers(120, thickness=1.25, series_number=3)
-    thin_twin = _headers(120, thickness=0.625, series_number=4)
-    too_few = _headers(4, thickness=5.0, series_number=5)
-    selected, rejected = select_series([five_mm, thin, thin_twin, too_few], CT_HEAD)
+def test_the_series_covering_the_head_then_most_instances_then_thinnest_slices_is_chosen():
+    five_mm = _headers(30, thickness=5.0, series_number=2)  # 150 mm
+    thin = _headers(120, thickness=1.25, series_number=3)  # 150 mm
+    thin_twin = _headers(240, thickness=0.625, series_number=4)  # 150 mm
+    # The same 240 positions, reconstructed 1 mm thick (overlapping): 150.4 mm.
+    overlapping = _headers(240, thickness=0.625, series_number=5)
+    for ds in overlapping:
+        ds.SliceThickness = 1.0
+    # The posterior fossa alone, reconstructed thin: more slices than the 5 mm whole head,
+    # but a third of the head.
+    fossa = _headers(40, thickness=1.25, series_number=1)  # 50 mm
+    too_few = _headers(4, thickness=5.0, series_number=6)
+    selected, rejected = select_series(
+        [five_mm, thin, thin_twin, overlapping, fossa, too_few], CT_HEAD
+    )
     assert selected.series_instance_uid == thin_twin[0].SeriesInstanceUID
-    assert "120 instance(s), 0.625 mm" in selected.reason
-    reasons = dict(rejected)
-    assert reasons[thin[0].SeriesInstanceUID].endswith("has thinner slices")
-    assert "has more instances (30 < 120)" in reasons[five_mm[0].SeriesInstanceUID]
+    assert "240 instance(s), 0.625 mm" in selected.reason
+    reasons = {uid: why.replace(thin_twin[0].SeriesInstanceUID, "best") for uid, why in rejected}
+    assert reasons[overlapping[0].SeriesInstanceUID] == "qualified, but best has thinner slices"
+    assert reasons[thin[0].SeriesInstanceUID].endswith("has more instances (120 < 240)")
+    assert reasons[five_mm[0].SeriesInstanceUID].endswith("has more instances (30 < 240)")
+    assert reasons[fossa[0].SeriesInstanceUID] == (
+        "qualified, but best covers more (150 mm against 50 mm)"
+    )
     assert "4 instance(s), rule needs at least 10" in reasons[too_few[0].SeriesInstanceUID]
 
 

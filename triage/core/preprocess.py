@@ -582,6 +582,7 @@ _NOT_INHERITED = frozenset(Tag(keyword) for keyword in (
     "ExtendedOffsetTable", "ExtendedOffsetTableLengths",
 ))  # fmt: skip
 _IMAGE_TYPE = Tag("ImageType")
+_SERIES_UID = Tag("SeriesInstanceUID")
 
 
 class _FrameSource:
@@ -920,6 +921,11 @@ def _evaluate(
     slices = frames_as_slices(datasets)
     if len(slices) != len(datasets):
         notes.append(f"{len(datasets)} enhanced instance(s) read as {len(slices)} frames")
+    if regrouped := getattr(first, "regrouped_from", 0):
+        notes.append(
+            f"{regrouped} single-image series with one frame of reference and geometry read "
+            "as one series: the sender gave every slice a series of its own"
+        )
     if any(getattr(s, "stacked", False) for s in slices):
         notes.append(
             "frames without per-frame positions stacked in their stored order along the slice "
@@ -1066,6 +1072,51 @@ def _bone_reconstruction(ds: Dataset) -> str:
     return ""
 
 
+def _split_series(series: Sequence[Sequence[Dataset]], rule: SeriesRule) -> list[list[Dataset]]:
+    """One series split into many: single-instance series of the rule's modality that share a
+    frame of reference, an orientation, a matrix and a pixel spacing, as one series each.
+
+    A sender that gives every slice a SeriesInstanceUID of its own (a converter, a script, a
+    PACS exporting slice by slice) splits a head CT into forty series of one image, none of
+    which a model can read. Regrouped, they are offered to ``select_series`` as one more
+    series (under the first one's UID, each instance copied, never changed), after which the
+    rule decides as for any other; the single ones stay rejected for having one instance.
+    """
+    if rule.min_instances <= 1:
+        return []
+    groups: dict[tuple, list[Dataset]] = {}
+    for datasets in series:
+        if len(datasets) != 1:
+            continue
+        ds = datasets[0]
+        if _text(ds, "Modality").upper() not in rule.modalities:
+            continue
+        orientation = _floats(ds, "ImageOrientationPatient", 6)
+        spacing = _pixel_spacing(ds)
+        key = (
+            _text(ds, "FrameOfReferenceUID"),
+            None if orientation is None else tuple(np.round(orientation, 3)),
+            int(ds.get("Rows") or 0), int(ds.get("Columns") or 0),
+            None if spacing is None else tuple(round(v, 4) for v in spacing),
+        )  # fmt: skip
+        groups.setdefault(key, []).append(ds)
+    merged = []
+    for members in groups.values():
+        if len(members) < rule.min_instances:
+            continue
+        uid = _text(members[0], "SeriesInstanceUID")
+        regrouped = []
+        for ds in members:
+            copied = Dataset(dict(ds._dict))  # the elements shared, the series' UID its own:
+            # a new element, since setting a keyword changes the shared element in place
+            copied[_SERIES_UID] = DataElement(_SERIES_UID, "UI", uid)
+            copied.file_meta = getattr(ds, "file_meta", None) or Dataset()
+            copied.regrouped_from = len(members)
+            regrouped.append(copied)
+        merged.append(regrouped)
+    return merged
+
+
 def select_series(
     series: Sequence[Sequence[Dataset]], rule: SeriesRule
 ) -> tuple[SelectedSeries | None, list[tuple[str, str]]]:
@@ -1082,13 +1133,14 @@ def select_series(
     the rule's. Among several: a header that names the body part before one that does not,
     a series without contrast before one with (by its ContrastBolusAgent or description),
     a soft-tissue reconstruction before a bone one (``_bone_reconstruction``), original before
-    derived, then the most instances, the thinnest slices, the lowest SeriesNumber, so the
+    derived, then the most coverage along the slice normal (in ``COVERAGE_STEP_MM`` steps),
+    the most instances, the thinnest slices, the lowest SeriesNumber, so the
     choice is deterministic and the densest sampling of the anatomy in the kernel the models
     read wins.
     """
     rejected: list[tuple[str, str]] = []
-    candidates: list[tuple[tuple, str, list[Dataset], float | None, list[str]]] = []
-    for datasets in series:
+    candidates: list[tuple] = []
+    for datasets in [*series, *_split_series(series, rule)]:
         if not datasets:
             rejected.append(("", "empty series"))
             continue
@@ -1111,19 +1163,21 @@ def select_series(
             _bone_reconstruction(usable[0]),
             _derived_reconstruction(usable[0]),
         )
+        coverage = _coverage_mm(usable, thickness)
         key = (
-            from_images, bool(second[0]), bool(second[1]), bool(second[2]), -len(usable),
+            from_images, bool(second[0]), bool(second[1]), bool(second[2]),
+            -int((coverage or 0.0) // COVERAGE_STEP_MM), -len(usable),
             thickness if thickness is not None else math.inf, number, uid,
         )  # fmt: skip
-        candidates.append((key, uid, usable, thickness, notes, second))
+        candidates.append((key, uid, usable, thickness, notes, second, coverage))
     if not candidates:
         return None, rejected
     candidates.sort(key=lambda c: c[0])
-    (best_key, best_uid, best_datasets, best_thickness, best_notes, best_second), *others = (
-        candidates
-    )
-    for key, uid, _, _, _, second in others:
-        rejected.append((uid, _passed_over(key, second, best_key, best_uid)))
+    best, *others = candidates
+    best_key, best_uid, best_datasets, best_thickness, best_notes, best_second, best_cover = best
+    for key, uid, _, _, _, second, coverage in others:
+        why = _passed_over(key, second, best_key, best_uid, (coverage, best_cover))
+        rejected.append((uid, why))
     if best_second[1]:
         best_notes = [
             *best_notes,
@@ -1149,7 +1203,28 @@ def select_series(
     return selected, rejected
 
 
-def _passed_over(key: tuple, second: tuple[str, ...], best_key: tuple, best_uid: str) -> str:
+# How much of the body a series covers along its slice normal, compared in steps of this: a
+# head CT reconstructed as two series (the posterior fossa thin, the cerebrum thick) or a few
+# slices repeated after motion is not the whole head, however many slices it has; two whole
+# heads a few millimetres apart are alike, and then the thinner slices win.
+COVERAGE_STEP_MM = 25.0
+
+
+def _coverage_mm(usable: Sequence[Dataset], thickness: float | None) -> float | None:
+    """From the first slice to the last along the normal, plus a slice (None when unknown)."""
+    positions, _ = _positions(usable)
+    if positions is None or len(positions) < 2:
+        return None
+    return float(np.ptp(positions)) + (thickness or 0.0)
+
+
+def _passed_over(
+    key: tuple,
+    second: tuple[str, ...],
+    best_key: tuple,
+    best_uid: str,
+    coverages: tuple[float | None, float | None],
+) -> str:
     """Why a series that qualified was not the one chosen (keys as ``select_series`` sorts)."""
     if key[0] != best_key[0]:
         return f"qualified, but its header names no body part and {best_uid}'s does"
@@ -1160,8 +1235,11 @@ def _passed_over(key: tuple, second: tuple[str, ...], best_key: tuple, best_uid:
     if key[3] != best_key[3]:
         return f"qualified, but ImageType {second[2]} is not ORIGINAL and {best_uid} is"
     if key[4] != best_key[4]:
-        return f"qualified, but {best_uid} has more instances ({-key[4]} < {-best_key[4]})"
+        covers, best_covers = (f"{c:.0f} mm" if c else "unknown" for c in coverages)
+        return f"qualified, but {best_uid} covers more ({best_covers} against {covers})"
     if key[5] != best_key[5]:
+        return f"qualified, but {best_uid} has more instances ({-key[5]} < {-best_key[5]})"
+    if key[6] != best_key[6]:
         return f"qualified, but {best_uid} has thinner slices"
     return f"qualified, but {best_uid} comes first by SeriesNumber"
 
