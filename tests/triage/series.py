@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -55,3 +57,25 @@ def smoke_study(name: str, *, positive: bool) -> list[Dataset]:
     _, draw = shifted_sources(name)["simulator"]
     rng = np.random.default_rng([card["training"]["seed"], 7, 0, case["index"]])
     return draw(rng, positive)[0]
+
+
+# What names the body part a study shows, for the tests of a header that names none.
+SAYS_WHAT = ("BodyPartExamined", "StudyDescription", "SeriesDescription", "ProtocolName")
+
+
+def without_body_part(ds: Dataset) -> Dataset:
+    """A copy of the instance with every element that names a body part removed."""
+    copied = copy.deepcopy(ds)
+    for keyword in SAYS_WHAT:
+        if keyword in copied:
+            delattr(copied, keyword)
+    return copied
+
+
+def assert_read_alike(usual, other, flags: dict) -> None:
+    """Two runs of one model on the same patient stored two ways (``RunOutcome``s): both
+    succeeded, flag ``flags`` and give the same probabilities to 1e-6."""
+    assert usual.status == other.status == "succeeded", other.reason
+    assert other.flags == usual.flags == flags
+    for before, after in zip(usual.findings, other.findings, strict=True):
+        assert after.probability == pytest.approx(before.probability, abs=1e-6)

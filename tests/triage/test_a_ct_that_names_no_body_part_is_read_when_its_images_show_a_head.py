@@ -15,7 +15,6 @@ worker's own ``run_model``.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -23,19 +22,21 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from readingcenter.studies.models import Study
-from tests.conftest import api_as
-from tests.pacs.dicom_files import c_store, follow_until
-from tests.triage.series import SHIPPED, hu_series, smoke_study
+from tests.triage.sending import head_run, send_and_triage
+from tests.triage.series import (
+    SHIPPED,
+    assert_read_alike,
+    hu_series,
+    smoke_study,
+    without_body_part,
+)
 from triage.core.framing import cranial_share, frame_head
 from triage.core.package import load_package
 from triage.core.pipeline import run_model
 from triage.core.preprocess import hounsfield_series
 from triage.core.quality import MIN_CRANIAL_SHARE
-from triage.services import study_completed_handle
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "dicom"
-SAYS_WHAT = ("BodyPartExamined", "StudyDescription", "SeriesDescription", "ProtocolName")
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +46,7 @@ def model():
 
 def unlabelled(datasets: list) -> list:
     """The same instances with every element that names a body part removed."""
-    out = []
-    for ds in datasets:
-        copied = copy.deepcopy(ds)
-        for keyword in SAYS_WHAT:
-            if keyword in copied:
-                delattr(copied, keyword)
-        out.append(copied)
-    return out
+    return [without_body_part(ds) for ds in datasets]
 
 
 def _ellipse(shape, centre_mm, axes_mm, pixel_mm):
@@ -122,10 +116,7 @@ def test_an_unlabelled_head_is_read_as_the_labelled_one(model, bleed):
     labelled = smoke_study("head-ct-ich", positive=bleed)
     assert labelled[0].get("BodyPartExamined") or labelled[0].get("StudyDescription")
     as_labelled, as_sent = run_model(model, [labelled]), run_model(model, [unlabelled(labelled)])
-    assert as_labelled.status == as_sent.status == "succeeded", as_sent.reason
-    assert as_sent.flags == as_labelled.flags == {"ich": bleed}
-    for before, after in zip(as_labelled.findings, as_sent.findings, strict=True):
-        assert after.probability == pytest.approx(before.probability, abs=1e-6)
+    assert_read_alike(as_labelled, as_sent, {"ich": bleed})
     notes = as_sent.detail["notes"]
     assert any(n.startswith("the header names no body part") for n in notes), notes
     assert any(n.startswith("read as a head: bone closes around brain") for n in notes), notes
@@ -185,18 +176,10 @@ def test_an_unlabelled_head_with_a_bleed_sent_by_c_store_is_flagged_and_escalate
     orthanc, hospital_a, manager, settings, tmp_path
 ):
     settings.TRIAGE_MODEL_DIRS = [str(SHIPPED)]
-    head = unlabelled(smoke_study("head-ct-ich", positive=True))
-    files = []
-    for index, ds in enumerate(head):
-        files.append(tmp_path / f"{index:04d}.dcm")
-        ds.save_as(files[-1], enforce_file_format=True)
-    c_store(files, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT", required=True)
-    study = follow_until(lambda: Study.objects.filter(
-        study_instance_uid=str(head[0].StudyInstanceUID), status="complete").first())  # fmt: skip
-    study_completed_handle(study_id=study.id, version=study.version)
-
-    data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
-    ich = next(run for run in data["ai"]["runs"] if run["model"] == "head-ct-ich")
+    study = send_and_triage(
+        unlabelled(smoke_study("head-ct-ich", positive=True)), orthanc, tmp_path
+    )
+    data, ich = head_run(manager, study)
     assert ich["status"] == "succeeded", ich["reason"]
     assert ich["flags"] == {"ich": True}, ich["probabilities"]
     assert data["priority"] == "stat"

@@ -22,10 +22,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
-from readingcenter.studies.models import Study
-from tests.conftest import api_as
-from tests.pacs.dicom_files import c_store, follow_until
-from tests.triage.series import SHIPPED, smoke_study
+from tests.triage.sending import head_run, send_and_triage
+from tests.triage.series import SHIPPED, assert_read_alike, smoke_study
 from triage.core.package import load_package
 from triage.core.pipeline import run_model
 from triage.core.preprocess import (
@@ -35,7 +33,6 @@ from triage.core.preprocess import (
     hounsfield_series,
     require_series,
 )
-from triage.services import study_completed_handle
 
 
 @pytest.fixture(scope="module")
@@ -146,10 +143,7 @@ def test_a_volume_in_one_plain_multiframe_file_is_read_as_its_slices(model, blee
     volume = one_file_volume(slices)
     assert "PerFrameFunctionalGroupsSequence" not in volume
     classic, as_one = run_model(model, [slices]), run_model(model, [[volume]])
-    assert classic.status == as_one.status == "succeeded", as_one.reason
-    assert as_one.flags == classic.flags == {"ich": bleed}
-    for before, after in zip(classic.findings, as_one.findings, strict=True):
-        assert after.probability == pytest.approx(before.probability, abs=1e-6)
+    assert_read_alike(classic, as_one, {"ich": bleed})
     assert any(
         n.startswith("frames without per-frame positions stacked") for n in as_one.detail["notes"]
     )
@@ -170,17 +164,9 @@ def shipped_models(settings):
 def test_an_enhanced_head_ct_with_a_bleed_sent_by_c_store_is_flagged_and_escalated(
     orthanc, hospital_a, manager, shipped_models, tmp_path
 ):
-    instance = enhanced(_smoke_head(bleed=True))
-    path = tmp_path / "enhanced.dcm"
-    instance.save_as(path, enforce_file_format=True)
-    c_store([path], port=orthanc.config.dicom_port, calling_aet="ALPHA_CT", required=True)
-    study = follow_until(lambda: Study.objects.filter(
-        study_instance_uid=str(instance.StudyInstanceUID), status="complete").first())  # fmt: skip
+    study = send_and_triage([enhanced(_smoke_head(bleed=True))], orthanc, tmp_path)
     assert study.instance_count == 1
-    study_completed_handle(study_id=study.id, version=study.version)
-
-    data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
-    ich = next(run for run in data["ai"]["runs"] if run["model"] == "head-ct-ich")
+    data, ich = head_run(manager, study)
     assert ich["status"] == "succeeded", ich["reason"]
     assert ich["flags"] == {"ich": True}, ich["probabilities"]
     assert data["priority"] == "stat"

@@ -10,11 +10,8 @@ import pytest
 from django.conf import settings as django_settings
 from pydicom.uid import generate_uid
 
-from readingcenter.studies.models import Study
-from tests.conftest import api_as
-from tests.pacs.dicom_files import c_store, follow_until
+from tests.triage.sending import head_run, send_and_triage
 from tests.triage.series import smoke_study
-from triage.services import study_completed_handle
 
 SHIPPED = Path(django_settings.BASE_DIR) / "triage" / "packages"
 
@@ -26,23 +23,6 @@ def shipped_models(settings):
     settings.TRIAGE_MODEL_DIRS = [str(SHIPPED)]
 
 
-def _send_and_triage(datasets, orthanc, tmp_path) -> Study:
-    study_instance_uid = str(datasets[0].StudyInstanceUID)
-    folder = tmp_path / study_instance_uid[-8:]
-    folder.mkdir()
-    files = []
-    for index, ds in enumerate(datasets):
-        path = folder / f"{index:04d}.dcm"
-        ds.save_as(path, enforce_file_format=True)
-        files.append(path)
-    c_store(files, port=orthanc.config.dicom_port, calling_aet="ALPHA_CT")
-    study = follow_until(lambda: Study.objects.filter(
-        study_instance_uid=study_instance_uid, status="complete").first())  # fmt: skip
-    # What the worker does when the completion job runs (the job calls exactly this).
-    study_completed_handle(study_id=study.id, version=study.version)
-    return study
-
-
 def _head_ct(*, bleed: bool) -> list:
     return smoke_study("head-ct-ich", positive=bleed)
 
@@ -50,9 +30,8 @@ def _head_ct(*, bleed: bool) -> list:
 def test_a_head_ct_with_a_bleed_sent_by_c_store_reaches_the_api_flagged_and_escalated(
     orthanc, hospital_a, manager, shipped_models, tmp_path
 ):
-    study = _send_and_triage(_head_ct(bleed=True), orthanc, tmp_path)
-    data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
-    ich = next(run for run in data["ai"]["runs"] if run["model"] == "head-ct-ich")
+    study = send_and_triage(_head_ct(bleed=True), orthanc, tmp_path)
+    data, ich = head_run(manager, study)
     assert ich["status"] == "succeeded", ich["reason"]
     assert ich["flags"] == {"ich": True}, ich["probabilities"]
     assert data["priority"] == "stat"
@@ -63,9 +42,8 @@ def test_a_head_ct_with_a_bleed_sent_by_c_store_reaches_the_api_flagged_and_esca
 def test_a_head_without_a_bleed_is_not_flagged_and_stays_routine(
     orthanc, hospital_a, manager, shipped_models, tmp_path
 ):
-    study = _send_and_triage(_head_ct(bleed=False), orthanc, tmp_path)
-    data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
-    ich = next(run for run in data["ai"]["runs"] if run["model"] == "head-ct-ich")
+    study = send_and_triage(_head_ct(bleed=False), orthanc, tmp_path)
+    data, ich = head_run(manager, study)
     assert ich["status"] == "succeeded", ich["reason"]
     assert ich["flags"] == {"ich": False}, ich["probabilities"]
     assert data["priority"] == "routine"
@@ -88,9 +66,8 @@ def test_a_head_ct_with_and_without_contrast_is_read_on_its_plain_series(
         copied.SeriesInstanceUID, copied.SOPInstanceUID = enhanced_uid, generate_uid()
         copied.SeriesNumber, copied.ContrastBolusAgent = 1, "OMNIPAQUE 350"
         enhanced.append(copied)
-    study = _send_and_triage(enhanced + plain, orthanc, tmp_path)
-    data = api_as(manager).get(f"/api/v1/studies/{study.id}/").data
-    ich = next(run for run in data["ai"]["runs"] if run["model"] == "head-ct-ich")
+    study = send_and_triage(enhanced + plain, orthanc, tmp_path)
+    data, ich = head_run(manager, study)
     assert ich["status"] == "succeeded", ich["reason"]
     assert ich["flags"] == {"ich": True}, ich["probabilities"]
     assert data["priority"] == "stat"
