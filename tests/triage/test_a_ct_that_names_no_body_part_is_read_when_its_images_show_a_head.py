@@ -135,6 +135,19 @@ def test_a_head_drawn_by_another_hand_without_a_body_part_is_read(model):
     outcome = run_model(model, [unlabelled(hu_series(hu, (5.0, 0.9, 0.9)))])
     assert outcome.status != "not_applicable", outcome.reason
     assert "body_part" not in [c["code"] for c in outcome.detail.get("input_checks", [])]
+    # Written as bare as a script may write it: no geometry, no plane, no spacing, only the
+    # pixels and their order. Read alike, the run saying what it assumed.
+    bare = unlabelled(hu_series(hu, (5.0, 0.9, 0.9)))
+    for number, ds in enumerate(bare, start=1):
+        for keyword in ("ImageOrientationPatient", "ImagePositionPatient", "ImageType",
+                        "PixelSpacing", "SliceThickness"):  # fmt: skip
+            delattr(ds, keyword)
+        ds.InstanceNumber = number
+    as_bare = run_model(model, [bare])
+    assert as_bare.status == outcome.status, as_bare.reason
+    assert as_bare.probabilities == outcome.probabilities
+    notes = as_bare.detail["notes"]
+    assert any(n.startswith("no ImageOrientationPatient and no plane") for n in notes), notes
 
 
 @pytest.mark.parametrize(

@@ -742,15 +742,27 @@ def test_a_sagittal_reformat_is_rejected_by_an_axial_rule():
     assert rejected == [(sagittal[0].SeriesInstanceUID, "sagittal orientation, rule needs axial")]
 
 
-def test_a_series_without_orientation_is_axial_only_if_its_image_type_says_so():
+def test_a_series_without_orientation_is_taken_at_its_image_types_word_else_as_axial():
     says_axial = _headers(20, series_number=3)
-    says_nothing = _headers(20, image_type=("ORIGINAL", "PRIMARY"), series_number=4)
-    for ds in (*says_axial, *says_nothing):
+    says_nothing = _headers(20, image_type=("ORIGINAL", "PRIMARY"), series_number=2)
+    says_coronal = _headers(20, image_type=("ORIGINAL", "PRIMARY", "CORONAL"), series_number=1)
+    for ds in (*says_axial, *says_nothing, *says_coronal):
         del ds.ImageOrientationPatient
-    selected, rejected = select_series([says_axial, says_nothing], CT_HEAD)
+    selected, rejected = select_series([says_axial, says_nothing, says_coronal], CT_HEAD)
     assert selected is not None and selected.series_instance_uid == says_axial[0].SeriesInstanceUID
-    assert rejected == [
-        (says_nothing[0].SeriesInstanceUID, "no ImageOrientationPatient to confirm axial")
+    axial_uid = says_axial[0].SeriesInstanceUID
+    assert dict(rejected) == {
+        says_coronal[0].SeriesInstanceUID: "no ImageOrientationPatient, and ImageType says CORONAL",
+        says_nothing[0].SeriesInstanceUID: (
+            f"qualified, but its plane is assumed and {axial_uid}'s header gives it"
+        ),
+    }
+    # Alone, the series that says nothing is read as axial (a CT series is, unless it says
+    # otherwise: what a home-made sender writes), and the run says so.
+    selected, _ = select_series([says_nothing], CT_HEAD)
+    assert selected.notes == [
+        "no ImageOrientationPatient and no plane in ImageType: taken as axial, slices in "
+        "InstanceNumber order"
     ]
 
 

@@ -968,16 +968,29 @@ def _orientation_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
         return ""
     normals = [_normal(ds) for ds in usable]
     if any(n is None for n in normals):
-        # A header without the geometry (invalid for CT, yet sent) may still name its plane
-        # in ImageType (ORIGINAL\PRIMARY\AXIAL): taken at its word, as a reader would.
-        if all(rule.orientation.upper() in _image_type_values(ds) for ds in usable):
-            return ""
-        return f"no ImageOrientationPatient to confirm {rule.orientation}"
+        # A header without the geometry (invalid for CT, yet sent by home-made and older
+        # senders) is taken at its ImageType's word (ORIGINAL\PRIMARY\AXIAL), as a reader
+        # would; one naming no plane is taken as the rule's (``_plane_assumed``).
+        named = {v for ds in usable for v in _image_type_values(ds)} & _PLANE_WORDS
+        if named - {rule.orientation.upper()}:
+            return f"no ImageOrientationPatient, and ImageType says {'/'.join(sorted(named))}"
+        return ""
     if any(abs(float(np.dot(normals[0], n))) < 0.99 for n in normals):
         return "instances have different orientations"
     if (plane := _plane(normals[0])) != rule.orientation:
         return f"{plane} orientation, rule needs {rule.orientation}"
     return ""
+
+
+_PLANE_WORDS = {"AXIAL", "CORONAL", "SAGITTAL", "OBLIQUE"}
+
+
+def _plane_assumed(usable: Sequence[Dataset], rule: SeriesRule) -> bool:
+    """Whether the series' plane is the rule's only by assumption: no ImageOrientationPatient
+    and no plane in ImageType (a CT series is axial unless it says otherwise)."""
+    if rule.orientation == "any" or all(_normal(ds) is not None for ds in usable):
+        return False
+    return not all(rule.orientation.upper() in _image_type_values(ds) for ds in usable)
 
 
 def _thickness_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
@@ -1117,6 +1130,62 @@ def _split_series(series: Sequence[Sequence[Dataset]], rule: SeriesRule) -> list
     return merged
 
 
+def _candidate(
+    uid: str,
+    datasets: Sequence[Dataset],
+    usable: list[Dataset],
+    notes: list[str],
+    from_images: bool,
+    rule: SeriesRule,
+) -> tuple:
+    """A series that qualified: (sort key, uid, usable instances, thickness, notes, second
+    choices with why, coverage), as ``select_series`` ranks them."""
+    thickness = _thickness(usable)
+    try:
+        number = _number(datasets[0], "SeriesNumber", math.inf)
+    except PreprocessError:
+        number = math.inf
+    # Second choices, each with why: a contrast series (a study with and without contrast
+    # has both, and the models read the one without), a bone reconstruction, derived
+    # slices. Contrast by the series' own header: the study's description is the same for
+    # every series of it.
+    second = (
+        contrast_problem(usable[0], ("SeriesDescription",)),
+        _bone_reconstruction(usable[0]),
+        _derived_reconstruction(usable[0]),
+    )
+    coverage = _coverage_mm(usable, thickness)
+    if assumed := _plane_assumed(usable, rule):
+        notes = [
+            *notes,
+            f"no ImageOrientationPatient and no plane in ImageType: taken as "
+            f"{rule.orientation}, slices in InstanceNumber order",
+        ]
+    key = (
+        from_images, assumed, bool(second[0]), bool(second[1]), bool(second[2]),
+        -int((coverage or 0.0) // COVERAGE_STEP_MM), -len(usable),
+        thickness if thickness is not None else math.inf, number, uid,
+    )  # fmt: skip
+    return key, uid, usable, thickness, notes, second, coverage
+
+
+def _chosen_notes(
+    notes: list[str], second: tuple[str, ...], from_images: bool, rule: SeriesRule
+) -> list[str]:
+    """The chosen series' notes, and what it was chosen as a second choice for."""
+    if second[1]:
+        notes = [*notes, f"read a bone reconstruction ({second[1]}): no other qualified"]
+    if second[2]:
+        notes = [*notes, f"read derived images ({second[2]}): no original qualified"]
+    if from_images:
+        notes = [
+            *notes,
+            "the header names no body part (BodyPartExamined, descriptions, protocol): "
+            f"the images must show {'/'.join(sorted(rule.body_parts))}",
+        ]
+    return notes
+
+
 def select_series(
     series: Sequence[Sequence[Dataset]], rule: SeriesRule
 ) -> tuple[SelectedSeries | None, list[tuple[str, str]]]:
@@ -1131,6 +1200,7 @@ def select_series(
     MIP) qualifies too, after every original one; so does a series whose header names no body
     part at all, when the rule lets the images decide, after every series whose header names
     the rule's. Among several: a header that names the body part before one that does not,
+    a plane given by the header (ImageOrientationPatient or ImageType) before one assumed,
     a series without contrast before one with (by its ContrastBolusAgent or description),
     a soft-tissue reconstruction before a bone one (``_bone_reconstruction``), original before
     derived, then the most coverage along the slice normal (in ``COVERAGE_STEP_MM`` steps),
@@ -1149,27 +1219,7 @@ def select_series(
         if problems:
             rejected.append((uid, "; ".join(problems)))
             continue
-        thickness = _thickness(usable)
-        try:
-            number = _number(datasets[0], "SeriesNumber", math.inf)
-        except PreprocessError:
-            number = math.inf
-        # Second choices, each with why: a contrast series (a study with and without contrast
-        # has both, and the models read the one without), a bone reconstruction, derived
-        # slices. Contrast by the series' own header: the study's description is the same for
-        # every series of it.
-        second = (
-            contrast_problem(usable[0], ("SeriesDescription",)),
-            _bone_reconstruction(usable[0]),
-            _derived_reconstruction(usable[0]),
-        )
-        coverage = _coverage_mm(usable, thickness)
-        key = (
-            from_images, bool(second[0]), bool(second[1]), bool(second[2]),
-            -int((coverage or 0.0) // COVERAGE_STEP_MM), -len(usable),
-            thickness if thickness is not None else math.inf, number, uid,
-        )  # fmt: skip
-        candidates.append((key, uid, usable, thickness, notes, second, coverage))
+        candidates.append(_candidate(uid, datasets, usable, notes, from_images, rule))
     if not candidates:
         return None, rejected
     candidates.sort(key=lambda c: c[0])
@@ -1178,20 +1228,8 @@ def select_series(
     for key, uid, _, _, _, second, coverage in others:
         why = _passed_over(key, second, best_key, best_uid, (coverage, best_cover))
         rejected.append((uid, why))
-    if best_second[1]:
-        best_notes = [
-            *best_notes,
-            f"read a bone reconstruction ({best_second[1]}): no other qualified",
-        ]
-    if best_second[2]:
-        best_notes = [*best_notes, f"read derived images ({best_second[2]}): no original qualified"]
     from_images = best_key[0]
-    if from_images:
-        best_notes = [
-            *best_notes,
-            "the header names no body part (BodyPartExamined, descriptions, protocol): "
-            f"the images must show {'/'.join(sorted(rule.body_parts))}",
-        ]
+    best_notes = _chosen_notes(best_notes, best_second, from_images, rule)
     thickness = f", {_fmt(best_thickness)} mm" if best_thickness is not None else ""
     reason = (
         f"{rule.name}: {_text(best_datasets[0], 'Modality')} {rule.orientation}, "
@@ -1229,17 +1267,19 @@ def _passed_over(
     if key[0] != best_key[0]:
         return f"qualified, but its header names no body part and {best_uid}'s does"
     if key[1] != best_key[1]:
-        return f"qualified, but contrast-enhanced ({second[0]}) and {best_uid} is not"
+        return f"qualified, but its plane is assumed and {best_uid}'s header gives it"
     if key[2] != best_key[2]:
-        return f"qualified, but a bone reconstruction ({second[1]}) and {best_uid} is not"
+        return f"qualified, but contrast-enhanced ({second[0]}) and {best_uid} is not"
     if key[3] != best_key[3]:
-        return f"qualified, but ImageType {second[2]} is not ORIGINAL and {best_uid} is"
+        return f"qualified, but a bone reconstruction ({second[1]}) and {best_uid} is not"
     if key[4] != best_key[4]:
+        return f"qualified, but ImageType {second[2]} is not ORIGINAL and {best_uid} is"
+    if key[5] != best_key[5]:
         covers, best_covers = (f"{c:.0f} mm" if c else "unknown" for c in coverages)
         return f"qualified, but {best_uid} covers more ({best_covers} against {covers})"
-    if key[5] != best_key[5]:
-        return f"qualified, but {best_uid} has more instances ({-key[5]} < {-best_key[5]})"
     if key[6] != best_key[6]:
+        return f"qualified, but {best_uid} has more instances ({-key[6]} < {-best_key[6]})"
+    if key[7] != best_key[7]:
         return f"qualified, but {best_uid} has thinner slices"
     return f"qualified, but {best_uid} comes first by SeriesNumber"
 
