@@ -328,6 +328,12 @@ The reading center is running. Ctrl-C stops everything this command started.
         )
 
     def _stop_all(self) -> None:
+        # Once stopping, a second signal must not cut the stop short: `timeout` and `make`
+        # signal the whole process group, an impatient user presses Ctrl-C twice, and either
+        # interrupted the waits below and left both Orthancs running, holding the ports the
+        # next `make demo` needs. Every wait here is bounded, so the stop still ends.
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
         for _name, process, _log in reversed(self.children):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
