@@ -29,6 +29,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from pydicom.datadict import tag_for_keyword
@@ -644,6 +645,12 @@ def _macro_elements(groups: Dataset | None) -> dict:
     return elements
 
 
+def _inherited(ds: Dataset) -> dict:
+    """The instance's elements as read (pydicom keeps them raw until used), less those a frame
+    has of its own: its frames share them, and each converts only what it is asked for."""
+    return {tag: value for tag, value in ds._dict.items() if tag not in _NOT_INHERITED}
+
+
 def _stacked_frames(ds: Dataset) -> list[Dataset]:
     """A multi-frame CT without functional groups as its frames, each placed along the slice
     normal from the instance's ImagePositionPatient every SpacingBetweenSlices (else
@@ -665,7 +672,7 @@ def _stacked_frames(ds: Dataset) -> list[Dataset]:
         return []
     normal = np.cross(iop[:3], iop[3:])
     source = _FrameSource(ds)
-    shared = {tag: value for tag, value in ds._dict.items() if tag not in _NOT_INHERITED}
+    shared = _inherited(ds)
     out: list[Dataset] = []
     for index in range(frames):
         position = [round(float(v), 4) for v in ipp + index * float(step) * normal]
@@ -692,9 +699,7 @@ def frames_as_slices(datasets: Sequence[Dataset]) -> list[Dataset]:
             out.extend(_stacked_frames(ds) or [ds])
             continue
         source = _FrameSource(ds)
-        # The instance's elements as read (pydicom keeps them raw until used): the frames
-        # share them, and each converts only what it is asked for.
-        shared = {tag: value for tag, value in ds._dict.items() if tag not in _NOT_INHERITED}
+        shared = _inherited(ds)
         shared.update(_macro_elements((ds.get("SharedFunctionalGroupsSequence") or [None])[0]))
         for index, groups in enumerate(per_frame):
             frame = EnhancedFrame({**shared, **_macro_elements(groups)}, source, index)
@@ -902,30 +907,30 @@ def _thickness(datasets: Sequence[Dataset]) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def _evaluate(
-    datasets: Sequence[Dataset], rule: SeriesRule
-) -> tuple[list[Dataset], list[str], list[str], bool]:
-    """(usable instances, problems that reject the series, notes, whether the images must
-    show the body part) for one series."""
+class _Evaluation(NamedTuple):
+    """One series judged against a rule (``_evaluate``)."""
+
+    usable: list[Dataset]
+    problems: list[str]  # why the series is rejected; none when it qualifies
+    notes: list[str]
+    # The header names no body part, so the images must show it (``_body_part_problem``).
+    from_images: bool = False
+    # No orientation in the header, so the rule's plane is assumed (``_orientation_problem``).
+    plane_assumed: bool = False
+
+
+def _evaluate(datasets: Sequence[Dataset], rule: SeriesRule) -> _Evaluation:
+    """One series' usable instances, the problems that reject it, and its notes."""
     first = datasets[0]
     modality = _text(first, "Modality").upper()
     if modality not in rule.modalities:
-        return (
-            [],
-            [f"modality {modality or 'missing'} is not {'/'.join(sorted(rule.modalities))}"],
-            [],
-            False,
-        )
+        wanted = "/".join(sorted(rule.modalities))
+        return _Evaluation([], [f"modality {modality or 'missing'} is not {wanted}"], [])
     notes: list[str] = []
     # Only a series of the rule's modality is worth unpacking (a frame costs about 1 ms).
     slices = frames_as_slices(datasets)
     if len(slices) != len(datasets):
         notes.append(f"{len(datasets)} enhanced instance(s) read as {len(slices)} frames")
-    if regrouped := getattr(first, "regrouped_from", 0):
-        notes.append(
-            f"{regrouped} single-image series with one frame of reference and geometry read "
-            "as one series: the sender gave every slice a series of its own"
-        )
     if any(getattr(s, "stacked", False) for s in slices):
         notes.append(
             "frames without per-frame positions stacked in their stored order along the slice "
@@ -941,56 +946,50 @@ def _evaluate(
             # original qualifies (``select_series`` ranks them after), projections never.
             usable = [ds for ds in datasets if _derived_reconstruction(ds)]
         if not usable:
-            return [], [verdicts[0][1]], [], False
+            return _Evaluation([], [verdicts[0][1]], [])
         if len(usable) < len(datasets):
             # A localizer inside an axial series (some scanners do this) is dropped, not fatal.
             notes.append(
                 f"dropped {len(datasets) - len(usable)} non-original/localizer instance(s)"
             )
     body_part, from_images = _body_part_problem(first, rule)
-    problems = [
-        problem
-        for problem in (
-            body_part,
-            _orientation_problem(usable, rule),
-            _thickness_problem(usable, rule),
+    orientation, plane_assumed = _orientation_problem(usable, rule)
+    if plane_assumed:
+        notes.append(
+            f"no ImageOrientationPatient and no plane in ImageType: taken as "
+            f"{rule.orientation}, slices in InstanceNumber order"
         )
-        if problem
-    ]
+    problems = [p for p in (body_part, orientation, _thickness_problem(usable, rule)) if p]
     if len(usable) < rule.min_instances:
         problems.append(f"{len(usable)} instance(s), rule needs at least {rule.min_instances}")
-    return usable, problems, notes, from_images
-
-
-def _orientation_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
-    """Why the instances are not all in the rule's plane ("" when they are, or any will do)."""
-    if rule.orientation == "any":
-        return ""
-    normals = [_normal(ds) for ds in usable]
-    if any(n is None for n in normals):
-        # A header without the geometry (invalid for CT, yet sent by home-made and older
-        # senders) is taken at its ImageType's word (ORIGINAL\PRIMARY\AXIAL), as a reader
-        # would; one naming no plane is taken as the rule's (``_plane_assumed``).
-        named = {v for ds in usable for v in _image_type_values(ds)} & _PLANE_WORDS
-        if named - {rule.orientation.upper()}:
-            return f"no ImageOrientationPatient, and ImageType says {'/'.join(sorted(named))}"
-        return ""
-    if any(abs(float(np.dot(normals[0], n))) < 0.99 for n in normals):
-        return "instances have different orientations"
-    if (plane := _plane(normals[0])) != rule.orientation:
-        return f"{plane} orientation, rule needs {rule.orientation}"
-    return ""
+    return _Evaluation(usable, problems, notes, from_images, plane_assumed)
 
 
 _PLANE_WORDS = {"AXIAL", "CORONAL", "SAGITTAL", "OBLIQUE"}
 
 
-def _plane_assumed(usable: Sequence[Dataset], rule: SeriesRule) -> bool:
-    """Whether the series' plane is the rule's only by assumption: no ImageOrientationPatient
-    and no plane in ImageType (a CT series is axial unless it says otherwise)."""
-    if rule.orientation == "any" or all(_normal(ds) is not None for ds in usable):
-        return False
-    return not all(rule.orientation.upper() in _image_type_values(ds) for ds in usable)
+def _orientation_problem(usable: Sequence[Dataset], rule: SeriesRule) -> tuple[str, bool]:
+    """(why the instances are not all in the rule's plane, "" when they are or any will do;
+    whether that plane is only assumed: no ImageOrientationPatient, no plane in ImageType)."""
+    if rule.orientation == "any":
+        return "", False
+    normals = [_normal(ds) for ds in usable]
+    if any(n is None for n in normals):
+        # A header without the geometry (invalid for CT, yet sent by home-made and older
+        # senders) is taken at its ImageType's word (ORIGINAL\PRIMARY\AXIAL), as a reader
+        # would; one naming no plane is taken as the rule's (a CT series is axial unless it
+        # says otherwise).
+        named = {v for ds in usable for v in _image_type_values(ds)} & _PLANE_WORDS
+        if named - {rule.orientation.upper()}:
+            shown = "/".join(sorted(named))
+            return f"no ImageOrientationPatient, and ImageType says {shown}", False
+        said = all(rule.orientation.upper() in _image_type_values(ds) for ds in usable)
+        return "", not said
+    if any(abs(float(np.dot(normals[0], n))) < 0.99 for n in normals):
+        return "instances have different orientations", False
+    if (plane := _plane(normals[0])) != rule.orientation:
+        return f"{plane} orientation, rule needs {rule.orientation}", False
+    return "", False
 
 
 def _thickness_problem(usable: Sequence[Dataset], rule: SeriesRule) -> str:
@@ -1124,22 +1123,15 @@ def _split_series(series: Sequence[Sequence[Dataset]], rule: SeriesRule) -> list
             # a new element, since setting a keyword changes the shared element in place
             copied[_SERIES_UID] = DataElement(_SERIES_UID, "UI", uid)
             copied.file_meta = getattr(ds, "file_meta", None) or Dataset()
-            copied.regrouped_from = len(members)
             regrouped.append(copied)
         merged.append(regrouped)
     return merged
 
 
-def _candidate(
-    uid: str,
-    datasets: Sequence[Dataset],
-    usable: list[Dataset],
-    notes: list[str],
-    from_images: bool,
-    rule: SeriesRule,
-) -> tuple:
+def _candidate(uid: str, datasets: Sequence[Dataset], judged: _Evaluation) -> tuple:
     """A series that qualified: (sort key, uid, usable instances, thickness, notes, second
     choices with why, coverage), as ``select_series`` ranks them."""
+    usable = judged.usable
     thickness = _thickness(usable)
     try:
         number = _number(datasets[0], "SeriesNumber", math.inf)
@@ -1155,18 +1147,12 @@ def _candidate(
         _derived_reconstruction(usable[0]),
     )
     coverage = _coverage_mm(usable, thickness)
-    if assumed := _plane_assumed(usable, rule):
-        notes = [
-            *notes,
-            f"no ImageOrientationPatient and no plane in ImageType: taken as "
-            f"{rule.orientation}, slices in InstanceNumber order",
-        ]
     key = (
-        from_images, assumed, bool(second[0]), bool(second[1]), bool(second[2]),
+        judged.from_images, judged.plane_assumed, bool(second[0]), bool(second[1]), bool(second[2]),
         -int((coverage or 0.0) // COVERAGE_STEP_MM), -len(usable),
         thickness if thickness is not None else math.inf, number, uid,
     )  # fmt: skip
-    return key, uid, usable, thickness, notes, second, coverage
+    return key, uid, usable, thickness, judged.notes, second, coverage
 
 
 def _chosen_notes(
@@ -1210,16 +1196,22 @@ def select_series(
     """
     rejected: list[tuple[str, str]] = []
     candidates: list[tuple] = []
-    for datasets in [*series, *_split_series(series, rule)]:
+    regrouped = _split_series(series, rule)
+    for datasets in [*series, *regrouped]:
         if not datasets:
             rejected.append(("", "empty series"))
             continue
         uid = _text(datasets[0], "SeriesInstanceUID")
-        usable, problems, notes, from_images = _evaluate(datasets, rule)
-        if problems:
-            rejected.append((uid, "; ".join(problems)))
+        judged = _evaluate(datasets, rule)
+        if judged.problems:
+            rejected.append((uid, "; ".join(judged.problems)))
             continue
-        candidates.append(_candidate(uid, datasets, usable, notes, from_images, rule))
+        if any(datasets is group for group in regrouped):
+            judged.notes.append(
+                f"{len(datasets)} single-image series with one frame of reference and geometry "
+                "read as one series: the sender gave every slice a series of its own"
+            )
+        candidates.append(_candidate(uid, datasets, judged))
     if not candidates:
         return None, rejected
     candidates.sort(key=lambda c: c[0])
