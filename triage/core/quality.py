@@ -63,6 +63,12 @@ RADIOGRAPH_RANGE: dict[str, Any] = {
 DARK_SHARE_OF_DENSEST = 0.5
 
 
+def _lucent(film: np.ndarray) -> np.ndarray:
+    """Where a film (in [0, 1], bright = dense) is lucent: darker than half its densest parts
+    (its 99th percentile), the rule of both the lung-field check and ``lung_fields``."""
+    return film < DARK_SHARE_OF_DENSEST * np.percentile(film, 99)
+
+
 def _text(ds: Dataset, keyword: str) -> str:
     value = ds.get(keyword)
     if value is None:
@@ -185,7 +191,7 @@ def lung_fields(presented: np.ndarray) -> tuple[float, float, float]:
     (``prepare_radiograph``)."""
     image = np.asarray(presented, np.float32).reshape(presented.shape[-2:])
     h, w = image.shape
-    lucent = image < DARK_SHARE_OF_DENSEST * np.percentile(image, 99)
+    lucent = _lucent(image)
     labels = label_parts(lucent)
     sizes = np.bincount(labels.ravel())
     # Not enclosed: what reaches the film's edge (the air around the patient, the padding).
@@ -310,7 +316,7 @@ def radiograph_checks(
     # Lucent next to the chest's own densest parts, not on a fixed scale: under a vendor's
     # header window a real film's lungs read 0.4 of it (GDCM's CR in shared/dicom, whose lungs
     # a fixed 0.35 missed), a generated film's 0.1-0.3.
-    dark = float((centre < DARK_SHARE_OF_DENSEST * np.percentile(centre, 99)).mean())
+    dark = float(_lucent(centre).mean())
     if dark < validated["min_dark_fraction"]:
         checks.append(
             InputCheck(
