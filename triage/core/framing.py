@@ -156,6 +156,16 @@ def _heaviest_part(inside: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return mask
 
 
+def _grown(mask: np.ndarray) -> np.ndarray:
+    """``mask`` and its 4-neighbours."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out
+
+
 def _largest_part(silhouette: np.ndarray) -> np.ndarray:
     """The silhouette's heaviest 4-connected part, on a coarse grid: the head, not the holder.
 
@@ -175,7 +185,7 @@ def _largest_part(silhouette: np.ndarray) -> np.ndarray:
     inside = np.pad((coarse > 0).all(axis=(1, 3)), 1)
     part = _heaviest_part(inside, weight)
     # Grown by one cell: the blocks the head only partly covers are its edge, kept.
-    grown = part[1:-1, 1:-1] | part[:-2, 1:-1] | part[2:, 1:-1] | part[1:-1, :-2] | part[1:-1, 2:]
+    grown = _grown(part)[1:-1, 1:-1]
     keep = grown.repeat(f, axis=0).repeat(f, axis=1)[:h, :w]
     return np.where(keep, silhouette, 0.0)
 
@@ -267,16 +277,6 @@ MIN_BRAIN_SHARE = 0.5
 MAX_EDGE_SHARE = 0.35
 MAX_CUT_SHARE = 0.9
 CRANIAL_SAMPLES = 12
-
-
-def _grown(mask: np.ndarray) -> np.ndarray:
-    """``mask`` and its 4-neighbours."""
-    out = mask.copy()
-    out[1:] |= mask[:-1]
-    out[:-1] |= mask[1:]
-    out[:, 1:] |= mask[:, :-1]
-    out[:, :-1] |= mask[:, 1:]
-    return out
 
 
 def _enclosed(bone: np.ndarray, head: np.ndarray, unimaged: np.ndarray) -> np.ndarray:
