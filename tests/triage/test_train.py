@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,13 @@ from triage.core.metrics import (
     sigmoid,
     wilson_interval,
 )
-from triage.core.nets import ChestXRMapEnsemble, ChestXRMapNet
+from triage.core.nets import (
+    ChestXRMapEnsemble,
+    ChestXRMapNet,
+    HeadCTMapEnsemble,
+    HeadCTMapNet,
+    HeadCTNet,
+)
 from triage.core.package import (
     CALIBRATION_FILENAME,
     CARD_FILENAME,
@@ -331,11 +338,103 @@ def test_the_chest_is_several_seeds_averaged_and_the_first_is_the_single_run(tmp
     assert len(training["loss_per_tenth"]) == 2 * len(single["loss_per_tenth"])
 
 
-def test_only_a_recipe_with_an_ensemble_network_takes_members(tmp_path):
+def test_only_a_recipe_with_an_ensemble_network_takes_members(tmp_path, monkeypatch):
+    # Both shipped recipes have an ensemble network; the first networks (version 1) had none.
+    monkeypatch.setitem(RECIPES, "head-ct-ich", replace(RECIPES["head-ct-ich"], net=HeadCTNet))
     with pytest.raises(ValueError, match="members must be 1"):
         train_model("head-ct-ich", out_dir=tmp_path, overrides={**TINY_CT, "members": 2})
     with pytest.raises(ValueError, match="members must be a positive integer"):
         train_model("cxr-pneumothorax", out_dir=tmp_path, overrides={**TINY, "members": 0})
+
+
+def test_a_shipped_head_network_grows_into_an_ensemble_without_training_it_again(tmp_path):
+    """--first-member takes a package's single network as member 0 and trains only the others:
+    the ensemble is bit for bit the one a run training every member makes, and its card says
+    where member 0 came from."""
+    run = {"bootstrap": 20, "workers": 1, "seed": 3}
+    single = train_model(
+        "head-ct-ich", out_dir=tmp_path / "one",
+        overrides={**TINY_CT, "members": 1, "version": "9.0.0"}, **run,
+    )  # fmt: skip
+    grown = train_model(
+        "head-ct-ich", out_dir=tmp_path / "grown", first_member=Path(single["directory"]),
+        overrides={**TINY_CT, "members": 2, "version": "9.1.0"}, **run,
+    )  # fmt: skip
+    scratch = train_model(
+        "head-ct-ich", out_dir=tmp_path / "scratch",
+        overrides={**TINY_CT, "members": 2, "version": "9.1.0"}, **run,
+    )  # fmt: skip
+    alone = load_package(Path(single["directory"]))
+    pair = load_package(Path(grown["directory"]))
+    assert isinstance(alone.module, HeadCTMapNet)
+    assert isinstance(pair.module, HeadCTMapEnsemble)
+    first = pair.module.members[0].state_dict()
+    assert all(torch.equal(first[k], v) for k, v in alone.module.state_dict().items())
+    again = load_package(Path(scratch["directory"])).module.state_dict()
+    assert all(torch.equal(again[k], v) for k, v in pair.module.state_dict().items())
+    training = pair.card.raw["training"]
+    assert training["first_member_from"] == {
+        "name": "head-ct-ich",
+        "version": "9.0.0",
+        "weights_sha256": alone.card.weights.sha256,
+    }
+    assert f"--first-member {single['directory']}" in training["command"]
+    assert training["loss_per_tenth"][: len(single["loss_per_tenth"])] == [
+        round(v, 5) for v in single["loss_per_tenth"]
+    ]
+    # The averaged network reads a study as the worker does: one logit a volume.
+    volume = torch.zeros(2, 6, 3, 32, 32)
+    assert pair.module(volume).shape == (2, 1)
+
+
+def test_a_first_member_must_be_the_same_run(tmp_path):
+    run = {"bootstrap": 20, "workers": 1, "seed": 3}
+    single = Path(
+        train_model(
+            "head-ct-ich", out_dir=tmp_path / "one",
+            overrides={**TINY_CT, "members": 1, "version": "9.0.0"}, **run,
+        )["directory"]
+    )  # fmt: skip
+    two = {**TINY_CT, "members": 2, "version": "9.1.0"}
+    with pytest.raises(ValueError, match=r"training\.steps is 3, this run's 4"):
+        train_model(
+            "head-ct-ich", out_dir=tmp_path / "a", first_member=single,
+            overrides={**two, "steps": 4}, **run,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match=r"training\.seed is 3, this run's 5"):
+        train_model(
+            "head-ct-ich", out_dir=tmp_path / "b", first_member=single, overrides=two,
+            **{**run, "seed": 5},
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="needs an ensemble"):
+        train_model(
+            "head-ct-ich", out_dir=tmp_path / "c", first_member=single,
+            overrides={**two, "members": 1}, **run,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="do not go together"):
+        train_model(
+            "head-ct-ich", out_dir=tmp_path / "d", first_member=single, init=single,
+            overrides=two, **run,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="not cxr-pneumothorax"):
+        train_model(
+            "cxr-pneumothorax", out_dir=tmp_path / "e", first_member=single,
+            overrides={**TINY, "members": 2}, **run,
+        )  # fmt: skip
+    pair = Path(
+        train_model("head-ct-ich", out_dir=tmp_path / "f", overrides=two, **run)["directory"]
+    )
+    with pytest.raises(ValueError, match="is a HeadCTMapEnsemble, not one HeadCTMapNet"):
+        train_model(
+            "head-ct-ich", out_dir=tmp_path / "g", first_member=pair,
+            overrides={**two, "version": "9.2.0"}, **run,
+        )  # fmt: skip
+    with pytest.raises(CommandError, match=r"--first-member: .*no model.json"):
+        call_command(
+            "train_triage_model", "head-ct-ich", "--first-member", str(tmp_path / "none"),
+            "--members", "2", "--model-version", "9.1.0", "--out", str(tmp_path / "h"),
+            stdout=io.StringIO(), stderr=io.StringIO(),
+        )  # fmt: skip
 
 
 def test_fine_tuning_refuses_a_package_with_another_number_of_members(tmp_path):

@@ -60,7 +60,13 @@ from triage.core.metrics import (
     sensitivity_specificity,
     sigmoid,
 )
-from triage.core.nets import ChestXRMapEnsemble, ChestXRMapNet, HeadCTMapNet, parameter_count
+from triage.core.nets import (
+    ChestXRMapEnsemble,
+    ChestXRMapNet,
+    HeadCTMapEnsemble,
+    HeadCTMapNet,
+    parameter_count,
+)
 from triage.core.package import CARD_FILENAME, InputSpec, Window, load_package, write_package
 from triage.core.phantoms.chest_xr import (
     DEMO_LOOK_SHARE,
@@ -680,7 +686,10 @@ def recipe_with(name: str, overrides: dict[str, Any]) -> Recipe:
 
 
 # The network that averages several of a recipe's networks, for recipes with members > 1.
-ENSEMBLES: dict[type[nn.Module], type[nn.Module]] = {ChestXRMapNet: ChestXRMapEnsemble}
+ENSEMBLES: dict[type[nn.Module], type[nn.Module]] = {
+    ChestXRMapNet: ChestXRMapEnsemble,
+    HeadCTMapNet: HeadCTMapEnsemble,
+}
 
 
 def member_seed(seed: int, member: int) -> int:
@@ -691,16 +700,26 @@ def member_seed(seed: int, member: int) -> int:
     return int(np.random.SeedSequence([seed, 0, member]).generate_state(1)[0])
 
 
-def _trained(recipe: Recipe, data: Split, seed: int, start: dict | None, report):
+def _trained(
+    recipe: Recipe,
+    data: Split,
+    seed: int,
+    start: dict | None,
+    report,
+    first: FirstMember | None = None,
+):
     """(the trained network, the mean loss per tenth of the steps, member after member).
 
     Every member sees the same phantoms; its seed sets its initial weights and the order of
     batches, crops and augmentations. ``start`` (a package's state_dict) replaces the initial
-    weights."""
+    weights. ``first``, member 0 already trained (its package's weights and losses), is taken
+    as it is instead of being trained again."""
     nets = []
     for member in range(recipe.members):
         torch.manual_seed(member_seed(seed, member))
         nets.append(recipe.net(n_findings=1, in_channels=recipe.in_channels))
+    if first is not None:
+        nets[0].load_state_dict(first.state)
     model = nets[0] if recipe.members == 1 else ENSEMBLES[recipe.net].of(nets)
     if start is not None:
         try:
@@ -713,10 +732,72 @@ def _trained(recipe: Recipe, data: Split, seed: int, start: dict | None, report)
     trained = [model] if recipe.members == 1 else list(model.members)
     history = []
     for member, net in enumerate(trained):
+        if member == 0 and first is not None:
+            history += first.losses
+            continue
         rng = np.random.default_rng([member_seed(seed, member), 0])
         history += fit(net, recipe, data, rng=rng, report=report, member=member)
     model.eval()
     return model, history
+
+
+@dataclass(frozen=True)
+class FirstMember:
+    """An ensemble's member 0 taken from a package: the single network this recipe and seed
+    train, shipped earlier. Training it again would repeat the same run (``member_seed``: member
+    0 is the single-network run), so growing a shipped network into an ensemble trains only the
+    members it lacks."""
+
+    state: dict
+    losses: list[float]
+    origin: dict[str, Any]
+
+
+# What a package's card must say for its network to be this run's member 0: (where in the card,
+# the recipe field or run setting it must equal).
+_SAME_RUN = (
+    (("training", "seed"), "seed"),
+    (("training", "steps"), "steps"),
+    (("training", "volumes_per_step"), "volumes_per_step"),
+    (("training", "learning_rate"), "lr"),
+    (("training", "weight_decay"), "weight_decay"),
+    (("training_data", "n"), "n_train"),
+)
+
+
+def _first_member(package: Path, recipe: Recipe, seed: int) -> FirstMember:
+    """The package's single network as this run's member 0, refused unless its card shows the
+    same run: the same recipe trained from scratch with the same seed, data size and steps."""
+    if recipe.members < 2:
+        raise ValueError("--first-member needs an ensemble: pass --members 2 or more")
+    loaded = load_package(package)
+    if loaded.name != recipe.name:
+        raise ValueError(f"--first-member {package} holds {loaded.name}, not {recipe.name}")
+    if type(loaded.module) is not recipe.net:
+        raise ValueError(
+            f"--first-member {package} is a {type(loaded.module).__name__}, not one "
+            f"{recipe.net.__name__}"
+        )
+    card = json.loads((Path(package) / CARD_FILENAME).read_text(encoding="utf-8"))
+    ours = {f: seed if f == "seed" else getattr(recipe, f) for _, f in _SAME_RUN}
+    for (section, key), field_name in _SAME_RUN:
+        theirs = (card.get(section) or {}).get(key)
+        if theirs != ours[field_name]:
+            raise ValueError(
+                f"--first-member {package} was not trained as this run's member 0: its "
+                f"{section}.{key} is {theirs!r}, this run's {ours[field_name]!r}"
+            )
+    if (card.get("training") or {}).get("initialised_from") is not None:
+        raise ValueError(f"--first-member {package} was fine-tuned, not trained from its seed")
+    return FirstMember(
+        state=loaded.module.state_dict(),
+        losses=list(card["training"].get("loss_per_tenth") or []),
+        origin={
+            "name": loaded.name,
+            "version": loaded.version,
+            "weights_sha256": loaded.card.weights.sha256,
+        },
+    )
 
 
 def _initial_weights(package: Path, recipe: Recipe) -> tuple[dict, dict[str, Any]]:
@@ -745,7 +826,13 @@ OPTION_FOR_FIELD = {"n_train": "--train", "steps": "--steps", "n_calibration": "
                     "members": "--members", "version": "--model-version"}  # fmt: skip
 
 
-def _command(recipe: Recipe, seed: int, overrides: dict[str, Any], init: Path | None) -> str:
+def _command(
+    recipe: Recipe,
+    seed: int,
+    overrides: dict[str, Any],
+    init: Path | None,
+    first_member: Path | None = None,
+) -> str:
     """The command line that reproduces this run, with every command-line option it was given."""
     parts = [f"python manage.py train_triage_model {recipe.name} --seed {seed}"]
     parts += [
@@ -755,6 +842,8 @@ def _command(recipe: Recipe, seed: int, overrides: dict[str, Any], init: Path | 
     ]
     if init is not None:
         parts.append(f"--init {init}")
+    if first_member is not None:
+        parts.append(f"--first-member {first_member}")
     return " ".join(parts)
 
 
@@ -772,11 +861,14 @@ def train_model(
     progress: ProgressCallback | None = None,
     cache: Path | None = None,
     init: Path | None = None,
+    first_member: Path | None = None,
 ) -> dict[str, Any]:
     """Train recipe ``name``, validate it and write its package to ``out_dir/<name>/``.
 
     ``overrides`` replaces recipe fields (n_train, steps, lr, version, ...). ``init``, a package
-    of the same model, fine-tunes its weights instead of starting from random ones. The same
+    of the same model, fine-tunes its weights instead of starting from random ones.
+    ``first_member``, a package holding the single network this recipe and seed train, is taken
+    as an ensemble's member 0 instead of training it again. The same
     seed and arguments give the same weights on the same machine and torch build. Returns a
     summary.
     """
@@ -784,6 +876,9 @@ def train_model(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     recipe = recipe_with(name, overrides or {})
     start_from = _initial_weights(init, recipe) if init is not None else None
+    if init is not None and first_member is not None:
+        raise ValueError("--init and --first-member do not go together: pick one start")
+    first = _first_member(first_member, recipe, seed) if first_member is not None else None
     directory = Path(out_dir) / recipe.name
     if (directory / CARD_FILENAME).exists() and not overwrite:
         # Checked first: minutes of training should not end in write_package refusing.
@@ -806,7 +901,7 @@ def train_model(
         data_seconds = time.perf_counter() - started
         train_started = time.perf_counter()
         model, history = _trained(
-            recipe, train, seed, start_from[0] if start_from is not None else None, report
+            recipe, train, seed, start_from[0] if start_from is not None else None, report, first
         )
         train_seconds = time.perf_counter() - train_started
         report("evaluate", message="scoring the calibration and held-out splits")
@@ -888,7 +983,9 @@ def train_model(
         "python_version": platform.python_version(),
         "weights_state_sha256": state_sha256(model),
         "initialised_from": start_from[1] if start_from is not None else None,
-        "command": _command(recipe, seed, overrides or {}, init),
+        # Member 0 taken from this package, not trained again (its training_s is not in ours).
+        "first_member_from": first.origin if first is not None else None,
+        "command": _command(recipe, seed, overrides or {}, init, first_member),
     }
     card = model_card(
         recipe, seed=seed, train=train, calibration=calibration_report, held_out=held,

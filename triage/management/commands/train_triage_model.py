@@ -208,6 +208,13 @@ class Command(BaseCommand):
             help="a package of the same model whose weights are fine-tuned instead of new ones",
         )
         parser.add_argument(
+            "--first-member",
+            type=Path,
+            default=None,
+            help="a package holding the single network this model and seed train: taken as the "
+            "ensemble's first member instead of training it again",
+        )
+        parser.add_argument(
             "--calibration", type=int, default=None, help="calibration split examples"
         )
         parser.add_argument("--held-out", type=int, default=None, help="held-out split examples")
@@ -263,13 +270,15 @@ class Command(BaseCommand):
                 progress=printer,
                 cache=options["cache"],
                 init=options["init"],
+                first_member=options["first_member"],
             )
         except FileExistsError as exc:
             raise CommandError(f"{exc}; use --overwrite to replace it") from exc
         except (KeyError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         except PackageError as exc:
-            raise CommandError(f"--init: {exc}") from exc
+            option = "--first-member" if options["first_member"] is not None else "--init"
+            raise CommandError(f"{option}: {exc}") from exc
 
         novelty_lines = []
         if options["novelty"] > 0:
