@@ -129,5 +129,7 @@ def test_a_head_whose_every_slice_is_a_series_of_its_own_reads_as_one_series(mod
     assert_read_alike(as_usual, as_split, {"ich": bleed})
     assert any("single-image series" in n for n in as_split.detail["notes"])
     assert len(as_split.sop_instance_uids) == len(usual)
+    # Read as one series, they are not also listed as forty series refused for one image each.
+    assert as_split.detail["rejected"] == as_usual.detail["rejected"] == []
     # The slices themselves are untouched: each keeps its own series.
     assert len({str(s[0].SeriesInstanceUID) for s in split}) == len(usual)

@@ -742,6 +742,32 @@ def test_a_sagittal_reformat_is_rejected_by_an_axial_rule():
     assert rejected == [(sagittal[0].SeriesInstanceUID, "sagittal orientation, rule needs axial")]
 
 
+def _one_series_each(datasets: list[Dataset]) -> list[list[Dataset]]:
+    """Every instance a series of its own, as some converters and exporters send a study."""
+    split = []
+    for ds in datasets:
+        ds.SeriesInstanceUID = generate_uid()
+        split.append([ds])
+    return split
+
+
+def test_single_image_series_regrouped_are_listed_once_not_slice_by_slice():
+    # Regrouped and refused as one series: one reason, under the group's UID.
+    sagittal = _one_series_each(_headers(20, orientation=(0, 1, 0, 0, 0, -1), thickness=2.0))
+    selected, rejected = select_series(sagittal, CT_HEAD)
+    assert selected is None
+    assert rejected == [
+        (sagittal[0][0].SeriesInstanceUID, "sagittal orientation, rule needs axial")
+    ]
+    # Too few to regroup (the rule needs 10): each stays listed with why.
+    few = _one_series_each(_headers(4))
+    selected, rejected = select_series(few, CT_HEAD)
+    assert selected is None
+    assert rejected == [
+        (s[0].SeriesInstanceUID, "1 instance(s), rule needs at least 10") for s in few
+    ]
+
+
 def test_a_series_without_orientation_is_taken_at_its_image_types_word_else_as_axial():
     says_axial = _headers(20, series_number=3)
     says_nothing = _headers(20, image_type=("ORIGINAL", "PRIMARY"), series_number=2)

@@ -1084,7 +1084,9 @@ def _bone_reconstruction(ds: Dataset) -> str:
     return ""
 
 
-def _split_series(series: Sequence[Sequence[Dataset]], rule: SeriesRule) -> list[list[Dataset]]:
+def _split_series(
+    series: Sequence[Sequence[Dataset]], rule: SeriesRule
+) -> list[tuple[list[Dataset], list[Dataset]]]:
     """One series split into many: single-instance series of the rule's modality that share a
     frame of reference, an orientation, a matrix and a pixel spacing, as one series each.
 
@@ -1092,7 +1094,8 @@ def _split_series(series: Sequence[Sequence[Dataset]], rule: SeriesRule) -> list
     PACS exporting slice by slice) splits a head CT into forty series of one image, none of
     which a model can read. Regrouped, they are offered to ``select_series`` as one more
     series (under the first one's UID, each instance copied, never changed), after which the
-    rule decides as for any other; the single ones stay rejected for having one instance.
+    rule decides as for any other, in place of the single ones (which one instance each could
+    never qualify). Returns (the single ones' instances, their regrouped copies) per group.
     """
     if rule.min_instances <= 1:
         return []
@@ -1124,7 +1127,7 @@ def _split_series(series: Sequence[Sequence[Dataset]], rule: SeriesRule) -> list
             copied[_SERIES_UID] = DataElement(_SERIES_UID, "UI", uid)
             copied.file_meta = getattr(ds, "file_meta", None) or Dataset()
             regrouped.append(copied)
-        merged.append(regrouped)
+        merged.append((members, regrouped))
     return merged
 
 
@@ -1196,8 +1199,13 @@ def select_series(
     """
     rejected: list[tuple[str, str]] = []
     candidates: list[tuple] = []
-    regrouped = _split_series(series, rule)
+    groups = _split_series(series, rule)
+    regrouped = [copies for _, copies in groups]
+    # A regrouped series is judged, listed and noted once, not again as each of its slices.
+    in_groups = {id(ds) for singles, _ in groups for ds in singles}
     for datasets in [*series, *regrouped]:
+        if len(datasets) == 1 and id(datasets[0]) in in_groups:
+            continue
         if not datasets:
             rejected.append(("", "empty series"))
             continue
