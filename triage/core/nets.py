@@ -1,9 +1,11 @@
-"""Two small networks written out by hand (no torchvision), sized for CPU triage.
+"""The triage networks, written out by hand (no torchvision), sized for CPU triage.
 
-Both are plain stacks of strided 3x3 convolutions with BatchNorm and ReLU, global average
-pooling and a linear head that outputs one logit per finding. They have about 0.3M parameters
-(about 1.2 MB of float32 weights) and no data-dependent Python control flow, so they export with
-``torch.export`` as well as load from a state_dict.
+Version 1 (``HeadCTNet``, ``ChestXRNet``): plain stacks of strided 3x3 convolutions with
+BatchNorm and ReLU, global average pooling and a linear head, one logit per finding. Version 2
+(``HeadCTMapNet``, ``ChestXRMapNet``): a small U-Net draws a map of where the finding is and the
+image's score is its strongest patch; ``HeadCTMapEnsemble`` and ``ChestXRMapEnsemble`` average
+several of them trained from different seeds. All have no data-dependent Python control flow,
+so they export with ``torch.export`` as well as load from a state_dict.
 
 Each net keeps the keyword arguments it was built with in ``init_kwargs``; a model package's
 ``weights.init_kwargs`` is that dict, so the loader can rebuild the same architecture.
