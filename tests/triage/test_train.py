@@ -396,39 +396,24 @@ def test_a_first_member_must_be_the_same_run(tmp_path):
         )["directory"]
     )  # fmt: skip
     two = {**TINY_CT, "members": 2, "version": "9.1.0"}
-    with pytest.raises(ValueError, match=r"training\.steps is 3, this run's 4"):
-        train_model(
-            "head-ct-ich", out_dir=tmp_path / "a", first_member=single,
-            overrides={**two, "steps": 4}, **run,
-        )  # fmt: skip
-    with pytest.raises(ValueError, match=r"training\.seed is 3, this run's 5"):
-        train_model(
-            "head-ct-ich", out_dir=tmp_path / "b", first_member=single, overrides=two,
-            **{**run, "seed": 5},
-        )  # fmt: skip
-    with pytest.raises(ValueError, match="needs an ensemble"):
-        train_model(
-            "head-ct-ich", out_dir=tmp_path / "c", first_member=single,
-            overrides={**two, "members": 1}, **run,
-        )  # fmt: skip
-    with pytest.raises(ValueError, match="do not go together"):
-        train_model(
-            "head-ct-ich", out_dir=tmp_path / "d", first_member=single, init=single,
-            overrides=two, **run,
-        )  # fmt: skip
-    with pytest.raises(ValueError, match="not cxr-pneumothorax"):
-        train_model(
-            "cxr-pneumothorax", out_dir=tmp_path / "e", first_member=single,
-            overrides={**TINY, "members": 2}, **run,
-        )  # fmt: skip
     pair = Path(
-        train_model("head-ct-ich", out_dir=tmp_path / "f", overrides=two, **run)["directory"]
+        train_model("head-ct-ich", out_dir=tmp_path / "pair", overrides=two, **run)["directory"]
     )
-    with pytest.raises(ValueError, match="is a HeadCTMapEnsemble, not one HeadCTMapNet"):
-        train_model(
-            "head-ct-ich", out_dir=tmp_path / "g", first_member=pair,
-            overrides={**two, "version": "9.2.0"}, **run,
-        )  # fmt: skip
+    refused = [  # (why, model, first member, overrides, other arguments)
+        (r"training\.steps is 3, this run's 4", "head-ct-ich", single, {**two, "steps": 4}, {}),
+        (r"training\.seed is 3, this run's 5", "head-ct-ich", single, two, {"seed": 5}),
+        ("needs an ensemble", "head-ct-ich", single, {**two, "members": 1}, {}),
+        ("do not go together", "head-ct-ich", single, two, {"init": single}),
+        ("not cxr-pneumothorax", "cxr-pneumothorax", single, {**TINY, "members": 2}, {}),
+        ("is a HeadCTMapEnsemble, not one HeadCTMapNet", "head-ct-ich", pair,
+         {**two, "version": "9.2.0"}, {}),
+    ]  # fmt: skip
+    for index, (why, name, first, overrides, other) in enumerate(refused):
+        with pytest.raises(ValueError, match=why):
+            train_model(
+                name, out_dir=tmp_path / str(index), first_member=first, overrides=overrides,
+                **{**run, **other},
+            )  # fmt: skip
     with pytest.raises(CommandError, match=r"--first-member: .*no model.json"):
         call_command(
             "train_triage_model", "head-ct-ich", "--first-member", str(tmp_path / "none"),
