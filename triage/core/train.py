@@ -766,8 +766,10 @@ _SAME_RUN = (
 
 
 def _first_member(package: Path, recipe: Recipe, seed: int) -> FirstMember:
-    """The package's single network as this run's member 0, refused unless its card shows the
-    same run: the same recipe trained from scratch with the same seed, data size and steps."""
+    """The package's single network as this run's member 0, refused unless its card records
+    the same run: this model's network trained from scratch with the same seed, training size,
+    steps, batch, rate and decay. (The drawing code is not on the card: a package made before
+    the generator changed would pass; its card's date and command tell.)"""
     if recipe.members < 2:
         raise ValueError("--first-member needs an ensemble: pass --members 2 or more")
     loaded = load_package(package)
@@ -875,9 +877,9 @@ def train_model(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     recipe = recipe_with(name, overrides or {})
-    start_from = _initial_weights(init, recipe) if init is not None else None
     if init is not None and first_member is not None:
         raise ValueError("--init and --first-member do not go together: pick one start")
+    start_from = _initial_weights(init, recipe) if init is not None else None
     first = _first_member(first_member, recipe, seed) if first_member is not None else None
     directory = Path(out_dir) / recipe.name
     if (directory / CARD_FILENAME).exists() and not overwrite:
