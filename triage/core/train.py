@@ -67,7 +67,14 @@ from triage.core.nets import (
     HeadCTMapNet,
     parameter_count,
 )
-from triage.core.package import CARD_FILENAME, InputSpec, Window, load_package, write_package
+from triage.core.package import (
+    CARD_FILENAME,
+    InputSpec,
+    LoadedModel,
+    Window,
+    load_package,
+    write_package,
+)
 from triage.core.phantoms.chest_xr import (
     DEMO_LOOK_SHARE,
     chest_xr_phantom,
@@ -780,7 +787,7 @@ def _first_member(package: Path, recipe: Recipe, seed: int) -> FirstMember:
             f"--first-member {package} is a {type(loaded.module).__name__}, not one "
             f"{recipe.net.__name__}"
         )
-    card = json.loads((Path(package) / CARD_FILENAME).read_text(encoding="utf-8"))
+    card = loaded.card.raw
     ours = {f: seed if f == "seed" else getattr(recipe, f) for _, f in _SAME_RUN}
     for (section, key), field_name in _SAME_RUN:
         theirs = (card.get(section) or {}).get(key)
@@ -794,12 +801,17 @@ def _first_member(package: Path, recipe: Recipe, seed: int) -> FirstMember:
     return FirstMember(
         state=loaded.module.state_dict(),
         losses=list(card["training"].get("loss_per_tenth") or []),
-        origin={
-            "name": loaded.name,
-            "version": loaded.version,
-            "weights_sha256": loaded.card.weights.sha256,
-        },
+        origin=_origin(loaded),
     )
+
+
+def _origin(loaded: LoadedModel) -> dict[str, Any]:
+    """What a new card records of a package it started from (``--init``, ``--first-member``)."""
+    return {
+        "name": loaded.name,
+        "version": loaded.version,
+        "weights_sha256": loaded.card.weights.sha256,
+    }
 
 
 def _initial_weights(package: Path, recipe: Recipe) -> tuple[dict, dict[str, Any]]:
@@ -813,12 +825,7 @@ def _initial_weights(package: Path, recipe: Recipe) -> tuple[dict, dict[str, Any
             f"--init {package} is {loaded.name} {loaded.version} itself: give the fine-tuned "
             "model a version of its own (--model-version)"
         )
-    origin = {
-        "name": loaded.name,
-        "version": loaded.version,
-        "weights_sha256": loaded.card.weights.sha256,
-    }
-    return loaded.module.state_dict(), origin
+    return loaded.module.state_dict(), _origin(loaded)
 
 
 # The recipe fields ``train_triage_model`` sets from its command line, and the option for each:
