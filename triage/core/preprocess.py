@@ -1200,10 +1200,10 @@ def select_series(
     rejected: list[tuple[str, str]] = []
     candidates: list[tuple] = []
     groups = _split_series(series, rule)
-    regrouped = [copies for _, copies in groups]
     # A regrouped series is judged, listed and noted once, not again as each of its slices.
     in_groups = {id(ds) for singles, _ in groups for ds in singles}
-    for datasets in [*series, *regrouped]:
+    offered = [(s, False) for s in series] + [(copies, True) for _, copies in groups]
+    for datasets, is_regrouped in offered:
         if len(datasets) == 1 and id(datasets[0]) in in_groups:
             continue
         if not datasets:
@@ -1214,7 +1214,7 @@ def select_series(
         if judged.problems:
             rejected.append((uid, "; ".join(judged.problems)))
             continue
-        if any(datasets is group for group in regrouped):
+        if is_regrouped:
             judged.notes.append(
                 f"{len(datasets)} single-image series with one frame of reference and geometry "
                 "read as one series: the sender gave every slice a series of its own"
