@@ -319,8 +319,9 @@ class ChestXRMapEnsemble(_MapEnsemble):
 
 class HeadCTMapEnsemble(_MapEnsemble):
     """``HeadCTMapNet`` members: ``(N, slices, C, H, W)`` -> each member's strongest patch
-    logit, averaged. A single head network's false flags on heads drawn by another hand are
-    single hot patches (thalami, skull base) that a network of another seed does not share."""
+    logit, averaged. A single head network's false flags on heads drawn by another hand were
+    single hot patches (thalami, skull base); two members did not rank the deciding splits
+    better than one (README, "Two heads averaged"), so the shipped head is one network."""
 
     member_class = HeadCTMapNet
     default_in_channels = 3
