@@ -1,7 +1,11 @@
-"""Database rules the application must not be able to break, written once; and the ORM's own
-SQL for statements it cannot express whole (``insert_sql``)."""
+"""Database rules the application must not be able to break, written once; the ORM's own
+SQL for statements it cannot express whole (``insert_sql``); and how our connections read
+timestamps (``load_timestamps_in_c``)."""
 
 from __future__ import annotations
+
+import datetime as dt
+import functools
 
 from django.db import migrations
 
@@ -97,3 +101,53 @@ def update_sql(queryset, values: dict) -> tuple[str, list]:
     query.add_update_values(values)
     sql, params = query.get_compiler(connection=connections[queryset.db]).as_sql()
     return sql, list(params)
+
+
+def _c_timestamptz_loader():
+    """psycopg's compiled timestamptz loader, or None where only its Python one is installed."""
+    try:
+        from psycopg_binary._psycopg import TimestamptzLoader
+    except ImportError:
+        return None
+    return TimestamptzLoader
+
+
+def load_timestamps_in_c(sender, connection, **kwargs) -> None:
+    """Read this connection's timestamptz values with psycopg's compiled loader.
+
+    Django installs a Python loader for them (``psycopg_any.BaseTzLoader``: psycopg's pure-Python
+    parser, then ``replace(tzinfo=connection.timezone)``) even where psycopg's compiled one is
+    installed: 5.8 us a value against 0.3 us here, and a worklist page reads about 180 of them
+    (1.0-1.2 ms of its 11-12 ms, README "The worklist and the viewer"). The compiled loader gives
+    each value in the session's TimeZone, which Django has just set to the connection's
+    (``ensure_timezone``, before ``connection_created``); so it is used only where both are UTC
+    and the values are the same objects Django's loader would make. Elsewhere Django's stays.
+    """
+    if connection.vendor != "postgresql" or connection.timezone is not dt.UTC:
+        return
+    native = _c_timestamptz_loader()
+    conn = connection.connection
+    if native is None or conn.info.parameter_status("TimeZone") != "UTC":
+        return
+    conn.adapters.register_loader("timestamptz", _utc_loader_class(native))
+
+
+@functools.cache
+def _utc_loader_class(native):
+    from psycopg.adapt import Loader
+
+    class UtcTimestamptzLoader(Loader):
+        # Django's create_cursor compares this with connection.timezone and, where they differ,
+        # puts its own loader back on the cursor.
+        timezone = dt.UTC
+
+        def __init__(self, oid, context=None):
+            super().__init__(oid, context)
+            # The compiled loader's bound method as this instance's ``load``: psycopg calls it
+            # for each value with no Python frame of ours in between.
+            self.load = native(oid, context).load
+
+        def load(self, data):  # replaced per instance above; a Loader must define it
+            raise NotImplementedError
+
+    return UtcTimestamptzLoader
