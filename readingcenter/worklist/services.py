@@ -293,11 +293,18 @@ def _own_open_claim(user, hospitals: set[int], *, after: int | None) -> Case | N
     )
     if after is not None:
         qs = qs.exclude(pk=after)
-    # What a worklist row shows, no more: the study table is wide.
+    # Most presses find no other claim of his: the id alone is asked first, a query the ORM
+    # builds and compiles in a third of the time of the row with its study, hospital and
+    # reader (1.3 against 3.5 ms a press, README "The worklist and the viewer").
+    pk = qs.order_by("due_at", "id").values_list("pk", flat=True).first()
+    if pk is None:
+        return None
+    # What a worklist row shows, no more: the study table is wide. Filtered again, so a claim
+    # he released in between is not handed back as his.
     return (
-        qs.select_related("claimed_by", "study", "hospital")
+        qs.filter(pk=pk)
+        .select_related("claimed_by", "study", "hospital")
         .only(*CASE_COLUMNS, *STUDY_COLUMNS, *HOSPITAL_COLUMNS, *READER_COLUMNS)
-        .order_by("due_at", "id")
         .first()
     )
 

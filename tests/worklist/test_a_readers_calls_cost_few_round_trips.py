@@ -92,6 +92,31 @@ def test_next_case_claims_in_one_statement_with_its_audit_row(radiologist, hospi
     assert event.detail == {"via": "next"}
 
 
+def test_next_case_asks_for_his_own_claims_by_their_id_alone(radiologist, hospital_a):
+    """Most presses find no other claim of his, so that question is the id alone (the row
+    with its study, hospital and reader costs the ORM three times as much to build); the row
+    is read only for a claim he holds, and handed back without a new claim."""
+    client = api_as(radiologist)
+    client.get("/api/v1/worklist/")  # the token's first use writes its "last used" (once a minute)
+    first = make_case(hospital_a, completed_minutes_ago=20)
+    second = make_case(hospital_a, completed_minutes_ago=10)
+    response, sql = _statements(lambda: client.post("/api/v1/worklist/next/"))
+    assert response.json()["id"] == first.pk
+    mine = [q for q in sql if '"worklist_case"."claimed_by_id" =' in q and "FOR UPDATE" not in q]
+    assert len(mine) == 1, mine
+    assert mine[0].startswith('SELECT "worklist_case"."id" AS "pk" FROM "worklist_case" WHERE')
+
+    # Holding it, he gets it back (its row read whole) and nothing else is claimed.
+    response, sql = _statements(lambda: client.post("/api/v1/worklist/next/"))
+    assert response.json()["id"] == first.pk
+    assert response.json()["study"]["patient_id"] == first.study.patient_id
+    assert "BEGIN" not in sql
+    assert Case.objects.get(pk=second.pk).state == CaseState.UNREAD
+    # Leaving it, the next case is claimed.
+    response = client.post("/api/v1/worklist/next/", {"after": first.pk}, format="json")
+    assert response.json()["id"] == second.pk
+
+
 def test_next_case_reads_what_the_reader_reads_before_the_lock(radiologist, hospital_a):
     """The profile, read before the lock; a CT-only reader is not handed an MR."""
     RadiologistProfile.objects.create(user=radiologist, modalities=["CT"])
