@@ -503,7 +503,7 @@ def test_ct_training_input_is_what_the_pipeline_makes_of_the_same_images():
     trained_on = np.stack(
         [window(example.x.astype(np.float32), *WINDOWS[w]) for w in recipe.windows], axis=1
     )
-    assert trained_on.shape == prepared.array.shape == (24, 3, 64, 64)
+    assert trained_on.shape == prepared.array.shape == (24, 3, recipe.size, recipe.size)
     # Only float16 storage and the integer rounding of stored HU differ.
     assert np.abs(trained_on - prepared.array).max() < 0.02
 
@@ -608,7 +608,7 @@ def test_shipped_packages_apply_where_they_should(shipped):
     ct, cxr = shipped["head-ct-ich"].card, shipped["cxr-pneumothorax"].card
     assert ct.applicability.applies_to("CT", "BRAIN")
     assert not ct.applicability.applies_to("MR", "HEAD")
-    assert ct.input.kind == "ct-volume" and ct.input.size == 64 and ct.input.slices == 24
+    assert ct.input.kind == "ct-volume" and ct.input.size == 96 and ct.input.slices == 24
     assert ct.input.extra["framing"] == "head"
     assert [w.name for w in ct.input.windows] == ["brain", "subdural", "bone"]
     assert ct.findings[0].code == "ich"
