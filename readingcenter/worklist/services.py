@@ -295,7 +295,7 @@ def _own_open_claim(user, hospitals: set[int], *, after: int | None) -> Case | N
         qs = qs.exclude(pk=after)
     # Most presses find no other claim of his: the id alone is asked first, a query the ORM
     # builds and compiles in a third of the time of the row with its study, hospital and
-    # reader (1.3 against 3.5 ms a press, README "The worklist and the viewer").
+    # reader (1.3 against 3.5 ms on a busy machine; README "The worklist and the viewer").
     pk = qs.order_by("due_at", "id").values_list("pk", flat=True).first()
     if pk is None:
         return None
