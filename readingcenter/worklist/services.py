@@ -34,12 +34,9 @@ from readingcenter.worklist.models import (
     CaseState,
 )
 from readingcenter.worklist.selectors import (
-    CASE_COLUMNS,
-    HOSPITAL_COLUMNS,
-    READER_COLUMNS,
-    STUDY_COLUMNS,
-    WORKLIST_ORDER,
+    case_claim_projection,
     case_readers,
+    case_rows_projection,
     radiologist_profile,
 )
 from readingcenter.worklist.subspecialty import subspecialty_for
@@ -288,9 +285,8 @@ def case_claim(*, case_id: int, user, request=None) -> Case:
 
 def _own_open_claim(user, hospitals: set[int], *, after: int | None) -> Case | None:
     """The reader's own claim with the nearest deadline (the one he is leaving excepted)."""
-    qs = Case.objects.filter(
-        hospital_id__in=hospitals, claimed_by_id=user.pk, state__in=CLAIMED_STATES
-    )
+    mine = {"hospital_id__in": hospitals, "claimed_by_id": user.pk, "state__in": CLAIMED_STATES}
+    qs = Case.objects.filter(**mine)
     if after is not None:
         qs = qs.exclude(pk=after)
     # Most presses find no other claim of his: the id alone is asked first, a query the ORM
@@ -301,18 +297,14 @@ def _own_open_claim(user, hospitals: set[int], *, after: int | None) -> Case | N
         return None
     # What a worklist row shows, no more: the study table is wide. Filtered again, so a claim
     # he released in between is not handed back as his.
-    return (
-        qs.filter(pk=pk)
-        .select_related("claimed_by", "study", "hospital")
-        .only(*CASE_COLUMNS, *STUDY_COLUMNS, *HOSPITAL_COLUMNS, *READER_COLUMNS)
-        .first()
-    )
+    return case_rows_projection().filter(pk=pk, **mine).first()
 
 
 def _readable_unread(user, hospitals: set[int]):
     """Unread cases this radiologist may read: his hospitals, modalities and subspecialties
-    (the eligibility rule of auto-assignment and of the dashboard's coverage)."""
-    qs = Case.objects.filter(hospital_id__in=hospitals, state=CaseState.UNREAD)
+    (the eligibility rule of auto-assignment and of the dashboard's coverage), in worklist
+    order, as "next case" hands them out (case_claim_projection)."""
+    qs = case_claim_projection().filter(hospital_id__in=hospitals, state=CaseState.UNREAD)
     profile = radiologist_profile(user)
     if profile is not None and profile.modalities:
         qs = qs.filter(modalities__overlap=profile.modalities)
@@ -345,13 +337,7 @@ def case_next(*, user, after: int | None = None, request=None) -> Case | None:
     with transaction.atomic():
         # The row with what the answer shows (its study and hospital), locked alone: the
         # claim below is then the only other statement, and the case is not read again.
-        case = (
-            unread.select_related("study", "hospital")
-            .only(*CASE_COLUMNS, *STUDY_COLUMNS, *HOSPITAL_COLUMNS)
-            .order_by(*WORKLIST_ORDER)
-            .select_for_update(skip_locked=True, of=("self",))
-            .first()
-        )
+        case = unread.select_for_update(skip_locked=True, of=("self",)).first()
         if case is None:
             return None
         fields = _claimed_fields(user, now)
