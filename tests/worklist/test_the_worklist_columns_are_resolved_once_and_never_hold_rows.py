@@ -21,7 +21,7 @@ PROJECTIONS = (
 
 
 def _held_rows() -> list:
-    return [p() for p in PROJECTIONS if p()._result_cache is not None]
+    return [p.shared() for p in PROJECTIONS if p.shared()._result_cache is not None]
 
 
 def test_a_managers_whole_worklist_read_twice_sees_a_new_case_and_fills_no_projection(
